@@ -1,0 +1,23 @@
+//! `tollgate serve`.
+
+use anyhow::Context;
+
+use tollgate::{App, Config};
+
+pub async fn run(config: Config, listen: Option<String>) -> anyhow::Result<()> {
+    let addr = listen.unwrap_or_else(|| config.server.listen.to_string());
+    let storage = config.storage.url.clone();
+    let app = App::build(config)
+        .await
+        .context("cannot start the gateway")?;
+    let listener = super::bind(&addr).await?;
+    let local = listener.local_addr()?;
+    tracing::info!(%local, storage = %storage, "tollgate listening");
+    // A line on stderr that scripts and tests can wait for.
+    eprintln!("tollgate listening on http://{local}");
+    app.serve(listener, super::shutdown_signal())
+        .await
+        .context("server failed")?;
+    tracing::info!("tollgate stopped");
+    Ok(())
+}

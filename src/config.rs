@@ -1,0 +1,698 @@
+//! Configuration: raw values (defaults < TOML file < `TOLLGATE_…` env) → validated [`Config`].
+//!
+//! Every default lives here, and this is the only module that reads the environment
+//! (`TOLLGATE_…` overrides, `TOLLGATE_DATA_DIR`, and `${VAR}` references in string
+//! values). Unknown keys and bad values stop startup with a message naming the key,
+//! the value, where it came from and how to fix it.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use axum::http::HeaderName;
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+use crate::routing::ProviderKind;
+use crate::secret::Secret;
+
+/// Env vars with the `TOLLGATE_` prefix that are not config keys.
+const NON_CONFIG_ENV: &[&str] = &[
+    "data_dir",
+    "log",
+    "log_format",
+    "bootstrap_admin_key",
+    "config",
+];
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{0}")]
+    Load(String),
+    #[error("{key} = {value:?} ({origin}): {problem}")]
+    Invalid {
+        key: String,
+        value: String,
+        origin: String,
+        problem: String,
+    },
+    #[error("cannot prepare the data directory {path}: {source}")]
+    DataDir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+// ---------- raw values, as they come from defaults, file and env ----------
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawConfig {
+    pub server: RawServer,
+    pub upstream: RawUpstream,
+    pub storage: RawStorage,
+    pub keys: RawKeys,
+    pub providers: RawProviders,
+    pub models: Vec<RawModel>,
+    pub aliases: Vec<RawAlias>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawServer {
+    pub listen: String,
+    pub max_body_bytes: u64,
+    pub shutdown_grace_secs: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawUpstream {
+    pub connect_timeout_ms: u64,
+    pub first_byte_timeout_ms: u64,
+    pub idle_timeout_ms: u64,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawStorage {
+    /// Empty means `sqlite://<data dir>/tollgate.db`.
+    pub url: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawKeys {
+    pub prefix: String,
+    pub alt_header: String,
+    /// HMAC pepper for stored key hashes. Empty: a random one kept in `<data dir>/tollgate.pepper`.
+    pub pepper: String,
+    pub cache_ttl_secs: u64,
+    pub revocation_poll_ms: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawProviders {
+    pub openai: RawProvider,
+    pub anthropic: RawProvider,
+    pub gemini: RawProvider,
+    pub deepgram: RawProvider,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawProvider {
+    pub base_url: String,
+    pub api_key: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawModel {
+    pub id: String,
+    pub provider: String,
+    #[serde(default)]
+    pub input_usd_per_mtok: f64,
+    #[serde(default)]
+    pub output_usd_per_mtok: f64,
+    #[serde(default)]
+    pub cached_input_usd_per_mtok: Option<f64>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAlias {
+    pub id: String,
+    #[serde(default)]
+    pub openai: Option<String>,
+    #[serde(default)]
+    pub anthropic: Option<String>,
+    #[serde(default)]
+    pub gemini: Option<String>,
+}
+
+impl Default for RawServer {
+    fn default() -> Self {
+        RawServer {
+            listen: "127.0.0.1:8080".into(),
+            max_body_bytes: 25 * 1024 * 1024,
+            shutdown_grace_secs: 30,
+        }
+    }
+}
+
+impl Default for RawUpstream {
+    fn default() -> Self {
+        // Reasoning models can think for minutes before the first byte, so the
+        // first-byte budget is generous; idle is the longest silence mid-stream.
+        RawUpstream {
+            connect_timeout_ms: 5_000,
+            first_byte_timeout_ms: 600_000,
+            idle_timeout_ms: 300_000,
+        }
+    }
+}
+
+impl Default for RawKeys {
+    fn default() -> Self {
+        RawKeys {
+            prefix: "tg".into(),
+            alt_header: "X-Tollgate-API-Key".into(),
+            pepper: String::new(),
+            cache_ttl_secs: 300,
+            revocation_poll_ms: 1_000,
+        }
+    }
+}
+
+impl Default for RawProviders {
+    fn default() -> Self {
+        let p = |base: &str, var: &str| RawProvider {
+            base_url: base.into(),
+            api_key: format!("${{{var}}}"),
+        };
+        RawProviders {
+            openai: p("https://api.openai.com/v1", "OPENAI_API_KEY"),
+            anthropic: p("https://api.anthropic.com", "ANTHROPIC_API_KEY"),
+            gemini: p(
+                "https://generativelanguage.googleapis.com",
+                "GEMINI_API_KEY",
+            ),
+            deepgram: p("https://api.deepgram.com", "DEEPGRAM_API_KEY"),
+        }
+    }
+}
+
+// ---------- validated configuration ----------
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub upstream: UpstreamConfig,
+    pub storage: StorageConfig,
+    pub keys: KeysConfig,
+    pub providers: BTreeMap<ProviderKind, ProviderConfig>,
+    pub models: Vec<RawModel>,
+    pub aliases: Vec<RawAlias>,
+    pub data_dir: PathBuf,
+    /// Things worth telling the operator at startup (e.g. a provider without a key).
+    pub warnings: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    pub listen: SocketAddr,
+    pub max_body_bytes: usize,
+    pub shutdown_grace: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct UpstreamConfig {
+    pub connect_timeout: Duration,
+    pub first_byte_timeout: Duration,
+    pub idle_timeout: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct StorageConfig {
+    pub url: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct KeysConfig {
+    pub prefix: String,
+    pub alt_header: HeaderName,
+    pub pepper: PepperSource,
+    pub cache_ttl: Duration,
+    pub revocation_poll: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub enum PepperSource {
+    Configured(Secret<Vec<u8>>),
+    File(PathBuf),
+}
+
+#[derive(Debug, Clone)]
+pub struct ProviderConfig {
+    pub base_url: String,
+    pub api_key: Option<Secret<String>>,
+}
+
+impl Config {
+    /// Loads defaults, then `file` (if any), then `TOLLGATE_…` env vars, and validates.
+    pub fn load(file: Option<&Path>) -> Result<Config, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(RawConfig::default()));
+        if let Some(path) = file {
+            if !path.exists() {
+                return Err(ConfigError::Load(format!(
+                    "config file {} does not exist; check --config",
+                    path.display()
+                )));
+            }
+            figment = figment.merge(Toml::file_exact(path));
+        }
+        figment = figment.merge(
+            Env::prefixed("TOLLGATE_")
+                .ignore(NON_CONFIG_ENV)
+                .split("__"),
+        );
+        let raw: RawConfig = figment.extract().map_err(|e| {
+            ConfigError::Load(
+                e.into_iter()
+                    .map(|e| e.to_string())
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            )
+        })?;
+        let data_dir = data_dir();
+        Validator {
+            figment: &figment,
+            warnings: Vec::new(),
+        }
+        .validate(raw, data_dir)
+    }
+
+    /// A config for tests and `demo`: no file, no env; the caller fills in the rest.
+    pub fn from_raw(raw: RawConfig, data_dir: PathBuf) -> Result<Config, ConfigError> {
+        let figment = Figment::from(Serialized::defaults(&raw));
+        Validator {
+            figment: &figment,
+            warnings: Vec::new(),
+        }
+        .validate(raw, data_dir)
+    }
+
+    pub fn provider(&self, kind: ProviderKind) -> &ProviderConfig {
+        &self.providers[&kind]
+    }
+}
+
+struct Validator<'a> {
+    figment: &'a Figment,
+    warnings: Vec<String>,
+}
+
+impl Validator<'_> {
+    fn origin(&self, key: &str) -> String {
+        match self.figment.find_metadata(key) {
+            Some(meta) => match &meta.source {
+                Some(source) => format!("{}: {source}", meta.name),
+                None => meta.name.to_string(),
+            },
+            None => "default".into(),
+        }
+    }
+
+    fn invalid(&self, key: &str, value: impl ToString, problem: impl Into<String>) -> ConfigError {
+        ConfigError::Invalid {
+            key: key.into(),
+            value: value.to_string(),
+            origin: self.origin(key),
+            problem: problem.into(),
+        }
+    }
+
+    /// Expands `${VAR}` references. An unset variable yields `None` (with a warning),
+    /// so the built-in defaults work on a machine without provider keys.
+    fn expand(&mut self, key: &str, value: &str) -> Result<Option<String>, ConfigError> {
+        let mut out = String::with_capacity(value.len());
+        let mut rest = value;
+        while let Some(start) = rest.find("${") {
+            out.push_str(&rest[..start]);
+            let after = &rest[start + 2..];
+            let Some(end) = after.find('}') else {
+                return Err(self.invalid(key, value, "unclosed `${`; write ${VAR_NAME}"));
+            };
+            let var = &after[..end];
+            if var.is_empty() || !var.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+                return Err(self.invalid(
+                    key,
+                    value,
+                    format!("`${{{var}}}` is not a valid variable reference"),
+                ));
+            }
+            match std::env::var(var) {
+                Ok(v) if !v.is_empty() => out.push_str(&v),
+                _ => {
+                    self.warnings.push(format!(
+                        "{key} refers to ${{{var}}}, which is not set; it is treated as empty"
+                    ));
+                    return Ok(None);
+                }
+            }
+            rest = &after[end + 1..];
+        }
+        out.push_str(rest);
+        Ok(if out.is_empty() { None } else { Some(out) })
+    }
+
+    fn validate(mut self, raw: RawConfig, data_dir: PathBuf) -> Result<Config, ConfigError> {
+        let listen: SocketAddr = raw.server.listen.parse().map_err(|_| {
+            self.invalid(
+                "server.listen",
+                &raw.server.listen,
+                "not a socket address; write e.g. \"127.0.0.1:8080\" or \"0.0.0.0:8080\"",
+            )
+        })?;
+        if raw.server.max_body_bytes < 1024 {
+            return Err(self.invalid(
+                "server.max_body_bytes",
+                raw.server.max_body_bytes,
+                "must be at least 1024",
+            ));
+        }
+        let max_body_bytes = usize::try_from(raw.server.max_body_bytes).map_err(|_| {
+            self.invalid(
+                "server.max_body_bytes",
+                raw.server.max_body_bytes,
+                "too large",
+            )
+        })?;
+        for (key, v) in [
+            (
+                "upstream.connect_timeout_ms",
+                raw.upstream.connect_timeout_ms,
+            ),
+            (
+                "upstream.first_byte_timeout_ms",
+                raw.upstream.first_byte_timeout_ms,
+            ),
+            ("upstream.idle_timeout_ms", raw.upstream.idle_timeout_ms),
+            ("keys.revocation_poll_ms", raw.keys.revocation_poll_ms),
+            ("keys.cache_ttl_secs", raw.keys.cache_ttl_secs),
+        ] {
+            if v == 0 {
+                return Err(self.invalid(key, v, "must be at least 1"));
+            }
+        }
+
+        let prefix = raw.keys.prefix.clone();
+        if prefix.is_empty()
+            || prefix.len() > 16
+            || !prefix
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        {
+            return Err(self.invalid(
+                "keys.prefix",
+                &prefix,
+                "use 1-16 lowercase letters or digits (no `_`: it separates the key's fields)",
+            ));
+        }
+        let alt_header = HeaderName::try_from(raw.keys.alt_header.as_str()).map_err(|_| {
+            self.invalid(
+                "keys.alt_header",
+                &raw.keys.alt_header,
+                "not a valid HTTP header name",
+            )
+        })?;
+        let pepper = match self.expand("keys.pepper", &raw.keys.pepper)? {
+            Some(p) if p.len() >= 16 => PepperSource::Configured(Secret::new(p.into_bytes())),
+            Some(_) => {
+                return Err(self.invalid(
+                    "keys.pepper",
+                    "[redacted]",
+                    "must be at least 16 characters of random text",
+                ));
+            }
+            None => PepperSource::File(data_dir.join("tollgate.pepper")),
+        };
+
+        let storage_url = match self.expand("storage.url", &raw.storage.url)? {
+            Some(url) => url,
+            None => format!("sqlite://{}", data_dir.join("tollgate.db").display()),
+        };
+        if !storage_url.starts_with("sqlite:") {
+            return Err(self.invalid(
+                "storage.url",
+                &storage_url,
+                "only sqlite:// URLs are supported by this build (e.g. \"sqlite://tollgate.db\")",
+            ));
+        }
+
+        let mut providers = BTreeMap::new();
+        for (kind, p) in [
+            (ProviderKind::OpenAi, &raw.providers.openai),
+            (ProviderKind::Anthropic, &raw.providers.anthropic),
+            (ProviderKind::Gemini, &raw.providers.gemini),
+            (ProviderKind::Deepgram, &raw.providers.deepgram),
+        ] {
+            let name = kind.as_str();
+            let base_key = format!("providers.{name}.base_url");
+            let base_url = self.expand(&base_key, &p.base_url)?.unwrap_or_default();
+            let parsed = reqwest::Url::parse(&base_url)
+                .map_err(|_| self.invalid(&base_key, &base_url, "not an absolute http(s) URL"))?;
+            if !matches!(parsed.scheme(), "http" | "https") {
+                return Err(self.invalid(&base_key, &base_url, "scheme must be http or https"));
+            }
+            let api_key = self
+                .expand(&format!("providers.{name}.api_key"), &p.api_key)?
+                .map(Secret::new);
+            providers.insert(
+                kind,
+                ProviderConfig {
+                    base_url: base_url.trim_end_matches('/').to_owned(),
+                    api_key,
+                },
+            );
+        }
+
+        for (i, m) in raw.models.iter().enumerate() {
+            if m.id.is_empty() {
+                return Err(self.invalid(&format!("models[{i}].id"), "", "must not be empty"));
+            }
+            if m.provider.parse::<ProviderKind>().is_err() {
+                return Err(self.invalid(
+                    &format!("models[{i}].provider"),
+                    &m.provider,
+                    "must be one of openai, anthropic, gemini, deepgram",
+                ));
+            }
+            for (field, v) in [
+                ("input_usd_per_mtok", m.input_usd_per_mtok),
+                ("output_usd_per_mtok", m.output_usd_per_mtok),
+                (
+                    "cached_input_usd_per_mtok",
+                    m.cached_input_usd_per_mtok.unwrap_or(0.0),
+                ),
+            ] {
+                if !v.is_finite() || v < 0.0 {
+                    return Err(self.invalid(
+                        &format!("models[{i}].{field}"),
+                        v,
+                        "must be a price of 0 or more",
+                    ));
+                }
+            }
+        }
+        for (i, a) in raw.aliases.iter().enumerate() {
+            if a.id.is_empty()
+                || (a.openai.is_none() && a.anthropic.is_none() && a.gemini.is_none())
+            {
+                return Err(self.invalid(
+                    &format!("aliases[{i}]"),
+                    &a.id,
+                    "an alias needs an id and at least one of openai, anthropic, gemini",
+                ));
+            }
+        }
+
+        Ok(Config {
+            server: ServerConfig {
+                listen,
+                max_body_bytes,
+                shutdown_grace: Duration::from_secs(raw.server.shutdown_grace_secs),
+            },
+            upstream: UpstreamConfig {
+                connect_timeout: Duration::from_millis(raw.upstream.connect_timeout_ms),
+                first_byte_timeout: Duration::from_millis(raw.upstream.first_byte_timeout_ms),
+                idle_timeout: Duration::from_millis(raw.upstream.idle_timeout_ms),
+            },
+            storage: StorageConfig { url: storage_url },
+            keys: KeysConfig {
+                prefix,
+                alt_header,
+                pepper,
+                cache_ttl: Duration::from_secs(raw.keys.cache_ttl_secs),
+                revocation_poll: Duration::from_millis(raw.keys.revocation_poll_ms),
+            },
+            providers,
+            models: raw.models,
+            aliases: raw.aliases,
+            data_dir,
+            warnings: self.warnings,
+        })
+    }
+}
+
+/// Where files live when no path is configured: `$TOLLGATE_DATA_DIR`, else the
+/// working directory.
+pub fn data_dir() -> PathBuf {
+    std::env::var_os("TOLLGATE_DATA_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("."))
+}
+
+impl KeysConfig {
+    /// The pepper bytes: configured, or read from (and on first use written to) the
+    /// pepper file with owner-only permissions.
+    pub fn load_pepper(&self) -> Result<Secret<Vec<u8>>, ConfigError> {
+        match &self.pepper {
+            PepperSource::Configured(p) => Ok(p.clone()),
+            PepperSource::File(path) => read_or_create_pepper(path),
+        }
+    }
+}
+
+fn read_or_create_pepper(path: &Path) -> Result<Secret<Vec<u8>>, ConfigError> {
+    use std::io::Write;
+    let io_err = |source| ConfigError::DataDir {
+        path: path.to_owned(),
+        source,
+    };
+    if let Some(dir) = path.parent()
+        && !dir.as_os_str().is_empty()
+    {
+        std::fs::create_dir_all(dir).map_err(io_err)?;
+    }
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    match opts.open(path) {
+        Ok(mut f) => {
+            let pepper: [u8; 32] = rand::random();
+            let hex: String = pepper.iter().map(|b| format!("{b:02x}")).collect();
+            f.write_all(hex.as_bytes()).map_err(io_err)?;
+            f.sync_all().map_err(io_err)?;
+            Ok(Secret::new(hex.into_bytes()))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            let text = std::fs::read_to_string(path).map_err(io_err)?;
+            let text = text.trim();
+            if text.len() < 32 {
+                return Err(io_err(std::io::Error::other(
+                    "pepper file is shorter than 32 characters; restore it from backup (keys hashed with the old pepper stop working otherwise)",
+                )));
+            }
+            Ok(Secret::new(text.as_bytes().to_vec()))
+        }
+        Err(e) => Err(io_err(e)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load_toml(toml: &str) -> Result<Config, ConfigError> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.toml");
+        std::fs::write(&path, toml).unwrap();
+        Config::load(Some(&path))
+    }
+
+    #[test]
+    fn defaults_validate() {
+        let cfg = Config::from_raw(RawConfig::default(), PathBuf::from("/tmp/x")).unwrap();
+        assert_eq!(cfg.server.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(cfg.server.max_body_bytes, 26_214_400);
+        assert_eq!(cfg.storage.url, "sqlite:///tmp/x/tollgate.db");
+        assert_eq!(cfg.keys.prefix, "tg");
+        assert_eq!(
+            cfg.provider(ProviderKind::OpenAi).base_url,
+            "https://api.openai.com/v1"
+        );
+    }
+
+    #[test]
+    fn unknown_key_is_named() {
+        let err = load_toml("[server]\nlisten = \"127.0.0.1:1\"\nlistn = 3\n").unwrap_err();
+        assert!(err.to_string().contains("listn"), "{err}");
+    }
+
+    #[test]
+    fn bad_value_names_key_value_and_file() {
+        let err = load_toml("[server]\nlisten = \"not-an-addr\"\n").unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.contains("server.listen"), "{msg}");
+        assert!(msg.contains("not-an-addr"), "{msg}");
+        assert!(msg.contains("t.toml"), "{msg}");
+    }
+
+    #[test]
+    fn wrong_type_is_an_error() {
+        let err = load_toml("[server]\nmax_body_bytes = \"lots\"\n").unwrap_err();
+        assert!(err.to_string().contains("max_body_bytes"), "{err}");
+    }
+
+    #[test]
+    fn prefix_with_underscore_is_refused() {
+        let err = load_toml("[keys]\nprefix = \"my_co\"\n").unwrap_err();
+        assert!(err.to_string().contains("keys.prefix"), "{err}");
+    }
+
+    #[test]
+    fn unset_env_reference_means_no_key_and_a_warning() {
+        let raw = RawConfig {
+            providers: RawProviders {
+                openai: RawProvider {
+                    base_url: "http://127.0.0.1:1/v1".into(),
+                    api_key: "${TOLLGATE_TEST_SURELY_UNSET_VAR}".into(),
+                },
+                ..RawProviders::default()
+            },
+            ..RawConfig::default()
+        };
+        let cfg = Config::from_raw(raw, PathBuf::from(".")).unwrap();
+        assert!(cfg.provider(ProviderKind::OpenAi).api_key.is_none());
+        assert!(
+            cfg.warnings
+                .iter()
+                .any(|w| w.contains("TOLLGATE_TEST_SURELY_UNSET_VAR"))
+        );
+    }
+
+    #[test]
+    fn models_and_aliases_parse_from_toml() {
+        let cfg = load_toml(
+            r#"
+[[models]]
+id = "my-model"
+provider = "openai"
+input_usd_per_mtok = 1.5
+output_usd_per_mtok = 2.0
+
+[[aliases]]
+id = "smart"
+openai = "gpt-4o"
+"#,
+        )
+        .unwrap();
+        assert_eq!(cfg.models[0].id, "my-model");
+        assert_eq!(cfg.aliases[0].openai.as_deref(), Some("gpt-4o"));
+    }
+
+    #[test]
+    fn bad_provider_in_model_is_named() {
+        let err = load_toml("[[models]]\nid = \"m\"\nprovider = \"azure\"\n").unwrap_err();
+        assert!(err.to_string().contains("models[0].provider"), "{err}");
+    }
+
+    #[test]
+    fn pepper_file_is_created_once_and_reused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sub/tollgate.pepper");
+        let a = read_or_create_pepper(&path).unwrap();
+        let b = read_or_create_pepper(&path).unwrap();
+        assert_eq!(a.expose(), b.expose());
+        assert_eq!(a.expose().len(), 64);
+    }
+}

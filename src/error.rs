@@ -1,0 +1,268 @@
+//! `ApiError`: every way a request can fail, and the one place that decides each
+//! failure's HTTP status, `type` and `code` (DESIGN §1.5).
+//!
+//! Lower layers return their own errors (`AuthError`, `UpstreamError`, …); `From`
+//! impls bring them here. Rendering is free of side effects: the response carries the
+//! error in an extension, and the trace layer logs it once. 5xx details never reach
+//! the caller; they get a generic message and the request id.
+
+use std::borrow::Cow;
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use crate::auth::AuthError;
+use crate::providers::UpstreamError;
+use crate::translate::peek::PeekError;
+
+/// The two error dialects we speak. OpenAI's is the default; `/v1/messages` answers
+/// in Anthropic's so each SDK raises its own exception classes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorDialect {
+    OpenAi,
+    Anthropic,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("request body is not valid JSON: {0}")]
+    InvalidJson(String),
+    #[error("missing required field `{0}`")]
+    MissingField(&'static str),
+    #[error("{message}")]
+    InvalidField {
+        param: &'static str,
+        message: String,
+    },
+    #[error("model `{0}` is not in the catalog; GET /v1/models lists available ids")]
+    UnknownModel(String),
+    #[error("request body is larger than the {0}-byte limit ([server] max_body_bytes)")]
+    BodyTooLarge(usize),
+    #[error(transparent)]
+    Auth(#[from] AuthError),
+    #[error("no such route: {0}")]
+    NotFound(String),
+    #[error("method not allowed on this route")]
+    MethodNotAllowed,
+    #[error(transparent)]
+    Upstream(#[from] UpstreamError),
+    /// Our fault. The string is logged, never sent.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+/// What the wire sees of an error; computed by one match in [`ApiError::parts`].
+#[derive(Debug, Clone)]
+pub struct ErrorParts {
+    pub status: StatusCode,
+    pub kind: &'static str,
+    pub code: Cow<'static, str>,
+    pub message: String,
+    pub param: Option<&'static str>,
+}
+
+impl ApiError {
+    pub fn invalid_field(param: &'static str, message: impl Into<String>) -> Self {
+        ApiError::InvalidField {
+            param,
+            message: message.into(),
+        }
+    }
+
+    pub fn internal(detail: impl std::fmt::Display) -> Self {
+        ApiError::Internal(detail.to_string())
+    }
+
+    pub fn parts(&self) -> ErrorParts {
+        let (status, code, param): (StatusCode, Cow<'static, str>, Option<&'static str>) =
+            match self {
+                ApiError::InvalidJson(_) => (StatusCode::BAD_REQUEST, "invalid_json".into(), None),
+                ApiError::MissingField(f) => {
+                    (StatusCode::BAD_REQUEST, "missing_field".into(), Some(*f))
+                }
+                ApiError::InvalidField { param, .. } => (
+                    StatusCode::BAD_REQUEST,
+                    "invalid_field".into(),
+                    Some(*param),
+                ),
+                ApiError::UnknownModel(_) => (
+                    StatusCode::BAD_REQUEST,
+                    "unknown_model".into(),
+                    Some("model"),
+                ),
+                ApiError::BodyTooLarge(_) => {
+                    (StatusCode::PAYLOAD_TOO_LARGE, "body_too_large".into(), None)
+                }
+                ApiError::Auth(e) => (StatusCode::UNAUTHORIZED, e.code().into(), None),
+                ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found".into(), None),
+                ApiError::MethodNotAllowed => (
+                    StatusCode::METHOD_NOT_ALLOWED,
+                    "method_not_allowed".into(),
+                    None,
+                ),
+                ApiError::Upstream(e) => (e.status(), e.code(), None),
+                ApiError::Internal(_) => (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal_error".into(),
+                    None,
+                ),
+            };
+        let message = match self {
+            ApiError::Internal(_) => {
+                "the gateway failed to handle this request; quote the x-request-id header when reporting it"
+                    .to_owned()
+            }
+            other => other.to_string(),
+        };
+        ErrorParts {
+            status,
+            kind: openai_type(status),
+            code,
+            message,
+            param,
+        }
+    }
+
+    /// Whether an SDK retry could help; `false` is sent as `x-should-retry`.
+    fn retry_may_help(&self) -> bool {
+        match self {
+            ApiError::Upstream(e) => e.retry_may_help(),
+            ApiError::Internal(_) => true,
+            _ => false,
+        }
+    }
+
+    pub fn render(&self, dialect: ErrorDialect) -> Response {
+        let parts = self.parts();
+        let body = match dialect {
+            ErrorDialect::OpenAi => json!({
+                "error": {
+                    "message": parts.message,
+                    "type": parts.kind,
+                    "code": parts.code,
+                    "param": parts.param,
+                }
+            }),
+            ErrorDialect::Anthropic => json!({
+                "type": "error",
+                "error": {
+                    "type": anthropic_type(parts.status),
+                    "message": parts.message,
+                    "code": parts.code,
+                }
+            }),
+        };
+        let mut res = (parts.status, axum::Json(body)).into_response();
+        let headers = res.headers_mut();
+        if !self.retry_may_help() {
+            headers.insert("x-should-retry", HeaderValue::from_static("false"));
+        }
+        if let ApiError::Upstream(e) = self
+            && let Some(secs) = e.retry_after_secs()
+        {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        res.extensions_mut().insert(LoggedError {
+            code: parts.code,
+            detail: self.to_string(),
+            status: parts.status,
+        });
+        res
+    }
+}
+
+/// Left on error responses for the trace layer, which logs it once.
+#[derive(Debug, Clone)]
+pub struct LoggedError {
+    pub status: StatusCode,
+    pub code: Cow<'static, str>,
+    pub detail: String,
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        self.render(ErrorDialect::OpenAi)
+    }
+}
+
+impl From<PeekError> for ApiError {
+    fn from(e: PeekError) -> Self {
+        match e {
+            PeekError::Json(msg) => ApiError::InvalidJson(msg),
+            PeekError::Missing(field) => ApiError::MissingField(field),
+            PeekError::Invalid { field, message } => ApiError::invalid_field(field, message),
+        }
+    }
+}
+
+fn openai_type(status: StatusCode) -> &'static str {
+    match status.as_u16() {
+        401 => "authentication_error",
+        402 => "insufficient_quota",
+        403 => "permission_error",
+        404 => "not_found_error",
+        409 => "conflict_error",
+        429 => "rate_limit_error",
+        400..=499 => "invalid_request_error",
+        500 => "api_error",
+        _ => "upstream_error",
+    }
+}
+
+fn anthropic_type(status: StatusCode) -> &'static str {
+    match status.as_u16() {
+        401 => "authentication_error",
+        402 => "billing_error",
+        403 => "permission_error",
+        404 => "not_found_error",
+        413 => "request_too_large",
+        429 => "rate_limit_error",
+        529 => "overloaded_error",
+        504 => "timeout_error",
+        400..=499 => "invalid_request_error",
+        _ => "api_error",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http_body_util::BodyExt;
+
+    async fn body_of(res: Response) -> serde_json::Value {
+        let bytes = res.into_body().collect().await.unwrap().to_bytes();
+        serde_json::from_slice(&bytes).unwrap()
+    }
+
+    #[tokio::test]
+    async fn openai_shape_has_type_code_param() {
+        let res = ApiError::MissingField("messages").into_response();
+        assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+        assert_eq!(res.headers()["x-should-retry"], "false");
+        let body = body_of(res).await;
+        assert_eq!(body["error"]["type"], "invalid_request_error");
+        assert_eq!(body["error"]["code"], "missing_field");
+        assert_eq!(body["error"]["param"], "messages");
+    }
+
+    #[tokio::test]
+    async fn anthropic_shape_uses_its_type_names() {
+        let res = ApiError::Auth(AuthError::Revoked).render(ErrorDialect::Anthropic);
+        assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+        let body = body_of(res).await;
+        assert_eq!(body["type"], "error");
+        assert_eq!(body["error"]["type"], "authentication_error");
+        assert_eq!(body["error"]["code"], "revoked_api_key");
+    }
+
+    #[tokio::test]
+    async fn internal_detail_stays_out_of_the_body() {
+        let res = ApiError::internal("db password is hunter2").into_response();
+        assert_eq!(res.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let logged = res.extensions().get::<LoggedError>().unwrap().clone();
+        assert!(logged.detail.contains("hunter2"));
+        let body = body_of(res).await;
+        assert!(!body.to_string().contains("hunter2"));
+    }
+}

@@ -1,0 +1,10 @@
+//! API keys: the wire format (`format`) and how secrets are kept at rest (`hashing`).
+//!
+//! Nothing here touches the database or the network: parsing a key and checking its
+//! checksum is pure, so a mistyped or forged key is rejected before any lookup.
+
+pub mod format;
+pub mod hashing;
+
+pub use format::{ApiKey, KeyEnv, KeyFormatError, KeyId, KeyKind};
+pub use hashing::{KeyHasher, SecretHash};

@@ -1,0 +1,41 @@
+//! Tollgate: a self-hosted AI gateway. One OpenAI-compatible endpoint in front of
+//! OpenAI, Anthropic, Gemini and Deepgram, with our own API keys, policy and metering.
+//!
+//! A request flows one way: `http` (listener, extractors) → `auth` (who) → `routing`
+//! (which provider, which model) → `providers` (forward, relay back).
+//!
+//! - `app`: `App::build(Config)`, the router and layer stack, graceful serving.
+//! - `config`: defaults < TOML file < `TOLLGATE_…` env, validated once.
+//! - `error`: `ApiError`, the one error type that renders the documented bodies.
+//! - `http`: thin handlers, extractors, middleware.
+//! - `auth`: presented key → `Principal`; cached key records.
+//! - `keys`: the key format (checksummed) and peppered hashing; `key_service` issues keys.
+//! - `routing`: the model catalog and alias resolution.
+//! - `providers`: upstream clients, shared sending, stream relaying.
+//! - `translate`: pure functions over wire formats.
+//! - `store`: persistence (SQLite; backend-dispatching `Store`).
+//! - `mock_upstream`: fake providers speaking the real wire formats (tests, demo, bench).
+//! - `secret`: `Secret<T>`, redacted everywhere.
+
+pub mod app;
+pub mod auth;
+pub mod config;
+pub mod error;
+pub mod http;
+pub mod key_service;
+pub mod keys;
+pub mod mock_upstream;
+pub mod providers;
+pub mod routing;
+pub mod secret;
+pub mod store;
+pub mod telemetry;
+pub mod translate;
+
+pub use app::{App, AppState, StartError};
+pub use config::Config;
+
+/// Makes aws-lc-rs the process-wide rustls provider (DESIGN §5). Idempotent.
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+}

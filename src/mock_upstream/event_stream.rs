@@ -1,0 +1,153 @@
+//! Turns pre-rendered stream events into a response body that hands hyper
+//! one `Bytes` frame per event, paced by `chunk_delay_ms` and optionally cut
+//! by `drop_after`. Shared by every provider dialect: they differ in what an
+//! event says, not in how it travels.
+//!
+//! The body never buffers ahead: the next event is produced only when hyper
+//! polls for it, so a slow or vanished client shows up as a slow or dropped
+//! body, which is exactly what [`StreamGuard`] observes.
+
+use std::io;
+use std::time::Duration;
+
+use axum::body::Body;
+use bytes::Bytes;
+use futures_util::stream;
+
+use super::directives::Directives;
+use super::stats::StreamGuard;
+
+/// A body streaming `events` as directed. `guard` settles the stream's
+/// outcome in the stats.
+pub(crate) fn body(events: Vec<Bytes>, directives: &Directives, guard: StreamGuard) -> Body {
+    let feed = Feed {
+        events: events.into_iter(),
+        sent: 0,
+        chunk_delay: directives.chunk_delay,
+        drop_after: directives.drop_after,
+        finished: false,
+        guard,
+    };
+    Body::from_stream(stream::unfold(feed, Feed::next_frame))
+}
+
+/// A body that fails on its first poll: the closest an axum handler gets to
+/// hanging up without answering. Hyper has not flushed the response head by
+/// then (it waits for body data), so over HTTP/1.1 the client sees the
+/// connection close with no response at all; at worst it gets the head and a
+/// truncated body, never a clean reply.
+pub(crate) fn broken_body() -> Body {
+    Body::from_stream(stream::once(async { Err::<Bytes, _>(injected_drop()) }))
+}
+
+fn injected_drop() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::ConnectionAborted,
+        "mock upstream: connection dropped by drop_after directive",
+    )
+}
+
+struct Feed {
+    events: std::vec::IntoIter<Bytes>,
+    sent: usize,
+    chunk_delay: Duration,
+    drop_after: Option<usize>,
+    finished: bool,
+    guard: StreamGuard,
+}
+
+impl Feed {
+    async fn next_frame(mut self) -> Option<(io::Result<Bytes>, Self)> {
+        if self.finished {
+            return None;
+        }
+        // Pace before the drop as well, so a cut lands mid-stream in time
+        // too, the way a real upstream failure would.
+        if self.sent > 0 && !self.chunk_delay.is_zero() {
+            tokio::time::sleep(self.chunk_delay).await;
+        }
+        if self.drop_after == Some(self.sent) {
+            self.finished = true;
+            self.guard.aborted();
+            // Hyper flushes its write buffer only when the body is pending;
+            // erroring right away would discard the events (and headers)
+            // still buffered, so give it one turn to send them first.
+            tokio::task::yield_now().await;
+            // Yielding an error (not ending the stream) makes hyper abort
+            // the connection without the terminating chunk.
+            return Some((Err(injected_drop()), self));
+        }
+        let Some(event) = self.events.next() else {
+            // Only reached when there were no events at all.
+            self.guard.completed();
+            return None;
+        };
+        self.sent += 1;
+        if self.events.as_slice().is_empty() {
+            self.finished = true;
+            self.guard.completed();
+        }
+        Some((Ok(event), self))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use futures_util::StreamExt;
+
+    use super::super::stats::Stats;
+    use super::*;
+
+    async fn frames(directives: &Directives, stats: &Arc<Stats>) -> Vec<Result<Bytes, String>> {
+        let events = ["a", "b", "c"].map(Bytes::from).to_vec();
+        let body = body(events, directives, StreamGuard::start(Arc::clone(stats)));
+        body.into_data_stream()
+            .map(|frame| frame.map_err(|e| e.to_string()))
+            .collect()
+            .await
+    }
+
+    #[tokio::test]
+    async fn yields_one_frame_per_event_and_counts_completion() {
+        let stats = Arc::new(Stats::default());
+        let got = frames(&Directives::default(), &stats).await;
+        assert_eq!(got, ["a", "b", "c"].map(|s| Ok(Bytes::from(s))));
+        let snap = stats.snapshot();
+        assert_eq!((snap.streams_started, snap.streams_completed), (1, 1));
+        assert_eq!((snap.streams_cancelled, snap.streams_aborted), (0, 0));
+    }
+
+    #[tokio::test]
+    async fn drop_after_errors_instead_of_ending() {
+        let stats = Arc::new(Stats::default());
+        let directives = Directives {
+            drop_after: Some(2),
+            ..Directives::default()
+        };
+        let got = frames(&directives, &stats).await;
+        assert_eq!(got.len(), 3);
+        assert_eq!(got[1], Ok(Bytes::from_static(b"b")));
+        assert!(got[2].is_err(), "{got:?}");
+        let snap = stats.snapshot();
+        assert_eq!((snap.streams_completed, snap.streams_aborted), (0, 1));
+        assert_eq!(snap.streams_cancelled, 0);
+    }
+
+    #[tokio::test]
+    async fn dropping_the_body_early_counts_a_cancel() {
+        let stats = Arc::new(Stats::default());
+        let events = vec![Bytes::from_static(b"a"), Bytes::from_static(b"b")];
+        let mut data = body(
+            events,
+            &Directives::default(),
+            StreamGuard::start(stats.clone()),
+        )
+        .into_data_stream();
+        assert!(matches!(data.next().await, Some(Ok(_))));
+        drop(data);
+        let snap = stats.snapshot();
+        assert_eq!((snap.streams_completed, snap.streams_cancelled), (0, 1));
+    }
+}

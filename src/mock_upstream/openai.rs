@@ -1,0 +1,398 @@
+//! `POST /v1/chat/completions` in OpenAI's real wire format (see
+//! `wire-formats.md` §1): JSON completions, SSE chunk streams ending in
+//! `data: [DONE]`, the optional `choices: []` usage chunk, tool-call deltas
+//! and the errors OpenAI answers with (shaped in `error_body`).
+//!
+//! It reads only the request fields that change the answer and ignores the
+//! rest, like a lenient provider; it must not grow gateway logic.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use http::header::{AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE};
+use http::{HeaderMap, HeaderValue, StatusCode};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::MockState;
+use super::directives::Directives;
+use super::error_body::OpenAiError;
+use super::event_stream;
+use super::reply::{self, TOOL_ARGUMENT_FRAGMENTS, TOOL_ARGUMENTS};
+use super::stats::StreamGuard;
+
+/// Fixed so responses are byte-for-byte reproducible across runs.
+const CREATED: u64 = 1_700_000_000;
+const SYSTEM_FINGERPRINT: &str = "fp_mock";
+const TOOL_CALL_ID: &str = "call_mock_1";
+/// OpenAI's own per-message overhead is about this size; any fixed value
+/// would do, but a realistic one keeps metering numbers plausible.
+const TOKENS_PER_MESSAGE: u64 = 3;
+
+#[derive(Deserialize)]
+struct ChatRequest {
+    model: Option<String>,
+    messages: Option<Vec<Message>>,
+    stream: Option<bool>,
+    stream_options: Option<StreamOptions>,
+    tools: Option<Vec<Tool>>,
+}
+
+#[derive(Deserialize)]
+struct Message {
+    role: String,
+    content: Option<Content>,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Content {
+    Text(String),
+    Parts(Vec<Part>),
+}
+
+/// Any content part; only `text` parts carry words the mock counts.
+#[derive(Deserialize)]
+struct Part {
+    text: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct StreamOptions {
+    include_usage: Option<bool>,
+}
+
+#[derive(Deserialize)]
+struct Tool {
+    function: Option<ToolFunction>,
+}
+
+#[derive(Deserialize)]
+struct ToolFunction {
+    name: String,
+}
+
+impl Message {
+    fn texts(&self) -> impl Iterator<Item = &str> {
+        let (text, parts) = match &self.content {
+            Some(Content::Text(text)) => (Some(text.as_str()), None),
+            Some(Content::Parts(parts)) => (None, Some(parts)),
+            None => (None, None),
+        };
+        text.into_iter().chain(
+            parts
+                .into_iter()
+                .flatten()
+                .filter_map(|p| p.text.as_deref()),
+        )
+    }
+}
+
+/// What the completion says.
+enum Answer {
+    Text(String),
+    ToolCall { name: String },
+}
+
+struct Completion {
+    id: String,
+    model: String,
+    answer: Answer,
+    prompt_tokens: u64,
+    completion_tokens: u64,
+}
+
+/// `POST /v1/chat/completions`.
+pub(crate) async fn chat_completions(
+    State(state): State<Arc<MockState>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let n = state.next_response_number();
+    let mut response = match answer(&state, n, &headers, &body).await {
+        Ok(response) => response,
+        Err(error) => error.into_response(),
+    };
+    if let Ok(value) = HeaderValue::from_str(&format!("req_mock_{n}")) {
+        response.headers_mut().insert("x-request-id", value);
+    }
+    response
+}
+
+async fn answer(
+    state: &MockState,
+    n: u64,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<Response, OpenAiError> {
+    let request = validate(headers, body)?;
+    let last_user_text = request
+        .messages
+        .iter()
+        .rfind(|m| m.role == "user")
+        .map(|m| m.texts().collect::<Vec<_>>().join(" "))
+        .unwrap_or_default();
+    let directives = Directives::parse(&last_user_text);
+
+    if !directives.delay.is_zero() {
+        tokio::time::sleep(directives.delay).await;
+    }
+    if let Some(status) = directives.status {
+        return Err(OpenAiError::injected(status));
+    }
+
+    let (answer, completion_tokens) = match request.first_tool {
+        Some(name) if directives.tool_call => (
+            Answer::ToolCall { name },
+            TOOL_ARGUMENT_FRAGMENTS.len() as u64,
+        ),
+        _ => {
+            let text = reply::reply_text(&last_user_text, &directives);
+            let pieces = reply::stream_pieces(&text).len() as u64;
+            (Answer::Text(text), pieces)
+        }
+    };
+    let completion = Completion {
+        id: format!("chatcmpl-mock-{n}"),
+        model: request.model,
+        answer,
+        prompt_tokens: prompt_tokens(&request.messages),
+        completion_tokens,
+    };
+
+    let include_usage = match request.delivery {
+        Delivery::Whole if directives.drop_after.is_some() => {
+            return Ok(Response::new(event_stream::broken_body()));
+        }
+        Delivery::Whole => return Ok(Json(completion.to_json()).into_response()),
+        Delivery::Stream { include_usage } => include_usage,
+    };
+    let events = completion.stream_events(include_usage);
+    let guard = StreamGuard::start(Arc::clone(&state.stats));
+    let mut response = Response::new(event_stream::body(events, &directives, guard));
+    let headers = response.headers_mut();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    Ok(response)
+}
+
+enum Delivery {
+    Whole,
+    Stream { include_usage: bool },
+}
+
+/// A request that passed the checks OpenAI makes before generating.
+struct ValidRequest {
+    model: String,
+    messages: Vec<Message>,
+    delivery: Delivery,
+    first_tool: Option<String>,
+}
+
+fn validate(headers: &HeaderMap, body: &[u8]) -> Result<ValidRequest, OpenAiError> {
+    let has_key = headers
+        .get(AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .is_some_and(|key| !key.trim().is_empty());
+    if !has_key {
+        return Err(OpenAiError::new(
+            StatusCode::UNAUTHORIZED,
+            "invalid_request_error",
+            "You didn't provide an API key. Send it as `Authorization: Bearer <key>`; \
+             the mock accepts any non-empty key.",
+        )
+        .code("invalid_api_key"));
+    }
+    let request: ChatRequest = serde_json::from_slice(body).map_err(|e| {
+        let message = if e.is_data() {
+            format!("Invalid request body: {e}")
+        } else {
+            format!("We could not parse the JSON body of your request: {e}")
+        };
+        OpenAiError::new(StatusCode::BAD_REQUEST, "invalid_request_error", message)
+    })?;
+    let model = request.model.filter(|m| !m.is_empty()).ok_or_else(|| {
+        OpenAiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_request_error",
+            "you must provide a model parameter",
+        )
+        .param("model")
+    })?;
+    let messages = request.messages.ok_or_else(|| {
+        OpenAiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_request_error",
+            "Missing required parameter: 'messages'.",
+        )
+        .param("messages")
+        .code("missing_required_parameter")
+    })?;
+    let delivery = if request.stream.unwrap_or(false) {
+        let include_usage = request.stream_options.and_then(|o| o.include_usage);
+        Delivery::Stream {
+            include_usage: include_usage.unwrap_or(false),
+        }
+    } else {
+        Delivery::Whole
+    };
+    Ok(ValidRequest {
+        model,
+        messages,
+        delivery,
+        first_tool: request
+            .tools
+            .into_iter()
+            .flatten()
+            .find_map(|t| t.function)
+            .map(|f| f.name),
+    })
+}
+
+/// Words of every text content, plus a fixed overhead per message.
+fn prompt_tokens(messages: &[Message]) -> u64 {
+    messages
+        .iter()
+        .map(|m| m.texts().map(reply::count_words).sum::<u64>() + TOKENS_PER_MESSAGE)
+        .sum()
+}
+
+impl Completion {
+    fn usage(&self) -> Value {
+        json!({
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": self.completion_tokens,
+            "total_tokens": self.prompt_tokens + self.completion_tokens,
+            "prompt_tokens_details": {"cached_tokens": 0},
+            "completion_tokens_details": {"reasoning_tokens": 0},
+        })
+    }
+
+    fn finish_reason(&self) -> &'static str {
+        match self.answer {
+            Answer::Text(_) => "stop",
+            Answer::ToolCall { .. } => "tool_calls",
+        }
+    }
+
+    fn to_json(&self) -> Value {
+        let message = match &self.answer {
+            Answer::Text(text) => json!({"role": "assistant", "content": text, "refusal": null}),
+            Answer::ToolCall { name } => json!({
+                "role": "assistant",
+                "content": null,
+                "refusal": null,
+                "tool_calls": [{
+                    "id": TOOL_CALL_ID,
+                    "type": "function",
+                    "function": {"name": name, "arguments": TOOL_ARGUMENTS},
+                }],
+            }),
+        };
+        json!({
+            "id": self.id,
+            "object": "chat.completion",
+            "created": CREATED,
+            "model": self.model,
+            "system_fingerprint": SYSTEM_FINGERPRINT,
+            "choices": [{
+                "index": 0,
+                "message": message,
+                "logprobs": null,
+                "finish_reason": self.finish_reason(),
+            }],
+            "usage": self.usage(),
+        })
+    }
+
+    /// Every SSE event of the stream, `[DONE]` included, in order.
+    fn stream_events(&self, include_usage: bool) -> Vec<Bytes> {
+        let mut deltas = Vec::new();
+        match &self.answer {
+            Answer::Text(text) => {
+                deltas.push(json!({"role": "assistant", "content": ""}));
+                deltas.extend(
+                    reply::stream_pieces(text)
+                        .into_iter()
+                        .map(|p| json!({"content": p})),
+                );
+            }
+            Answer::ToolCall { name } => {
+                // Role and opening tool delta share a chunk, as OpenAI sends them.
+                deltas.push(
+                    json!({"role": "assistant", "content": null, "tool_calls": [{
+                        "index": 0,
+                        "id": TOOL_CALL_ID,
+                        "type": "function",
+                        "function": {"name": name, "arguments": ""},
+                    }]}),
+                );
+                deltas.extend(TOOL_ARGUMENT_FRAGMENTS.iter().map(|fragment| {
+                    json!({"tool_calls": [{"index": 0, "function": {"arguments": fragment}}]})
+                }));
+            }
+        }
+        // With include_usage every chunk carries `usage`: null until the last.
+        let no_usage_yet = include_usage.then_some(Value::Null);
+        let mut events: Vec<Bytes> = deltas
+            .into_iter()
+            .map(|delta| {
+                let choice =
+                    json!({"index": 0, "delta": delta, "logprobs": null, "finish_reason": null});
+                self.chunk(json!([choice]), no_usage_yet.clone())
+            })
+            .collect();
+        let closing = json!({"index": 0, "delta": {}, "logprobs": null, "finish_reason": self.finish_reason()});
+        events.push(self.chunk(json!([closing]), no_usage_yet));
+        if include_usage {
+            events.push(self.chunk(json!([]), Some(self.usage())));
+        }
+        events.push(Bytes::from_static(b"data: [DONE]\n\n"));
+        events
+    }
+
+    /// One `chat.completion.chunk` event; `usage: None` omits the field.
+    fn chunk(&self, choices: Value, usage: Option<Value>) -> Bytes {
+        let mut chunk = json!({
+            "id": self.id,
+            "object": "chat.completion.chunk",
+            "created": CREATED,
+            "model": self.model,
+            "system_fingerprint": SYSTEM_FINGERPRINT,
+            "choices": choices,
+        });
+        if let Some(usage) = usage {
+            chunk["usage"] = usage;
+        }
+        Bytes::from(format!("data: {chunk}\n\n"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn messages(value: Value) -> Vec<Message> {
+        serde_json::from_value(value).unwrap_or_else(|e| panic!("test messages must parse: {e}"))
+    }
+
+    #[test]
+    fn prompt_tokens_count_text_words_plus_overhead_per_message() {
+        let messages = messages(json!([
+            {"role": "system", "content": "be brief"},
+            {"role": "user", "content": [
+                {"type": "text", "text": "one two three"},
+                {"type": "image_url", "image_url": {"url": "https://x/y.png"}},
+                {"type": "text", "text": "four"},
+            ]},
+            {"role": "assistant", "content": null, "tool_calls": []},
+            {"role": "tool", "tool_call_id": "c1", "content": "sunny  and\nwarm"},
+        ]));
+        // 2 + 4 + 0 + 3 words, 4 messages.
+        assert_eq!(prompt_tokens(&messages), 9 + 4 * TOKENS_PER_MESSAGE);
+    }
+}

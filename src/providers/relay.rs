@@ -1,0 +1,166 @@
+//! Relaying upstream bodies back to the caller, chunk by chunk.
+//!
+//! `sse` forwards an event stream as it arrives, cut only at event boundaries, so a
+//! failure mid-stream can be reported as one well-formed error event in the caller's
+//! dialect (then the stream ends without `[DONE]`, which every SDK treats as an
+//! error). The caller going away drops this stream, which drops the upstream
+//! response and closes that connection: the provider stops generating.
+
+use std::pin::Pin;
+
+use bytes::{Bytes, BytesMut};
+use futures_util::{Stream, StreamExt};
+use serde_json::json;
+
+use crate::routing::ProviderKind;
+
+/// An event whose end we have not seen yet is held back, up to this size; past it we
+/// forward what we have (the upstream is not speaking SSE as we know it).
+const MAX_HELD_BYTES: usize = 1 << 20;
+
+/// Which error event to write if the upstream fails mid-stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StreamDialect {
+    OpenAi,
+    Anthropic,
+}
+
+type Upstream = Pin<Box<dyn Stream<Item = reqwest::Result<Bytes>> + Send>>;
+
+struct Relay {
+    upstream: Upstream,
+    held: BytesMut,
+    finished: bool,
+    provider: ProviderKind,
+    dialect: StreamDialect,
+}
+
+/// The caller-facing body of an upstream event stream.
+pub fn sse(
+    response: reqwest::Response,
+    provider: ProviderKind,
+    dialect: StreamDialect,
+) -> impl Stream<Item = Result<Bytes, std::io::Error>> + Send + 'static {
+    let relay = Relay {
+        upstream: Box::pin(response.bytes_stream()),
+        held: BytesMut::new(),
+        finished: false,
+        provider,
+        dialect,
+    };
+    futures_util::stream::unfold(relay, |mut r| async move {
+        if r.finished {
+            return None;
+        }
+        loop {
+            match r.upstream.next().await {
+                Some(Ok(chunk)) => {
+                    let data = if r.held.is_empty() {
+                        chunk
+                    } else {
+                        r.held.extend_from_slice(&chunk);
+                        r.held.split().freeze()
+                    };
+                    match last_event_end(&data) {
+                        Some(end) if end == data.len() => return Some((Ok(data), r)),
+                        Some(end) => {
+                            r.held.extend_from_slice(&data[end..]);
+                            return Some((Ok(data.slice(..end)), r));
+                        }
+                        None if data.len() >= MAX_HELD_BYTES => return Some((Ok(data), r)),
+                        None => r.held.extend_from_slice(&data),
+                    }
+                }
+                Some(Err(e)) => {
+                    r.finished = true;
+                    let timed_out = e.is_timeout();
+                    tracing::warn!(provider = %r.provider, timed_out, "upstream stream failed mid-way");
+                    return Some((Ok(error_event(r.dialect, r.provider, timed_out)), r));
+                }
+                None => {
+                    r.finished = true;
+                    if r.held.is_empty() {
+                        return None;
+                    }
+                    let rest = r.held.split().freeze();
+                    return Some((Ok(rest), r));
+                }
+            }
+        }
+    })
+}
+
+/// The caller-facing body of a non-stream upstream answer: bytes as they come. A
+/// transport failure aborts the connection, so the caller sees a truncated response.
+pub fn passthrough(
+    response: reqwest::Response,
+) -> impl Stream<Item = Result<Bytes, std::io::Error>> + Send + 'static {
+    response
+        .bytes_stream()
+        .map(|r| r.map_err(|_| std::io::Error::other("upstream body failed")))
+}
+
+/// Index just past the last complete event (`\n\n` or `\r\n\r\n`) in `data`.
+fn last_event_end(data: &[u8]) -> Option<usize> {
+    (1..data.len()).rev().find_map(|i| {
+        if data[i] != b'\n' {
+            return None;
+        }
+        let blank = data[i - 1] == b'\n' || (i >= 3 && &data[i - 3..i] == b"\r\n\r");
+        blank.then_some(i + 1)
+    })
+}
+
+fn error_event(dialect: StreamDialect, provider: ProviderKind, timed_out: bool) -> Bytes {
+    let (code, message) = if timed_out {
+        (
+            "upstream_timeout",
+            format!("{provider} went silent mid-stream; the response is incomplete"),
+        )
+    } else {
+        (
+            "upstream_error",
+            format!("{provider} broke off the stream; the response is incomplete"),
+        )
+    };
+    let text = match dialect {
+        StreamDialect::OpenAi => format!(
+            "data: {}\n\n",
+            json!({"error": {"message": message, "type": "upstream_error", "code": code, "param": null}})
+        ),
+        StreamDialect::Anthropic => format!(
+            "event: error\ndata: {}\n\n",
+            json!({"type": "error", "error": {"type": "api_error", "message": message}})
+        ),
+    };
+    Bytes::from(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_the_last_event_boundary() {
+        assert_eq!(last_event_end(b"data: a\n\ndata: b"), Some(9));
+        assert_eq!(last_event_end(b"data: a\n\ndata: b\n\n"), Some(18));
+        assert_eq!(last_event_end(b"data: a\r\n\r\ndata"), Some(11));
+        assert_eq!(last_event_end(b"data: a\n"), None);
+        assert_eq!(last_event_end(b""), None);
+    }
+
+    #[test]
+    fn error_events_parse_in_each_dialect() {
+        let e = error_event(StreamDialect::OpenAi, ProviderKind::OpenAi, false);
+        let text = std::str::from_utf8(&e).unwrap();
+        let json: serde_json::Value =
+            serde_json::from_str(text.strip_prefix("data: ").unwrap().trim()).unwrap();
+        assert_eq!(json["error"]["code"], "upstream_error");
+        let e = error_event(StreamDialect::Anthropic, ProviderKind::Anthropic, true);
+        assert!(
+            std::str::from_utf8(&e)
+                .unwrap()
+                .starts_with("event: error\n")
+        );
+    }
+}

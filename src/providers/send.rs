@@ -1,0 +1,191 @@
+//! The one sending path every provider uses: first-byte timeout, transport error
+//! mapping, and turning a non-2xx answer into [`UpstreamError::Rejected`] with the
+//! provider's own message (bounded, with our credentials scrubbed out).
+
+use std::time::Duration;
+
+use futures_util::StreamExt;
+
+use super::{Credentials, UpstreamError, UpstreamResponse};
+use crate::routing::ProviderKind;
+use crate::secret::Secret;
+
+/// The most of an upstream error body we read; error bodies are small, and a
+/// misbehaving upstream must not make us buffer a stream.
+const MAX_ERROR_BODY: usize = 64 * 1024;
+const MAX_MESSAGE_CHARS: usize = 1_000;
+
+pub(super) struct Attempt<'a> {
+    pub provider: ProviderKind,
+    pub credentials: Credentials,
+    /// Scrubbed from any upstream message we pass on.
+    pub secret: Option<&'a Secret<String>>,
+    pub first_byte_timeout: Duration,
+}
+
+pub(super) async fn send(
+    req: reqwest::RequestBuilder,
+    attempt: Attempt<'_>,
+) -> Result<UpstreamResponse, UpstreamError> {
+    let provider = attempt.provider;
+    let response = match tokio::time::timeout(attempt.first_byte_timeout, req.send()).await {
+        Err(_) => return Err(UpstreamError::Timeout { provider }),
+        Ok(Err(e)) if e.is_timeout() => return Err(UpstreamError::Timeout { provider }),
+        Ok(Err(e)) => {
+            return Err(UpstreamError::Connect {
+                provider,
+                detail: transport_detail(&e),
+            });
+        }
+        Ok(Ok(r)) => r,
+    };
+    let status = response.status();
+    if status.is_success() {
+        let content_type = response.headers().get(http::header::CONTENT_TYPE).cloned();
+        return Ok(UpstreamResponse {
+            provider,
+            status,
+            content_type,
+            response,
+        });
+    }
+    let retry_after = response
+        .headers()
+        .get(http::header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    let body = read_bounded(response).await;
+    let (message, code) = error_message(&body);
+    Err(UpstreamError::Rejected {
+        provider,
+        status: status.as_u16(),
+        message: scrub(message, attempt.secret),
+        code,
+        retry_after,
+        credentials: attempt.credentials,
+    })
+}
+
+/// A short description of a transport error. We walk the source chain instead of
+/// printing the reqwest error, whose Display includes the URL (which may carry a key).
+fn transport_detail(e: &reqwest::Error) -> String {
+    let mut source: Option<&dyn std::error::Error> = std::error::Error::source(e);
+    let mut last = None;
+    while let Some(s) = source {
+        last = Some(s.to_string());
+        source = s.source();
+    }
+    match (e.is_connect(), last) {
+        (true, Some(cause)) => format!("connection failed ({cause})"),
+        (true, None) => "connection failed".into(),
+        (false, Some(cause)) => {
+            format!("the connection failed before a response arrived ({cause})")
+        }
+        (false, None) => "the connection failed before a response arrived".into(),
+    }
+}
+
+async fn read_bounded(response: reqwest::Response) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut stream = response.bytes_stream();
+    let read = async {
+        while let Some(Ok(chunk)) = stream.next().await {
+            let room = MAX_ERROR_BODY - out.len();
+            out.extend_from_slice(&chunk[..chunk.len().min(room)]);
+            if out.len() >= MAX_ERROR_BODY {
+                break;
+            }
+        }
+    };
+    // An error body that trickles in must not hold the caller for long.
+    let _ = tokio::time::timeout(Duration::from_secs(10), read).await;
+    out
+}
+
+/// The message and code from any provider's error body: OpenAI and Gemini
+/// (`{"error":{"message","code"|"status"}}`), Anthropic (`{"error":{"type","message"}}`),
+/// Deepgram (`{"err_msg","err_code"}`), or plain text.
+fn error_message(body: &[u8]) -> (String, Option<String>) {
+    let Ok(v) = serde_json::from_slice::<serde_json::Value>(body) else {
+        let text = String::from_utf8_lossy(body).trim().to_owned();
+        return (
+            if text.is_empty() {
+                "(empty body)".into()
+            } else {
+                text
+            },
+            None,
+        );
+    };
+    let err = v.get("error").filter(|e| e.is_object()).unwrap_or(&v);
+    let message = ["message", "err_msg"]
+        .iter()
+        .find_map(|k| err.get(*k).and_then(|m| m.as_str()))
+        .map(str::to_owned)
+        .unwrap_or_else(|| v.to_string());
+    let code = ["code", "err_code", "status", "type"]
+        .iter()
+        .find_map(|k| err.get(*k).and_then(|c| c.as_str()))
+        .filter(|c| {
+            !c.is_empty()
+                && c.len() <= 64
+                && c.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.')
+        })
+        .map(str::to_owned);
+    (message, code)
+}
+
+fn scrub(mut message: String, secret: Option<&Secret<String>>) -> String {
+    if let Some(s) = secret
+        && !s.expose().is_empty()
+    {
+        message = message.replace(s.expose().as_str(), "[redacted]");
+    }
+    if message.chars().count() > MAX_MESSAGE_CHARS {
+        message = message.chars().take(MAX_MESSAGE_CHARS).collect::<String>() + "…";
+    }
+    message
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_each_dialect() {
+        let (m, c) = error_message(br#"{"error":{"message":"bad","type":"invalid_request_error","code":"context_length_exceeded"}}"#);
+        assert_eq!(
+            (m.as_str(), c.as_deref()),
+            ("bad", Some("context_length_exceeded"))
+        );
+        let (m, c) = error_message(
+            br#"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#,
+        );
+        assert_eq!(
+            (m.as_str(), c.as_deref()),
+            ("Overloaded", Some("overloaded_error"))
+        );
+        let (m, c) = error_message(
+            br#"{"error":{"code":400,"message":"nope","status":"INVALID_ARGUMENT"}}"#,
+        );
+        assert_eq!(
+            (m.as_str(), c.as_deref()),
+            ("nope", Some("INVALID_ARGUMENT"))
+        );
+        let (m, c) = error_message(b"upstream exploded");
+        assert_eq!((m.as_str(), c), ("upstream exploded", None));
+    }
+
+    #[test]
+    fn scrub_removes_our_key_and_bounds_length() {
+        let key = Secret::new("sk-gateway-secret".to_string());
+        let m = scrub(
+            "Incorrect API key provided: sk-gateway-secret".into(),
+            Some(&key),
+        );
+        assert!(!m.contains("sk-gateway-secret"));
+        let long = scrub("x".repeat(5_000), None);
+        assert!(long.chars().count() <= MAX_MESSAGE_CHARS + 1);
+    }
+}

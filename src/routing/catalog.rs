@@ -1,0 +1,329 @@
+//! The model catalog: built-in models with prices, extended or overridden by
+//! `[[models]]`, plus `[[aliases]]` that name one model per provider.
+//!
+//! Resolution is a hash lookup done once per request; the `/v1/models` body is
+//! rendered once at build time.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use serde_json::json;
+
+use super::ProviderKind;
+use crate::config::{RawAlias, RawModel};
+
+/// One model the gateway can route to. Prices are integer micro-USD per million
+/// tokens (DESIGN §4: no floats past config parsing).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModelEntry {
+    pub id: Arc<str>,
+    pub provider: ProviderKind,
+    pub input_micro_usd_per_mtok: u64,
+    pub output_micro_usd_per_mtok: u64,
+    pub cached_input_micro_usd_per_mtok: u64,
+}
+
+/// The outcome of resolving a requested model id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resolved {
+    pub provider: ProviderKind,
+    /// The name the provider knows the model by.
+    pub upstream_model: Arc<str>,
+    /// The catalog entry, when the upstream model is in the catalog (prices).
+    pub entry: Option<Arc<ModelEntry>>,
+}
+
+#[derive(Debug, Clone)]
+struct Alias {
+    targets: Vec<(ProviderKind, Arc<str>)>,
+}
+
+#[derive(Debug)]
+pub struct Catalog {
+    models: HashMap<Arc<str>, Arc<ModelEntry>>,
+    aliases: HashMap<Arc<str>, Alias>,
+    list_body: Bytes,
+}
+
+/// (id, provider, input, output, cached input) in USD per million tokens.
+const BUILT_IN: &[(&str, ProviderKind, f64, f64, f64)] = &[
+    ("gpt-5", ProviderKind::OpenAi, 1.25, 10.0, 0.125),
+    ("gpt-5-mini", ProviderKind::OpenAi, 0.25, 2.0, 0.025),
+    ("gpt-5-nano", ProviderKind::OpenAi, 0.05, 0.40, 0.005),
+    ("gpt-4.1", ProviderKind::OpenAi, 2.0, 8.0, 0.50),
+    ("gpt-4.1-mini", ProviderKind::OpenAi, 0.40, 1.60, 0.10),
+    ("gpt-4.1-nano", ProviderKind::OpenAi, 0.10, 0.40, 0.025),
+    ("gpt-4o", ProviderKind::OpenAi, 2.50, 10.0, 1.25),
+    ("gpt-4o-mini", ProviderKind::OpenAi, 0.15, 0.60, 0.075),
+    ("o3", ProviderKind::OpenAi, 2.0, 8.0, 0.50),
+    ("o4-mini", ProviderKind::OpenAi, 1.10, 4.40, 0.275),
+    (
+        "text-embedding-3-small",
+        ProviderKind::OpenAi,
+        0.02,
+        0.0,
+        0.0,
+    ),
+    (
+        "text-embedding-3-large",
+        ProviderKind::OpenAi,
+        0.13,
+        0.0,
+        0.0,
+    ),
+    ("claude-opus-4-1", ProviderKind::Anthropic, 15.0, 75.0, 1.50),
+    (
+        "claude-sonnet-4-5",
+        ProviderKind::Anthropic,
+        3.0,
+        15.0,
+        0.30,
+    ),
+    ("claude-haiku-4-5", ProviderKind::Anthropic, 1.0, 5.0, 0.10),
+    ("gemini-2.5-pro", ProviderKind::Gemini, 1.25, 10.0, 0.31),
+    ("gemini-2.5-flash", ProviderKind::Gemini, 0.30, 2.50, 0.075),
+    (
+        "gemini-2.5-flash-lite",
+        ProviderKind::Gemini,
+        0.10,
+        0.40,
+        0.025,
+    ),
+];
+
+/// (alias, openai, anthropic, gemini)
+const BUILT_IN_ALIASES: &[(&str, &str, &str, &str)] = &[
+    (
+        "tollgate-chat-smart",
+        "gpt-4o",
+        "claude-sonnet-4-5",
+        "gemini-2.5-pro",
+    ),
+    (
+        "tollgate-chat-fast",
+        "gpt-4o-mini",
+        "claude-haiku-4-5",
+        "gemini-2.5-flash",
+    ),
+];
+
+fn micro(usd_per_mtok: f64) -> u64 {
+    // Config validation guarantees finite and non-negative.
+    (usd_per_mtok * 1_000_000.0).round() as u64
+}
+
+impl Catalog {
+    pub fn build(models: &[RawModel], aliases: &[RawAlias]) -> Catalog {
+        let mut by_id: Vec<Arc<ModelEntry>> = Vec::new();
+        let mut upsert = |entry: ModelEntry| match by_id.iter_mut().find(|e| e.id == entry.id) {
+            Some(slot) => *slot = Arc::new(entry),
+            None => by_id.push(Arc::new(entry)),
+        };
+        for &(id, provider, i, o, c) in BUILT_IN {
+            upsert(ModelEntry {
+                id: id.into(),
+                provider,
+                input_micro_usd_per_mtok: micro(i),
+                output_micro_usd_per_mtok: micro(o),
+                cached_input_micro_usd_per_mtok: micro(c),
+            });
+        }
+        for m in models {
+            let Ok(provider) = m.provider.parse() else {
+                continue; // rejected by config validation already
+            };
+            upsert(ModelEntry {
+                id: m.id.as_str().into(),
+                provider,
+                input_micro_usd_per_mtok: micro(m.input_usd_per_mtok),
+                output_micro_usd_per_mtok: micro(m.output_usd_per_mtok),
+                cached_input_micro_usd_per_mtok: micro(
+                    m.cached_input_usd_per_mtok.unwrap_or(m.input_usd_per_mtok),
+                ),
+            });
+        }
+
+        let mut alias_list: Vec<(Arc<str>, Alias)> = BUILT_IN_ALIASES
+            .iter()
+            .map(|&(id, o, a, g)| {
+                (
+                    Arc::from(id),
+                    Alias {
+                        targets: vec![
+                            (ProviderKind::OpenAi, o.into()),
+                            (ProviderKind::Anthropic, a.into()),
+                            (ProviderKind::Gemini, g.into()),
+                        ],
+                    },
+                )
+            })
+            .collect();
+        for a in aliases {
+            let targets = [
+                (ProviderKind::OpenAi, &a.openai),
+                (ProviderKind::Anthropic, &a.anthropic),
+                (ProviderKind::Gemini, &a.gemini),
+            ]
+            .into_iter()
+            .filter_map(|(p, m)| m.as_deref().map(|m| (p, Arc::from(m))))
+            .collect();
+            let alias = Alias { targets };
+            match alias_list.iter_mut().find(|(id, _)| **id == *a.id) {
+                Some(slot) => slot.1 = alias,
+                None => alias_list.push((a.id.as_str().into(), alias)),
+            }
+        }
+
+        let mut data: Vec<serde_json::Value> = by_id
+            .iter()
+            .map(|m| json!({"id": &*m.id, "object": "model", "created": 0, "owned_by": m.provider.as_str()}))
+            .collect();
+        data.extend(alias_list.iter().map(
+            |(id, _)| json!({"id": &**id, "object": "model", "created": 0, "owned_by": "tollgate"}),
+        ));
+        let list_body = Bytes::from(
+            serde_json::to_vec(&json!({"object": "list", "data": data}))
+                .expect("a JSON value always serializes"),
+        );
+
+        Catalog {
+            models: by_id.into_iter().map(|m| (m.id.clone(), m)).collect(),
+            aliases: alias_list.into_iter().collect(),
+            list_body,
+        }
+    }
+
+    /// The `GET /v1/models` body, rendered once.
+    pub fn list_body(&self) -> Bytes {
+        self.list_body.clone()
+    }
+
+    pub fn get(&self, id: &str) -> Option<&Arc<ModelEntry>> {
+        self.models.get(id)
+    }
+
+    /// Resolves a requested id. `usable` says whether a provider can serve right now
+    /// (it has credentials); an alias picks the first usable provider it names, in
+    /// the order openai, anthropic, gemini, or else its first target.
+    pub fn resolve(
+        &self,
+        requested: &str,
+        usable: impl Fn(ProviderKind) -> bool,
+    ) -> Option<Resolved> {
+        if let Some(entry) = self.models.get(requested) {
+            return Some(self.resolved(entry.provider, entry.id.clone()));
+        }
+        if let Some(alias) = self.aliases.get(requested) {
+            let (provider, model) = alias
+                .targets
+                .iter()
+                .find(|(p, _)| usable(*p))
+                .or_else(|| alias.targets.first())?;
+            return Some(self.resolved(*provider, model.clone()));
+        }
+        let (prefix, rest) = requested.split_once('/')?;
+        let provider: ProviderKind = prefix.parse().ok()?;
+        if let Some(entry) = self.models.get(rest)
+            && entry.provider == provider
+        {
+            return Some(self.resolved(provider, entry.id.clone()));
+        }
+        let alias = self.aliases.get(rest)?;
+        let (_, model) = alias.targets.iter().find(|(p, _)| *p == provider)?;
+        Some(self.resolved(provider, model.clone()))
+    }
+
+    fn resolved(&self, provider: ProviderKind, upstream_model: Arc<str>) -> Resolved {
+        let entry = self
+            .models
+            .get(&upstream_model)
+            .filter(|e| e.provider == provider)
+            .cloned();
+        Resolved {
+            provider,
+            upstream_model,
+            entry,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn catalog() -> Catalog {
+        Catalog::build(
+            &[RawModel {
+                id: "gpt-4o-mini".into(),
+                provider: "openai".into(),
+                input_usd_per_mtok: 0.2,
+                output_usd_per_mtok: 0.8,
+                cached_input_usd_per_mtok: None,
+            }],
+            &[RawAlias {
+                id: "house".into(),
+                openai: None,
+                anthropic: Some("claude-haiku-4-5".into()),
+                gemini: Some("gemini-2.5-flash".into()),
+            }],
+        )
+    }
+
+    #[test]
+    fn plain_and_prefixed_ids_resolve() {
+        let c = catalog();
+        let r = c.resolve("gpt-4o-mini", |_| true).unwrap();
+        assert_eq!(r.provider, ProviderKind::OpenAi);
+        assert_eq!(&*r.upstream_model, "gpt-4o-mini");
+        assert_eq!(c.resolve("openai/gpt-4o-mini", |_| true), Some(r));
+        assert!(c.resolve("anthropic/gpt-4o-mini", |_| true).is_none());
+        assert!(c.resolve("nope", |_| true).is_none());
+        assert!(c.resolve("azure/gpt-4o", |_| true).is_none());
+    }
+
+    #[test]
+    fn config_overrides_built_in_price() {
+        let c = catalog();
+        let e = c.get("gpt-4o-mini").unwrap();
+        assert_eq!(e.input_micro_usd_per_mtok, 200_000);
+        assert_eq!(e.output_micro_usd_per_mtok, 800_000);
+        assert_eq!(e.cached_input_micro_usd_per_mtok, 200_000);
+    }
+
+    #[test]
+    fn alias_resolves_per_provider() {
+        let c = catalog();
+        let smart = c
+            .resolve("tollgate-chat-smart", |p| p == ProviderKind::OpenAi)
+            .unwrap();
+        assert_eq!(&*smart.upstream_model, "gpt-4o");
+        let smart = c
+            .resolve("tollgate-chat-smart", |p| p == ProviderKind::Anthropic)
+            .unwrap();
+        assert_eq!(&*smart.upstream_model, "claude-sonnet-4-5");
+        assert_eq!(smart.provider, ProviderKind::Anthropic);
+        let pinned = c.resolve("gemini/tollgate-chat-smart", |_| true).unwrap();
+        assert_eq!(&*pinned.upstream_model, "gemini-2.5-pro");
+        // a config alias without an openai target falls through to the next provider
+        let house = c.resolve("house", |_| true).unwrap();
+        assert_eq!(house.provider, ProviderKind::Anthropic);
+        assert!(c.resolve("openai/house", |_| true).is_none());
+    }
+
+    #[test]
+    fn list_body_is_openai_list_shape() {
+        let c = catalog();
+        let v: serde_json::Value = serde_json::from_slice(&c.list_body()).unwrap();
+        assert_eq!(v["object"], "list");
+        let ids: Vec<&str> = v["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["id"].as_str().unwrap())
+            .collect();
+        assert!(ids.contains(&"gpt-4o-mini"));
+        assert!(ids.contains(&"house"));
+        assert_eq!(ids.iter().filter(|i| **i == "gpt-4o-mini").count(), 1);
+    }
+}

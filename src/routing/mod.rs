@@ -1,0 +1,55 @@
+//! Routing: which provider serves a requested model, under which upstream name.
+//!
+//! `catalog` holds the models and aliases (built-in plus config) and resolves the
+//! ids callers send: plain catalog ids, provider-prefixed ids (`openai/gpt-4o-mini`)
+//! and gateway aliases (`tollgate-chat-smart`).
+
+pub mod catalog;
+
+pub use catalog::{Catalog, ModelEntry, Resolved};
+
+use std::fmt;
+
+/// An upstream provider family.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ProviderKind {
+    OpenAi,
+    Anthropic,
+    Gemini,
+    Deepgram,
+}
+
+impl ProviderKind {
+    pub const ALL: [ProviderKind; 4] = [
+        ProviderKind::OpenAi,
+        ProviderKind::Anthropic,
+        ProviderKind::Gemini,
+        ProviderKind::Deepgram,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProviderKind::OpenAi => "openai",
+            ProviderKind::Anthropic => "anthropic",
+            ProviderKind::Gemini => "gemini",
+            ProviderKind::Deepgram => "deepgram",
+        }
+    }
+}
+
+impl std::str::FromStr for ProviderKind {
+    type Err = ();
+    fn from_str(s: &str) -> Result<Self, ()> {
+        ProviderKind::ALL
+            .into_iter()
+            .find(|p| p.as_str() == s)
+            .ok_or(())
+    }
+}
+
+impl fmt::Display for ProviderKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}

@@ -1,0 +1,105 @@
+//! Persistence. [`Store`] is what callers use; it dispatches to a backend
+//! (`sqlite` today). A PostgreSQL backend is one more variant of `Backend` and one
+//! more file beside `sqlite.rs`, with its own migrations folder; callers don't change.
+
+mod records;
+mod sqlite;
+
+pub use records::{AccountId, KeyRecord, KeyStatus, NewKey, to_ms as records_ms};
+
+use time::OffsetDateTime;
+
+use crate::keys::KeyId;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Db(#[from] sqlx::Error),
+    #[error("migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("unsupported storage url {0:?}: use sqlite://PATH")]
+    UnsupportedUrl(String),
+    #[error("corrupt row in {table}: {detail}")]
+    Corrupt { table: &'static str, detail: String },
+}
+
+#[derive(Clone)]
+pub struct Store {
+    backend: Backend,
+}
+
+#[derive(Clone)]
+enum Backend {
+    Sqlite(sqlite::SqliteStore),
+}
+
+impl Store {
+    /// Opens (creating if needed) the database at `url` and applies migrations.
+    pub async fn open(url: &str) -> Result<Store, StoreError> {
+        let store = if url.starts_with("sqlite:") {
+            Store {
+                backend: Backend::Sqlite(sqlite::SqliteStore::connect(url).await?),
+            }
+        } else {
+            return Err(StoreError::UnsupportedUrl(url.to_owned()));
+        };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        match &self.backend {
+            Backend::Sqlite(s) => s.migrate().await,
+        }
+    }
+
+    pub async fn insert_key(&self, key: &NewKey) -> Result<KeyRecord, StoreError> {
+        match &self.backend {
+            Backend::Sqlite(s) => s.insert_key(key).await,
+        }
+    }
+
+    pub async fn key_by_kid(&self, kid: &KeyId) -> Result<Option<KeyRecord>, StoreError> {
+        match &self.backend {
+            Backend::Sqlite(s) => s.key_by_kid(kid).await,
+        }
+    }
+
+    /// Finds a key by its row id or its kid (what operators have at hand).
+    pub async fn find_key(&self, id_or_kid: &str) -> Result<Option<KeyRecord>, StoreError> {
+        match &self.backend {
+            Backend::Sqlite(s) => s.find_key(id_or_kid).await,
+        }
+    }
+
+    pub async fn list_keys(&self) -> Result<Vec<KeyRecord>, StoreError> {
+        match &self.backend {
+            Backend::Sqlite(s) => s.list_keys().await,
+        }
+    }
+
+    /// Marks a key revoked (idempotent: the first revocation time is kept).
+    pub async fn revoke_key(
+        &self,
+        id_or_kid: &str,
+        now: OffsetDateTime,
+    ) -> Result<Option<KeyRecord>, StoreError> {
+        match &self.backend {
+            Backend::Sqlite(s) => s.revoke_key(id_or_kid, now).await,
+        }
+    }
+
+    /// Kids of keys created or changed at or after `since_ms`, for cache
+    /// invalidation across processes.
+    pub async fn keys_changed_since(&self, since_ms: i64) -> Result<Vec<KeyId>, StoreError> {
+        match &self.backend {
+            Backend::Sqlite(s) => s.keys_changed_since(since_ms).await,
+        }
+    }
+
+    pub async fn close(&self) {
+        match &self.backend {
+            Backend::Sqlite(s) => s.close().await,
+        }
+    }
+}

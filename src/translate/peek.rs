@@ -1,0 +1,209 @@
+//! Reading only what routing needs (`model`, `stream`) from a request body, borrowed,
+//! and validating the shape of `messages` without copying it.
+//!
+//! The body is forwarded as bytes; when the upstream knows the model by another name
+//! (`openai/gpt-4o-mini`, an alias) only the model string is spliced, at the offset
+//! serde found it, so the rest of the body is never re-serialized.
+
+use std::borrow::Cow;
+
+use bytes::{Bytes, BytesMut};
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+/// Why a body cannot be routed. Rendered by the caller as 400s.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PeekError {
+    Json(String),
+    Missing(&'static str),
+    Invalid {
+        field: &'static str,
+        message: String,
+    },
+}
+
+#[derive(Deserialize)]
+struct Fields<'a> {
+    #[serde(borrow, default)]
+    model: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    messages: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    stream: Option<&'a RawValue>,
+}
+
+/// The routing view of a chat completions body.
+#[derive(Debug)]
+pub struct ChatPeek<'a> {
+    pub model: Cow<'a, str>,
+    pub stream: bool,
+    /// Byte range of the `model` JSON value (quotes included) within the body.
+    model_span: (usize, usize),
+}
+
+impl<'a> ChatPeek<'a> {
+    pub fn parse(body: &'a [u8]) -> Result<Self, PeekError> {
+        if body.iter().all(u8::is_ascii_whitespace) {
+            return Err(PeekError::Json(
+                "the body is empty; send a JSON object".into(),
+            ));
+        }
+        let fields: Fields<'a> = serde_json::from_slice(body).map_err(|e| {
+            if e.is_data() {
+                PeekError::Json("the body must be a JSON object".into())
+            } else {
+                PeekError::Json(e.to_string())
+            }
+        })?;
+
+        let raw_model = fields.model.ok_or(PeekError::Missing("model"))?;
+        let model: Cow<'a, str> =
+            serde_json::from_str(raw_model.get()).map_err(|_| PeekError::Invalid {
+                field: "model",
+                message: "`model` must be a string, e.g. \"gpt-4o-mini\"".into(),
+            })?;
+        if model.trim().is_empty() {
+            return Err(PeekError::Invalid {
+                field: "model",
+                message: "`model` must not be empty".into(),
+            });
+        }
+
+        let messages = fields.messages.ok_or(PeekError::Missing("messages"))?;
+        let messages = messages.get();
+        if !messages.starts_with('[') {
+            return Err(PeekError::Invalid {
+                field: "messages",
+                message: "`messages` must be an array of message objects".into(),
+            });
+        }
+        if messages[1..].trim_start().starts_with(']') {
+            return Err(PeekError::Invalid {
+                field: "messages",
+                message: "`messages` must contain at least one message".into(),
+            });
+        }
+
+        let stream = match fields.stream.map(RawValue::get) {
+            None | Some("null") => false,
+            Some("true") => true,
+            Some("false") => false,
+            Some(_) => {
+                return Err(PeekError::Invalid {
+                    field: "stream",
+                    message: "`stream` must be a boolean".into(),
+                });
+            }
+        };
+
+        // RawValue borrows from `body`, so its pointer lies inside it.
+        let start = raw_model.get().as_ptr() as usize - body.as_ptr() as usize;
+        Ok(ChatPeek {
+            model,
+            stream,
+            model_span: (start, start + raw_model.get().len()),
+        })
+    }
+
+    /// `body` with the model replaced by `upstream_model`; the same bytes when equal.
+    pub fn with_model(&self, body: &Bytes, upstream_model: &str) -> Bytes {
+        if self.model == upstream_model {
+            return body.clone();
+        }
+        let quoted = serde_json::to_string(upstream_model).expect("a string always serializes");
+        let (start, end) = self.model_span;
+        let mut out = BytesMut::with_capacity(body.len() + quoted.len());
+        out.extend_from_slice(&body[..start]);
+        out.extend_from_slice(quoted.as_bytes());
+        out.extend_from_slice(&body[end..]);
+        out.freeze()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn reads_model_and_stream() {
+        let body =
+            br#"{"model":"gpt-4o-mini","messages":[{"role":"user","content":"hi"}],"stream":true}"#;
+        let p = ChatPeek::parse(body).unwrap();
+        assert_eq!(p.model, "gpt-4o-mini");
+        assert!(p.stream);
+    }
+
+    #[test]
+    fn each_bad_shape_has_its_error() {
+        let cases: &[(&[u8], PeekError)] = &[
+            (b"{not json", PeekError::Json(String::new())),
+            (b"[1,2]", PeekError::Json(String::new())),
+            (b"", PeekError::Json(String::new())),
+            (br#"{"messages":[{}]}"#, PeekError::Missing("model")),
+            (br#"{"model":"m"}"#, PeekError::Missing("messages")),
+        ];
+        for (body, want) in cases {
+            let got = ChatPeek::parse(body).unwrap_err();
+            assert_eq!(
+                std::mem::discriminant(&got),
+                std::mem::discriminant(want),
+                "{:?}",
+                String::from_utf8_lossy(body)
+            );
+            if let (PeekError::Missing(a), PeekError::Missing(b)) = (&got, want) {
+                assert_eq!(a, b);
+            }
+        }
+        for (body, field) in [
+            (&br#"{"model":7,"messages":[{}]}"#[..], "model"),
+            (br#"{"model":"","messages":[{}]}"#, "model"),
+            (br#"{"model":"m","messages":"hi"}"#, "messages"),
+            (br#"{"model":"m","messages":[ ]}"#, "messages"),
+            (br#"{"model":"m","messages":[{}],"stream":"yes"}"#, "stream"),
+        ] {
+            match ChatPeek::parse(body) {
+                Err(PeekError::Invalid { field: f, .. }) => assert_eq!(f, field),
+                other => panic!("{other:?} for {}", String::from_utf8_lossy(body)),
+            }
+        }
+    }
+
+    #[test]
+    fn model_swap_touches_only_the_model() {
+        let body = Bytes::from_static(
+            br#"{"messages":[{"role":"user","content":"model"}], "model" : "openai/gpt-4o-mini" ,"n":1}"#,
+        );
+        let p = ChatPeek::parse(&body).unwrap();
+        let out = p.with_model(&body, "gpt-4o-mini");
+        assert_eq!(
+            &out[..],
+            br#"{"messages":[{"role":"user","content":"model"}], "model" : "gpt-4o-mini" ,"n":1}"#
+        );
+        assert_eq!(p.with_model(&body, "openai/gpt-4o-mini"), body);
+    }
+
+    #[test]
+    fn escaped_model_names_are_unescaped() {
+        let body = br#"{"model":"gpt\u002d4o","messages":[{}]}"#;
+        assert_eq!(ChatPeek::parse(body).unwrap().model, "gpt-4o");
+    }
+
+    proptest! {
+        #[test]
+        fn never_panics(body in proptest::collection::vec(any::<u8>(), 0..200)) {
+            let _ = ChatPeek::parse(&body);
+        }
+
+        #[test]
+        fn swapped_body_is_still_the_same_json(model in "[a-z0-9/._-]{1,30}", new in "[a-z0-9\"\\\\ ._-]{1,30}") {
+            let v = serde_json::json!({"model": model, "messages": [{"role":"user","content":"x"}], "temperature": 0.5});
+            let body = Bytes::from(serde_json::to_vec(&v).unwrap());
+            let p = ChatPeek::parse(&body).unwrap();
+            let out: serde_json::Value = serde_json::from_slice(&p.with_model(&body, &new)).unwrap();
+            let mut want = v.clone();
+            want["model"] = serde_json::Value::String(new.clone());
+            prop_assert_eq!(out, want);
+        }
+    }
+}
