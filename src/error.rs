@@ -39,8 +39,9 @@ pub enum ApiError {
     UnknownModel(String),
     #[error("request body is larger than the {0}-byte limit ([server] max_body_bytes)")]
     BodyTooLarge(usize),
+    /// Always a 401; store failures during auth become `Internal` in `From`.
     #[error(transparent)]
-    Auth(#[from] AuthError),
+    Auth(AuthError),
     #[error("no such route: {0}")]
     NotFound(String),
     #[error("method not allowed on this route")]
@@ -115,9 +116,13 @@ impl ApiError {
             }
             other => other.to_string(),
         };
+        let kind = match self {
+            ApiError::Upstream(_) if status.is_server_error() => "upstream_error",
+            _ => openai_type(status),
+        };
         ErrorParts {
             status,
-            kind: openai_type(status),
+            kind,
             code,
             message,
             param,
@@ -186,6 +191,15 @@ impl IntoResponse for ApiError {
     }
 }
 
+impl From<AuthError> for ApiError {
+    fn from(e: AuthError) -> Self {
+        match e {
+            AuthError::Store(e) => ApiError::Internal(e.to_string()),
+            other => ApiError::Auth(other),
+        }
+    }
+}
+
 impl From<PeekError> for ApiError {
     fn from(e: PeekError) -> Self {
         match e {
@@ -205,8 +219,7 @@ fn openai_type(status: StatusCode) -> &'static str {
         409 => "conflict_error",
         429 => "rate_limit_error",
         400..=499 => "invalid_request_error",
-        500 => "api_error",
-        _ => "upstream_error",
+        _ => "api_error",
     }
 }
 

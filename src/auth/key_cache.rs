@@ -72,10 +72,7 @@ impl KeyCache {
                     self.absent.insert(kid.clone(), ()).await;
                     Ok(None)
                 }
-                LoadError::Store(msg) => Err(StoreError::Corrupt {
-                    table: "api_keys",
-                    detail: msg.clone(),
-                }),
+                LoadError::Store(msg) => Err(StoreError::Lookup(msg.clone())),
             },
         }
     }

@@ -41,11 +41,19 @@ pub async fn completions(
             .into());
         }
     };
-    Ok(relay_response(upstream, StreamDialect::OpenAi))
+    Ok(relay_response(
+        upstream,
+        StreamDialect::OpenAi,
+        upstreams.timeouts().idle_timeout,
+    ))
 }
 
 /// The caller's response for a 2xx upstream answer: streamed either way, never buffered.
-pub fn relay_response(upstream: UpstreamResponse, dialect: StreamDialect) -> Response {
+pub fn relay_response(
+    upstream: UpstreamResponse,
+    dialect: StreamDialect,
+    idle: std::time::Duration,
+) -> Response {
     let status = upstream.status;
     let provider = upstream.provider;
     let is_stream = upstream.is_event_stream();
@@ -54,9 +62,9 @@ pub fn relay_response(upstream: UpstreamResponse, dialect: StreamDialect) -> Res
         .clone()
         .unwrap_or(HeaderValue::from_static("application/json"));
     let body = if is_stream {
-        Body::from_stream(relay::sse(upstream.response, provider, dialect))
+        Body::from_stream(relay::sse(upstream.response, provider, dialect, idle))
     } else {
-        Body::from_stream(relay::passthrough(upstream.response))
+        Body::from_stream(relay::passthrough(upstream.response, idle))
     };
     let mut res = Response::new(body);
     *res.status_mut() = status;

@@ -347,7 +347,7 @@ mod tests {
             let kind = if mk { KeyKind::Mk } else { KeyKind::Sk };
             let key = ApiKey::generate(&prefix, KeyEnv::ALL[env], kind);
             let parsed = ApiKey::parse(&prefix, key.expose()).unwrap();
-            prop_assert_eq!(parsed.kid, key.kid);
+            prop_assert_eq!(&parsed.kid, &key.kid);
             prop_assert_eq!(parsed.env, KeyEnv::ALL[env]);
             prop_assert_eq!(parsed.kind, kind);
             prop_assert_eq!(parsed.expose(), key.expose());

@@ -70,9 +70,9 @@ impl Upstreams {
 
 fn build_client(t: &UpstreamConfig) -> Result<reqwest::Client, UpstreamError> {
     reqwest::Client::builder()
+        // No read or total timeout here: the first-byte wait is bounded in `send`
+        // and silences mid-body in `relay`, each with its own setting.
         .connect_timeout(t.connect_timeout)
-        // Applies to each read: the longest silence tolerated mid-body.
-        .read_timeout(t.idle_timeout)
         .tcp_nodelay(true)
         .pool_idle_timeout(std::time::Duration::from_secs(90))
         .redirect(reqwest::redirect::Policy::none())

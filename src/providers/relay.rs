@@ -7,6 +7,7 @@
 //! response and closes that connection: the provider stops generating.
 
 use std::pin::Pin;
+use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use futures_util::{Stream, StreamExt};
@@ -33,13 +34,33 @@ struct Relay {
     finished: bool,
     provider: ProviderKind,
     dialect: StreamDialect,
+    idle: Duration,
+}
+
+/// Why the upstream body ended early.
+enum Broken {
+    Transport,
+    Silent,
+}
+
+/// The next upstream chunk, or why there is none, waiting at most `idle`.
+async fn next_chunk(upstream: &mut Upstream, idle: Duration) -> Option<Result<Bytes, Broken>> {
+    match tokio::time::timeout(idle, upstream.next()).await {
+        Err(_) => Some(Err(Broken::Silent)),
+        Ok(None) => None,
+        Ok(Some(Ok(b))) => Some(Ok(b)),
+        Ok(Some(Err(e))) if e.is_timeout() => Some(Err(Broken::Silent)),
+        Ok(Some(Err(_))) => Some(Err(Broken::Transport)),
+    }
 }
 
 /// The caller-facing body of an upstream event stream.
+/// `idle` is the longest silence tolerated between upstream chunks.
 pub fn sse(
     response: reqwest::Response,
     provider: ProviderKind,
     dialect: StreamDialect,
+    idle: Duration,
 ) -> impl Stream<Item = Result<Bytes, std::io::Error>> + Send + 'static {
     let relay = Relay {
         upstream: Box::pin(response.bytes_stream()),
@@ -47,13 +68,14 @@ pub fn sse(
         finished: false,
         provider,
         dialect,
+        idle,
     };
     futures_util::stream::unfold(relay, |mut r| async move {
         if r.finished {
             return None;
         }
         loop {
-            match r.upstream.next().await {
+            match next_chunk(&mut r.upstream, r.idle).await {
                 Some(Ok(chunk)) => {
                     let data = if r.held.is_empty() {
                         chunk
@@ -71,9 +93,9 @@ pub fn sse(
                         None => r.held.extend_from_slice(&data),
                     }
                 }
-                Some(Err(e)) => {
+                Some(Err(broken)) => {
                     r.finished = true;
-                    let timed_out = e.is_timeout();
+                    let timed_out = matches!(broken, Broken::Silent);
                     tracing::warn!(provider = %r.provider, timed_out, "upstream stream failed mid-way");
                     return Some((Ok(error_event(r.dialect, r.provider, timed_out)), r));
                 }
@@ -94,10 +116,17 @@ pub fn sse(
 /// transport failure aborts the connection, so the caller sees a truncated response.
 pub fn passthrough(
     response: reqwest::Response,
+    idle: Duration,
 ) -> impl Stream<Item = Result<Bytes, std::io::Error>> + Send + 'static {
-    response
-        .bytes_stream()
-        .map(|r| r.map_err(|_| std::io::Error::other("upstream body failed")))
+    let upstream: Upstream = Box::pin(response.bytes_stream());
+    futures_util::stream::unfold(Some(upstream), move |state| async move {
+        let mut upstream = state?;
+        match next_chunk(&mut upstream, idle).await {
+            None => None,
+            Some(Ok(b)) => Some((Ok(b), Some(upstream))),
+            Some(Err(_)) => Some((Err(std::io::Error::other("upstream body failed")), None)),
+        }
+    })
 }
 
 /// Index just past the last complete event (`\n\n` or `\r\n\r\n`) in `data`.

@@ -19,6 +19,9 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("unsupported storage url {0:?}: use sqlite://PATH")]
     UnsupportedUrl(String),
+    /// A failure reported through a shared cache load (the original is not `Clone`).
+    #[error("store lookup failed: {0}")]
+    Lookup(String),
     #[error("corrupt row in {table}: {detail}")]
     Corrupt { table: &'static str, detail: String },
 }
@@ -94,6 +97,18 @@ impl Store {
     pub async fn keys_changed_since(&self, since_ms: i64) -> Result<Vec<KeyId>, StoreError> {
         match &self.backend {
             Backend::Sqlite(s) => s.keys_changed_since(since_ms).await,
+        }
+    }
+
+    /// Disables (or re-enables) an account; its keys count as changed so caches drop them.
+    pub async fn set_account_disabled(
+        &self,
+        account_id: &str,
+        disabled: bool,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        match &self.backend {
+            Backend::Sqlite(s) => s.set_account_disabled(account_id, disabled, now).await,
         }
     }
 

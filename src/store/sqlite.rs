@@ -123,6 +123,29 @@ impl SqliteStore {
         self.find_key(id_or_kid).await
     }
 
+    pub async fn set_account_disabled(
+        &self,
+        account_id: &str,
+        disabled: bool,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        let now = to_ms(now);
+        let mut tx = self.pool.begin().await?;
+        let changed = sqlx::query("UPDATE accounts SET disabled_at = ?1 WHERE id = ?2")
+            .bind(disabled.then_some(now))
+            .bind(account_id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        sqlx::query("UPDATE api_keys SET updated_at = ?1 WHERE account_id = ?2")
+            .bind(now)
+            .bind(account_id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(changed == 1)
+    }
+
     pub async fn keys_changed_since(&self, since_ms: i64) -> Result<Vec<KeyId>, StoreError> {
         let rows = sqlx::query("SELECT kid FROM api_keys WHERE updated_at >= ?")
             .bind(since_ms)

@@ -43,18 +43,17 @@ pub struct ChatPeek<'a> {
 
 impl<'a> ChatPeek<'a> {
     pub fn parse(body: &'a [u8]) -> Result<Self, PeekError> {
-        if body.iter().all(u8::is_ascii_whitespace) {
-            return Err(PeekError::Json(
-                "the body is empty; send a JSON object".into(),
-            ));
-        }
-        let fields: Fields<'a> = serde_json::from_slice(body).map_err(|e| {
-            if e.is_data() {
-                PeekError::Json("the body must be a JSON object".into())
-            } else {
-                PeekError::Json(e.to_string())
+        match body.iter().find(|b| !b.is_ascii_whitespace()) {
+            None => {
+                return Err(PeekError::Json(
+                    "the body is empty; send a JSON object".into(),
+                ));
             }
-        })?;
+            Some(b'{') => {}
+            Some(_) => return Err(PeekError::Json("the body must be a JSON object".into())),
+        }
+        let fields: Fields<'a> =
+            serde_json::from_slice(body).map_err(|e| PeekError::Json(e.to_string()))?;
 
         let raw_model = fields.model.ok_or(PeekError::Missing("model"))?;
         let model: Cow<'a, str> =

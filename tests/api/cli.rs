@@ -1,0 +1,139 @@
+//! The real binary: `keys` subcommands, and a revocation made by the CLI taking effect
+//! on a running `tollgate serve` within the promised 5 seconds.
+
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::common::*;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn keys_create_list_show_revoke() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), "http://127.0.0.1:9", "");
+    let (ok, out, err) = cli(
+        &config,
+        &[
+            "keys",
+            "create",
+            "--name",
+            "ci",
+            "--env",
+            "stg",
+            "--expires-in",
+            "30d",
+            "--json",
+        ],
+    )
+    .await;
+    assert!(ok, "{err}");
+    let created: Value = serde_json::from_str(&out).unwrap();
+    let key = created["key"].as_str().unwrap().to_owned();
+    let kid = created["kid"].as_str().unwrap().to_owned();
+    assert!(key.starts_with(&format!("tg_stg_sk_{kid}_")), "{key}");
+    assert_eq!(created["name"], "ci");
+    assert_eq!(created["status"], "active");
+    assert!(created["id"].is_string() && created["expires_at"].is_string());
+
+    let (ok, out, _) = cli(&config, &["keys", "list", "--json"]).await;
+    assert!(ok);
+    assert!(!out.contains(&key), "list must never show the key");
+    assert!(!out.contains("secret") && !out.contains("hash"), "{out}");
+    let list: Vec<Value> = serde_json::from_str(&out).unwrap();
+    assert_eq!(list.len(), 1);
+    assert_eq!(list[0]["kid"], kid.as_str());
+
+    let (ok, out, _) = cli(&config, &["keys", "show", &kid, "--json"]).await;
+    assert!(ok);
+    let shown: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(shown["id"], created["id"]);
+    assert!(shown.get("key").is_none());
+
+    let (ok, out, _) = cli(
+        &config,
+        &["keys", "revoke", created["id"].as_str().unwrap(), "--json"],
+    )
+    .await;
+    assert!(ok);
+    let revoked: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(revoked["status"], "revoked");
+    assert!(revoked["revoked_at"].is_string());
+
+    // The database holds no plaintext key.
+    let db = std::fs::read(dir.path().join("gateway.db")).unwrap();
+    let secret_part = key.rsplit('_').next().unwrap();
+    assert!(
+        !db.windows(secret_part.len())
+            .any(|w| w == secret_part.as_bytes())
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn cli_rejects_bad_arguments_with_a_fix() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), "http://127.0.0.1:9", "");
+    let (ok, _, err) = cli(&config, &["keys", "create", "--env", "prod"]).await;
+    assert!(!ok);
+    assert!(err.contains("live, stg or dev"), "{err}");
+    let (ok, _, err) = cli(&config, &["keys", "create", "--expires-in", "soon"]).await;
+    assert!(!ok);
+    assert!(err.contains("30d"), "{err}");
+    let (ok, _, err) = cli(&config, &["keys", "show", "nope"]).await;
+    assert!(!ok);
+    assert!(err.contains("keys list"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bad_config_fails_at_start_naming_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(
+        dir.path(),
+        "http://127.0.0.1:9",
+        "[upstream]\nlisten_typo = 1\n",
+    );
+    let (ok, _, err) = cli(&config, &["keys", "list"]).await;
+    assert!(!ok);
+    assert!(err.contains("listen_typo"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn cli_revocation_reaches_a_running_server_within_5_seconds() {
+    let mock = Mock::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), &mock.base, "");
+    let (ok, out, err) = cli(&config, &["keys", "create", "--json"]).await;
+    assert!(ok, "{err}");
+    let created: Value = serde_json::from_str(&out).unwrap();
+    let key = created["key"].as_str().unwrap().to_owned();
+
+    let server = ServerProcess::start(&config).await;
+    let client = client();
+    let chat = || {
+        client
+            .post(format!("{}/v1/chat/completions", server.base))
+            .bearer_auth(&key)
+            .json(&chat_body("gpt-4o-mini", "hi"))
+            .send()
+    };
+    // Served, and now cached in the server.
+    assert_eq!(chat().await.unwrap().status(), 200);
+    assert_eq!(chat().await.unwrap().status(), 200);
+
+    let (ok, _, err) = cli(
+        &config,
+        &["keys", "revoke", created["kid"].as_str().unwrap()],
+    )
+    .await;
+    assert!(ok, "{err}");
+    let res = eventually(
+        Duration::from_secs(5),
+        "the server to refuse the revoked key",
+        || async {
+            let res = chat().await.unwrap();
+            (res.status() == 401).then_some(res)
+        },
+    )
+    .await;
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "revoked_api_key");
+}

@@ -1,0 +1,303 @@
+//! Test harness: a real gateway on 127.0.0.1:0 (in-process `App`, or the real binary)
+//! in front of the mock upstream on its own random port, each with a fresh temp dir
+//! and SQLite file. Helpers wait for conditions with a deadline; nothing sleeps to
+//! assert on time.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::net::TcpListener;
+use tollgate::config::{RawConfig, RawProvider, RawStorage};
+use tollgate::key_service::{self, KeySpec};
+use tollgate::keys::{KeyEnv, KeyHasher, KeyKind};
+use tollgate::mock_upstream::MockUpstream;
+use tollgate::{App, AppState, Config};
+
+pub const UPSTREAM_KEY: &str = "test-upstream-key";
+pub const PEPPER: &str = "test-pepper-0123456789abcdef";
+
+/// A running mock upstream.
+pub struct Mock {
+    pub base: String,
+    client: reqwest::Client,
+}
+
+impl Mock {
+    pub async fn start() -> Mock {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(MockUpstream::new().serve(listener));
+        Mock {
+            base: format!("http://{addr}"),
+            client: client(),
+        }
+    }
+
+    pub async fn stats(&self) -> Value {
+        self.client
+            .get(format!("{}/_mock/stats", self.base))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    pub async fn requests(&self) -> Vec<Value> {
+        self.client
+            .get(format!("{}/_mock/requests", self.base))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+}
+
+/// An in-process gateway in front of a fresh mock.
+pub struct Gateway {
+    pub base: String,
+    pub mock: Mock,
+    pub config: Config,
+    pub dir: tempfile::TempDir,
+    pub client: reqwest::Client,
+    state: AppState,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl Drop for Gateway {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+pub fn base_config(dir: &Path, mock_base: &str) -> RawConfig {
+    let mut raw = RawConfig::default();
+    raw.server.listen = "127.0.0.1:0".into();
+    raw.storage = RawStorage {
+        url: format!("sqlite://{}", dir.join("gateway.db").display()),
+    };
+    raw.keys.pepper = PEPPER.into();
+    raw.keys.revocation_poll_ms = 100;
+    raw.upstream.first_byte_timeout_ms = 5_000;
+    raw.providers.openai = RawProvider {
+        base_url: format!("{mock_base}/v1"),
+        api_key: UPSTREAM_KEY.into(),
+    };
+    raw
+}
+
+impl Gateway {
+    pub async fn start() -> Gateway {
+        Self::start_with(|_| {}).await
+    }
+
+    /// Starts with the test defaults, changed by `tweak`.
+    pub async fn start_with(tweak: impl FnOnce(&mut RawConfig)) -> Gateway {
+        let mock = Mock::start().await;
+        let dir = tempfile::tempdir().unwrap();
+        let mut raw = base_config(dir.path(), &mock.base);
+        tweak(&mut raw);
+        let config = Config::from_raw(raw, dir.path().to_owned()).expect("test config is valid");
+        let app = App::build(config.clone()).await.expect("gateway builds");
+        let state = app.state().clone();
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(app.serve(listener, async move {
+            let _ = rx.await;
+        }));
+        Gateway {
+            base: format!("http://{addr}"),
+            mock,
+            config,
+            dir,
+            client: client(),
+            state,
+            shutdown: Some(tx),
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    pub async fn issue(&self, spec: KeySpec) -> String {
+        let hasher = KeyHasher::new(&self.config.keys.load_pepper().unwrap());
+        let issued =
+            key_service::issue(self.state.store(), &hasher, &self.config.keys.prefix, spec)
+                .await
+                .unwrap();
+        issued.key.expose().to_owned()
+    }
+
+    /// A fresh live `sk` key.
+    pub async fn key(&self) -> String {
+        self.issue(spec("test")).await
+    }
+
+    pub async fn chat(&self, key: &str, body: Value) -> reqwest::Response {
+        self.client
+            .post(self.url("/v1/chat/completions"))
+            .bearer_auth(key)
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+    }
+}
+
+pub fn spec(name: &str) -> KeySpec {
+    KeySpec {
+        name: name.into(),
+        env: KeyEnv::Live,
+        kind: KeyKind::Sk,
+        account_id: "default".into(),
+        expires_at: None,
+    }
+}
+
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder().no_proxy().build().unwrap()
+}
+
+pub fn chat_body(model: &str, text: &str) -> Value {
+    json!({"model": model, "messages": [{"role": "user", "content": text}]})
+}
+
+/// Asserts status and the documented OpenAI error body; returns the body.
+pub async fn expect_error(res: reqwest::Response, status: u16, code: &str) -> Value {
+    assert_eq!(res.status().as_u16(), status, "status");
+    assert!(
+        res.headers().contains_key("x-request-id"),
+        "x-request-id on errors"
+    );
+    let body: Value = res.json().await.expect("error body is JSON");
+    assert_eq!(body["error"]["code"], code, "{body}");
+    assert!(body["error"]["type"].is_string(), "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| !m.is_empty()),
+        "{body}"
+    );
+    body
+}
+
+/// Polls `check` until it returns `Some`, or fails after `deadline`.
+pub async fn eventually<T, F, Fut>(deadline: Duration, what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let start = tokio::time::Instant::now();
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        assert!(start.elapsed() < deadline, "timed out waiting for: {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// The `tollgate` binary built for this test run.
+pub fn binary() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_tollgate"))
+}
+
+/// Writes a TOML config for the binary and returns its path.
+pub fn write_config(dir: &Path, mock_base: &str, extra: &str) -> PathBuf {
+    let path = dir.join("tollgate.toml");
+    let text = format!(
+        r#"[server]
+listen = "127.0.0.1:0"
+shutdown_grace_secs = 10
+
+[storage]
+url = "sqlite://{db}"
+
+[keys]
+pepper = "{PEPPER}"
+revocation_poll_ms = 200
+
+[providers.openai]
+base_url = "{mock_base}/v1"
+api_key = "{UPSTREAM_KEY}"
+{extra}
+"#,
+        db = dir.join("gateway.db").display()
+    );
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// Runs a CLI command to completion; returns (status success, stdout, stderr).
+pub async fn cli(config: &Path, args: &[&str]) -> (bool, String, String) {
+    let out = tokio::process::Command::new(binary())
+        .arg("--config")
+        .arg(config)
+        .args(args)
+        .env("TOLLGATE_LOG", "warn")
+        .output()
+        .await
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// A `tollgate serve` child process; killed on drop.
+pub struct ServerProcess {
+    pub child: tokio::process::Child,
+    pub base: String,
+}
+
+impl ServerProcess {
+    /// Starts `tollgate serve` and waits for its "listening on" line.
+    pub async fn start(config: &Path) -> ServerProcess {
+        let mut child = tokio::process::Command::new(binary())
+            .arg("--config")
+            .arg(config)
+            .arg("serve")
+            .env("TOLLGATE_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        let stderr = child.stderr.take().unwrap();
+        let mut lines = BufReader::new(stderr).lines();
+        let base = tokio::time::timeout(Duration::from_secs(30), async {
+            while let Some(line) = lines.next_line().await.unwrap() {
+                if let Some(url) = line.strip_prefix("tollgate listening on ") {
+                    return url.to_owned();
+                }
+            }
+            panic!("tollgate serve exited before listening");
+        })
+        .await
+        .expect("tollgate serve did not start in time");
+        // Keep draining stderr so the child never blocks on a full pipe.
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        ServerProcess { child, base }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id().expect("child is running")
+    }
+}
