@@ -255,9 +255,12 @@ impl Config {
             }
             figment = figment.merge(Toml::file_exact(path));
         }
+        // Only `TOLLGATE_SECTION__KEY` variables are config: every key lives in a
+        // section, and this leaves `TOLLGATE_DATA_DIR`, `TOLLGATE_LOG` or a
+        // `${TOLLGATE_…}` secret referenced from the file alone.
         figment = figment.merge(
             Env::prefixed("TOLLGATE_")
-                .ignore(NON_CONFIG_ENV)
+                .filter(|k| k.as_str().contains("__"))
                 .split("__"),
         );
         let raw: RawConfig = figment.extract().map_err(|e| {
@@ -631,6 +634,25 @@ mod tests {
     fn wrong_type_is_an_error() {
         let err = load_toml("[server]\nmax_body_bytes = \"lots\"\n").unwrap_err();
         assert!(err.to_string().contains("max_body_bytes"), "{err}");
+    }
+
+    #[test]
+    fn env_overrides_file_and_plain_tollgate_vars_are_not_config() {
+        // SAFETY: no other test reads or writes these variables, and no other test
+        // looks at `upstream.idle_timeout_ms`, so a parallel load cannot be confused.
+        unsafe {
+            std::env::set_var("TOLLGATE_UPSTREAM__IDLE_TIMEOUT_MS", "4096");
+            std::env::set_var("TOLLGATE_SOME_SECRET", "not-a-config-key");
+        }
+        let cfg = load_toml("[upstream]\nidle_timeout_ms = 2048\n");
+        unsafe {
+            std::env::remove_var("TOLLGATE_UPSTREAM__IDLE_TIMEOUT_MS");
+            std::env::remove_var("TOLLGATE_SOME_SECRET");
+        }
+        assert_eq!(
+            cfg.unwrap().upstream.idle_timeout,
+            std::time::Duration::from_millis(4096)
+        );
     }
 
     #[test]
