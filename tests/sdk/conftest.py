@@ -1,0 +1,108 @@
+"""Fixtures for running the official provider SDKs against a live gateway.
+
+The gateway and its mock upstream are started by the Rust test
+`tests/api/sdk.rs`, which passes them in through the environment:
+
+- TOLLGATE_BASE_URL: the gateway's OpenAI base URL, e.g. http://127.0.0.1:PORT/v1
+- TOLLGATE_API_KEY:  a live key issued for this run
+- TOLLGATE_MOCK_URL: the mock upstream's root, e.g. http://127.0.0.1:PORT
+
+Run them with `cargo nextest run --test api sdk` rather than pytest directly.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import urllib.request
+import uuid
+
+import openai
+import pytest
+
+# A test that hangs is a failure, not a stuck CI job.
+REQUEST_TIMEOUT_SECS = 30
+
+
+def _required_env(name: str) -> str:
+    value = os.environ.get(name, "")
+    if not value:
+        pytest.exit(
+            f"{name} is not set: these tests need a running gateway; "
+            "run them with `cargo nextest run --test api sdk`, which starts one",
+            returncode=2,
+        )
+    return value
+
+
+@pytest.fixture(scope="session")
+def base_url() -> str:
+    return _required_env("TOLLGATE_BASE_URL")
+
+
+@pytest.fixture(scope="session")
+def api_key() -> str:
+    return _required_env("TOLLGATE_API_KEY")
+
+
+@pytest.fixture(scope="session")
+def mock_url() -> str:
+    return _required_env("TOLLGATE_MOCK_URL").rstrip("/")
+
+
+@pytest.fixture(scope="session")
+def make_openai(base_url):
+    """Builds an OpenAI client for the gateway with the given key.
+
+    `max_retries=0`: the SDK retries 5xx and connection errors by default,
+    which would make error tests slow and hide what the gateway answered first.
+    """
+
+    def make(key: str) -> openai.OpenAI:
+        return openai.OpenAI(
+            base_url=base_url,
+            api_key=key,
+            max_retries=0,
+            timeout=REQUEST_TIMEOUT_SECS,
+        )
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def client(make_openai, api_key) -> openai.OpenAI:
+    return make_openai(api_key)
+
+
+@pytest.fixture
+def marker() -> str:
+    """A word unique to one test, to put in a prompt and find its request upstream."""
+    return f"marker-{uuid.uuid4().hex}"
+
+
+@pytest.fixture(scope="session")
+def upstream_requests(mock_url):
+    """Returns the provider requests the mock has recorded, oldest first.
+
+    Plain urllib with proxies disabled: the mock is on loopback and must be
+    reached directly whatever HTTP(S)_PROXY says.
+    """
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+    def fetch() -> list[dict]:
+        with opener.open(f"{mock_url}/_mock/requests", timeout=REQUEST_TIMEOUT_SECS) as res:
+            return json.load(res)
+
+    return fetch
+
+
+@pytest.fixture(scope="session")
+def upstream_request_with(upstream_requests):
+    """The one upstream request whose body mentions `text` (e.g. a marker)."""
+
+    def find(text: str) -> dict:
+        matches = [r for r in upstream_requests() if text in json.dumps(r["body"])]
+        assert len(matches) == 1, f"expected one upstream request containing {text!r}, got {matches}"
+        return matches[0]
+
+    return find
