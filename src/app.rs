@@ -8,6 +8,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::HeaderName;
+use axum::middleware::from_fn_with_state;
 use axum::routing::{get, post};
 use tokio::net::TcpListener;
 use tower::ServiceBuilder;
@@ -16,8 +17,12 @@ use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
 
 use crate::auth::{Authenticator, KeyCache};
 use crate::config::Config;
-use crate::http::{chat, middleware, public};
-use crate::keys::KeyHasher;
+use crate::http::gate::{self, Gate};
+use crate::http::{admin, chat, middleware, public};
+use crate::key_service::{self, Bootstrap};
+use crate::keys::{ApiKey, KeyHasher, Scope};
+use crate::policy::concurrency::ConcurrencyLimiter;
+use crate::policy::rate_limit::LocalRateLimiter;
 use crate::providers::Upstreams;
 use crate::routing::Catalog;
 use crate::store::Store;
@@ -28,6 +33,8 @@ pub enum StartError {
     Config(#[from] crate::config::ConfigError),
     #[error("cannot open storage: {0}")]
     Store(#[from] crate::store::StoreError),
+    #[error("cannot install the bootstrap management key: {0}")]
+    Bootstrap(#[from] crate::key_service::BootstrapError),
     #[error("cannot set up upstream clients: {0}")]
     Upstream(#[from] crate::providers::UpstreamError),
 }
@@ -39,9 +46,12 @@ pub struct AppState(Arc<Inner>);
 struct Inner {
     config: Config,
     store: Store,
+    hasher: KeyHasher,
     auth: Authenticator,
     catalog: Catalog,
     upstreams: Upstreams,
+    rate_limiter: LocalRateLimiter,
+    concurrency: ConcurrencyLimiter,
 }
 
 impl AppState {
@@ -50,6 +60,15 @@ impl AppState {
     }
     pub fn store(&self) -> &Store {
         &self.0.store
+    }
+    pub fn hasher(&self) -> KeyHasher {
+        self.0.hasher.clone()
+    }
+    pub fn rate_limiter(&self) -> &LocalRateLimiter {
+        &self.0.rate_limiter
+    }
+    pub fn concurrency(&self) -> &ConcurrencyLimiter {
+        &self.0.concurrency
     }
     pub fn auth(&self) -> &Authenticator {
         &self.0.auth
@@ -72,6 +91,7 @@ impl AppState {
 pub struct App {
     state: AppState,
     background: Vec<tokio::task::JoinHandle<()>>,
+    bootstrap_key: Option<ApiKey>,
 }
 
 impl Drop for App {
@@ -88,25 +108,47 @@ impl App {
         crate::install_crypto_provider();
         let store = Store::open(&config.storage.url).await?;
         let hasher = KeyHasher::new(&config.keys.load_pepper()?);
+        let bootstrap = key_service::bootstrap_admin(
+            &store,
+            &hasher,
+            &config.keys.prefix,
+            config
+                .bootstrap_admin_key
+                .as_ref()
+                .map(|k| k.expose().as_str()),
+        )
+        .await?;
         let cache = KeyCache::new(store.clone(), config.keys.cache_ttl);
-        let poller = cache.spawn_poller(config.keys.revocation_poll);
-        let auth = Authenticator::new(&config.keys.prefix, hasher, cache);
+        let background = cache.spawn_background(config.keys.revocation_poll);
+        let auth = Authenticator::new(&config.keys.prefix, hasher.clone(), cache);
         let catalog = Catalog::build(&config.models, &config.aliases);
         let upstreams = Upstreams::new(&config)?;
         Ok(App {
             state: AppState(Arc::new(Inner {
                 config,
                 store,
+                hasher,
                 auth,
                 catalog,
                 upstreams,
+                rate_limiter: LocalRateLimiter::new(),
+                concurrency: ConcurrencyLimiter::new(),
             })),
-            background: vec![poller],
+            background,
+            bootstrap_key: match bootstrap {
+                Bootstrap::Generated(key) => Some(key),
+                Bootstrap::Adopted | Bootstrap::NotNeeded => None,
+            },
         })
     }
 
     pub fn state(&self) -> &AppState {
         &self.state
+    }
+
+    /// The management key generated for an empty database, to be shown once.
+    pub fn bootstrap_key(&self) -> Option<&ApiKey> {
+        self.bootstrap_key.as_ref()
     }
 
     pub fn router(&self) -> Router {
@@ -118,10 +160,47 @@ impl App {
             HeaderName::from_static("x-byok-api-key"),
             state.alt_header().clone(),
         ];
+        let gated = |scope: Scope| {
+            from_fn_with_state(
+                Gate {
+                    state: state.clone(),
+                    scope,
+                },
+                gate::guard,
+            )
+        };
+        let chat_routes = Router::new()
+            .route("/v1/chat/completions", post(chat::completions))
+            .route_layer(gated(Scope::Chat));
+        let admin_routes = Router::new()
+            .route(
+                "/admin/keys",
+                post(admin::keys::create).get(admin::keys::list_keys),
+            )
+            .route(
+                "/admin/keys/{id}",
+                get(admin::keys::get)
+                    .patch(admin::keys::update)
+                    .delete(admin::keys::revoke),
+            )
+            .route("/admin/keys/{id}/revoke", post(admin::keys::revoke))
+            .route("/admin/keys/{id}/rotate", post(admin::keys::rotate))
+            .route(
+                "/admin/accounts",
+                post(admin::accounts::create).get(admin::accounts::list_accounts),
+            )
+            .route("/admin/accounts/{id}", get(admin::accounts::get))
+            .route(
+                "/admin/accounts/{id}/disable",
+                post(admin::accounts::disable),
+            )
+            .route("/admin/accounts/{id}/enable", post(admin::accounts::enable))
+            .route_layer(gated(Scope::Admin));
         Router::new()
             .route("/health", get(public::health))
             .route("/v1/models", get(public::models))
-            .route("/v1/chat/completions", post(chat::completions))
+            .merge(chat_routes)
+            .merge(admin_routes)
             .fallback(public::not_found)
             .method_not_allowed_fallback(public::method_not_allowed)
             .layer(
@@ -149,7 +228,8 @@ impl App {
             // Small SSE frames must leave at once, not wait for Nagle.
             let _ = tcp.set_nodelay(true);
         });
-        let server = axum::serve(listener, router).with_graceful_shutdown(async move {
+        let service = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
+        let server = axum::serve(listener, service).with_graceful_shutdown(async move {
             shutdown.await;
             let _ = stopping_tx.send(());
         });
@@ -160,12 +240,16 @@ impl App {
                 std::future::pending::<()>().await;
             }
         };
-        tokio::select! {
+        let result = tokio::select! {
             res = server => res,
             () = deadline => {
                 tracing::warn!(grace_secs = grace.as_secs(), "shutdown grace period over; dropping remaining connections");
                 Ok(())
             }
+        };
+        if let Err(e) = self.state.auth().cache().flush_used().await {
+            tracing::warn!(error = %e, "could not write last_used_at at shutdown");
         }
+        result
     }
 }

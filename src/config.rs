@@ -13,19 +13,11 @@ use std::time::Duration;
 use axum::http::HeaderName;
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
+use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 
 use crate::routing::ProviderKind;
 use crate::secret::Secret;
-
-/// Env vars with the `TOLLGATE_` prefix that are not config keys.
-const NON_CONFIG_ENV: &[&str] = &[
-    "data_dir",
-    "log",
-    "log_format",
-    "bootstrap_admin_key",
-    "config",
-];
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -65,6 +57,8 @@ pub struct RawServer {
     pub listen: String,
     pub max_body_bytes: u64,
     pub shutdown_grace_secs: u64,
+    /// Proxies whose `X-Forwarded-For` we believe (IPs or CIDRs).
+    pub trusted_proxies: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -140,6 +134,7 @@ impl Default for RawServer {
             listen: "127.0.0.1:8080".into(),
             max_body_bytes: 25 * 1024 * 1024,
             shutdown_grace_secs: 30,
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -198,6 +193,8 @@ pub struct Config {
     pub models: Vec<RawModel>,
     pub aliases: Vec<RawAlias>,
     pub data_dir: PathBuf,
+    /// `TOLLGATE_BOOTSTRAP_ADMIN_KEY`: the management key to install on an empty database.
+    pub bootstrap_admin_key: Option<Secret<String>>,
     /// Things worth telling the operator at startup (e.g. a provider without a key).
     pub warnings: Vec<String>,
 }
@@ -207,6 +204,7 @@ pub struct ServerConfig {
     pub listen: SocketAddr,
     pub max_body_bytes: usize,
     pub shutdown_grace: Duration,
+    pub trusted_proxies: Vec<IpNet>,
 }
 
 #[derive(Debug, Clone)]
@@ -272,11 +270,16 @@ impl Config {
             )
         })?;
         let data_dir = data_dir();
-        Validator {
+        let mut config = Validator {
             figment: &figment,
             warnings: Vec::new(),
         }
-        .validate(raw, data_dir)
+        .validate(raw, data_dir)?;
+        config.bootstrap_admin_key = std::env::var("TOLLGATE_BOOTSTRAP_ADMIN_KEY")
+            .ok()
+            .filter(|k| !k.trim().is_empty())
+            .map(|k| Secret::new(k.trim().to_owned()));
+        Ok(config)
     }
 
     /// A config for tests and `demo`: no file, no env; the caller fills in the rest.
@@ -391,6 +394,21 @@ impl Validator<'_> {
             if v == 0 {
                 return Err(self.invalid(key, v, "must be at least 1"));
             }
+        }
+
+        let mut trusted_proxies = Vec::new();
+        for (i, entry) in raw.server.trusted_proxies.iter().enumerate() {
+            let net = entry
+                .parse::<IpNet>()
+                .or_else(|_| entry.parse::<std::net::IpAddr>().map(IpNet::from))
+                .map_err(|_| {
+                    self.invalid(
+                        &format!("server.trusted_proxies[{i}]"),
+                        entry,
+                        "not an IP address or CIDR (e.g. \"10.0.0.0/8\" or \"192.0.2.1\")",
+                    )
+                })?;
+            trusted_proxies.push(net);
         }
 
         let prefix = raw.keys.prefix.clone();
@@ -509,6 +527,7 @@ impl Validator<'_> {
                 listen,
                 max_body_bytes,
                 shutdown_grace: Duration::from_secs(raw.server.shutdown_grace_secs),
+                trusted_proxies,
             },
             upstream: UpstreamConfig {
                 connect_timeout: Duration::from_millis(raw.upstream.connect_timeout_ms),
@@ -527,6 +546,7 @@ impl Validator<'_> {
             models: raw.models,
             aliases: raw.aliases,
             data_dir,
+            bootstrap_admin_key: None,
             warnings: self.warnings,
         })
     }

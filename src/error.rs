@@ -12,7 +12,12 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
+use std::net::IpAddr;
+use std::time::{Duration, SystemTime};
+
 use crate::auth::AuthError;
+use crate::key_service::KeyServiceError;
+use crate::keys::Scope;
 use crate::providers::UpstreamError;
 use crate::translate::peek::PeekError;
 
@@ -35,6 +40,9 @@ pub enum ApiError {
         param: &'static str,
         message: String,
     },
+    /// A field of a management-API body failed to parse; `field` is its JSON path.
+    #[error("`{field}`: {message}")]
+    InvalidBodyField { field: String, message: String },
     #[error("model `{0}` is not in the catalog; GET /v1/models lists available ids")]
     UnknownModel(String),
     #[error("request body is larger than the {0}-byte limit ([server] max_body_bytes)")]
@@ -44,6 +52,21 @@ pub enum ApiError {
     Auth(AuthError),
     #[error("no such route: {0}")]
     NotFound(String),
+    /// A named resource (key, account) that does not exist.
+    #[error("{0}")]
+    ResourceNotFound(String),
+    #[error("{message}")]
+    Conflict { code: &'static str, message: String },
+    #[error("this key lacks the `{0}` scope needed here")]
+    MissingScope(Scope),
+    #[error("requests from {0} are not allowed for this key (IP allowlist)")]
+    IpNotAllowed(IpAddr),
+    #[error("this key may not use model `{0}`")]
+    ModelNotAllowed(String),
+    #[error("rate limit of {} requests exceeded; retry after {}s", .0.limit, .0.retry_after_secs())]
+    RateLimited(RateLimitInfo),
+    #[error("this key already has {0} requests in flight, its limit; retry when one finishes")]
+    ConcurrencyLimited(u32),
     #[error("method not allowed on this route")]
     MethodNotAllowed,
     #[error(transparent)]
@@ -60,7 +83,7 @@ pub struct ErrorParts {
     pub kind: &'static str,
     pub code: Cow<'static, str>,
     pub message: String,
-    pub param: Option<&'static str>,
+    pub param: Option<Cow<'static, str>>,
 }
 
 impl ApiError {
@@ -71,32 +94,67 @@ impl ApiError {
         }
     }
 
+    pub fn key_not_found(id: &str) -> Self {
+        ApiError::ResourceNotFound(format!("no key with id or kid `{id}`"))
+    }
+
     pub fn internal(detail: impl std::fmt::Display) -> Self {
         ApiError::Internal(detail.to_string())
     }
 
     pub fn parts(&self) -> ErrorParts {
-        let (status, code, param): (StatusCode, Cow<'static, str>, Option<&'static str>) =
+        let (status, code, param): (StatusCode, Cow<'static, str>, Option<Cow<'static, str>>) =
             match self {
                 ApiError::InvalidJson(_) => (StatusCode::BAD_REQUEST, "invalid_json".into(), None),
-                ApiError::MissingField(f) => {
-                    (StatusCode::BAD_REQUEST, "missing_field".into(), Some(*f))
-                }
+                ApiError::MissingField(f) => (
+                    StatusCode::BAD_REQUEST,
+                    "missing_field".into(),
+                    Some((*f).into()),
+                ),
                 ApiError::InvalidField { param, .. } => (
                     StatusCode::BAD_REQUEST,
                     "invalid_field".into(),
-                    Some(*param),
+                    Some((*param).into()),
+                ),
+                ApiError::InvalidBodyField { field, .. } => (
+                    StatusCode::BAD_REQUEST,
+                    "invalid_field".into(),
+                    (!field.is_empty() && field != ".").then(|| field.clone().into()),
                 ),
                 ApiError::UnknownModel(_) => (
                     StatusCode::BAD_REQUEST,
                     "unknown_model".into(),
-                    Some("model"),
+                    Some("model".into()),
                 ),
                 ApiError::BodyTooLarge(_) => {
                     (StatusCode::PAYLOAD_TOO_LARGE, "body_too_large".into(), None)
                 }
                 ApiError::Auth(e) => (StatusCode::UNAUTHORIZED, e.code().into(), None),
-                ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found".into(), None),
+                ApiError::NotFound(_) | ApiError::ResourceNotFound(_) => {
+                    (StatusCode::NOT_FOUND, "not_found".into(), None)
+                }
+                ApiError::Conflict { code, .. } => (StatusCode::CONFLICT, (*code).into(), None),
+                ApiError::MissingScope(_) => (
+                    StatusCode::FORBIDDEN,
+                    "insufficient_permissions".into(),
+                    None,
+                ),
+                ApiError::IpNotAllowed(_) => (StatusCode::FORBIDDEN, "ip_not_allowed".into(), None),
+                ApiError::ModelNotAllowed(_) => (
+                    StatusCode::FORBIDDEN,
+                    "model_not_allowed".into(),
+                    Some("model".into()),
+                ),
+                ApiError::RateLimited(_) => (
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "rate_limit_exceeded".into(),
+                    None,
+                ),
+                ApiError::ConcurrencyLimited(_) => (
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "concurrency_limit_exceeded".into(),
+                    None,
+                ),
                 ApiError::MethodNotAllowed => (
                     StatusCode::METHOD_NOT_ALLOWED,
                     "method_not_allowed".into(),
@@ -133,14 +191,20 @@ impl ApiError {
     fn retry_may_help(&self) -> bool {
         match self {
             ApiError::Upstream(e) => e.retry_may_help(),
-            ApiError::Internal(_) => true,
+            ApiError::Internal(_) | ApiError::RateLimited(_) | ApiError::ConcurrencyLimited(_) => {
+                true
+            }
             _ => false,
         }
     }
 
     pub fn render(&self, dialect: ErrorDialect) -> Response {
         let parts = self.parts();
-        let body = match dialect {
+        let details = match self {
+            ApiError::RateLimited(info) => Some(info.details()),
+            _ => None,
+        };
+        let mut body = match dialect {
             ErrorDialect::OpenAi => json!({
                 "error": {
                     "message": parts.message,
@@ -158,8 +222,21 @@ impl ApiError {
                 }
             }),
         };
+        if let Some(details) = details {
+            body["error"]["details"] = details;
+        }
         let mut res = (parts.status, axum::Json(body)).into_response();
         let headers = res.headers_mut();
+        if let ApiError::RateLimited(info) = self {
+            info.write_headers(headers);
+            headers.insert(
+                header::RETRY_AFTER,
+                HeaderValue::from(info.retry_after_secs()),
+            );
+        }
+        if let ApiError::ConcurrencyLimited(_) = self {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(1u64));
+        }
         if !self.retry_may_help() {
             headers.insert("x-should-retry", HeaderValue::from_static("false"));
         }
@@ -174,6 +251,46 @@ impl ApiError {
             status: parts.status,
         });
         res
+    }
+}
+
+/// What a rate-limit decision tells the caller, on 429s and on successful responses.
+#[derive(Debug, Clone, Copy)]
+pub struct RateLimitInfo {
+    pub limit: u32,
+    pub remaining: u32,
+    /// When the key's bucket is full again.
+    pub reset_at: SystemTime,
+    /// When the next request would be allowed (zero when allowed now).
+    pub retry_after: Duration,
+}
+
+impl RateLimitInfo {
+    pub fn retry_after_secs(&self) -> u64 {
+        // Round up: retrying a fraction early would be refused again.
+        self.retry_after.as_secs() + u64::from(self.retry_after.subsec_nanos() > 0)
+    }
+
+    fn reset_unix(&self) -> u64 {
+        let d = self
+            .reset_at
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap_or_default();
+        d.as_secs() + u64::from(d.subsec_nanos() > 0)
+    }
+
+    /// `X-RateLimit-Limit`, `-Remaining` and `-Reset` (unix seconds).
+    pub fn write_headers(&self, headers: &mut axum::http::HeaderMap) {
+        headers.insert("x-ratelimit-limit", HeaderValue::from(self.limit));
+        headers.insert("x-ratelimit-remaining", HeaderValue::from(self.remaining));
+        headers.insert("x-ratelimit-reset", HeaderValue::from(self.reset_unix()));
+    }
+
+    fn details(&self) -> serde_json::Value {
+        let reset = time::OffsetDateTime::from(self.reset_at)
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default();
+        json!({"limit": self.limit, "remaining": self.remaining, "resetTime": reset})
     }
 }
 
@@ -206,6 +323,26 @@ impl From<PeekError> for ApiError {
             PeekError::Json(msg) => ApiError::InvalidJson(msg),
             PeekError::Missing(field) => ApiError::MissingField(field),
             PeekError::Invalid { field, message } => ApiError::invalid_field(field, message),
+        }
+    }
+}
+
+impl From<KeyServiceError> for ApiError {
+    fn from(e: KeyServiceError) -> Self {
+        match e {
+            KeyServiceError::NotFound(id) => ApiError::key_not_found(&id),
+            KeyServiceError::Revoked(_) => ApiError::Conflict {
+                code: "key_revoked",
+                message: e.to_string(),
+            },
+            KeyServiceError::Policy(p) => ApiError::invalid_field("policy", p.to_string()),
+            KeyServiceError::GraceTooLong => {
+                ApiError::invalid_field("grace_period_secs", e.to_string())
+            }
+            KeyServiceError::Store(crate::store::StoreError::NotFound(what)) => {
+                ApiError::invalid_field("account_id", format!("{what} does not exist"))
+            }
+            KeyServiceError::Store(s) => ApiError::internal(s),
         }
     }
 }

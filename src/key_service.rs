@@ -1,10 +1,33 @@
-//! Key lifecycle operations shared by the CLI and (later) the management API:
-//! issue a key (the plaintext is returned once and never stored) and revoke one.
+//! Key lifecycle operations shared by the CLI and the management API: issue, update,
+//! rotate and revoke. The plaintext of a key exists only in the return value of
+//! `issue` and `rotate`; the store sees its hash.
+
+use std::time::Duration;
 
 use time::OffsetDateTime;
 
-use crate::keys::{ApiKey, KeyEnv, KeyHasher, KeyKind};
-use crate::store::{KeyRecord, NewKey, Store, StoreError};
+use crate::keys::policy::PolicyError;
+use crate::keys::{ApiKey, KeyEnv, KeyHasher, KeyKind, KeyPolicy};
+use crate::store::{KeyRecord, KeyStatus, KeyUpdate, NewKey, Store, StoreError};
+
+/// How long a rotated-out secret keeps working unless the caller says otherwise.
+pub const DEFAULT_ROTATION_GRACE: Duration = Duration::from_secs(24 * 3600);
+/// Longest grace period a rotation may ask for.
+pub const MAX_ROTATION_GRACE: Duration = Duration::from_secs(30 * 24 * 3600);
+
+#[derive(Debug, thiserror::Error)]
+pub enum KeyServiceError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Policy(#[from] PolicyError),
+    #[error("no key with id or kid `{0}`")]
+    NotFound(String),
+    #[error("key `{0}` is revoked; a revoked key cannot be rotated or changed")]
+    Revoked(String),
+    #[error("the grace period may be at most 30 days")]
+    GraceTooLong,
+}
 
 /// What the issuer asks for.
 #[derive(Debug, Clone)]
@@ -14,9 +37,11 @@ pub struct KeySpec {
     pub kind: KeyKind,
     pub account_id: String,
     pub expires_at: Option<OffsetDateTime>,
+    /// `None`: the default policy for the key's kind.
+    pub policy: Option<KeyPolicy>,
 }
 
-/// A freshly issued key: the stored record and the one-time plaintext.
+/// A freshly issued (or rotated) key: the stored record and the one-time plaintext.
 pub struct IssuedKey {
     pub record: KeyRecord,
     pub key: ApiKey,
@@ -27,7 +52,11 @@ pub async fn issue(
     hasher: &KeyHasher,
     prefix: &str,
     spec: KeySpec,
-) -> Result<IssuedKey, StoreError> {
+) -> Result<IssuedKey, KeyServiceError> {
+    let policy = spec
+        .policy
+        .unwrap_or_else(|| KeyPolicy::default_for(spec.kind));
+    policy.validate(spec.kind)?;
     let key = ApiKey::generate(prefix, spec.env, spec.kind);
     let record = store
         .insert_key(&NewKey {
@@ -38,9 +67,148 @@ pub async fn issue(
             env: spec.env,
             kind: spec.kind,
             secret_hash: hasher.hash(&key),
+            policy,
             created_at: OffsetDateTime::now_utc(),
             expires_at: spec.expires_at,
         })
         .await?;
     Ok(IssuedKey { record, key })
+}
+
+/// Stores a key whose plaintext the operator supplied (bootstrap from the environment).
+pub async fn adopt(
+    store: &Store,
+    hasher: &KeyHasher,
+    key: ApiKey,
+    name: &str,
+) -> Result<KeyRecord, KeyServiceError> {
+    let policy = KeyPolicy::default_for(key.kind);
+    Ok(store
+        .insert_key(&NewKey {
+            id: uuid::Uuid::now_v7().to_string(),
+            kid: key.kid.clone(),
+            account_id: "default".into(),
+            name: name.into(),
+            env: key.env,
+            kind: key.kind,
+            secret_hash: hasher.hash(&key),
+            policy,
+            created_at: OffsetDateTime::now_utc(),
+            expires_at: None,
+        })
+        .await?)
+}
+
+async fn existing(store: &Store, id: &str) -> Result<KeyRecord, KeyServiceError> {
+    let record = store
+        .find_key(id)
+        .await?
+        .ok_or_else(|| KeyServiceError::NotFound(id.to_owned()))?;
+    if record.status(OffsetDateTime::now_utc()) == KeyStatus::Revoked {
+        return Err(KeyServiceError::Revoked(id.to_owned()));
+    }
+    Ok(record)
+}
+
+/// Changes a key's name, policy or expiry. The policy is validated against its kind.
+pub async fn update(
+    store: &Store,
+    id: &str,
+    update: KeyUpdate,
+) -> Result<KeyRecord, KeyServiceError> {
+    let record = existing(store, id).await?;
+    if let Some(policy) = &update.policy {
+        policy.validate(record.kind)?;
+    }
+    store
+        .update_key(id, &update, OffsetDateTime::now_utc())
+        .await?
+        .ok_or_else(|| KeyServiceError::NotFound(id.to_owned()))
+}
+
+/// Issues a new secret for the same key id and policy; the old secret keeps working
+/// for `grace` (zero: it stops at once).
+pub async fn rotate(
+    store: &Store,
+    hasher: &KeyHasher,
+    prefix: &str,
+    id: &str,
+    grace: Duration,
+) -> Result<IssuedKey, KeyServiceError> {
+    if grace > MAX_ROTATION_GRACE {
+        return Err(KeyServiceError::GraceTooLong);
+    }
+    let record = existing(store, id).await?;
+    let key = ApiKey::generate_for(prefix, record.env, record.kind, record.kid.clone());
+    let now = OffsetDateTime::now_utc();
+    let record = store
+        .rotate_key(id, &hasher.hash(&key), now + grace, now)
+        .await?
+        .ok_or_else(|| KeyServiceError::NotFound(id.to_owned()))?;
+    Ok(IssuedKey { record, key })
+}
+
+pub async fn revoke(store: &Store, id: &str) -> Result<KeyRecord, KeyServiceError> {
+    store
+        .revoke_key(id, OffsetDateTime::now_utc())
+        .await?
+        .ok_or_else(|| KeyServiceError::NotFound(id.to_owned()))
+}
+
+/// What [`bootstrap_admin`] did.
+pub enum Bootstrap {
+    /// Management keys exist already: nothing to do.
+    NotNeeded,
+    /// The operator's key from the environment was installed.
+    Adopted,
+    /// A new management key was made; show it once.
+    Generated(ApiKey),
+}
+
+/// Makes sure a new install can be administered: on a database without any
+/// management key, installs `from_env` (a full `mk` key) or generates one.
+pub async fn bootstrap_admin(
+    store: &Store,
+    hasher: &KeyHasher,
+    prefix: &str,
+    from_env: Option<&str>,
+) -> Result<Bootstrap, BootstrapError> {
+    if store.count_keys(KeyKind::Mk).await? > 0 {
+        return Ok(Bootstrap::NotNeeded);
+    }
+    if let Some(text) = from_env {
+        let key = ApiKey::parse(prefix, text).map_err(BootstrapError::Format)?;
+        if key.kind != KeyKind::Mk {
+            return Err(BootstrapError::NotManagementKey);
+        }
+        adopt(store, hasher, key, "bootstrap").await?;
+        return Ok(Bootstrap::Adopted);
+    }
+    let issued = issue(
+        store,
+        hasher,
+        prefix,
+        KeySpec {
+            name: "bootstrap".into(),
+            env: KeyEnv::Live,
+            kind: KeyKind::Mk,
+            account_id: "default".into(),
+            expires_at: None,
+            policy: None,
+        },
+    )
+    .await?;
+    Ok(Bootstrap::Generated(issued.key))
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BootstrapError {
+    #[error(transparent)]
+    Service(#[from] KeyServiceError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("TOLLGATE_BOOTSTRAP_ADMIN_KEY is not a key of this gateway: {0}")]
+    Format(crate::keys::KeyFormatError),
+    #[error("TOLLGATE_BOOTSTRAP_ADMIN_KEY must be a management key (<prefix>_<env>_mk_…)")]
+    NotManagementKey,
 }

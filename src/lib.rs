@@ -25,6 +25,7 @@ pub mod http;
 pub mod key_service;
 pub mod keys;
 pub mod mock_upstream;
+pub mod policy;
 pub mod providers;
 pub mod routing;
 pub mod secret;

@@ -7,8 +7,14 @@
 //! expire after `[keys] cache_ttl_secs` as a backstop. Unknown kids are cached as
 //! absent for a short time so a flood of well-formed fake keys cannot hammer the
 //! database; a newly created key is evicted from that negative cache by the poller.
+//!
+//! `last_used_at` is coalesced: each cached key remembers when it was last marked,
+//! and only the first use per second per key takes a (short) lock to join the dirty
+//! set that a background task writes in one batch every few seconds.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use moka::future::Cache;
@@ -22,12 +28,23 @@ use crate::store::{KeyRecord, Store, StoreError, records_ms};
 /// is thus seen by a few consecutive polls; evicting twice is harmless.
 const POLL_OVERLAP_MS: i64 = 5_000;
 const NEGATIVE_TTL: Duration = Duration::from_secs(30);
+/// `last_used_at` resolution: uses closer together than this are not recorded.
+const TOUCH_EVERY_MS: i64 = 1_000;
+/// How often the batched `last_used_at` writes go to the store.
+const TOUCH_FLUSH_EVERY: Duration = Duration::from_secs(5);
+
+/// A cached key record plus when it was last marked used.
+pub struct CachedKey {
+    pub record: Arc<KeyRecord>,
+    last_marked_ms: AtomicI64,
+}
 
 #[derive(Clone)]
 pub struct KeyCache {
     store: Store,
-    found: Cache<KeyId, Arc<KeyRecord>>,
+    found: Cache<KeyId, Arc<CachedKey>>,
     absent: Cache<KeyId, ()>,
+    dirty: Arc<Mutex<HashMap<KeyId, i64>>>,
 }
 
 impl KeyCache {
@@ -42,12 +59,13 @@ impl KeyCache {
                 .max_capacity(10_000)
                 .time_to_live(NEGATIVE_TTL)
                 .build(),
+            dirty: Arc::default(),
         }
     }
 
     /// The record for `kid`: from memory, or loaded once (concurrent misses for the
     /// same kid share one query).
-    pub async fn get(&self, kid: &KeyId) -> Result<Option<Arc<KeyRecord>>, StoreError> {
+    pub async fn get(&self, kid: &KeyId) -> Result<Option<Arc<CachedKey>>, StoreError> {
         if let Some(rec) = self.found.get(kid).await {
             return Ok(Some(rec));
         }
@@ -59,7 +77,12 @@ impl KeyCache {
             .found
             .try_get_with_by_ref(kid, async move {
                 match store.key_by_kid(kid).await {
-                    Ok(Some(rec)) => Ok(Arc::new(rec)),
+                    Ok(Some(rec)) => Ok(Arc::new(CachedKey {
+                        last_marked_ms: AtomicI64::new(
+                            rec.last_used_at.map(records_ms).unwrap_or(0),
+                        ),
+                        record: Arc::new(rec),
+                    })),
                     Ok(None) => Err(LoadError::Absent),
                     Err(e) => Err(LoadError::Store(e.to_string())),
                 }
@@ -77,18 +100,55 @@ impl KeyCache {
         }
     }
 
-    /// Forgets `kid` (after a revoke or rotate in this process, or a poll hit).
+    /// Notes that `key` was used at `now`; cheap (an atomic load) except once a second.
+    pub fn mark_used(&self, key: &CachedKey, now: OffsetDateTime) {
+        let now_ms = records_ms(now);
+        let last = key.last_marked_ms.load(Ordering::Relaxed);
+        if now_ms - last < TOUCH_EVERY_MS {
+            return;
+        }
+        if key
+            .last_marked_ms
+            .compare_exchange(last, now_ms, Ordering::Relaxed, Ordering::Relaxed)
+            .is_ok()
+        {
+            // No await while held: the map insert is the whole critical section.
+            if let Ok(mut dirty) = self.dirty.lock() {
+                dirty.insert(key.record.kid.clone(), now_ms);
+            }
+        }
+    }
+
+    /// Writes pending `last_used_at` values (also called at shutdown).
+    pub async fn flush_used(&self) -> Result<(), StoreError> {
+        let batch: Vec<(KeyId, OffsetDateTime)> = match self.dirty.lock() {
+            Ok(mut dirty) => dirty
+                .drain()
+                .map(|(kid, ms)| (kid, crate::store::records_from_ms(ms)))
+                .collect(),
+            Err(_) => return Ok(()),
+        };
+        self.store.touch_keys(&batch).await
+    }
+
+    /// Forgets `kid` (after a change made in this process, or a poll hit).
     pub async fn invalidate(&self, kid: &KeyId) {
         self.found.invalidate(kid).await;
         self.absent.invalidate(kid).await;
     }
 
-    /// Runs the change poller until the returned handle is dropped or aborted.
-    pub fn spawn_poller(&self, every: Duration) -> tokio::task::JoinHandle<()> {
+    /// Forgets every cached record (after an account-wide change in this process).
+    pub fn invalidate_all(&self) {
+        self.found.invalidate_all();
+        self.absent.invalidate_all();
+    }
+
+    /// Runs the change poller and the `last_used_at` flusher until aborted.
+    pub fn spawn_background(&self, poll_every: Duration) -> Vec<tokio::task::JoinHandle<()>> {
         let cache = self.clone();
-        tokio::spawn(async move {
+        let poller = tokio::spawn(async move {
             let mut since = records_ms(OffsetDateTime::now_utc()) - POLL_OVERLAP_MS;
-            let mut tick = tokio::time::interval(every);
+            let mut tick = tokio::time::interval(poll_every);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 tick.tick().await;
@@ -103,7 +163,18 @@ impl KeyCache {
                     Err(e) => tracing::warn!(error = %e, "key change poll failed; will retry"),
                 }
             }
-        })
+        });
+        let cache = self.clone();
+        let flusher = tokio::spawn(async move {
+            let mut tick = tokio::time::interval(TOUCH_FLUSH_EVERY);
+            loop {
+                tick.tick().await;
+                if let Err(e) = cache.flush_used().await {
+                    tracing::warn!(error = %e, "writing last_used_at failed");
+                }
+            }
+        });
+        vec![poller, flusher]
     }
 }
 

@@ -8,7 +8,7 @@ mod credentials;
 mod key_cache;
 
 pub use credentials::presented_key;
-pub use key_cache::KeyCache;
+pub use key_cache::{CachedKey, KeyCache};
 
 use std::sync::Arc;
 
@@ -87,9 +87,18 @@ impl Authenticator {
         now: OffsetDateTime,
     ) -> Result<Principal, AuthError> {
         let key = ApiKey::parse(&self.prefix, presented).map_err(|_| AuthError::Invalid)?;
-        let record = self.cache.get(&key.kid).await?.ok_or(AuthError::Invalid)?;
+        let cached = self.cache.get(&key.kid).await?.ok_or(AuthError::Invalid)?;
+        let record = &cached.record;
         // The stored env and kind are bound into the hash, so a match proves both.
-        if !self.hasher.hash(&key).matches(&record.secret_hash) {
+        // Both secrets are always compared, so timing does not tell which matched.
+        let presented_hash = self.hasher.hash(&key);
+        let current = presented_hash.matches(&record.secret_hash);
+        let previous = record
+            .prev_secret_hash
+            .as_ref()
+            .is_some_and(|prev| prev.matches(&presented_hash));
+        let previous_valid = previous && record.prev_secret_expires_at.is_some_and(|t| now < t);
+        if !(current | previous_valid) {
             return Err(AuthError::Invalid);
         }
         match record.status(now) {
@@ -100,6 +109,9 @@ impl Authenticator {
         if record.account_disabled {
             return Err(AuthError::AccountDisabled);
         }
-        Ok(Principal { key: record })
+        self.cache.mark_used(&cached, now);
+        Ok(Principal {
+            key: record.clone(),
+        })
     }
 }

@@ -44,6 +44,7 @@ pub async fn run(listen: &str) -> anyhow::Result<()> {
             kind: KeyKind::Sk,
             account_id: "default".into(),
             expires_at: None,
+            policy: None,
         },
     )
     .await?;

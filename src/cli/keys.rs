@@ -1,31 +1,43 @@
-//! `tollgate keys …`: key administration straight on the database.
+//! `tollgate keys …`: key administration straight on the database, the same
+//! operations as `/admin/keys`.
 //!
 //! A running gateway notices changes made here within about a second (its key
 //! cache polls for changed keys), so `revoke` takes effect without a restart.
 
-use anyhow::{Context, bail};
+use std::time::Duration;
+
+use anyhow::{Context, anyhow, bail};
 use clap::{Args, Subcommand};
-use serde_json::json;
 use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 
 use tollgate::Config;
-use tollgate::key_service::{self, KeySpec};
-use tollgate::keys::{KeyEnv, KeyHasher, KeyKind};
-use tollgate::store::{KeyRecord, Store};
+use tollgate::key_service::{self, DEFAULT_ROTATION_GRACE, KeySpec};
+use tollgate::keys::{KeyEnv, KeyHasher, KeyKind, KeyPolicy, ScopeSet};
+use tollgate::policy::IpAllowlist;
+use tollgate::policy::rate_limit::{Period, Quota};
+use tollgate::routing::ProviderKind;
+use tollgate::store::{KeyFilter, KeyRecord, KeyUpdate, Store};
 
 #[derive(Subcommand, Debug)]
 pub enum KeysCommand {
     /// Create a key. The plaintext is printed once and never stored.
     Create(CreateArgs),
     /// List keys (never shows secrets).
-    List {
-        #[arg(long)]
-        json: bool,
-    },
+    List(ListArgs),
     /// Show one key by id or kid.
     Show {
         id: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Change a key's name, expiry or policy.
+    Update(UpdateArgs),
+    /// Issue a new secret for the same key; the old one works for --grace (default 24h).
+    Rotate {
+        id: String,
+        /// How long the old secret keeps working, e.g. 24h, 30m, 0s.
+        #[arg(long)]
+        grace: Option<String>,
         #[arg(long)]
         json: bool,
     },
@@ -47,9 +59,71 @@ pub struct CreateArgs {
     /// sk (API key) or mk (management key).
     #[arg(long, default_value = "sk")]
     kind: String,
+    #[arg(long, default_value = "default")]
+    account: String,
     /// Lifetime such as 30d, 12h or 90m; the key never expires without it.
     #[arg(long)]
     expires_in: Option<String>,
+    #[command(flatten)]
+    policy: PolicyArgs,
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct UpdateArgs {
+    id: String,
+    #[arg(long)]
+    name: Option<String>,
+    /// New lifetime from now (30d, 12h…), or `never`.
+    #[arg(long)]
+    expires_in: Option<String>,
+    #[command(flatten)]
+    policy: PolicyArgs,
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args, Debug, Default)]
+pub struct PolicyArgs {
+    /// Comma-separated scopes (chat, completions, embeddings, images, audio,
+    /// connections, email, analytics, admin).
+    #[arg(long)]
+    scopes: Option<String>,
+    /// REQUESTS/PERIOD, e.g. 100/minute (period: second, minute, hour, day), or `none`.
+    #[arg(long)]
+    rate_limit: Option<String>,
+    /// Requests allowed at once on top of the steady rate (default: REQUESTS).
+    #[arg(long)]
+    burst: Option<u32>,
+    /// Most requests in flight at once, or `none`.
+    #[arg(long)]
+    max_concurrency: Option<String>,
+    /// Comma-separated IPs/CIDRs allowed to use the key; empty string clears.
+    #[arg(long)]
+    ip_allow: Option<String>,
+    /// Comma-separated model ids (or provider/*); empty string clears.
+    #[arg(long)]
+    allowed_models: Option<String>,
+    /// Comma-separated providers; empty string clears.
+    #[arg(long)]
+    allowed_providers: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct ListArgs {
+    #[arg(long)]
+    env: Option<String>,
+    #[arg(long)]
+    kind: Option<String>,
+    /// active, expired or revoked.
+    #[arg(long)]
+    status: Option<String>,
+    /// Substring of the name.
+    #[arg(long)]
+    name: Option<String>,
+    #[arg(long)]
+    account: Option<String>,
     #[arg(long)]
     json: bool,
 }
@@ -58,12 +132,33 @@ pub async fn run(config: Config, cmd: KeysCommand) -> anyhow::Result<()> {
     let store = Store::open(&config.storage.url)
         .await
         .with_context(|| format!("cannot open {}", config.storage.url))?;
-    let result = match cmd {
-        KeysCommand::Create(args) => create(&config, &store, args).await,
-        KeysCommand::List { json } => {
-            let keys = store.list_keys().await?;
-            if json {
-                let list: Vec<_> = keys.iter().map(key_json).collect();
+    let result = dispatch(&config, &store, cmd).await;
+    store.close().await;
+    result
+}
+
+async fn dispatch(config: &Config, store: &Store, cmd: KeysCommand) -> anyhow::Result<()> {
+    let now = OffsetDateTime::now_utc();
+    match cmd {
+        KeysCommand::Create(args) => create(config, store, args).await,
+        KeysCommand::List(args) => {
+            let filter = KeyFilter {
+                env: args.env.as_deref().map(parse_env).transpose()?,
+                kind: args.kind.as_deref().map(parse_kind).transpose()?,
+                status: args
+                    .status
+                    .as_deref()
+                    .map(|s| {
+                        s.parse()
+                            .map_err(|_| anyhow!("--status {s:?}: use active, expired or revoked"))
+                    })
+                    .transpose()?,
+                name: args.name,
+                account_id: args.account,
+            };
+            let keys = store.list_keys(&filter, now).await?;
+            if args.json {
+                let list: Vec<_> = keys.iter().map(|k| k.public_view(now)).collect();
                 println!("{}", serde_json::to_string_pretty(&list)?);
             } else {
                 println!(
@@ -77,7 +172,7 @@ pub async fn run(config: Config, cmd: KeysCommand) -> anyhow::Result<()> {
                         k.kid,
                         k.env,
                         k.kind,
-                        k.status(OffsetDateTime::now_utc()).as_str(),
+                        k.status(now).as_str(),
                         k.name
                     );
                 }
@@ -91,42 +186,60 @@ pub async fn run(config: Config, cmd: KeysCommand) -> anyhow::Result<()> {
                 .with_context(|| no_such_key(&id))?;
             print_key(&key, json)
         }
-        KeysCommand::Revoke { id, json } => {
-            let key = store
-                .revoke_key(&id, OffsetDateTime::now_utc())
+        KeysCommand::Update(args) => {
+            let current = store
+                .find_key(&args.id)
                 .await?
-                .with_context(|| no_such_key(&id))?;
+                .with_context(|| no_such_key(&args.id))?;
+            let mut policy = current.policy.clone();
+            let changed = args.policy.apply(&mut policy)?;
+            let expires_at = match args.expires_in.as_deref() {
+                None => None,
+                Some("never") => Some(None),
+                Some(text) => Some(Some(now + parse_duration("--expires-in", text)?)),
+            };
+            let record = key_service::update(
+                store,
+                &args.id,
+                KeyUpdate {
+                    name: args.name,
+                    policy: changed.then_some(policy),
+                    expires_at,
+                },
+            )
+            .await?;
+            print_key(&record, args.json)
+        }
+        KeysCommand::Rotate { id, grace, json } => {
+            let grace = match grace {
+                Some(text) => parse_duration("--grace", &text)?,
+                None => DEFAULT_ROTATION_GRACE,
+            };
+            let hasher = KeyHasher::new(&config.keys.load_pepper()?);
+            let issued =
+                key_service::rotate(store, &hasher, &config.keys.prefix, &id, grace).await?;
+            print_issued(&issued.record, issued.key.expose(), json, "rotated")
+        }
+        KeysCommand::Revoke { id, json } => {
+            let key = key_service::revoke(store, &id).await?;
             if !json {
                 eprintln!("revoked; running gateways refuse this key within a few seconds");
             }
             print_key(&key, json)
         }
-    };
-    store.close().await;
-    result
+    }
 }
 
 async fn create(config: &Config, store: &Store, args: CreateArgs) -> anyhow::Result<()> {
-    let env: KeyEnv = args
-        .env
-        .parse()
-        .map_err(|_| anyhow::anyhow!("--env {:?}: use live, stg or dev", args.env))?;
-    let kind: KeyKind = args
-        .kind
-        .parse()
-        .map_err(|_| anyhow::anyhow!("--kind {:?}: use sk or mk", args.kind))?;
-    let expires_at = match &args.expires_in {
-        None => None,
-        Some(text) => {
-            let d = humantime::parse_duration(text).with_context(|| {
-                format!("--expires-in {text:?}: use a duration such as 30d, 12h or 90m")
-            })?;
-            if d.is_zero() {
-                bail!("--expires-in must be longer than zero");
-            }
-            Some(OffsetDateTime::now_utc() + d)
-        }
-    };
+    let env = parse_env(&args.env)?;
+    let kind = parse_kind(&args.kind)?;
+    let expires_at = args
+        .expires_in
+        .as_deref()
+        .map(|t| parse_duration("--expires-in", t).map(|d| OffsetDateTime::now_utc() + d))
+        .transpose()?;
+    let mut policy = KeyPolicy::default_for(kind);
+    args.policy.apply(&mut policy)?;
     let hasher = KeyHasher::new(&config.keys.load_pepper()?);
     let issued = key_service::issue(
         store,
@@ -136,57 +249,139 @@ async fn create(config: &Config, store: &Store, args: CreateArgs) -> anyhow::Res
             name: args.name,
             env,
             kind,
-            account_id: "default".into(),
+            account_id: args.account,
             expires_at,
+            policy: Some(policy),
         },
     )
     .await?;
-    if args.json {
-        let mut v = key_json(&issued.record);
-        v["key"] = issued.key.expose().into();
+    print_issued(&issued.record, issued.key.expose(), args.json, "created")
+}
+
+impl PolicyArgs {
+    /// Applies the given flags to `policy`; true if anything changed.
+    fn apply(&self, policy: &mut KeyPolicy) -> anyhow::Result<bool> {
+        let mut changed = false;
+        if let Some(s) = &self.scopes {
+            policy.scopes = split(s)
+                .map(|n| n.parse().map_err(|e| anyhow!("--scopes: {e}")))
+                .collect::<anyhow::Result<ScopeSet>>()?;
+            changed = true;
+        }
+        match self.rate_limit.as_deref() {
+            None if self.burst.is_some() => match &mut policy.rate_limit {
+                Some(q) => {
+                    q.burst = self.burst.unwrap_or(q.burst);
+                    changed = true;
+                }
+                None => bail!("--burst needs a --rate-limit"),
+            },
+            None => {}
+            Some("none") => {
+                policy.rate_limit = None;
+                changed = true;
+            }
+            Some(text) => {
+                let (n, period) = text.split_once('/').ok_or_else(|| {
+                    anyhow!("--rate-limit {text:?}: write REQUESTS/PERIOD, e.g. 100/minute")
+                })?;
+                let requests: u32 = n
+                    .parse()
+                    .map_err(|_| anyhow!("--rate-limit {text:?}: {n:?} is not a number"))?;
+                let period: Period = period.parse().map_err(|_| {
+                    anyhow!("--rate-limit {text:?}: period must be second, minute, hour or day")
+                })?;
+                policy.rate_limit = Some(Quota {
+                    requests,
+                    period,
+                    burst: self.burst.unwrap_or(requests),
+                });
+                changed = true;
+            }
+        }
+        match self.max_concurrency.as_deref() {
+            None => {}
+            Some("none") => {
+                policy.max_concurrency = None;
+                changed = true;
+            }
+            Some(n) => {
+                policy.max_concurrency = Some(n.parse().map_err(|_| {
+                    anyhow!("--max-concurrency {n:?}: a number of requests, or none")
+                })?);
+                changed = true;
+            }
+        }
+        if let Some(list) = &self.ip_allow {
+            let entries: Vec<String> = split(list).map(str::to_owned).collect();
+            policy.ip_allowlist =
+                IpAllowlist::parse(&entries).map_err(|e| anyhow!("--ip-allow: {e}"))?;
+            changed = true;
+        }
+        if let Some(list) = &self.allowed_models {
+            policy.allowed_models = split(list).map(str::to_owned).collect();
+            changed = true;
+        }
+        if let Some(list) = &self.allowed_providers {
+            policy.allowed_providers = split(list)
+                .map(|p| {
+                    p.parse::<ProviderKind>()
+                        .map_err(|_| anyhow!("--allowed-providers: {p:?} is not openai, anthropic, gemini or deepgram"))
+                })
+                .collect::<anyhow::Result<_>>()?;
+            changed = true;
+        }
+        Ok(changed)
+    }
+}
+
+fn split(list: &str) -> impl Iterator<Item = &str> {
+    list.split(',').map(str::trim).filter(|s| !s.is_empty())
+}
+
+fn parse_env(s: &str) -> anyhow::Result<KeyEnv> {
+    s.parse()
+        .map_err(|_| anyhow!("--env {s:?}: use live, stg or dev"))
+}
+
+fn parse_kind(s: &str) -> anyhow::Result<KeyKind> {
+    s.parse().map_err(|_| anyhow!("--kind {s:?}: use sk or mk"))
+}
+
+fn parse_duration(flag: &str, text: &str) -> anyhow::Result<Duration> {
+    humantime::parse_duration(text)
+        .with_context(|| format!("{flag} {text:?}: use a duration such as 30d, 12h or 90m"))
+}
+
+fn print_issued(record: &KeyRecord, key: &str, json: bool, what: &str) -> anyhow::Result<()> {
+    if json {
+        let mut v = record.public_view(OffsetDateTime::now_utc());
+        v["key"] = key.into();
         println!("{}", serde_json::to_string_pretty(&v)?);
     } else {
-        println!("{}", issued.key.expose());
+        println!("{key}");
         eprintln!(
-            "created key {} (kid {}). This is the only time the key is shown: store it now.",
-            issued.record.id, issued.record.kid
+            "{what} key {} (kid {}). This is the only time the key is shown: store it now.",
+            record.id, record.kid
         );
     }
     Ok(())
 }
 
 fn print_key(key: &KeyRecord, json: bool) -> anyhow::Result<()> {
+    let v = key.public_view(OffsetDateTime::now_utc());
     if json {
-        println!("{}", serde_json::to_string_pretty(&key_json(key))?);
+        println!("{}", serde_json::to_string_pretty(&v)?);
     } else {
-        let v = key_json(key);
         for (k, val) in v.as_object().into_iter().flatten() {
-            println!(
-                "{k:<13} {}",
-                val.as_str()
-                    .map(str::to_owned)
-                    .unwrap_or_else(|| val.to_string())
-            );
+            let text = val
+                .as_str()
+                .map(str::to_owned)
+                .unwrap_or_else(|| val.to_string());
+            println!("{k:<28} {text}");
         }
     }
     Ok(())
-}
-
-fn key_json(k: &KeyRecord) -> serde_json::Value {
-    let ts = |t: Option<OffsetDateTime>| t.and_then(|t| t.format(&Rfc3339).ok());
-    json!({
-        "id": k.id,
-        "kid": k.kid.as_str(),
-        "name": k.name,
-        "env": k.env.as_str(),
-        "kind": k.kind.as_str(),
-        "account_id": k.account_id,
-        "status": k.status(OffsetDateTime::now_utc()).as_str(),
-        "created_at": ts(Some(k.created_at)),
-        "expires_at": ts(k.expires_at),
-        "revoked_at": ts(k.revoked_at),
-        "last_used_at": ts(k.last_used_at),
-    })
 }
 
 fn no_such_key(id: &str) -> String {

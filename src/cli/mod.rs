@@ -1,5 +1,6 @@
 //! Command-line interface: one file per subcommand.
 
+mod accounts;
 mod demo;
 mod keys;
 mod serve;
@@ -42,7 +43,10 @@ enum Command {
     },
     /// Administer API keys directly on the database.
     #[command(subcommand)]
-    Keys(keys::KeysCommand),
+    Keys(Box<keys::KeysCommand>),
+    /// Administer accounts directly on the database.
+    #[command(subcommand)]
+    Accounts(accounts::AccountsCommand),
     /// Apply database migrations (serve also does this on start).
     Migrate,
 }
@@ -63,7 +67,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 .await
                 .context("mock upstream failed")
         }
-        Command::Keys(cmd) => keys::run(load_config(&cli.config)?, cmd).await,
+        Command::Keys(cmd) => keys::run(load_config(&cli.config)?, *cmd).await,
+        Command::Accounts(cmd) => accounts::run(load_config(&cli.config)?, cmd).await,
         Command::Migrate => {
             let config = load_config(&cli.config)?;
             tollgate::store::Store::open(&config.storage.url)

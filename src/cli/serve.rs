@@ -10,6 +10,12 @@ pub async fn run(config: Config, listen: Option<String>) -> anyhow::Result<()> {
     let app = App::build(config)
         .await
         .context("cannot start the gateway")?;
+    if let Some(key) = app.bootstrap_key() {
+        eprintln!(
+            "No management key existed, so one was created (shown only now; store it):\n\n    {}\n\nUse it with the /admin API, e.g. curl -H 'Authorization: Bearer …' http://{addr}/admin/keys",
+            key.expose()
+        );
+    }
     let listener = super::bind(&addr).await?;
     let local = listener.local_addr()?;
     tracing::info!(%local, storage = %storage, "tollgate listening");

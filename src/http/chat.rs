@@ -16,7 +16,7 @@ use crate::translate::peek::ChatPeek;
 
 pub async fn completions(
     State(state): State<AppState>,
-    _principal: Principal,
+    principal: Principal,
     RawBody(body): RawBody,
 ) -> Result<Response, ApiError> {
     let peek = ChatPeek::parse(&body)?;
@@ -26,6 +26,13 @@ pub async fn completions(
         .resolve(&peek.model, |p| upstreams.has_credentials(p))
         .ok_or_else(|| ApiError::UnknownModel(peek.model.clone().into_owned()))?;
     tracing::Span::current().record("model", &*route.upstream_model);
+    if !principal
+        .key
+        .policy
+        .allows_model(&peek.model, &route.upstream_model, route.provider)
+    {
+        return Err(ApiError::ModelNotAllowed(peek.model.into_owned()));
+    }
     let upstream = match route.provider {
         ProviderKind::OpenAi => {
             upstreams

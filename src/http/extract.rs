@@ -3,26 +3,23 @@
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
-use time::OffsetDateTime;
+use serde::de::DeserializeOwned;
 
 use crate::app::AppState;
-use crate::auth::{AuthError, Principal, presented_key};
+use crate::auth::Principal;
 use crate::error::ApiError;
 
-/// The authenticated caller. Runs before any body extractor, so an unauthenticated
-/// request is refused without reading (up to `max_body_bytes` of) its body.
+/// The authenticated caller, as the gate (`http::gate`) admitted it. A route that
+/// asks for it without a gate in front is a wiring bug, reported as a 500.
 impl FromRequestParts<AppState> for Principal {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let presented =
-            presented_key(&parts.headers, state.alt_header())?.ok_or(AuthError::Missing)?;
-        let principal = state
-            .auth()
-            .authenticate(presented, OffsetDateTime::now_utc())
-            .await?;
-        tracing::Span::current().record("kid", principal.key.kid.as_str());
-        Ok(principal)
+    async fn from_request_parts(parts: &mut Parts, _: &AppState) -> Result<Self, ApiError> {
+        parts
+            .extensions
+            .get::<Principal>()
+            .cloned()
+            .ok_or_else(|| ApiError::internal("route has no gate in front of it"))
     }
 }
 
@@ -44,4 +41,43 @@ impl FromRequest<AppState> for RawBody {
             ))),
         }
     }
+}
+
+/// A JSON body for the management API: unknown fields and wrong types are 400s
+/// that name the offending field (`param`).
+pub struct ApiJson<T>(pub T);
+
+impl<T: DeserializeOwned> FromRequest<AppState> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, ApiError> {
+        let RawBody(bytes) = RawBody::from_request(req, state).await?;
+        parse_body(&bytes).map(ApiJson)
+    }
+}
+
+/// Parses a management-API body; an empty body counts as `{}` when `T` allows it
+/// (so `POST …/rotate` with no body uses the defaults).
+pub fn parse_body<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let bytes: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) {
+        b"{}"
+    } else {
+        bytes
+    };
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let value = serde_path_to_error::deserialize::<_, T>(&mut de).map_err(|e| {
+        let field = e.path().to_string();
+        let inner = e.into_inner();
+        if inner.is_data() {
+            ApiError::InvalidBodyField {
+                field,
+                message: inner.to_string(),
+            }
+        } else {
+            ApiError::InvalidJson(inner.to_string())
+        }
+    })?;
+    de.end()
+        .map_err(|e| ApiError::InvalidJson(format!("trailing data after the JSON body: {e}")))?;
+    Ok(value)
 }

@@ -1,7 +1,9 @@
 //! HTTP handlers, one file per endpoint family, plus the extractors and middleware
 //! they share. Handlers stay thin: extract, call into auth/routing/providers, render.
 
+pub mod admin;
 pub mod chat;
 pub mod extract;
+pub mod gate;
 pub mod middleware;
 pub mod public;

@@ -5,6 +5,10 @@
 
 pub mod format;
 pub mod hashing;
+pub mod policy;
+pub mod scope;
 
 pub use format::{ApiKey, KeyEnv, KeyFormatError, KeyId, KeyKind};
 pub use hashing::{KeyHasher, SecretHash};
+pub use policy::KeyPolicy;
+pub use scope::{Scope, ScopeSet};

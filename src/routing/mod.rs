@@ -11,7 +11,9 @@ pub use catalog::{Catalog, ModelEntry, Resolved};
 use std::fmt;
 
 /// An upstream provider family.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum ProviderKind {
     OpenAi,

@@ -5,11 +5,14 @@
 mod records;
 mod sqlite;
 
-pub use records::{AccountId, KeyRecord, KeyStatus, NewKey, to_ms as records_ms};
+pub use records::{
+    Account, AccountId, KeyFilter, KeyRecord, KeyStatus, KeyUpdate, NewKey,
+    from_ms as records_from_ms, to_ms as records_ms,
+};
 
 use time::OffsetDateTime;
 
-use crate::keys::KeyId;
+use crate::keys::{KeyId, KeyKind, SecretHash};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -17,6 +20,10 @@ pub enum StoreError {
     Db(#[from] sqlx::Error),
     #[error("migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("{0} does not exist")]
+    NotFound(String),
+    #[error("{0} already exists")]
+    Conflict(String),
     #[error("unsupported storage url {0:?}: use sqlite://PATH")]
     UnsupportedUrl(String),
     /// A failure reported through a shared cache load (the original is not `Clone`).
@@ -75,9 +82,71 @@ impl Store {
         }
     }
 
-    pub async fn list_keys(&self) -> Result<Vec<KeyRecord>, StoreError> {
+    pub async fn list_keys(
+        &self,
+        filter: &KeyFilter,
+        now: OffsetDateTime,
+    ) -> Result<Vec<KeyRecord>, StoreError> {
         match &self.backend {
-            Backend::Sqlite(s) => s.list_keys().await,
+            Backend::Sqlite(s) => s.list_keys(filter, now).await,
+        }
+    }
+
+    pub async fn update_key(
+        &self,
+        id_or_kid: &str,
+        update: &KeyUpdate,
+        now: OffsetDateTime,
+    ) -> Result<Option<KeyRecord>, StoreError> {
+        match &self.backend {
+            Backend::Sqlite(s) => s.update_key(id_or_kid, update, now).await,
+        }
+    }
+
+    /// Replaces a key's secret; the old one stays valid until `old_valid_until`.
+    pub async fn rotate_key(
+        &self,
+        id_or_kid: &str,
+        new_hash: &SecretHash,
+        old_valid_until: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> Result<Option<KeyRecord>, StoreError> {
+        match &self.backend {
+            Backend::Sqlite(s) => {
+                s.rotate_key(id_or_kid, new_hash, old_valid_until, now)
+                    .await
+            }
+        }
+    }
+
+    /// Records when keys were last used (a coalesced batch; does not evict caches).
+    pub async fn touch_keys(&self, used: &[(KeyId, OffsetDateTime)]) -> Result<(), StoreError> {
+        match &self.backend {
+            Backend::Sqlite(s) => s.touch_keys(used).await,
+        }
+    }
+
+    pub async fn count_keys(&self, kind: KeyKind) -> Result<u64, StoreError> {
+        match &self.backend {
+            Backend::Sqlite(s) => s.count_keys(kind).await,
+        }
+    }
+
+    pub async fn create_account(&self, account: &Account) -> Result<(), StoreError> {
+        match &self.backend {
+            Backend::Sqlite(s) => s.create_account(account).await,
+        }
+    }
+
+    pub async fn account(&self, id: &str) -> Result<Option<Account>, StoreError> {
+        match &self.backend {
+            Backend::Sqlite(s) => s.account(id).await,
+        }
+    }
+
+    pub async fn list_accounts(&self) -> Result<Vec<Account>, StoreError> {
+        match &self.backend {
+            Backend::Sqlite(s) => s.list_accounts().await,
         }
     }
 

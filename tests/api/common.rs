@@ -68,6 +68,8 @@ pub struct Gateway {
     pub config: Config,
     pub dir: tempfile::TempDir,
     pub client: reqwest::Client,
+    /// The management key the gateway generated for its empty database.
+    pub admin_key: String,
     state: AppState,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
 }
@@ -103,14 +105,24 @@ impl Gateway {
 
     /// Starts with the test defaults, changed by `tweak`.
     pub async fn start_with(tweak: impl FnOnce(&mut RawConfig)) -> Gateway {
+        Self::start_on("127.0.0.1:0", tweak).await
+    }
+
+    /// Like `start_with`, listening on `addr` (e.g. `[::1]:0` for IPv6 tests).
+    pub async fn start_on(addr: &str, tweak: impl FnOnce(&mut RawConfig)) -> Gateway {
         let mock = Mock::start().await;
         let dir = tempfile::tempdir().unwrap();
         let mut raw = base_config(dir.path(), &mock.base);
         tweak(&mut raw);
         let config = Config::from_raw(raw, dir.path().to_owned()).expect("test config is valid");
         let app = App::build(config.clone()).await.expect("gateway builds");
+        let admin_key = app
+            .bootstrap_key()
+            .expect("an empty database gets a bootstrap management key")
+            .expose()
+            .to_owned();
         let state = app.state().clone();
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let listener = TcpListener::bind(addr).await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         tokio::spawn(app.serve(listener, async move {
@@ -122,6 +134,7 @@ impl Gateway {
             config,
             dir,
             client: client(),
+            admin_key,
             state,
             shutdown: Some(tx),
         }
@@ -149,6 +162,41 @@ impl Gateway {
         self.issue(spec("test")).await
     }
 
+    /// A key made through the management API with the given JSON (name defaults to "t").
+    pub async fn create_key(&self, mut spec: Value) -> String {
+        if spec.get("name").is_none() {
+            spec["name"] = "t".into();
+        }
+        let res = self
+            .client
+            .post(self.url("/admin/keys"))
+            .bearer_auth(&self.admin_key)
+            .json(&spec)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 201, "create key {spec}");
+        let body: Value = res.json().await.unwrap();
+        body["key"].as_str().unwrap().to_owned()
+    }
+
+    /// Calls the management API with the bootstrap key.
+    pub async fn admin(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> reqwest::Response {
+        let mut req = self
+            .client
+            .request(method, self.url(path))
+            .bearer_auth(&self.admin_key);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        req.send().await.unwrap()
+    }
+
     pub async fn chat(&self, key: &str, body: Value) -> reqwest::Response {
         self.client
             .post(self.url("/v1/chat/completions"))
@@ -167,6 +215,7 @@ pub fn spec(name: &str) -> KeySpec {
         kind: KeyKind::Sk,
         account_id: "default".into(),
         expires_at: None,
+        policy: None,
     }
 }
 
@@ -265,16 +314,23 @@ pub async fn cli(config: &Path, args: &[&str]) -> (bool, String, String) {
 pub struct ServerProcess {
     pub child: tokio::process::Child,
     pub base: String,
+    /// What the server printed on stderr before it was listening.
+    pub startup_output: String,
 }
 
 impl ServerProcess {
     /// Starts `tollgate serve` and waits for its "listening on" line.
     pub async fn start(config: &Path) -> ServerProcess {
+        Self::start_with_env(config, &[]).await
+    }
+
+    pub async fn start_with_env(config: &Path, env: &[(&str, &str)]) -> ServerProcess {
         let mut child = tokio::process::Command::new(binary())
             .arg("--config")
             .arg(config)
             .arg("serve")
             .env("TOLLGATE_LOG", "warn")
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .kill_on_drop(true)
@@ -282,19 +338,26 @@ impl ServerProcess {
             .unwrap();
         let stderr = child.stderr.take().unwrap();
         let mut lines = BufReader::new(stderr).lines();
+        let mut startup_output = String::new();
         let base = tokio::time::timeout(Duration::from_secs(30), async {
             while let Some(line) = lines.next_line().await.unwrap() {
                 if let Some(url) = line.strip_prefix("tollgate listening on ") {
                     return url.to_owned();
                 }
+                startup_output.push_str(&line);
+                startup_output.push('\n');
             }
-            panic!("tollgate serve exited before listening");
+            panic!("tollgate serve exited before listening: {startup_output}");
         })
         .await
         .expect("tollgate serve did not start in time");
         // Keep draining stderr so the child never blocks on a full pipe.
         tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-        ServerProcess { child, base }
+        ServerProcess {
+            child,
+            base,
+            startup_output,
+        }
     }
 
     pub fn pid(&self) -> u32 {

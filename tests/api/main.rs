@@ -2,10 +2,12 @@
 
 mod common;
 
+mod admin;
 mod auth;
 mod chat;
 mod cli;
 mod errors;
+mod policy;
 mod sdk;
 mod streaming;
 mod upstream_faults;

@@ -1,0 +1,264 @@
+#!/usr/bin/env bash
+# Gateway overhead benchmark: the same chat request straight to the mock
+# upstream and through `tollgate serve`, at concurrency 1 and CONNS.
+# See bench/README.md. Environment knobs:
+#   DURATION  measured run per case (default 10s)
+#   WARMUP    warm-up run per case, discarded (default 2s)
+#   CONNS     connections for the high-concurrency cases (default 32)
+#   THREADS   wrk threads for the high-concurrency cases (default 2)
+#   RESULTS   JSON output (default bench/results/latest.json)
+#   KEEP_TMP  1: keep the temp dir (logs, wrk output) for inspection
+set -euo pipefail
+
+BENCH_DIR=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)
+REPO=$(cd -- "$BENCH_DIR/.." && pwd)
+BIN="$REPO/target/release/tollgate"
+LUA="$BENCH_DIR/chat.lua"
+REPORT="$BENCH_DIR/report.py"
+
+DURATION=${DURATION:-10s}
+WARMUP=${WARMUP:-2s}
+CONNS=${CONNS:-32}
+THREADS=${THREADS:-2}
+RESULTS=${RESULTS:-$BENCH_DIR/results/latest.json}
+KEEP_TMP=${KEEP_TMP:-0}
+
+log() { printf '[bench] %s\n' "$*" >&2; }
+die() {
+    printf '[bench] ERROR: %s\n' "$*" >&2
+    exit 1
+}
+
+# ---------------------------------------------------------------- cleanup
+
+TMP=""
+PIDS=()
+
+cleanup() {
+    local pid i
+    for pid in "${PIDS[@]}"; do
+        kill "$pid" 2>/dev/null || true
+    done
+    for pid in "${PIDS[@]}"; do
+        # Bounded: the gateway drains in-flight requests, then exits.
+        for ((i = 0; i < 50; i++)); do
+            kill -0 "$pid" 2>/dev/null || break
+            sleep 0.1
+        done
+        kill -9 "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+    done
+    if [[ -n $TMP ]]; then
+        if [[ $KEEP_TMP == 1 ]]; then
+            log "kept $TMP"
+        else
+            rm -rf -- "$TMP"
+        fi
+    fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# ---------------------------------------------------------------- helpers
+
+ensure_wrk() {
+    command -v wrk >/dev/null && return 0
+    local -a sudo=()
+    if [[ $(id -u) -ne 0 ]]; then
+        command -v sudo >/dev/null || die "wrk is missing and we are not root; run: apt-get install -y wrk"
+        sudo=(sudo)
+    fi
+    log "installing wrk from Debian"
+    export DEBIAN_FRONTEND=noninteractive
+    if ! "${sudo[@]}" apt-get install -y wrk; then
+        "${sudo[@]}" apt-get update
+        "${sudo[@]}" apt-get install -y wrk
+    fi
+    command -v wrk >/dev/null || die "wrk still missing after apt-get install"
+}
+
+free_port() {
+    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
+}
+
+# start_bg LOGFILE COMMAND...: runs COMMAND in the background, remembered for cleanup.
+LAST_PID=""
+start_bg() {
+    local logfile=$1
+    shift
+    "$@" >"$logfile" 2>&1 &
+    LAST_PID=$!
+    PIDS+=("$LAST_PID")
+}
+
+# wait_http NAME URL PID LOGFILE: bounded wait until URL answers 2xx.
+wait_http() {
+    local name=$1 url=$2 pid=$3 logfile=$4 i
+    for ((i = 0; i < 300; i++)); do
+        if curl -fsS -o /dev/null --max-time 1 "$url" 2>/dev/null; then
+            return 0
+        fi
+        if ! kill -0 "$pid" 2>/dev/null; then
+            log "$name exited before answering; its log:"
+            cat -- "$logfile" >&2
+            die "$name did not start"
+        fi
+        sleep 0.1
+    done
+    log "$name log:"
+    cat -- "$logfile" >&2
+    die "$name did not answer $url within 30s"
+}
+
+mock_requests() {
+    curl -fsS --max-time 5 "$MOCK_URL/_mock/stats" |
+        python3 -c 'import json, sys; print(json.load(sys.stdin)["requests"])'
+}
+
+# preflight NAME URL AUTH_HEADER BODY_FILE: one request with curl; must be 200.
+preflight() {
+    local name=$1 url=$2 auth=$3 body=$4 code
+    code=$(curl -sS -o "$TMP/preflight.out" -w '%{http_code}' --max-time 10 \
+        -H "$auth" -H 'Content-Type: application/json' \
+        --data-binary "@$body" "$url") || die "$name: curl to $url failed"
+    if [[ $code != 200 ]]; then
+        log "$name: response body:"
+        cat -- "$TMP/preflight.out" >&2
+        printf '\n' >&2
+        die "$name: $url answered HTTP $code, expected 200"
+    fi
+}
+
+# wrk_run OUTFILE DURATION URL AUTH_HEADER BODY_FILE CONNS
+wrk_run() {
+    local out=$1 duration=$2 url=$3 auth=$4 body=$5 conns=$6
+    local threads=$((conns < THREADS ? conns : THREADS))
+    if ! wrk -t"$threads" -c"$conns" -d"$duration" --latency -s "$LUA" \
+        -H "$auth" "$url" -- "$body" >"$out" 2>&1; then
+        cat -- "$out" >&2
+        die "wrk failed against $url"
+    fi
+}
+
+# run_case NAME URL AUTH_HEADER BODY_FILE CONNS
+# Checks the target with curl, warms up, then measures; appends to the results.
+# NAME must be unique and filename-safe; comparisons refer to it.
+run_case() {
+    local name=$1 url=$2 auth=$3 body=$4 conns=$5
+    local threads=$((conns < THREADS ? conns : THREADS))
+    local out="$TMP/wrk-$name" before after
+    preflight "$name" "$url" "$auth" "$body"
+    log "$name: warm-up $WARMUP, then $DURATION at -t$threads -c$conns"
+    wrk_run "$out.warmup" "$WARMUP" "$url" "$auth" "$body" "$conns"
+    python3 "$REPORT" check-warmup "$out.warmup" || die "$name: warm-up failed"
+    before=$(mock_requests) || die "cannot read the mock's request count"
+    wrk_run "$out" "$DURATION" "$url" "$auth" "$body" "$conns"
+    after=$(mock_requests) || die "cannot read the mock's request count"
+    python3 "$REPORT" add-case "$CASES" "$name" "$url" "$threads" "$conns" \
+        "$((after - before))" "$out"
+}
+
+# compare_latency LABEL BASE CANDIDATE MAX_ADDED_P99_US|-
+compare_latency() { printf 'latency\t%s\t%s\t%s\t%s\n' "$@" >>"$COMPARISONS"; }
+# compare_throughput LABEL BASE CANDIDATE MIN_RATIO_PERCENT|-
+compare_throughput() { printf 'throughput\t%s\t%s\t%s\t%s\n' "$@" >>"$COMPARISONS"; }
+
+# ---------------------------------------------------------------- setup
+
+command -v python3 >/dev/null || die "python3 is required"
+command -v curl >/dev/null || die "curl is required"
+[[ $CONNS =~ ^[0-9]+$ && $CONNS -ge 1 ]] || die "CONNS must be a positive integer"
+[[ $THREADS =~ ^[0-9]+$ && $THREADS -ge 1 ]] || die "THREADS must be a positive integer"
+
+ensure_wrk
+
+log "building the release binary"
+(cd -- "$REPO" && cargo build --release --bin tollgate)
+[[ -x $BIN ]] || die "no binary at $BIN after the build"
+
+LOADAVG_START=$(cut -d' ' -f1-3 /proc/loadavg)
+read -r load1 _ </proc/loadavg
+if python3 -c "import os, sys; sys.exit(0 if float('$load1') > os.cpu_count() / 2 else 1)"; then
+    log "WARNING: load average is $LOADAVG_START on $(nproc) cores; something else is busy, numbers will be noisy"
+fi
+
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/tollgate-bench.XXXXXX")
+CASES="$TMP/cases.jsonl"
+COMPARISONS="$TMP/comparisons.tsv"
+
+MOCK_PORT=$(free_port)
+GATEWAY_PORT=$(free_port)
+[[ $MOCK_PORT != "$GATEWAY_PORT" ]] || GATEWAY_PORT=$(free_port)
+MOCK_URL="http://127.0.0.1:$MOCK_PORT"
+GATEWAY_URL="http://127.0.0.1:$GATEWAY_PORT"
+
+log "starting mock upstream on $MOCK_URL"
+start_bg "$TMP/mock.log" env TOLLGATE_LOG=warn "$BIN" mock-upstream --listen "127.0.0.1:$MOCK_PORT"
+MOCK_PID=$LAST_PID
+
+CONFIG="$TMP/tollgate.toml"
+cat >"$CONFIG" <<EOF
+[server]
+listen = "127.0.0.1:$GATEWAY_PORT"
+
+[storage]
+url = "sqlite://$TMP/bench.db"
+
+[keys]
+pepper = "bench-pepper-0123456789abcdef"
+
+[providers.openai]
+base_url = "$MOCK_URL/v1"
+api_key = "bench-upstream-key"
+EOF
+
+log "creating a key"
+KEY_JSON=$(TOLLGATE_LOG=warn "$BIN" --config "$CONFIG" keys create --name bench --json) ||
+    die "keys create failed"
+KEY=$(python3 -c 'import json, sys; print(json.load(sys.stdin)["key"])' <<<"$KEY_JSON") ||
+    die "cannot read \"key\" from keys create output: $KEY_JSON"
+
+log "starting the gateway on $GATEWAY_URL"
+start_bg "$TMP/gateway.log" env TOLLGATE_LOG=warn "$BIN" --config "$CONFIG" serve
+GATEWAY_PID=$LAST_PID
+
+wait_http "mock upstream" "$MOCK_URL/_mock/stats" "$MOCK_PID" "$TMP/mock.log"
+wait_http "gateway" "$GATEWAY_URL/health" "$GATEWAY_PID" "$TMP/gateway.log"
+
+# ---------------------------------------------------------------- scenarios
+
+CHAT_BODY="$TMP/chat.json"
+printf '%s' '{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Say hello"}]}' >"$CHAT_BODY"
+
+DIRECT_CHAT="$MOCK_URL/v1/chat/completions"
+GATEWAY_CHAT="$GATEWAY_URL/v1/chat/completions"
+DIRECT_AUTH="Authorization: Bearer bench-direct-token"
+GATEWAY_AUTH="Authorization: Bearer $KEY"
+
+# Direct and gateway back to back at each concurrency, so background noise
+# hits both sides of a comparison alike.
+run_case direct-c1 "$DIRECT_CHAT" "$DIRECT_AUTH" "$CHAT_BODY" 1
+run_case gateway-c1 "$GATEWAY_CHAT" "$GATEWAY_AUTH" "$CHAT_BODY" 1
+run_case "direct-c$CONNS" "$DIRECT_CHAT" "$DIRECT_AUTH" "$CHAT_BODY" "$CONNS"
+run_case "gateway-c$CONNS" "$GATEWAY_CHAT" "$GATEWAY_AUTH" "$CHAT_BODY" "$CONNS"
+
+compare_latency "added latency, c1" direct-c1 gateway-c1 100
+compare_throughput "throughput gateway/direct, c$CONNS" "direct-c$CONNS" "gateway-c$CONNS" 40
+
+# Both servers must have survived the whole run.
+kill -0 "$MOCK_PID" 2>/dev/null || die "mock upstream died during the run: $(cat -- "$TMP/mock.log")"
+kill -0 "$GATEWAY_PID" 2>/dev/null || die "gateway died during the run: $(cat -- "$TMP/gateway.log")"
+GATEWAY_WARNINGS=$(grep -v '^tollgate listening on ' -- "$TMP/gateway.log" || true)
+if [[ -n $GATEWAY_WARNINGS ]]; then
+    log "gateway log (warnings and errors):"
+    printf '%s\n' "$GATEWAY_WARNINGS" >&2
+fi
+
+# ---------------------------------------------------------------- report
+
+WRK_VERSION=$({ wrk -v 2>&1 || true; } | head -n1 | cut -d' ' -f1-2)
+printf '\n'
+BENCH_LOADAVG_START=$LOADAVG_START BENCH_DURATION=$DURATION BENCH_WARMUP=$WARMUP \
+    BENCH_THREADS=$THREADS BENCH_CONNS=$CONNS BENCH_WRK_VERSION=$WRK_VERSION \
+    python3 "$REPORT" report "$CASES" "$COMPARISONS" "$RESULTS"

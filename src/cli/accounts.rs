@@ -1,0 +1,88 @@
+//! `tollgate accounts …`: the same operations as `/admin/accounts`, on the database.
+
+use anyhow::{Context, bail};
+use clap::Subcommand;
+use time::OffsetDateTime;
+
+use tollgate::Config;
+use tollgate::store::{Account, Store};
+
+#[derive(Subcommand, Debug)]
+pub enum AccountsCommand {
+    /// Create an account.
+    Create {
+        #[arg(long)]
+        name: String,
+        /// Optional id (letters, digits, - and _); a UUID otherwise.
+        #[arg(long)]
+        id: Option<String>,
+    },
+    /// List accounts.
+    List,
+    /// Show one account.
+    Show { id: String },
+    /// Disable an account: all its keys answer 401 account_disabled.
+    Disable { id: String },
+    /// Enable a disabled account.
+    Enable { id: String },
+}
+
+pub async fn run(config: Config, cmd: AccountsCommand) -> anyhow::Result<()> {
+    let store = Store::open(&config.storage.url)
+        .await
+        .with_context(|| format!("cannot open {}", config.storage.url))?;
+    let result = dispatch(&store, cmd).await;
+    store.close().await;
+    result
+}
+
+async fn dispatch(store: &Store, cmd: AccountsCommand) -> anyhow::Result<()> {
+    let now = OffsetDateTime::now_utc();
+    let show = |a: &Account| -> anyhow::Result<()> {
+        println!("{}", serde_json::to_string_pretty(&a.public_view())?);
+        Ok(())
+    };
+    match cmd {
+        AccountsCommand::Create { name, id } => {
+            if name.trim().is_empty() {
+                bail!("--name must not be empty");
+            }
+            let account = Account {
+                id: id.unwrap_or_else(|| uuid::Uuid::now_v7().to_string()),
+                name,
+                created_at: now,
+                disabled_at: None,
+            };
+            store.create_account(&account).await?;
+            show(&account)
+        }
+        AccountsCommand::List => {
+            let list: Vec<_> = store
+                .list_accounts()
+                .await?
+                .iter()
+                .map(Account::public_view)
+                .collect();
+            println!("{}", serde_json::to_string_pretty(&list)?);
+            Ok(())
+        }
+        AccountsCommand::Show { id } => show(&find(store, &id).await?),
+        AccountsCommand::Disable { id } => {
+            find(store, &id).await?;
+            store.set_account_disabled(&id, true, now).await?;
+            show(&find(store, &id).await?)
+        }
+        AccountsCommand::Enable { id } => {
+            find(store, &id).await?;
+            store.set_account_disabled(&id, false, now).await?;
+            show(&find(store, &id).await?)
+        }
+    }
+}
+
+async fn find(store: &Store, id: &str) -> anyhow::Result<Account> {
+    store
+        .account(id)
+        .await?
+        .with_context(|| format!("no account with id {id:?}; `tollgate accounts list` shows them"))
+}

@@ -1,0 +1,289 @@
+//! `/admin/keys`: create (the plaintext once), list with filters, get, update
+//! policy, revoke, rotate.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use serde::Deserialize;
+use serde_json::Value;
+use time::OffsetDateTime;
+
+use super::{double_option, double_option_rfc3339, list};
+use crate::app::AppState;
+use crate::error::ApiError;
+use crate::http::extract::ApiJson;
+use crate::key_service::{self, DEFAULT_ROTATION_GRACE, IssuedKey, KeySpec};
+use crate::keys::{KeyEnv, KeyKind, KeyPolicy, ScopeSet};
+use crate::policy::IpAllowlist;
+use crate::policy::rate_limit::Quota;
+use crate::routing::ProviderKind;
+use crate::store::{KeyFilter, KeyRecord, KeyUpdate};
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateKey {
+    name: String,
+    #[serde(default = "live")]
+    env: KeyEnv,
+    #[serde(default = "sk")]
+    kind: KeyKind,
+    #[serde(default = "default_account")]
+    account_id: String,
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    expires_at: Option<OffsetDateTime>,
+    #[serde(default)]
+    expires_in_secs: Option<u64>,
+    #[serde(default)]
+    scopes: Option<ScopeSet>,
+    #[serde(default)]
+    rate_limit: Option<Quota>,
+    #[serde(default)]
+    max_concurrency: Option<u32>,
+    #[serde(default)]
+    ip_allowlist: Option<IpAllowlist>,
+    #[serde(default)]
+    allowed_models: Option<Vec<String>>,
+    #[serde(default)]
+    allowed_providers: Option<Vec<ProviderKind>>,
+}
+
+fn live() -> KeyEnv {
+    KeyEnv::Live
+}
+fn sk() -> KeyKind {
+    KeyKind::Sk
+}
+fn default_account() -> String {
+    "default".into()
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateKey {
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default, deserialize_with = "double_option_rfc3339")]
+    expires_at: Option<Option<OffsetDateTime>>,
+    #[serde(default)]
+    scopes: Option<ScopeSet>,
+    #[serde(default, deserialize_with = "double_option")]
+    rate_limit: Option<Option<Quota>>,
+    #[serde(default, deserialize_with = "double_option")]
+    max_concurrency: Option<Option<u32>>,
+    #[serde(default)]
+    ip_allowlist: Option<IpAllowlist>,
+    #[serde(default)]
+    allowed_models: Option<Vec<String>>,
+    #[serde(default)]
+    allowed_providers: Option<Vec<ProviderKind>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RotateKey {
+    /// How long the old secret keeps working; default 24 h, 0 stops it at once.
+    #[serde(default)]
+    grace_period_secs: Option<u64>,
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    ApiJson(req): ApiJson<CreateKey>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    if req.name.trim().is_empty() {
+        return Err(ApiError::invalid_field("name", "`name` must not be empty"));
+    }
+    let expires_at = match (req.expires_at, req.expires_in_secs) {
+        (Some(_), Some(_)) => {
+            return Err(ApiError::invalid_field(
+                "expires_in_secs",
+                "give expires_at or expires_in_secs, not both",
+            ));
+        }
+        (Some(t), None) => Some(t),
+        (None, Some(secs)) => Some(OffsetDateTime::now_utc() + Duration::from_secs(secs)),
+        (None, None) => None,
+    };
+    let mut policy = KeyPolicy::default_for(req.kind);
+    if let Some(s) = req.scopes {
+        policy.scopes = s;
+    }
+    policy.rate_limit = req.rate_limit;
+    policy.max_concurrency = req.max_concurrency;
+    policy.ip_allowlist = req.ip_allowlist.unwrap_or_default();
+    policy.allowed_models = req.allowed_models.unwrap_or_default();
+    policy.allowed_providers = req.allowed_providers.unwrap_or_default();
+    let issued = key_service::issue(
+        state.store(),
+        &state.hasher(),
+        &state.config().keys.prefix,
+        KeySpec {
+            name: req.name,
+            env: req.env,
+            kind: req.kind,
+            account_id: req.account_id,
+            expires_at,
+            policy: Some(policy),
+        },
+    )
+    .await?;
+    Ok((StatusCode::CREATED, Json(with_plaintext(&issued))))
+}
+
+pub async fn list_keys(
+    State(state): State<AppState>,
+    Query(params): Query<HashMap<String, String>>,
+) -> Result<Json<Value>, ApiError> {
+    let mut filter = KeyFilter::default();
+    for (k, v) in &params {
+        match k.as_str() {
+            "env" => filter.env = Some(parse_param("env", v, "live, stg or dev")?),
+            "kind" => filter.kind = Some(parse_param("kind", v, "sk or mk")?),
+            "status" => {
+                filter.status = Some(v.parse().map_err(|_| {
+                    ApiError::invalid_field("status", "status must be active, expired or revoked")
+                })?)
+            }
+            "name" => filter.name = Some(v.clone()),
+            "account_id" => filter.account_id = Some(v.clone()),
+            _ => {
+                return Err(ApiError::invalid_field(
+                    "query",
+                    format!("unknown filter `{k}`; use env, kind, status, name, account_id"),
+                ));
+            }
+        }
+    }
+    let now = OffsetDateTime::now_utc();
+    let keys = state
+        .store()
+        .list_keys(&filter, now)
+        .await
+        .map_err(ApiError::internal)?;
+    Ok(list(keys.iter().map(|k| k.public_view(now)).collect()))
+}
+
+pub async fn get(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let key = state
+        .store()
+        .find_key(&id)
+        .await
+        .map_err(ApiError::internal)?
+        .ok_or_else(|| not_found(&id))?;
+    Ok(Json(key.public_view(OffsetDateTime::now_utc())))
+}
+
+pub async fn update(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    ApiJson(req): ApiJson<UpdateKey>,
+) -> Result<Json<Value>, ApiError> {
+    let current = state
+        .store()
+        .find_key(&id)
+        .await
+        .map_err(ApiError::internal)?
+        .ok_or_else(|| not_found(&id))?;
+    let mut policy = current.policy.clone();
+    let mut policy_changed = false;
+    let mut set = |changed: bool| policy_changed |= changed;
+    if let Some(s) = req.scopes {
+        policy.scopes = s;
+        set(true);
+    }
+    if let Some(q) = req.rate_limit {
+        policy.rate_limit = q;
+        set(true);
+    }
+    if let Some(c) = req.max_concurrency {
+        policy.max_concurrency = c;
+        set(true);
+    }
+    if let Some(ips) = req.ip_allowlist {
+        policy.ip_allowlist = ips;
+        set(true);
+    }
+    if let Some(m) = req.allowed_models {
+        policy.allowed_models = m;
+        set(true);
+    }
+    if let Some(p) = req.allowed_providers {
+        policy.allowed_providers = p;
+        set(true);
+    }
+    if req.name.as_deref().is_some_and(|n| n.trim().is_empty()) {
+        return Err(ApiError::invalid_field("name", "`name` must not be empty"));
+    }
+    let record = key_service::update(
+        state.store(),
+        &id,
+        KeyUpdate {
+            name: req.name,
+            policy: policy_changed.then_some(policy),
+            expires_at: req.expires_at,
+        },
+    )
+    .await?;
+    changed(&state, &record).await;
+    Ok(Json(record.public_view(OffsetDateTime::now_utc())))
+}
+
+pub async fn revoke(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let record = key_service::revoke(state.store(), &id).await?;
+    changed(&state, &record).await;
+    Ok(Json(record.public_view(OffsetDateTime::now_utc())))
+}
+
+pub async fn rotate(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    ApiJson(req): ApiJson<RotateKey>,
+) -> Result<Json<Value>, ApiError> {
+    let grace = req
+        .grace_period_secs
+        .map(Duration::from_secs)
+        .unwrap_or(DEFAULT_ROTATION_GRACE);
+    let issued = key_service::rotate(
+        state.store(),
+        &state.hasher(),
+        &state.config().keys.prefix,
+        &id,
+        grace,
+    )
+    .await?;
+    changed(&state, &issued.record).await;
+    Ok(Json(with_plaintext(&issued)))
+}
+
+/// Drops this process's cached copy so the change applies to the next request.
+async fn changed(state: &AppState, record: &KeyRecord) {
+    state.auth().cache().invalidate(&record.kid).await;
+}
+
+fn with_plaintext(issued: &IssuedKey) -> Value {
+    let mut v = issued.record.public_view(OffsetDateTime::now_utc());
+    v["key"] = issued.key.expose().into();
+    v
+}
+
+fn parse_param<T: std::str::FromStr>(
+    name: &'static str,
+    v: &str,
+    allowed: &str,
+) -> Result<T, ApiError> {
+    v.parse()
+        .map_err(|_| ApiError::invalid_field(name, format!("{name} must be {allowed}")))
+}
+
+fn not_found(id: &str) -> ApiError {
+    ApiError::key_not_found(id)
+}

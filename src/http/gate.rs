@@ -1,0 +1,157 @@
+//! The gate in front of every gateway and management route: who is calling
+//! (auth), from where (IP allowlist), for what (scope), how often (rate limit) and
+//! how much at once (concurrency cap). All of it is in memory on a cached key.
+//!
+//! The concurrency permit rides inside the response body, so a stream holds its
+//! slot until the last byte is sent or the client goes away.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::SystemTime;
+
+use axum::body::Body;
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::HeaderMap;
+use axum::middleware::Next;
+use axum::response::Response;
+use http_body::Frame;
+use time::OffsetDateTime;
+
+use crate::app::AppState;
+use crate::auth::{AuthError, Principal, presented_key};
+use crate::error::{ApiError, RateLimitInfo};
+use crate::keys::Scope;
+use crate::policy::concurrency::ConcurrencyPermit;
+use crate::policy::ip_allowlist::client_ip;
+
+/// Gate state: the app and the scope the guarded routes need.
+#[derive(Clone)]
+pub struct Gate {
+    pub state: AppState,
+    pub scope: Scope,
+}
+
+pub async fn guard(
+    State(gate): State<Gate>,
+    mut req: Request,
+    next: Next,
+) -> Result<Response, ApiError> {
+    let state = &gate.state;
+    let principal = authenticate(state, req.headers()).await?;
+    let policy = &principal.key.policy;
+    tracing::Span::current().record("kid", principal.key.kid.as_str());
+
+    if !policy.ip_allowlist.is_empty() {
+        let ip = caller_ip(state, &req);
+        if !policy.ip_allowlist.allows(ip) {
+            return Err(ApiError::IpNotAllowed(ip));
+        }
+    }
+    if !policy.scopes.contains(gate.scope) {
+        return Err(ApiError::MissingScope(gate.scope));
+    }
+    let rate = match &policy.rate_limit {
+        Some(quota) => {
+            let d = state
+                .rate_limiter()
+                .check(principal.key.kid.as_str(), quota);
+            let info = RateLimitInfo {
+                limit: d.limit,
+                remaining: d.remaining,
+                reset_at: SystemTime::now() + d.reset_after,
+                retry_after: d.retry_after,
+            };
+            if !d.allowed {
+                return Err(ApiError::RateLimited(info));
+            }
+            Some(info)
+        }
+        None => None,
+    };
+    let permit = match policy.max_concurrency {
+        Some(max) => Some(
+            state
+                .concurrency()
+                .try_acquire(principal.key.kid.as_str(), max)
+                .ok_or(ApiError::ConcurrencyLimited(max))?,
+        ),
+        None => None,
+    };
+
+    req.extensions_mut().insert(principal);
+    let mut res = next.run(req).await;
+    if let Some(info) = rate {
+        info.write_headers(res.headers_mut());
+    }
+    if let Some(permit) = permit {
+        res = res.map(|body| {
+            Body::new(HoldPermit {
+                body,
+                _permit: permit,
+            })
+        });
+    }
+    Ok(res)
+}
+
+async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Principal, ApiError> {
+    let presented = presented_key(headers, state.alt_header())?.ok_or(AuthError::Missing)?;
+    Ok(state
+        .auth()
+        .authenticate(presented, OffsetDateTime::now_utc())
+        .await?)
+}
+
+/// The socket peer, or, behind a trusted proxy, the right-most untrusted
+/// `X-Forwarded-For` entry. Without connection info (a router driven without a
+/// socket) the address is unspecified, which no allowlist contains.
+fn caller_ip(state: &AppState, req: &Request) -> IpAddr {
+    let peer = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ci| ci.0.ip())
+        .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
+    let trusted = &state.config().server.trusted_proxies;
+    if trusted.is_empty() {
+        return peer.to_canonical();
+    }
+    let xff: Vec<&str> = req
+        .headers()
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect();
+    let joined = xff.join(",");
+    client_ip(
+        peer,
+        (!joined.is_empty()).then_some(joined.as_str()),
+        trusted,
+    )
+}
+
+/// A response body that keeps a concurrency permit until it is finished or dropped.
+struct HoldPermit {
+    body: Body,
+    _permit: ConcurrencyPermit,
+}
+
+impl http_body::Body for HoldPermit {
+    type Data = bytes::Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
+        Pin::new(&mut self.body).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.body.size_hint()
+    }
+}
