@@ -43,6 +43,7 @@ async fn openai_python_sdk_works_against_the_gateway() {
         .env("TOLLGATE_BASE_URL", gw.url("/v1"))
         .env("TOLLGATE_API_KEY", &key)
         .env("TOLLGATE_MOCK_URL", &gw.mock.base)
+        .env("TOLLGATE_ADMIN_KEY", &gw.admin_key)
         // Loopback only: never through a proxy from the environment.
         .env("NO_PROXY", "127.0.0.1,localhost")
         // Keep the source tree free of __pycache__ directories.

@@ -6,6 +6,7 @@ The gateway and its mock upstream are started by the Rust test
 - TOLLGATE_BASE_URL: the gateway's OpenAI base URL, e.g. http://127.0.0.1:PORT/v1
 - TOLLGATE_API_KEY:  a live key issued for this run
 - TOLLGATE_MOCK_URL: the mock upstream's root, e.g. http://127.0.0.1:PORT
+- TOLLGATE_ADMIN_KEY: a management key, to create keys with a given policy
 
 Run them with `cargo nextest run --test api sdk` rather than pytest directly.
 """
@@ -106,3 +107,29 @@ def upstream_request_with(upstream_requests):
         return matches[0]
 
     return find
+
+
+@pytest.fixture(scope="session")
+def admin_key() -> str:
+    return _required_env("TOLLGATE_ADMIN_KEY")
+
+
+@pytest.fixture(scope="session")
+def create_key(base_url, admin_key):
+    """Creates a key through the management API with the given policy; returns it."""
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    root = base_url.rstrip("/").removesuffix("/v1")
+
+    def create(**policy) -> str:
+        body = json.dumps({"name": "sdk-test", **policy}).encode()
+        req = urllib.request.Request(
+            f"{root}/admin/keys",
+            data=body,
+            method="POST",
+            headers={"Authorization": f"Bearer {admin_key}", "Content-Type": "application/json"},
+        )
+        with opener.open(req, timeout=REQUEST_TIMEOUT_SECS) as res:
+            assert res.status == 201, res.status
+            return json.load(res)["key"]
+
+    return create

@@ -267,3 +267,31 @@ def test_streamed_tool_call_fragments_accumulate_into_valid_json(client):
     assert calls[0]["name"] == "get_weather"
     assert fragments > 1, "arguments should arrive in several fragments"
     assert json.loads(calls[0]["arguments"]) == MOCK_TOOL_ARGUMENTS
+
+
+def test_rate_limited_key_raises_rate_limit_error(make_openai, create_key):
+    key = create_key(rate_limit={"requests": 1, "period": "hour", "burst": 1})
+    client = make_openai(key)
+    client.chat.completions.create(model=MODEL, messages=user("first"))
+    with pytest.raises(openai.RateLimitError) as caught:
+        client.chat.completions.create(model=MODEL, messages=user("second"))
+    err = caught.value
+    assert err.status_code == 429
+    assert err.code == "rate_limit_exceeded"
+    assert err.body["details"]["limit"] == 1
+    assert int(err.response.headers["retry-after"]) >= 1
+
+
+def test_missing_scope_raises_permission_denied(make_openai, create_key):
+    client = make_openai(create_key(scopes=["embeddings"]))
+    with pytest.raises(openai.PermissionDeniedError) as caught:
+        client.chat.completions.create(model=MODEL, messages=user("hi"))
+    assert caught.value.status_code == 403
+    assert caught.value.code == "insufficient_permissions"
+
+
+def test_disallowed_model_raises_permission_denied(make_openai, create_key):
+    client = make_openai(create_key(allowed_models=["gpt-4o"]))
+    with pytest.raises(openai.PermissionDeniedError) as caught:
+        client.chat.completions.create(model=MODEL, messages=user("hi"))
+    assert caught.value.code == "model_not_allowed"
