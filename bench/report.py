@@ -4,6 +4,12 @@
   report.py add-case CASES NAME URL THREADS CONNS UPSTREAM_REQUESTS WRK_OUTPUT
       Parses the BENCH_RESULT line that bench/chat.lua printed into WRK_OUTPUT,
       adds the case's parameters and appends it to CASES (JSON lines).
+  report.py measure WRK_OUTPUT PIDS -- WRK_COMMAND...
+      Runs wrk with its output in WRK_OUTPUT, then appends a BENCH_CPU line:
+      where the machine's CPU time went during the run (in cores: wrk, the
+      server processes PIDS (comma-separated), anything else, and steal).
+  report.py busy
+      Prints how many cores were busy (user+system) over the next second.
   report.py check-warmup WRK_OUTPUT
       Exits 1 (with a message) if the warm-up saw non-2xx or socket errors.
   report.py report CASES COMPARISONS OUT_JSON
@@ -18,7 +24,9 @@ COMPARISONS holds one tab-separated line per derived figure:
 import json
 import os
 import platform
+import resource
 import subprocess
+import time
 import sys
 from datetime import datetime, timezone
 
@@ -51,6 +59,76 @@ def describe_errors(result):
     return text
 
 
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def machine_jiffies():
+    """(user+nice+system, steal) jiffies from the aggregate line of /proc/stat."""
+    with open("/proc/stat", encoding="ascii") as f:
+        fields = [int(x) for x in f.readline().split()[1:]]
+    return fields[0] + fields[1] + fields[2], fields[7]
+
+
+def process_jiffies(pids):
+    total = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat", encoding="ascii") as f:
+                # Fields after the parenthesised command name; utime, stime are 14, 15.
+                rest = f.read().rsplit(")", 1)[1].split()
+            total += int(rest[11]) + int(rest[12])
+        except (OSError, IndexError, ValueError):
+            pass
+    return total
+
+
+def measure(wrk_output, pids, command):
+    pids = [p for p in pids.split(",") if p]
+    if command[:1] == ["--"]:
+        command = command[1:]
+    before_usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    busy0, steal0 = machine_jiffies()
+    servers0 = process_jiffies(pids)
+    t0 = time.monotonic()
+    with open(wrk_output, "w", encoding="utf-8") as out:
+        rc = subprocess.run(command, stdout=out, stderr=subprocess.STDOUT, check=False).returncode
+    wall = time.monotonic() - t0
+    busy1, steal1 = machine_jiffies()
+    servers1 = process_jiffies(pids)
+    after_usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    wrk_s = (after_usage.ru_utime - before_usage.ru_utime
+             + after_usage.ru_stime - before_usage.ru_stime)
+    servers_s = (servers1 - servers0) / CLK_TCK
+    busy_s = (busy1 - busy0) / CLK_TCK
+    cpu = {
+        "wall_s": round(wall, 2),
+        "wrk_cores": round(wrk_s / wall, 2),
+        "servers_cores": round(servers_s / wall, 2),
+        # Approximate: user+system time not charged to wrk or the servers.
+        "other_cores": round(max(0.0, busy_s - wrk_s - servers_s) / wall, 2),
+        "steal_cores": round((steal1 - steal0) / CLK_TCK / wall, 2),
+    }
+    with open(wrk_output, "a", encoding="utf-8") as out:
+        out.write("BENCH_CPU " + json.dumps(cpu) + "\n")
+    sys.exit(rc)
+
+
+def busy():
+    busy0, _ = machine_jiffies()
+    t0 = time.monotonic()
+    time.sleep(1)
+    busy1, _ = machine_jiffies()
+    print(f"{(busy1 - busy0) / CLK_TCK / (time.monotonic() - t0):.2f}")
+
+
+def parse_cpu(path):
+    with open(path, encoding="utf-8", errors="replace") as f:
+        for line in f:
+            if line.startswith("BENCH_CPU "):
+                return json.loads(line[len("BENCH_CPU "):])
+    return None
+
+
 def add_case(cases, name, url, threads, conns, upstream, wrk_output):
     result = parse_wrk_output(wrk_output)
     case = {
@@ -60,6 +138,7 @@ def add_case(cases, name, url, threads, conns, upstream, wrk_output):
         "conns": int(conns),
         **result,
         "upstream_requests": int(upstream),
+        "cpu": parse_cpu(wrk_output),
     }
     with open(cases, "a", encoding="utf-8") as f:
         f.write(json.dumps(case) + "\n")
@@ -79,6 +158,7 @@ def machine_facts():
     facts = {
         "nproc": os.cpu_count(),
         "kernel": platform.release(),
+        "busy_cores_before": os.environ.get("BENCH_BUSY_START", ""),
         "loadavg_start": os.environ.get("BENCH_LOADAVG_START", ""),
         "loadavg_end": " ".join(f"{x:.2f}" for x in os.getloadavg()),
     }
@@ -110,14 +190,16 @@ def report(cases_path, comparisons_path, out_json):
         cases = [json.loads(line) for line in f if line.strip()]
     by_name = {c["name"]: c for c in cases}
 
-    header = f"{'case':<16} {'-t/-c':>7} {'req/s':>10} {'p50 µs':>8} {'p99 µs':>8} {'errors':>7}"
+    header = (f"{'case':<16} {'-t/-c':>7} {'req/s':>10} {'p50 µs':>8} {'p99 µs':>8} "
+              f"{'errors':>7} {'other cpu':>9}")
     print(header)
     print("-" * len(header))
     for c in cases:
         tc = f"{c['threads']}/{c['conns']}"
         lat = c["latency_us"]
+        other = "?" if not c["cpu"] else f"{c['cpu']['other_cores']:.2f}"
         print(f"{c['name']:<16} {tc:>7} {c['rps']:>10.1f} {lat['p50']:>8} "
-              f"{lat['p99']:>8} {error_count(c):>7}")
+              f"{lat['p99']:>8} {error_count(c):>7} {other:>9}")
 
     derived = []
     if os.path.exists(comparisons_path):
@@ -180,8 +262,11 @@ def report(cases_path, comparisons_path, out_json):
         f.write("\n")
 
     m = document["machine"]
-    print(f"\nnproc {m['nproc']}, loadavg start {m['loadavg_start']} / end {m['loadavg_end']}; "
-          f"raw results: {out_json}")
+    print(f"\nnproc {m['nproc']}; busy cores before start {m['busy_cores_before']}; "
+          f"loadavg start {m['loadavg_start']} / end {m['loadavg_end']}")
+    print("other cpu: cores used by anything but wrk and the servers during a run "
+          "(approx.; near 0 means an undisturbed run)")
+    print(f"raw results: {out_json}")
     if problems:
         print()
         for p in problems:
@@ -191,8 +276,12 @@ def report(cases_path, comparisons_path, out_json):
 
 
 def main(argv):
-    if len(argv) >= 2 and argv[1] == "add-case" and len(argv) == 9:
+    if len(argv) >= 5 and argv[1] == "measure":
+        measure(argv[2], argv[3], argv[4:])
+    elif len(argv) >= 2 and argv[1] == "add-case" and len(argv) == 9:
         add_case(*argv[2:])
+    elif len(argv) == 2 and argv[1] == "busy":
+        busy()
     elif len(argv) == 3 and argv[1] == "check-warmup":
         check_warmup(argv[2])
     elif len(argv) == 5 and argv[1] == "report":

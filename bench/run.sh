@@ -134,8 +134,9 @@ preflight() {
 wrk_run() {
     local out=$1 duration=$2 url=$3 auth=$4 body=$5 conns=$6
     local threads=$((conns < THREADS ? conns : THREADS))
-    if ! wrk -t"$threads" -c"$conns" -d"$duration" --latency -s "$LUA" \
-        -H "$auth" "$url" -- "$body" >"$out" 2>&1; then
+    if ! python3 "$REPORT" measure "$out" "$SERVER_PIDS" -- \
+        wrk -t"$threads" -c"$conns" -d"$duration" --latency -s "$LUA" \
+        -H "$auth" "$url" -- "$body"; then
         cat -- "$out" >&2
         die "wrk failed against $url"
     fi
@@ -178,9 +179,9 @@ log "building the release binary"
 [[ -x $BIN ]] || die "no binary at $BIN after the build"
 
 LOADAVG_START=$(cut -d' ' -f1-3 /proc/loadavg)
-read -r load1 _ </proc/loadavg
-if python3 -c "import os, sys; sys.exit(0 if float('$load1') > os.cpu_count() / 2 else 1)"; then
-    log "WARNING: load average is $LOADAVG_START on $(nproc) cores; something else is busy, numbers will be noisy"
+BUSY_START=$(python3 "$REPORT" busy)
+if python3 -c "import sys; sys.exit(0 if float(sys.argv[1]) > 0.25 else 1)" "$BUSY_START"; then
+    log "WARNING: $BUSY_START cores busy before starting; something else is running, numbers will be noisy"
 fi
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/tollgate-bench.XXXXXX")
@@ -223,6 +224,8 @@ log "starting the gateway on $GATEWAY_URL"
 start_bg "$TMP/gateway.log" env TOLLGATE_LOG=warn "$BIN" --config "$CONFIG" serve
 GATEWAY_PID=$LAST_PID
 
+SERVER_PIDS="$MOCK_PID,$GATEWAY_PID"
+
 wait_http "mock upstream" "$MOCK_URL/_mock/stats" "$MOCK_PID" "$TMP/mock.log"
 wait_http "gateway" "$GATEWAY_URL/health" "$GATEWAY_PID" "$TMP/gateway.log"
 
@@ -251,7 +254,7 @@ kill -0 "$MOCK_PID" 2>/dev/null || die "mock upstream died during the run: $(cat
 kill -0 "$GATEWAY_PID" 2>/dev/null || die "gateway died during the run: $(cat -- "$TMP/gateway.log")"
 GATEWAY_WARNINGS=$(grep -v '^tollgate listening on ' -- "$TMP/gateway.log" || true)
 if [[ -n $GATEWAY_WARNINGS ]]; then
-    log "gateway log (warnings and errors):"
+    log "gateway stderr (besides its listening line):"
     printf '%s\n' "$GATEWAY_WARNINGS" >&2
 fi
 
@@ -259,6 +262,6 @@ fi
 
 WRK_VERSION=$({ wrk -v 2>&1 || true; } | head -n1 | cut -d' ' -f1-2)
 printf '\n'
-BENCH_LOADAVG_START=$LOADAVG_START BENCH_DURATION=$DURATION BENCH_WARMUP=$WARMUP \
+BENCH_LOADAVG_START=$LOADAVG_START BENCH_BUSY_START=$BUSY_START BENCH_DURATION=$DURATION BENCH_WARMUP=$WARMUP \
     BENCH_THREADS=$THREADS BENCH_CONNS=$CONNS BENCH_WRK_VERSION=$WRK_VERSION \
     python3 "$REPORT" report "$CASES" "$COMPARISONS" "$RESULTS"

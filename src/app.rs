@@ -18,7 +18,7 @@ use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
 use crate::auth::{Authenticator, KeyCache};
 use crate::config::Config;
 use crate::http::gate::{self, Gate};
-use crate::http::{admin, chat, middleware, public};
+use crate::http::{admin, chat, messages, middleware, public};
 use crate::key_service::{self, Bootstrap};
 use crate::keys::{ApiKey, KeyHasher, Scope};
 use crate::policy::concurrency::ConcurrencyLimiter;
@@ -172,6 +172,11 @@ impl App {
         let chat_routes = Router::new()
             .route("/v1/chat/completions", post(chat::completions))
             .route_layer(gated(Scope::Chat));
+        let messages_routes = Router::new()
+            .route("/v1/messages", post(messages::create))
+            .route_layer(gated(Scope::Chat))
+            // Outside the gate, so auth and policy refusals take Anthropic's shape too.
+            .layer(axum::middleware::from_fn(middleware::anthropic_errors));
         let admin_routes = Router::new()
             .route(
                 "/admin/keys",
@@ -200,6 +205,7 @@ impl App {
             .route("/health", get(public::health))
             .route("/v1/models", get(public::models))
             .merge(chat_routes)
+            .merge(messages_routes)
             .merge(admin_routes)
             .fallback(public::not_found)
             .method_not_allowed_fallback(public::method_not_allowed)

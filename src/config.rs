@@ -101,6 +101,8 @@ pub struct RawProviders {
 pub struct RawProvider {
     pub base_url: String,
     pub api_key: String,
+    /// Anthropic: the `anthropic-version` sent when the caller sends none.
+    pub api_version: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -168,10 +170,14 @@ impl Default for RawProviders {
         let p = |base: &str, var: &str| RawProvider {
             base_url: base.into(),
             api_key: format!("${{{var}}}"),
+            api_version: String::new(),
         };
         RawProviders {
             openai: p("https://api.openai.com/v1", "OPENAI_API_KEY"),
-            anthropic: p("https://api.anthropic.com", "ANTHROPIC_API_KEY"),
+            anthropic: RawProvider {
+                api_version: "2023-06-01".into(),
+                ..p("https://api.anthropic.com", "ANTHROPIC_API_KEY")
+            },
             gemini: p(
                 "https://generativelanguage.googleapis.com",
                 "GEMINI_API_KEY",
@@ -238,6 +244,7 @@ pub enum PepperSource {
 pub struct ProviderConfig {
     pub base_url: String,
     pub api_key: Option<Secret<String>>,
+    pub api_version: Option<String>,
 }
 
 impl Config {
@@ -478,6 +485,7 @@ impl Validator<'_> {
                 ProviderConfig {
                     base_url: base_url.trim_end_matches('/').to_owned(),
                     api_key,
+                    api_version: (!p.api_version.is_empty()).then(|| p.api_version.clone()),
                 },
             );
         }
@@ -688,6 +696,7 @@ mod tests {
                 openai: RawProvider {
                     base_url: "http://127.0.0.1:1/v1".into(),
                     api_key: "${TOLLGATE_TEST_SURELY_UNSET_VAR}".into(),
+                    ..RawProvider::default()
                 },
                 ..RawProviders::default()
             },

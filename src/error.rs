@@ -204,27 +204,7 @@ impl ApiError {
             ApiError::RateLimited(info) => Some(info.details()),
             _ => None,
         };
-        let mut body = match dialect {
-            ErrorDialect::OpenAi => json!({
-                "error": {
-                    "message": parts.message,
-                    "type": parts.kind,
-                    "code": parts.code,
-                    "param": parts.param,
-                }
-            }),
-            ErrorDialect::Anthropic => json!({
-                "type": "error",
-                "error": {
-                    "type": anthropic_type(parts.status),
-                    "message": parts.message,
-                    "code": parts.code,
-                }
-            }),
-        };
-        if let Some(details) = details {
-            body["error"]["details"] = details;
-        }
+        let body = dialect_body(dialect, &parts, details.as_ref());
         let mut res = (parts.status, axum::Json(body)).into_response();
         let headers = res.headers_mut();
         if let ApiError::RateLimited(info) = self {
@@ -245,6 +225,10 @@ impl ApiError {
         {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
+        res.extensions_mut().insert(RenderedError {
+            parts: parts.clone(),
+            details,
+        });
         res.extensions_mut().insert(LoggedError {
             code: parts.code,
             detail: self.to_string(),
@@ -294,6 +278,44 @@ impl RateLimitInfo {
     }
 }
 
+/// Left on error responses so a route in another dialect can re-render the body
+/// (`http::middleware::anthropic_errors`); headers stay as they are.
+#[derive(Debug, Clone)]
+pub struct RenderedError {
+    pub parts: ErrorParts,
+    pub details: Option<serde_json::Value>,
+}
+
+/// The error body in `dialect`'s shape.
+pub fn dialect_body(
+    dialect: ErrorDialect,
+    parts: &ErrorParts,
+    details: Option<&serde_json::Value>,
+) -> serde_json::Value {
+    let mut body = match dialect {
+        ErrorDialect::OpenAi => json!({
+            "error": {
+                "message": parts.message,
+                "type": parts.kind,
+                "code": parts.code,
+                "param": parts.param,
+            }
+        }),
+        ErrorDialect::Anthropic => json!({
+            "type": "error",
+            "error": {
+                "type": anthropic_type(parts.status),
+                "message": parts.message,
+                "code": parts.code,
+            }
+        }),
+    };
+    if let Some(details) = details {
+        body["error"]["details"] = details.clone();
+    }
+    body
+}
+
 /// Left on error responses for the trace layer, which logs it once.
 #[derive(Debug, Clone)]
 pub struct LoggedError {
@@ -305,6 +327,15 @@ pub struct LoggedError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         self.render(ErrorDialect::OpenAi)
+    }
+}
+
+impl From<crate::translate::anthropic::TranslateError> for ApiError {
+    fn from(e: crate::translate::anthropic::TranslateError) -> Self {
+        ApiError::InvalidBodyField {
+            field: e.field,
+            message: e.message,
+        }
     }
 }
 

@@ -24,10 +24,14 @@ pub async fn run(listen: &str) -> anyhow::Result<()> {
     raw.storage = RawStorage {
         url: format!("sqlite://{}", data_dir.join("tollgate-demo.db").display()),
     };
+    // Every provider the mock speaks points at it, so any catalog model works.
     raw.providers.openai = RawProvider {
         base_url: format!("http://{mock_addr}/v1"),
         api_key: "demo-upstream-key".into(),
+        ..RawProvider::default()
     };
+    raw.providers.anthropic.base_url = format!("http://{mock_addr}");
+    raw.providers.anthropic.api_key = "demo-upstream-key".into();
     let config = Config::from_raw(raw, data_dir).context("demo configuration")?;
 
     let app = App::build(config.clone())

@@ -8,7 +8,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use tracing::Instrument;
 
-use crate::error::{ApiError, LoggedError};
+use crate::error::{ApiError, ErrorDialect, LoggedError, RenderedError, dialect_body};
 
 /// The request id of the current request, also sent back as `x-request-id`.
 #[derive(Debug, Clone)]
@@ -68,4 +68,22 @@ pub fn panic_response(err: Box<dyn std::any::Any + Send + 'static>) -> Response 
         .or_else(|| err.downcast_ref::<&str>().copied())
         .unwrap_or("unknown panic");
     ApiError::internal(format!("handler panicked: {detail}")).into_response()
+}
+
+/// For Anthropic-format routes: re-renders any error body in Anthropic's shape, so
+/// the Anthropic SDK raises its own exception classes. Status and headers are kept.
+pub async fn anthropic_errors(req: Request, next: Next) -> Response {
+    let res = next.run(req).await;
+    let Some(rendered) = res.extensions().get::<RenderedError>().cloned() else {
+        return res;
+    };
+    let (mut parts, _) = res.into_parts();
+    let body = dialect_body(
+        ErrorDialect::Anthropic,
+        &rendered.parts,
+        rendered.details.as_ref(),
+    );
+    let bytes = serde_json::to_vec(&body).unwrap_or_default();
+    parts.headers.remove(axum::http::header::CONTENT_LENGTH);
+    Response::from_parts(parts, axum::body::Body::from(bytes))
 }

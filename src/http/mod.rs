@@ -3,7 +3,9 @@
 
 pub mod admin;
 pub mod chat;
+pub mod dispatch;
 pub mod extract;
 pub mod gate;
+pub mod messages;
 pub mod middleware;
 pub mod public;

@@ -35,6 +35,9 @@ pub(crate) struct Directives {
     pub words: Option<usize>,
     /// `tool_call`: answer with a call to the request's first tool.
     pub tool_call: bool,
+    /// `stream_error`: fail a stream after its first text delta with an
+    /// in-stream error event (Anthropic; other dialects ignore it).
+    pub stream_error: bool,
 }
 
 impl Directives {
@@ -85,6 +88,7 @@ impl Directives {
                 }
             }
             ("tool_call", None) => self.tool_call = true,
+            ("stream_error", None) => self.stream_error = true,
             _ => {}
         }
     }
@@ -116,7 +120,8 @@ mod tests {
     fn parses_every_known_directive() {
         let d = Directives::parse(
             "hi [[mock:status=503]] [[mock:delay_ms=250]][[mock:chunk_delay_ms=5]] \
-             [[mock:drop_after=3]] [[mock:words=12]] [[mock:tool_call]] bye",
+             [[mock:drop_after=3]] [[mock:words=12]] [[mock:tool_call]] \
+             [[mock:stream_error]] bye",
         );
         assert_eq!(
             d,
@@ -127,6 +132,7 @@ mod tests {
                 drop_after: Some(3),
                 words: Some(12),
                 tool_call: true,
+                stream_error: true,
             }
         );
     }
@@ -136,7 +142,7 @@ mod tests {
         let d = Directives::parse(
             "[[mock:colour=blue]] [[mock:status=abc]] [[mock:status=200]] \
              [[mock:status=600]] [[mock:delay_ms=-1]] [[mock:words]] \
-             [[mock:tool_call=yes]] [[mock:drop_after=3",
+             [[mock:tool_call=yes]] [[mock:stream_error=1]] [[mock:drop_after=3",
         );
         assert_eq!(d, Directives::default());
     }

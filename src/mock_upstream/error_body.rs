@@ -1,14 +1,16 @@
 //! Error bodies in each provider's shape, so a gateway's error mapping is
-//! exercised against what the real APIs send. OpenAI's only, for now:
-//! `{"error":{"message","type","param","code"}}` (`wire-formats.md` §1).
+//! exercised against what the real APIs send: OpenAI's
+//! `{"error":{"message","type","param","code"}}` (`wire-formats.md` §1) and
+//! Anthropic's `{"type":"error","error":{"type","message"},"request_id"}`
+//! (§2). Both add `retry-after: 1` to a 429, as the real APIs do.
 
 use std::borrow::Cow;
 
 use axum::Json;
 use axum::response::{IntoResponse, Response};
 use http::header::RETRY_AFTER;
-use http::{HeaderValue, StatusCode};
-use serde_json::json;
+use http::{HeaderName, HeaderValue, StatusCode};
+use serde_json::{Value, json};
 
 /// An error in OpenAI's shape: `{"error":{"message","type","param","code"}}`.
 pub(crate) struct OpenAiError {
@@ -65,13 +67,141 @@ impl IntoResponse for OpenAiError {
             "param": self.param,
             "code": self.code,
         }});
-        let mut response = (self.status, Json(body)).into_response();
-        if self.status == StatusCode::TOO_MANY_REQUESTS {
-            // SDKs and the gateway honour this; 1 s keeps retry tests fast.
-            response
-                .headers_mut()
-                .insert(RETRY_AFTER, HeaderValue::from_static("1"));
+        with_retry_after((self.status, Json(body)).into_response())
+    }
+}
+
+/// Anthropic's `error.type` values. Anthropic types an error by its status,
+/// so [`for_status`](Self::for_status) is the one place that mapping lives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum AnthropicErrorType {
+    InvalidRequest,
+    Authentication,
+    Permission,
+    NotFound,
+    RequestTooLarge,
+    RateLimit,
+    Api,
+    Overloaded,
+}
+
+impl AnthropicErrorType {
+    /// The type Anthropic sends with `status` (`wire-formats.md` §2): other
+    /// 4xx are `invalid_request_error`, other 5xx `api_error`.
+    pub(crate) fn for_status(status: StatusCode) -> Self {
+        match status.as_u16() {
+            401 => Self::Authentication,
+            403 => Self::Permission,
+            404 => Self::NotFound,
+            413 => Self::RequestTooLarge,
+            429 => Self::RateLimit,
+            529 => Self::Overloaded,
+            500.. => Self::Api,
+            _ => Self::InvalidRequest,
+        }
+    }
+
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Self::InvalidRequest => "invalid_request_error",
+            Self::Authentication => "authentication_error",
+            Self::Permission => "permission_error",
+            Self::NotFound => "not_found_error",
+            Self::RequestTooLarge => "request_too_large",
+            Self::RateLimit => "rate_limit_error",
+            Self::Api => "api_error",
+            Self::Overloaded => "overloaded_error",
+        }
+    }
+
+    /// The `{"type":"error","error":{…}}` object, without `request_id`;
+    /// also the payload of an in-stream `event: error`.
+    pub(crate) fn body(self, message: &str) -> Value {
+        json!({"type": "error", "error": {"type": self.as_str(), "message": message}})
+    }
+}
+
+/// An error in Anthropic's shape:
+/// `{"type":"error","error":{"type","message"},"request_id"}`, typed by its
+/// status. With a request id it also sets the `request-id` header.
+pub(crate) struct AnthropicError {
+    status: StatusCode,
+    message: Cow<'static, str>,
+    request_id: Option<String>,
+}
+
+impl AnthropicError {
+    pub(crate) fn new(status: StatusCode, message: impl Into<Cow<'static, str>>) -> Self {
+        Self {
+            status,
+            message: message.into(),
+            request_id: None,
+        }
+    }
+
+    /// The error a `status=NNN` directive asks for.
+    pub(crate) fn injected(status: StatusCode) -> Self {
+        let message = format!("mock upstream: injected status {}", status.as_u16());
+        Self::new(status, message)
+    }
+
+    pub(crate) fn request_id(mut self, request_id: String) -> Self {
+        self.request_id = Some(request_id);
+        self
+    }
+}
+
+impl IntoResponse for AnthropicError {
+    fn into_response(self) -> Response {
+        let mut body = AnthropicErrorType::for_status(self.status).body(&self.message);
+        body["request_id"] = json!(self.request_id);
+        let mut response = with_retry_after((self.status, Json(body)).into_response());
+        if let Some(value) = self
+            .request_id
+            .and_then(|id| HeaderValue::from_str(&id).ok())
+        {
+            response.headers_mut().insert(REQUEST_ID, value);
         }
         response
+    }
+}
+
+/// Anthropic's response header naming the request (SDKs expose it as
+/// `request_id`); OpenAI's equivalent is `x-request-id`.
+pub(crate) const REQUEST_ID: HeaderName = HeaderName::from_static("request-id");
+
+/// Adds `retry-after: 1` to a 429. SDKs and the gateway honour it; 1 s keeps
+/// retry tests fast.
+fn with_retry_after(mut response: Response) -> Response {
+    if response.status() == StatusCode::TOO_MANY_REQUESTS {
+        response
+            .headers_mut()
+            .insert(RETRY_AFTER, HeaderValue::from_static("1"));
+    }
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn anthropic_types_follow_the_status() {
+        let cases = [
+            (400, "invalid_request_error"),
+            (401, "authentication_error"),
+            (403, "permission_error"),
+            (404, "not_found_error"),
+            (409, "invalid_request_error"),
+            (413, "request_too_large"),
+            (429, "rate_limit_error"),
+            (500, "api_error"),
+            (503, "api_error"),
+            (529, "overloaded_error"),
+        ];
+        for (code, kind) in cases {
+            let status = StatusCode::from_u16(code).unwrap_or_else(|e| panic!("{code}: {e}"));
+            assert_eq!(AnthropicErrorType::for_status(status).as_str(), kind);
+        }
     }
 }

@@ -17,14 +17,31 @@ use futures_util::stream;
 use super::directives::Directives;
 use super::stats::StreamGuard;
 
-/// A body streaming `events` as directed. `guard` settles the stream's
-/// outcome in the stats.
-pub(crate) fn body(events: Vec<Bytes>, directives: &Directives, guard: StreamGuard) -> Body {
+/// How a stream that hands over all its events is counted in the stats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Ending {
+    /// A normal stream: `streams_completed`.
+    Complete,
+    /// Its last event reports an error on purpose (`stream_error`):
+    /// `streams_aborted`, like a `drop_after` cut, since in both the mock
+    /// chose to fail the stream.
+    Failed,
+}
+
+/// A body streaming `events` as directed, settled in the stats by `guard`
+/// as `ending` says unless it is cut or dropped first.
+pub(crate) fn body(
+    events: Vec<Bytes>,
+    ending: Ending,
+    directives: &Directives,
+    guard: StreamGuard,
+) -> Body {
     let feed = Feed {
         events: events.into_iter(),
         sent: 0,
         chunk_delay: directives.chunk_delay,
         drop_after: directives.drop_after,
+        ending,
         finished: false,
         guard,
     };
@@ -52,6 +69,7 @@ struct Feed {
     sent: usize,
     chunk_delay: Duration,
     drop_after: Option<usize>,
+    ending: Ending,
     finished: bool,
     guard: StreamGuard,
 }
@@ -79,15 +97,22 @@ impl Feed {
         }
         let Some(event) = self.events.next() else {
             // Only reached when there were no events at all.
-            self.guard.completed();
+            self.settle();
             return None;
         };
         self.sent += 1;
         if self.events.as_slice().is_empty() {
             self.finished = true;
-            self.guard.completed();
+            self.settle();
         }
         Some((Ok(event), self))
+    }
+
+    fn settle(&mut self) {
+        match self.ending {
+            Ending::Complete => self.guard.completed(),
+            Ending::Failed => self.guard.aborted(),
+        }
     }
 }
 
@@ -100,9 +125,14 @@ mod tests {
     use super::super::stats::Stats;
     use super::*;
 
-    async fn frames(directives: &Directives, stats: &Arc<Stats>) -> Vec<Result<Bytes, String>> {
+    async fn frames(
+        ending: Ending,
+        directives: &Directives,
+        stats: &Arc<Stats>,
+    ) -> Vec<Result<Bytes, String>> {
         let events = ["a", "b", "c"].map(Bytes::from).to_vec();
-        let body = body(events, directives, StreamGuard::start(Arc::clone(stats)));
+        let guard = StreamGuard::start(Arc::clone(stats));
+        let body = body(events, ending, directives, guard);
         body.into_data_stream()
             .map(|frame| frame.map_err(|e| e.to_string()))
             .collect()
@@ -112,11 +142,21 @@ mod tests {
     #[tokio::test]
     async fn yields_one_frame_per_event_and_counts_completion() {
         let stats = Arc::new(Stats::default());
-        let got = frames(&Directives::default(), &stats).await;
+        let got = frames(Ending::Complete, &Directives::default(), &stats).await;
         assert_eq!(got, ["a", "b", "c"].map(|s| Ok(Bytes::from(s))));
         let snap = stats.snapshot();
         assert_eq!((snap.streams_started, snap.streams_completed), (1, 1));
         assert_eq!((snap.streams_cancelled, snap.streams_aborted), (0, 0));
+    }
+
+    #[tokio::test]
+    async fn a_failed_ending_sends_everything_and_counts_an_abort() {
+        let stats = Arc::new(Stats::default());
+        let got = frames(Ending::Failed, &Directives::default(), &stats).await;
+        assert_eq!(got, ["a", "b", "c"].map(|s| Ok(Bytes::from(s))));
+        let snap = stats.snapshot();
+        assert_eq!((snap.streams_completed, snap.streams_aborted), (0, 1));
+        assert_eq!(snap.streams_cancelled, 0);
     }
 
     #[tokio::test]
@@ -126,7 +166,7 @@ mod tests {
             drop_after: Some(2),
             ..Directives::default()
         };
-        let got = frames(&directives, &stats).await;
+        let got = frames(Ending::Complete, &directives, &stats).await;
         assert_eq!(got.len(), 3);
         assert_eq!(got[1], Ok(Bytes::from_static(b"b")));
         assert!(got[2].is_err(), "{got:?}");
@@ -141,6 +181,7 @@ mod tests {
         let events = vec![Bytes::from_static(b"a"), Bytes::from_static(b"b")];
         let mut data = body(
             events,
+            Ending::Complete,
             &Directives::default(),
             StreamGuard::start(stats.clone()),
         )

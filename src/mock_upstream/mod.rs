@@ -9,35 +9,54 @@
 //!   ([`openai`]). With a gateway `base_url` of `http://host:port/v1` this is
 //!   the URL it posts to. There is deliberately no alias without `/v1`, so a
 //!   gateway that builds the URL wrongly gets a 404 instead of a pass.
+//! - `POST /v1/messages`: Anthropic Messages, plain and streamed
+//!   ([`anthropic`]). The gateway's Anthropic `base_url` is the mock's root,
+//!   `http://host:port`. Requires a non-empty key in `x-api-key` or
+//!   `Authorization: Bearer` (401 otherwise; the real API takes both) and
+//!   one dated `anthropic-version` such as `2023-06-01` (400 otherwise);
+//!   answers with a `request-id: req_mock_<n>` header.
 //! - `GET /_mock/stats`: `{"requests", "streams_started", "streams_completed",
 //!   "streams_cancelled", "streams_aborted"}` ([`stats`]).
-//! - `GET /_mock/requests`: the last 50 provider requests as
-//!   `{"method","path","query","headers","body"}`; `DELETE` clears them
-//!   ([`journal`]).
+//! - `GET /_mock/requests`: the last 50 provider requests (both dialects) as
+//!   `{"method","path","query","headers","body"}`, every header verbatim
+//!   (`authorization`, `x-api-key`, `anthropic-version`, `anthropic-beta`…);
+//!   `DELETE` clears them ([`journal`]).
 //! - anything else: 404 with an OpenAI-shaped error body ([`error_body`]).
 //!
 //! # Replies
 //!
-//! Deterministic: `Mock reply to: <last user message, first 200 chars>`.
-//! Prompt tokens are the whitespace-separated words of all text contents plus
-//! 3 per message; completion tokens are the number of stream pieces (one per
-//! word). Streams send one SSE event per word, each its own body frame.
+//! Deterministic: `Mock reply to: <last user message, first 200 chars>`,
+//! where an Anthropic message's text is its string content or its text
+//! blocks joined by spaces. If the last user message holds `tool_result`
+//! blocks (Anthropic), the reply is `Mock reply to tool result: <their
+//! text>`, so a tool round trip can be checked end to end.
+//! Prompt tokens are the whitespace-separated words of all text contents
+//! (Anthropic: the `system` prompt and `tool_result` contents too) plus 3
+//! per message, the `system` prompt counting as one; completion tokens are
+//! the number of stream pieces (one per word, plus one per tool-argument
+//! fragment). Streams send one SSE event per word, each its own body frame.
+//! Anthropic streams are `message_start`, `ping`, per content block
+//! `content_block_start` / `_delta`… / `_stop`, `message_delta`,
+//! `message_stop`.
 //!
 //! # Directives
 //!
-//! Tests steer the mock with tags in the text of the last user message, which
-//! survive whatever translation the gateway does. Unknown tags are ignored and
-//! the tags stay in the echoed text.
+//! Tests steer the mock with tags in the text of the last user message
+//! (Anthropic: `tool_result` contents included), which survive whatever
+//! translation the gateway does. Unknown tags are ignored and the tags stay
+//! in the echoed text.
 //!
 //! | tag | effect |
 //! |---|---|
-//! | `[[mock:status=NNN]]` | answer NNN (400–599) with the provider's error body; 429 adds `retry-after: 1` |
+//! | `[[mock:status=NNN]]` | answer NNN (400–599) with the provider's error body; 429 adds `retry-after: 1`. Anthropic's `error.type` follows the status: 400 `invalid_request_error`, 401 `authentication_error`, 403 `permission_error`, 404 `not_found_error`, 413 `request_too_large`, 429 `rate_limit_error`, 529 `overloaded_error`, other 4xx `invalid_request_error`, other 5xx `api_error` |
 //! | `[[mock:delay_ms=N]]` | wait N ms before the response headers |
 //! | `[[mock:chunk_delay_ms=N]]` | wait N ms between stream events |
-//! | `[[mock:drop_after=N]]` | send N stream events, then cut the connection (no `[DONE]`); non-streamed: headers at most, then cut |
+//! | `[[mock:drop_after=N]]` | send N stream events (Anthropic: `ping` included), then cut the connection (no `[DONE]` / `message_stop`); non-streamed: headers at most, then cut |
 //! | `[[mock:words=N]]` | reply `w1 w2 … wN` (N ≤ 100 000) instead of the echo |
-//! | `[[mock:tool_call]]` | if the request has tools, call the first one with `{"location":"Paris"}` |
+//! | `[[mock:tool_call]]` | if the request has tools, call the first one with `{"location":"Paris"}`; Anthropic says `Let me check.` first, in its own text block |
+//! | `[[mock:stream_error]]` | Anthropic streams only: after `message_start` and the first text delta, send `event: error` (`overloaded_error`) and end the stream; counted in `streams_aborted`. Ignored when not streaming and by the OpenAI route |
 
+mod anthropic;
 mod directives;
 mod error_body;
 mod event_stream;
@@ -60,7 +79,7 @@ use axum::serve::ListenerExt;
 use axum::{Json, Router};
 use tokio::net::TcpListener;
 
-use self::error_body::OpenAiError;
+use self::error_body::{AnthropicError, OpenAiError};
 use self::journal::Journal;
 use self::stats::Stats;
 
@@ -100,6 +119,7 @@ impl MockUpstream {
     pub fn router(&self) -> Router {
         let providers = Router::new()
             .route("/v1/chat/completions", post(openai::chat_completions))
+            .route("/v1/messages", post(anthropic::messages))
             // `route_layer`, so only matched provider routes are recorded.
             .route_layer(middleware::from_fn_with_state(
                 Arc::clone(&self.state),
@@ -143,20 +163,24 @@ async fn record_provider_request(
     let (head, body) = request.into_parts();
     let body = match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
         Ok(body) => body,
-        Err(_) => {
-            // Only OpenAI routes exist so far; once other dialects arrive,
-            // this error should take the route's shape.
-            let message = format!("request body is over the mock's {MAX_BODY_BYTES} byte limit");
-            return OpenAiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "invalid_request_error",
-                message,
-            )
-            .into_response();
-        }
+        Err(_) => return body_too_large(&state, head.uri.path()),
     };
     state.journal.record(&head, Bytes::clone(&body));
     next.run(Request::from_parts(head, Body::from(body))).await
+}
+
+/// A 413 in the shape of the route's dialect.
+fn body_too_large(state: &MockState, path: &str) -> Response {
+    let message = format!("request body is over the mock's {MAX_BODY_BYTES} byte limit");
+    let status = StatusCode::PAYLOAD_TOO_LARGE;
+    if path == "/v1/messages" {
+        let request_id = format!("req_mock_{}", state.next_response_number());
+        AnthropicError::new(status, message)
+            .request_id(request_id)
+            .into_response()
+    } else {
+        OpenAiError::new(status, "invalid_request_error", message).into_response()
+    }
 }
 
 async fn stats(State(state): State<Arc<MockState>>) -> Json<stats::StatsSnapshot> {

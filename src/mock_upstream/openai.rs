@@ -20,7 +20,7 @@ use serde_json::{Value, json};
 use super::MockState;
 use super::directives::Directives;
 use super::error_body::OpenAiError;
-use super::event_stream;
+use super::event_stream::{self, Ending};
 use super::reply::{self, TOOL_ARGUMENT_FRAGMENTS, TOOL_ARGUMENTS};
 use super::stats::StreamGuard;
 
@@ -172,7 +172,8 @@ async fn answer(
     };
     let events = completion.stream_events(include_usage);
     let guard = StreamGuard::start(Arc::clone(&state.stats));
-    let mut response = Response::new(event_stream::body(events, &directives, guard));
+    let body = event_stream::body(events, Ending::Complete, &directives, guard);
+    let mut response = Response::new(body);
     let headers = response.headers_mut();
     headers.insert(CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
     headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));

@@ -20,11 +20,22 @@ pub(crate) const TOOL_ARGUMENT_FRAGMENTS: [&str; 3] = [r#"{"location""#, r#":"Pa
 
 /// The reply to a request whose last user message reads `last_user_text`.
 pub(crate) fn reply_text(last_user_text: &str, directives: &Directives) -> String {
+    echo("Mock reply to: ", last_user_text, directives)
+}
+
+/// The reply to a message that answers a tool call with `result_text`.
+/// It names the result, so a test can see the tool output made the round
+/// trip through the gateway.
+pub(crate) fn tool_result_reply_text(result_text: &str, directives: &Directives) -> String {
+    echo("Mock reply to tool result: ", result_text, directives)
+}
+
+fn echo(prefix: &str, text: &str, directives: &Directives) -> String {
     match directives.words {
         Some(n) => numbered_words(n),
         None => {
-            let echoed: String = last_user_text.chars().take(ECHO_LIMIT_CHARS).collect();
-            format!("Mock reply to: {echoed}")
+            let echoed: String = text.chars().take(ECHO_LIMIT_CHARS).collect();
+            format!("{prefix}{echoed}")
         }
     }
 }
@@ -85,6 +96,14 @@ mod tests {
         assert_eq!(
             reply,
             format!("Mock reply to: {}", "é".repeat(ECHO_LIMIT_CHARS))
+        );
+    }
+
+    #[test]
+    fn tool_result_reply_names_the_result() {
+        assert_eq!(
+            tool_result_reply_text("sunny, 21 °C", &Directives::default()),
+            "Mock reply to tool result: sunny, 21 °C"
         );
     }
 

@@ -29,7 +29,8 @@ pub(crate) struct StatsSnapshot {
     pub streams_completed: u64,
     /// Streams whose body was dropped before the last event: the client left.
     pub streams_cancelled: u64,
-    /// Streams cut on purpose by a `drop_after` directive. Kept apart from
+    /// Streams failed on purpose by a directive: cut by `drop_after`, or
+    /// ended with an error event by `stream_error`. Kept apart from
     /// `streams_cancelled` so that counter only ever means "the client left".
     pub streams_aborted: u64,
 }
@@ -80,7 +81,8 @@ impl StreamGuard {
         }
     }
 
-    /// A `drop_after` directive is cutting the stream.
+    /// A directive is failing the stream: `drop_after` cuts it, or
+    /// `stream_error` is handing over its closing error event.
     pub(crate) fn aborted(&mut self) {
         if !self.settled {
             self.settled = true;

@@ -5,11 +5,13 @@
 //! cut streams). `send` is the shared sending and error-mapping path; each provider
 //! file only knows its URLs and auth headers. `relay` streams bodies back.
 
+mod anthropic;
 mod error;
 mod openai;
 pub mod relay;
 mod send;
 
+pub use anthropic::{Anthropic, AnthropicHeaders};
 pub use error::{Credentials, UpstreamError};
 pub use openai::OpenAi;
 
@@ -27,6 +29,25 @@ pub struct UpstreamResponse {
 }
 
 impl UpstreamResponse {
+    /// Reads a whole (non-stream) JSON answer, at most `limit` bytes, for translation.
+    pub async fn json(self, limit: usize) -> Result<serde_json::Value, UpstreamError> {
+        let provider = self.provider;
+        let protocol = |detail: String| UpstreamError::Protocol { provider, detail };
+        let mut body = Vec::new();
+        let mut stream = self.response.bytes_stream();
+        while let Some(chunk) = futures_util::StreamExt::next(&mut stream).await {
+            let chunk = chunk.map_err(|_| protocol("the response body broke off".into()))?;
+            if body.len() + chunk.len() > limit {
+                return Err(protocol(format!(
+                    "the response is larger than {limit} bytes"
+                )));
+            }
+            body.extend_from_slice(&chunk);
+        }
+        serde_json::from_slice(&body)
+            .map_err(|e| protocol(format!("the response is not JSON: {e}")))
+    }
+
     pub fn is_event_stream(&self) -> bool {
         self.content_type
             .as_ref()
@@ -39,6 +60,7 @@ impl UpstreamResponse {
 #[derive(Clone)]
 pub struct Upstreams {
     pub openai: Arc<OpenAi>,
+    pub anthropic: Arc<Anthropic>,
     timeouts: UpstreamConfig,
 }
 
@@ -47,8 +69,13 @@ impl Upstreams {
         let client = build_client(&config.upstream)?;
         Ok(Upstreams {
             openai: Arc::new(OpenAi::new(
-                client,
+                client.clone(),
                 config.provider(ProviderKind::OpenAi),
+                config.upstream.first_byte_timeout,
+            )),
+            anthropic: Arc::new(Anthropic::new(
+                client.clone(),
+                config.provider(ProviderKind::Anthropic),
                 config.upstream.first_byte_timeout,
             )),
             timeouts: config.upstream.clone(),
@@ -59,6 +86,7 @@ impl Upstreams {
     pub fn has_credentials(&self, provider: ProviderKind) -> bool {
         match provider {
             ProviderKind::OpenAi => self.openai.has_credentials(),
+            ProviderKind::Anthropic => self.anthropic.has_credentials(),
             _ => false,
         }
     }

@@ -14,6 +14,8 @@ use futures_util::{Stream, StreamExt};
 use serde_json::json;
 
 use crate::routing::ProviderKind;
+use crate::translate::sse::SseParser;
+use crate::translate::stream::StreamTranslator;
 
 /// An event whose end we have not seen yet is held back, up to this size; past it we
 /// forward what we have (the upstream is not speaking SSE as we know it).
@@ -125,6 +127,68 @@ pub fn passthrough(
             None => None,
             Some(Ok(b)) => Some((Ok(b), Some(upstream))),
             Some(Err(_)) => Some((Err(std::io::Error::other("upstream body failed")), None)),
+        }
+    })
+}
+
+/// The caller-facing body of an upstream event stream in another dialect: parsed
+/// event by event and re-emitted by `translator`, never buffered beyond one event.
+/// A transport failure or silence ends it with the translator's error event.
+pub fn translated(
+    response: reqwest::Response,
+    translator: Box<dyn StreamTranslator>,
+    idle: Duration,
+) -> impl Stream<Item = Result<Bytes, std::io::Error>> + Send + 'static {
+    struct State {
+        upstream: Upstream,
+        parser: SseParser,
+        translator: Box<dyn StreamTranslator>,
+        pending: std::collections::VecDeque<Bytes>,
+        ended: bool,
+    }
+    let state = State {
+        upstream: Box::pin(response.bytes_stream()),
+        parser: SseParser::new(),
+        translator,
+        pending: Default::default(),
+        ended: false,
+    };
+    futures_util::stream::unfold(state, move |mut s| async move {
+        loop {
+            if let Some(out) = s.pending.pop_front() {
+                return Some((Ok(out), s));
+            }
+            if s.ended || s.translator.is_done() {
+                return None;
+            }
+            match next_chunk(&mut s.upstream, idle).await {
+                Some(Ok(chunk)) => {
+                    for ev in s.parser.feed(&chunk) {
+                        s.pending.extend(s.translator.on_event(&ev));
+                    }
+                }
+                Some(Err(broken)) => {
+                    s.ended = true;
+                    let (code, message) = match broken {
+                        Broken::Silent => (
+                            "upstream_timeout",
+                            "the provider went silent mid-stream; the response is incomplete",
+                        ),
+                        Broken::Transport => (
+                            "upstream_error",
+                            "the provider broke off the stream; the response is incomplete",
+                        ),
+                    };
+                    s.pending.extend(s.translator.fail(code, message));
+                }
+                None => {
+                    s.ended = true;
+                    if let Some(ev) = s.parser.finish() {
+                        s.pending.extend(s.translator.on_event(&ev));
+                    }
+                    s.pending.extend(s.translator.finish());
+                }
+            }
         }
     })
 }

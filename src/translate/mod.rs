@@ -1,6 +1,14 @@
 //! Pure functions over wire formats: no I/O, no shared state.
 //!
-//! `peek` reads the few fields routing needs from an OpenAI-style body without
-//! parsing the rest, and swaps the model name in place when routing renames it.
+//! - `peek`: reads the few fields routing needs from an OpenAI-style body without
+//!   parsing the rest, and swaps the model name in place when routing renames it.
+//! - `reasons`: stop/finish reasons between dialects.
+//! - `anthropic`: OpenAI chat ⇄ Anthropic messages, requests and responses.
+//! - `sse`: an incremental server-sent-events parser.
+//! - `stream`: streaming translators between dialects, event by event.
 
+pub mod anthropic;
 pub mod peek;
+pub mod reasons;
+pub mod sse;
+pub mod stream;

@@ -508,16 +508,33 @@ async fn last_used_at_is_recorded_without_a_write_per_request() {
     let gw = Gateway::start().await;
     let key = gw.create_key(json!({"name": "used"})).await;
     let kid = key.split('_').nth(3).unwrap().to_owned();
-    let before: Value = gw.admin(Method::GET, &format!("/admin/keys/{kid}"), None).await.json().await.unwrap();
+    let before: Value = gw
+        .admin(Method::GET, &format!("/admin/keys/{kid}"), None)
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(before["last_used_at"], Value::Null);
     for _ in 0..5 {
-        assert_eq!(gw.chat(&key, chat_body("gpt-4o-mini", "hi")).await.status(), 200);
+        assert_eq!(
+            gw.chat(&key, chat_body("gpt-4o-mini", "hi")).await.status(),
+            200
+        );
     }
     // The coalesced writer flushes every few seconds.
-    let after = eventually(Duration::from_secs(15), "last_used_at to be written", || async {
-        let v: Value = gw.admin(Method::GET, &format!("/admin/keys/{kid}"), None).await.json().await.unwrap();
-        v["last_used_at"].is_string().then_some(v)
-    })
+    let after = eventually(
+        Duration::from_secs(15),
+        "last_used_at to be written",
+        || async {
+            let v: Value = gw
+                .admin(Method::GET, &format!("/admin/keys/{kid}"), None)
+                .await
+                .json()
+                .await
+                .unwrap();
+            v["last_used_at"].is_string().then_some(v)
+        },
+    )
     .await;
     let used = time::OffsetDateTime::parse(
         after["last_used_at"].as_str().unwrap(),

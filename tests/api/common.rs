@@ -19,6 +19,7 @@ use tollgate::mock_upstream::MockUpstream;
 use tollgate::{App, AppState, Config};
 
 pub const UPSTREAM_KEY: &str = "test-upstream-key";
+pub const ANTHROPIC_UPSTREAM_KEY: &str = "test-anthropic-key";
 pub const PEPPER: &str = "test-pepper-0123456789abcdef";
 
 /// A running mock upstream.
@@ -94,7 +95,10 @@ pub fn base_config(dir: &Path, mock_base: &str) -> RawConfig {
     raw.providers.openai = RawProvider {
         base_url: format!("{mock_base}/v1"),
         api_key: UPSTREAM_KEY.into(),
+        ..RawProvider::default()
     };
+    raw.providers.anthropic.base_url = mock_base.to_owned();
+    raw.providers.anthropic.api_key = ANTHROPIC_UPSTREAM_KEY.into();
     raw
 }
 
@@ -285,6 +289,10 @@ revocation_poll_ms = 200
 [providers.openai]
 base_url = "{mock_base}/v1"
 api_key = "{UPSTREAM_KEY}"
+
+[providers.anthropic]
+base_url = "{mock_base}"
+api_key = "{ANTHROPIC_UPSTREAM_KEY}"
 {extra}
 "#,
         db = dir.join("gateway.db").display()

@@ -3,6 +3,7 @@
 mod common;
 
 mod admin;
+mod anthropic;
 mod auth;
 mod chat;
 mod cli;

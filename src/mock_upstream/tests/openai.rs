@@ -1,29 +1,11 @@
-//! End-to-end checks over a real socket with a plain HTTP client: what a
-//! gateway would see.
+//! `POST /v1/chat/completions`, the control routes and the 404 fallback.
 
-use std::error::Error;
 use std::time::Duration;
 
 use futures_util::StreamExt;
 use serde_json::{Value, json};
-use tokio::net::TcpListener;
 
-use super::MockUpstream;
-
-type TestResult = Result<(), Box<dyn Error>>;
-
-/// Starts a mock on a free port; returns its base URL.
-async fn spawn_mock() -> Result<String, Box<dyn Error>> {
-    let listener = TcpListener::bind("127.0.0.1:0").await?;
-    let addr = listener.local_addr()?;
-    tokio::spawn(MockUpstream::new().serve(listener));
-    Ok(format!("http://{addr}"))
-}
-
-fn client() -> Result<reqwest::Client, reqwest::Error> {
-    // No proxy: a developer's HTTP_PROXY must not intercept 127.0.0.1.
-    reqwest::Client::builder().no_proxy().build()
-}
+use super::{TestResult, client, journal, spawn_mock, stats};
 
 fn chat(base: &str, client: &reqwest::Client, body: &Value) -> reqwest::RequestBuilder {
     client
@@ -45,15 +27,6 @@ fn sse_data(body: &str) -> Vec<Value> {
         .filter_map(|event| event.strip_prefix("data: "))
         .map(|data| serde_json::from_str(data).unwrap_or_else(|_| Value::String(data.to_owned())))
         .collect()
-}
-
-async fn stats(base: &str, client: &reqwest::Client) -> Result<Value, Box<dyn Error>> {
-    Ok(client
-        .get(format!("{base}/_mock/stats"))
-        .send()
-        .await?
-        .json()
-        .await?)
 }
 
 #[tokio::test]
@@ -89,12 +62,7 @@ async fn non_stream_completion_has_openai_shape_and_is_journaled() -> TestResult
         })
     );
 
-    let journal: Value = client
-        .get(format!("{base}/_mock/requests"))
-        .send()
-        .await?
-        .json()
-        .await?;
+    let journal = journal(&base, &client).await?;
     assert_eq!(journal[0]["path"], "/v1/chat/completions");
     assert_eq!(journal[0]["headers"]["authorization"], "Bearer sk-test");
     assert_eq!(journal[0]["body"]["model"], "gpt-mock");

@@ -1,0 +1,117 @@
+//! What chat-style handlers share: resolving the model for a principal, and turning
+//! an upstream answer into the caller's response — relayed as is, translated event
+//! by event, or translated whole.
+
+use std::time::Duration;
+
+use axum::Json;
+use axum::body::Body;
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::Value;
+
+use crate::app::AppState;
+use crate::auth::Principal;
+use crate::error::ApiError;
+use crate::providers::relay::{self, StreamDialect};
+use crate::providers::{UpstreamError, UpstreamResponse};
+use crate::routing::Resolved;
+use crate::translate::stream::StreamTranslator;
+
+/// Largest non-stream upstream answer we read whole to translate it.
+pub const MAX_TRANSLATED_BODY: usize = 32 * 1024 * 1024;
+
+/// Resolves `model` through the catalog and checks the key may use it.
+pub fn resolve(state: &AppState, principal: &Principal, model: &str) -> Result<Resolved, ApiError> {
+    let upstreams = state.upstreams();
+    let route = state
+        .catalog()
+        .resolve(model, |p| upstreams.has_credentials(p))
+        .ok_or_else(|| ApiError::UnknownModel(model.to_owned()))?;
+    tracing::Span::current().record("model", &*route.upstream_model);
+    if !principal
+        .key
+        .policy
+        .allows_model(model, &route.upstream_model, route.provider)
+    {
+        return Err(ApiError::ModelNotAllowed(model.to_owned()));
+    }
+    Ok(route)
+}
+
+/// A 2xx upstream answer in the caller's own dialect: streamed either way, never buffered.
+pub fn relay_response(
+    upstream: UpstreamResponse,
+    dialect: StreamDialect,
+    idle: Duration,
+) -> Response {
+    let status = upstream.status;
+    let provider = upstream.provider;
+    let is_stream = upstream.is_event_stream();
+    let content_type = upstream
+        .content_type
+        .clone()
+        .unwrap_or(HeaderValue::from_static("application/json"));
+    let body = if is_stream {
+        Body::from_stream(relay::sse(upstream.response, provider, dialect, idle))
+    } else {
+        Body::from_stream(relay::passthrough(upstream.response, idle))
+    };
+    let mut res = Response::new(body);
+    *res.status_mut() = status;
+    res.headers_mut().insert(header::CONTENT_TYPE, content_type);
+    if is_stream {
+        stream_headers(&mut res);
+    }
+    res
+}
+
+/// A 2xx upstream answer in another dialect: a stream goes through `translator`
+/// event by event; a whole answer through `whole`.
+pub async fn translated_response(
+    upstream: UpstreamResponse,
+    translator: Box<dyn StreamTranslator>,
+    whole: impl FnOnce(&Value) -> Result<Value, crate::translate::anthropic::TranslateError>,
+    idle: Duration,
+) -> Result<Response, ApiError> {
+    if upstream.is_event_stream() {
+        let body = Body::from_stream(relay::translated(upstream.response, translator, idle));
+        let mut res = Response::new(body);
+        res.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/event-stream"),
+        );
+        stream_headers(&mut res);
+        return Ok(res);
+    }
+    let provider = upstream.provider;
+    let value = upstream.json(MAX_TRANSLATED_BODY).await?;
+    let out = whole(&value).map_err(|e| UpstreamError::Protocol {
+        provider,
+        detail: format!("cannot translate the answer: {e}"),
+    })?;
+    Ok(Json(out).into_response())
+}
+
+fn stream_headers(res: &mut Response) {
+    let headers = res.headers_mut();
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    // Tells nginx-style proxies in front of us not to buffer the stream.
+    headers.insert("x-accel-buffering", HeaderValue::from_static("no"));
+}
+
+/// The caller's body as JSON (already validated as an object by `ChatPeek`).
+pub fn body_json(body: &[u8]) -> Result<Value, ApiError> {
+    serde_json::from_slice(body).map_err(|e| ApiError::InvalidJson(e.to_string()))
+}
+
+/// `stream_options.include_usage` of an OpenAI request.
+pub fn wants_usage(req: &Value) -> bool {
+    req.pointer("/stream_options/include_usage")
+        .and_then(Value::as_bool)
+        .unwrap_or(false)
+}
+
+pub fn to_bytes(v: &Value) -> bytes::Bytes {
+    bytes::Bytes::from(serde_json::to_vec(v).unwrap_or_default())
+}

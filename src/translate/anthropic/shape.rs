@@ -1,0 +1,165 @@
+//! Typed reads of JSON fields that fail with a [`TranslateError`] naming the field's path.
+//!
+//! Bodies are arbitrary JSON, so every read here checks the type and never indexes
+//! unchecked. A field that is absent and one that is `null` read alike (`None`), as the
+//! SDKs send `null` for unset optionals.
+
+use serde_json::{Map, Value};
+
+use super::TranslateError;
+
+pub(super) type Object = Map<String, Value>;
+
+/// `prefix.key`, or `key` at the top level.
+pub(super) fn field(prefix: &str, key: &str) -> String {
+    if prefix.is_empty() {
+        key.to_owned()
+    } else {
+        format!("{prefix}.{key}")
+    }
+}
+
+/// `prefix[index]`.
+pub(super) fn item(prefix: &str, index: usize) -> String {
+    format!("{prefix}[{index}]")
+}
+
+/// "`path` must be …".
+pub(super) fn expected(path: &str, what: &str) -> TranslateError {
+    TranslateError::new(path, format!("`{path}` must be {what}"))
+}
+
+/// The whole body as an object.
+pub(super) fn body(v: &Value) -> Result<&Object, TranslateError> {
+    v.as_object()
+        .ok_or_else(|| TranslateError::new("body", "the body must be a JSON object"))
+}
+
+pub(super) fn object<'a>(v: &'a Value, path: &str) -> Result<&'a Object, TranslateError> {
+    v.as_object().ok_or_else(|| expected(path, "an object"))
+}
+
+/// The value at `key`, `None` when absent or `null`.
+pub(super) fn present<'a>(obj: &'a Object, key: &str) -> Option<&'a Value> {
+    obj.get(key).filter(|v| !v.is_null())
+}
+
+pub(super) fn opt_object<'a>(
+    obj: &'a Object,
+    key: &str,
+    prefix: &str,
+) -> Result<Option<&'a Object>, TranslateError> {
+    present(obj, key)
+        .map(|v| object(v, &field(prefix, key)))
+        .transpose()
+}
+
+pub(super) fn req_object<'a>(
+    obj: &'a Object,
+    key: &str,
+    prefix: &str,
+) -> Result<&'a Object, TranslateError> {
+    opt_object(obj, key, prefix)?.ok_or_else(|| expected(&field(prefix, key), "an object"))
+}
+
+pub(super) fn opt_array<'a>(
+    obj: &'a Object,
+    key: &str,
+    prefix: &str,
+) -> Result<Option<&'a [Value]>, TranslateError> {
+    present(obj, key)
+        .map(|v| {
+            v.as_array()
+                .map(Vec::as_slice)
+                .ok_or_else(|| expected(&field(prefix, key), "an array"))
+        })
+        .transpose()
+}
+
+pub(super) fn opt_str<'a>(
+    obj: &'a Object,
+    key: &str,
+    prefix: &str,
+) -> Result<Option<&'a str>, TranslateError> {
+    present(obj, key)
+        .map(|v| {
+            v.as_str()
+                .ok_or_else(|| expected(&field(prefix, key), "a string"))
+        })
+        .transpose()
+}
+
+pub(super) fn req_str<'a>(
+    obj: &'a Object,
+    key: &str,
+    prefix: &str,
+) -> Result<&'a str, TranslateError> {
+    opt_str(obj, key, prefix)?.ok_or_else(|| expected(&field(prefix, key), "a string"))
+}
+
+/// A required string that must not be empty (ids, names).
+pub(super) fn req_nonempty_str<'a>(
+    obj: &'a Object,
+    key: &str,
+    prefix: &str,
+) -> Result<&'a str, TranslateError> {
+    match opt_str(obj, key, prefix)? {
+        Some(s) if !s.is_empty() => Ok(s),
+        _ => Err(expected(&field(prefix, key), "a non-empty string")),
+    }
+}
+
+pub(super) fn opt_u64(
+    obj: &Object,
+    key: &str,
+    prefix: &str,
+) -> Result<Option<u64>, TranslateError> {
+    present(obj, key)
+        .map(|v| {
+            v.as_u64()
+                .ok_or_else(|| expected(&field(prefix, key), "a non-negative integer"))
+        })
+        .transpose()
+}
+
+pub(super) fn opt_f64(
+    obj: &Object,
+    key: &str,
+    prefix: &str,
+) -> Result<Option<f64>, TranslateError> {
+    present(obj, key)
+        .map(|v| {
+            v.as_f64()
+                .ok_or_else(|| expected(&field(prefix, key), "a number"))
+        })
+        .transpose()
+}
+
+pub(super) fn opt_bool(
+    obj: &Object,
+    key: &str,
+    prefix: &str,
+) -> Result<Option<bool>, TranslateError> {
+    present(obj, key)
+        .map(|v| {
+            v.as_bool()
+                .ok_or_else(|| expected(&field(prefix, key), "a boolean"))
+        })
+        .transpose()
+}
+
+/// Text that carries something: Anthropic rejects empty and whitespace-only text blocks.
+pub(super) fn is_blank(text: &str) -> bool {
+    text.trim().is_empty()
+}
+
+/// `{"type":"text","text":…}`.
+pub(super) fn text_block(text: &str) -> Value {
+    serde_json::json!({ "type": "text", "text": text })
+}
+
+/// A number as JSON; `f64` from JSON is always finite, so this never yields `null`
+/// except for a value no JSON parser produces.
+pub(super) fn number(x: f64) -> Value {
+    serde_json::Number::from_f64(x).map_or(Value::Null, Value::Number)
+}
