@@ -13,11 +13,11 @@
 //! event, unless it had no `data` line. A UTF-8 BOM opening the stream is skipped
 //! and invalid UTF-8 becomes U+FFFD, as the spec says.
 //!
-//! Bounds: a line longer than [`MAX_LINE_BYTES`] is dropped whole (its bytes are
-//! skipped up to the next line end, so memory stays bounded) and parsing goes on
-//! with the next line; an event whose data grows past the same size is dropped at
-//! its blank line. Both are logged. The spec has no limit; no provider sends
-//! anything near it.
+//! Bounds: a line longer than [`MAX_LINE_BYTES`] is not buffered (its bytes are
+//! skipped up to the next line end, so memory stays bounded), and the event it
+//! belongs to is dropped, as is an event whose data grows past the same size;
+//! parsing goes on with the next event. Both are logged. The spec has no limit;
+//! no provider sends anything near it.
 //!
 //! Deviation: the spec discards an event cut off by the end of the stream;
 //! [`SseParser::finish`] returns it instead, because some upstreams (Gemini's
@@ -52,7 +52,8 @@ pub struct SseParser {
     event: Option<String>,
     data: String,
     has_data: bool,
-    /// The current event's data is over the limit: drop it when it dispatches.
+    /// A line of the current event was dropped, or its data is over the limit:
+    /// drop the event when it dispatches.
     oversized_event: bool,
 }
 
@@ -133,6 +134,8 @@ impl SseParser {
             "dropping an event-stream line over the size limit"
         );
         self.skipping_line = true;
+        // Never hand out an event with one of its lines missing.
+        self.oversized_event = true;
         // Give the memory back: this buffer may be near the limit.
         self.line = Vec::new();
     }
@@ -287,7 +290,7 @@ mod tests {
             events.extend(p.feed(&big));
         }
         assert!(p.line.capacity() <= MAX_LINE_BYTES);
-        events.extend(p.feed(b"\n\ndata: after\n\n"));
+        events.extend(p.feed(b"\ndata: rest of the dropped event\n\ndata: after\n\n"));
         assert_eq!(events, vec![ev(None, "ok"), ev(None, "after")]);
     }
 

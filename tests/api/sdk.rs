@@ -21,7 +21,7 @@ const VENV_DEADLINE: Duration = Duration::from_secs(600);
 const PYTEST_DEADLINE: Duration = Duration::from_secs(300);
 
 #[tokio::test(flavor = "multi_thread")]
-async fn openai_python_sdk_works_against_the_gateway() {
+async fn official_python_sdks_work_against_the_gateway() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let gw = Gateway::start().await;
     let key = gw.key().await;
@@ -51,7 +51,7 @@ async fn openai_python_sdk_works_against_the_gateway() {
     let pytest = run(&mut pytest, PYTEST_DEADLINE).await;
     assert!(
         pytest.success(),
-        "the OpenAI Python SDK suite failed ({pytest}); pytest's report is above"
+        "the Python SDK suite (openai, anthropic) failed ({pytest}); pytest's report is above"
     );
 }
 

@@ -18,6 +18,7 @@ import os
 import urllib.request
 import uuid
 
+import anthropic
 import openai
 import pytest
 
@@ -73,6 +74,37 @@ def make_openai(base_url):
 @pytest.fixture(scope="session")
 def client(make_openai, api_key) -> openai.OpenAI:
     return make_openai(api_key)
+
+
+@pytest.fixture(scope="session")
+def gateway_root(base_url) -> str:
+    """The gateway's root URL (TOLLGATE_BASE_URL without `/v1`): the Anthropic SDK
+    appends `/v1/messages` itself."""
+    return base_url.rstrip("/").removesuffix("/v1")
+
+
+@pytest.fixture(scope="session")
+def make_anthropic(gateway_root):
+    """Builds an Anthropic client for the gateway with the given key.
+
+    `max_retries=0` for the same reason as `make_openai`. An explicit `api_key`
+    also keeps the SDK from reading credentials from the environment.
+    """
+
+    def make(key: str) -> anthropic.Anthropic:
+        return anthropic.Anthropic(
+            base_url=gateway_root,
+            api_key=key,
+            max_retries=0,
+            timeout=REQUEST_TIMEOUT_SECS,
+        )
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def anthropic_client(make_anthropic, api_key) -> anthropic.Anthropic:
+    return make_anthropic(api_key)
 
 
 @pytest.fixture

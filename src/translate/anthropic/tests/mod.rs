@@ -7,9 +7,10 @@ use super::{
 };
 
 mod chat_request;
+mod fuzz;
 mod messages_request;
-mod properties;
 mod responses;
+mod round_trip;
 
 const OPTS: ChatToMessagesOptions = ChatToMessagesOptions {
     default_max_tokens: 4096,
