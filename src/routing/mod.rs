@@ -4,6 +4,7 @@
 //! ids callers send: plain catalog ids, provider-prefixed ids (`openai/gpt-4o-mini`)
 //! and gateway aliases (`tollgate-chat-smart`).
 
+pub mod byok;
 pub mod catalog;
 
 pub use catalog::{Catalog, ModelEntry, Resolved};

@@ -4,10 +4,12 @@
 //!   parsing the rest, and swaps the model name in place when routing renames it.
 //! - `reasons`: stop/finish reasons between dialects.
 //! - `anthropic`: OpenAI chat ⇄ Anthropic messages, requests and responses.
+//! - `gemini`: OpenAI chat and embeddings ⇄ Gemini generateContent / embedContent.
 //! - `sse`: an incremental server-sent-events parser.
 //! - `stream`: streaming translators between dialects, event by event.
 
 pub mod anthropic;
+pub mod gemini;
 pub mod peek;
 pub mod reasons;
 pub mod sse;

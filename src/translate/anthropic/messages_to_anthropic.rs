@@ -74,6 +74,7 @@ pub(super) fn convert(messages: &[Value]) -> Result<Conversation, TranslateError
         }
     }
     answer_unanswered_tool_calls(&mut turns);
+    trim_prefill(&mut turns);
     let messages = turns
         .into_iter()
         .map(|mut turn| {
@@ -183,16 +184,20 @@ pub(super) fn parse_arguments(arguments: &str, path: &str) -> Result<Value, Tran
 /// out (Anthropic rejects empty text; `content` is optional there).
 fn tool_result(obj: &Object, path: &str) -> Result<Value, TranslateError> {
     let id = req_nonempty_str(obj, "tool_call_id", path)?;
-    let mut result = json!({ "type": "tool_result", "tool_use_id": tool_id(id) });
+    let mut result = Map::new();
+    result.insert("type".into(), "tool_result".into());
+    result.insert("tool_use_id".into(), tool_id(id).into());
     let content = match present(obj, "content") {
         Some(Value::String(s)) if !is_blank(s) => Some(Value::String(s.clone())),
         Some(Value::String(_)) | None => None,
-        Some(_) => Some(Value::Array(text_only(obj, path)?)).filter(|b| b != &json!([])),
+        Some(_) => Some(text_only(obj, path)?)
+            .filter(|blocks| !blocks.is_empty())
+            .map(Value::Array),
     };
-    if let (Some(content), Some(result)) = (content, result.as_object_mut()) {
+    if let Some(content) = content {
         result.insert("content".into(), content);
     }
-    Ok(result)
+    Ok(Value::Object(result))
 }
 
 /// Runs `part_to_block` over a message's `content`: a string is one text part, `null`
@@ -255,6 +260,18 @@ fn tool_id(id: &str) -> String {
             }
         })
         .collect()
+}
+
+/// A final assistant turn is a prefill, and Anthropic rejects one whose text ends in
+/// whitespace ("final assistant content cannot end with trailing whitespace").
+fn trim_prefill(turns: &mut [Turn]) {
+    if let Some(last) = turns.last_mut()
+        && last.role == Role::Assistant
+        && let Some(Value::Object(block)) = last.blocks.last_mut()
+        && let Some(Value::String(text)) = block.get_mut("text")
+    {
+        text.truncate(text.trim_end().len());
+    }
 }
 
 /// Anthropic rejects a `tool_use` with no `tool_result` in the next user turn

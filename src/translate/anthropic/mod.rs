@@ -23,7 +23,9 @@
 //!   the known top-level ones are [`DROPPED_OPENAI_FIELDS`] and
 //!   [`DROPPED_ANTHROPIC_FIELDS`]; unknown fields are dropped too. Inside messages:
 //!   OpenAI `name` on messages, `image_url.detail`, `tools[].function.strict`; Anthropic
-//!   `cache_control`, `citations`, document `title`/`context`, and all metadata except
+//!   `cache_control`, `citations`, document `context`, and all metadata except
+//!   `metadata.user_id`.
+//! - **Identity.** OpenAI `user` (else `safety_identifier`) ⇄ Anthropic
 //!   `metadata.user_id`.
 //! - **Refused, not dropped** (a [`TranslateError`], rendered as 400): `n > 1`; the
 //!   deprecated `functions`/`function_call` and `role: "function"`; `input_audio` parts;
@@ -40,8 +42,14 @@
 //!   whitespace-only text is dropped (Anthropic rejects it), then emptied messages. A
 //!   `tool_use` left without a `tool_result` in the next user message is answered with an
 //!   `is_error` result "No result was provided for this tool call." (Anthropic rejects
-//!   dangling calls). Tool-call ids are made Anthropic-safe: characters outside
+//!   dangling calls). A final assistant turn (a prefill) loses trailing whitespace,
+//!   which Anthropic rejects. Tool-call ids are made Anthropic-safe: characters outside
 //!   `[A-Za-z0-9_-]` become `_`, in `tool_use.id` and `tool_result.tool_use_id` alike.
+//! - **Tools.** `parameters` ⇄ `input_schema`; a schema without `type` gets
+//!   `{"type":"object","properties":{}}` filled in (Anthropic requires it). `tool_choice`
+//!   `auto|required|none|{function}` ⇄ `auto|any|none|{tool}`, and
+//!   `parallel_tool_calls: false` ⇄ `disable_parallel_tool_use: true`; both are dropped
+//!   when the request has no tools (each API rejects them then).
 //! - **Tool results to OpenAI.** Each `tool_result` becomes a `tool` message before the
 //!   rest of the user turn; text blocks are joined by newlines; `is_error: true` is kept as
 //!   an `Error: ` prefix (OpenAI has no flag); images in a result move to the user message

@@ -158,8 +158,7 @@ pub(super) fn text_block(text: &str) -> Value {
     serde_json::json!({ "type": "text", "text": text })
 }
 
-/// A number as JSON; `f64` from JSON is always finite, so this never yields `null`
-/// except for a value no JSON parser produces.
+/// An `f64` as JSON. Every `f64` read from JSON is finite, so `null` is unreachable.
 pub(super) fn number(x: f64) -> Value {
     serde_json::Number::from_f64(x).map_or(Value::Null, Value::Number)
 }

@@ -83,6 +83,18 @@ fn same_role_runs_merge_and_blank_messages_vanish() {
 }
 
 #[test]
+fn a_final_assistant_prefill_loses_trailing_whitespace() {
+    let out = to_anthropic(json!({"messages": [
+        {"role": "user", "content": "Write JSON."},
+        {"role": "assistant", "content": "{\n  "},
+    ]}));
+    assert_eq!(
+        out["messages"][1]["content"],
+        json!([{"type": "text", "text": "{"}])
+    );
+}
+
+#[test]
 fn a_conversation_with_nothing_to_say_is_refused() {
     let err = to_anthropic_err(
         json!({"messages": [{"role": "system", "content": "s"}, {"role": "user", "content": " "}]}),

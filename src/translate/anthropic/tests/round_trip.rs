@@ -12,8 +12,9 @@ enum Reply {
     Calls(Option<String>, Vec<(String, Map<String, Value>, String)>),
 }
 
+/// Non-blank text without trailing whitespace (a final assistant turn is trimmed).
 fn text() -> impl Strategy<Value = String> {
-    "[A-Za-z0-9][A-Za-z0-9 .,!?]{0,24}"
+    "[A-Za-z0-9]([A-Za-z0-9 .,!?]{0,22}[A-Za-z0-9.!?])?"
 }
 
 fn call() -> impl Strategy<Value = (String, Map<String, Value>, String)> {
