@@ -18,7 +18,7 @@ use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
 use crate::auth::{Authenticator, KeyCache};
 use crate::config::Config;
 use crate::http::gate::{self, Gate};
-use crate::http::{admin, chat, messages, middleware, public};
+use crate::http::{admin, chat, embeddings, messages, middleware, openai_only, public};
 use crate::key_service::{self, Bootstrap};
 use crate::keys::{ApiKey, KeyHasher, Scope};
 use crate::policy::concurrency::ConcurrencyLimiter;
@@ -172,6 +172,15 @@ impl App {
         let chat_routes = Router::new()
             .route("/v1/chat/completions", post(chat::completions))
             .route_layer(gated(Scope::Chat));
+        let embeddings_routes = Router::new()
+            .route("/v1/embeddings", post(embeddings::create))
+            .route_layer(gated(Scope::Embeddings));
+        let completions_routes = Router::new()
+            .route("/v1/completions", post(openai_only::completions))
+            .route_layer(gated(Scope::Completions));
+        let images_routes = Router::new()
+            .route("/v1/images/generations", post(openai_only::images))
+            .route_layer(gated(Scope::Images));
         let messages_routes = Router::new()
             .route("/v1/messages", post(messages::create))
             .route_layer(gated(Scope::Chat))
@@ -206,6 +215,9 @@ impl App {
             .route("/v1/models", get(public::models))
             .merge(chat_routes)
             .merge(messages_routes)
+            .merge(embeddings_routes)
+            .merge(completions_routes)
+            .merge(images_routes)
             .merge(admin_routes)
             .fallback(public::not_found)
             .method_not_allowed_fallback(public::method_not_allowed)

@@ -17,6 +17,7 @@ use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 
 use crate::routing::ProviderKind;
+use crate::routing::byok::ByokPolicy;
 use crate::secret::Secret;
 
 #[derive(Debug, thiserror::Error)]
@@ -47,6 +48,7 @@ pub struct RawConfig {
     pub storage: RawStorage,
     pub keys: RawKeys,
     pub providers: RawProviders,
+    pub byok: RawByok,
     pub models: Vec<RawModel>,
     pub aliases: Vec<RawAlias>,
 }
@@ -94,6 +96,19 @@ pub struct RawProviders {
     pub anthropic: RawProvider,
     pub gemini: RawProvider,
     pub deepgram: RawProvider,
+    pub deepseek: RawProvider,
+    pub qwen: RawProvider,
+    pub moonshot: RawProvider,
+    pub minimax: RawProvider,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawByok {
+    /// Allow `http://` in `x-byok-api-base` (tests, trusted networks only).
+    pub allow_http_base: bool,
+    /// Allow `x-byok-api-base` to reach loopback, private and link-local addresses.
+    pub allow_private_base: bool,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -183,6 +198,13 @@ impl Default for RawProviders {
                 "GEMINI_API_KEY",
             ),
             deepgram: p("https://api.deepgram.com", "DEEPGRAM_API_KEY"),
+            deepseek: p("https://api.deepseek.com/v1", "DEEPSEEK_API_KEY"),
+            qwen: p(
+                "https://dashscope-intl.aliyuncs.com/compatible-mode/v1",
+                "DASHSCOPE_API_KEY",
+            ),
+            moonshot: p("https://api.moonshot.ai/v1", "MOONSHOT_API_KEY"),
+            minimax: p("https://api.minimax.io/v1", "MINIMAX_API_KEY"),
         }
     }
 }
@@ -196,6 +218,7 @@ pub struct Config {
     pub storage: StorageConfig,
     pub keys: KeysConfig,
     pub providers: BTreeMap<ProviderKind, ProviderConfig>,
+    pub byok: ByokPolicy,
     pub models: Vec<RawModel>,
     pub aliases: Vec<RawAlias>,
     pub data_dir: PathBuf,
@@ -468,6 +491,10 @@ impl Validator<'_> {
             (ProviderKind::Anthropic, &raw.providers.anthropic),
             (ProviderKind::Gemini, &raw.providers.gemini),
             (ProviderKind::Deepgram, &raw.providers.deepgram),
+            (ProviderKind::DeepSeek, &raw.providers.deepseek),
+            (ProviderKind::Qwen, &raw.providers.qwen),
+            (ProviderKind::Moonshot, &raw.providers.moonshot),
+            (ProviderKind::MiniMax, &raw.providers.minimax),
         ] {
             let name = kind.as_str();
             let base_key = format!("providers.{name}.base_url");
@@ -498,7 +525,7 @@ impl Validator<'_> {
                 return Err(self.invalid(
                     &format!("models[{i}].provider"),
                     &m.provider,
-                    "must be one of openai, anthropic, gemini, deepgram",
+                    "must be one of openai, anthropic, gemini, deepgram, deepseek, qwen, moonshot, minimax",
                 ));
             }
             for (field, v) in [
@@ -551,6 +578,10 @@ impl Validator<'_> {
                 revocation_poll: Duration::from_millis(raw.keys.revocation_poll_ms),
             },
             providers,
+            byok: ByokPolicy {
+                allow_http_base: raw.byok.allow_http_base,
+                allow_private_base: raw.byok.allow_private_base,
+            },
             models: raw.models,
             aliases: raw.aliases,
             data_dir,

@@ -57,6 +57,8 @@ pub enum ApiError {
     ResourceNotFound(String),
     #[error("{message}")]
     Conflict { code: &'static str, message: String },
+    #[error("{0}")]
+    ByokNotSupported(String),
     #[error("this key lacks the `{0}` scope needed here")]
     MissingScope(Scope),
     #[error("requests from {0} are not allowed for this key (IP allowlist)")]
@@ -134,6 +136,11 @@ impl ApiError {
                     (StatusCode::NOT_FOUND, "not_found".into(), None)
                 }
                 ApiError::Conflict { code, .. } => (StatusCode::CONFLICT, (*code).into(), None),
+                ApiError::ByokNotSupported(_) => (
+                    StatusCode::BAD_REQUEST,
+                    "byok_not_supported".into(),
+                    Some("x-byok-provider".into()),
+                ),
                 ApiError::MissingScope(_) => (
                     StatusCode::FORBIDDEN,
                     "insufficient_permissions".into(),
@@ -335,6 +342,19 @@ impl From<crate::translate::anthropic::TranslateError> for ApiError {
         ApiError::InvalidBodyField {
             field: e.field,
             message: e.message,
+        }
+    }
+}
+
+impl From<crate::routing::byok::ByokError> for ApiError {
+    fn from(e: crate::routing::byok::ByokError) -> Self {
+        match e {
+            crate::routing::byok::ByokError::NotSupported { .. } => {
+                ApiError::ByokNotSupported(e.to_string())
+            }
+            crate::routing::byok::ByokError::Header { header, .. } => {
+                ApiError::invalid_field(header, e.to_string())
+            }
         }
     }
 }

@@ -24,6 +24,7 @@ pub mod error;
 pub mod http;
 pub mod key_service;
 pub mod keys;
+pub mod metering;
 pub mod mock_upstream;
 pub mod policy;
 pub mod providers;

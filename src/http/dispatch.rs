@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use axum::Json;
 use axum::body::Body;
-use axum::http::{HeaderValue, header};
+use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 
@@ -14,29 +14,82 @@ use crate::app::AppState;
 use crate::auth::Principal;
 use crate::error::ApiError;
 use crate::providers::relay::{self, StreamDialect};
-use crate::providers::{UpstreamError, UpstreamResponse};
+use crate::providers::{Account, UpstreamError, UpstreamResponse};
 use crate::routing::Resolved;
+use crate::routing::byok::{Byok, Endpoint};
 use crate::translate::stream::StreamTranslator;
 
 /// Largest non-stream upstream answer we read whole to translate it.
 pub const MAX_TRANSLATED_BODY: usize = 32 * 1024 * 1024;
 
-/// Resolves `model` through the catalog and checks the key may use it.
-pub fn resolve(state: &AppState, principal: &Principal, model: &str) -> Result<Resolved, ApiError> {
+/// Where a request goes: the resolved model and, with BYOK, the caller's credentials.
+pub struct Routed {
+    pub route: Resolved,
+    pub byok: Option<Byok>,
+}
+
+impl Routed {
+    pub fn account(&self) -> Account<'_> {
+        Account::from_byok(self.byok.as_ref())
+    }
+}
+
+/// Reads BYOK headers (checked against the support matrix and the SSRF rules),
+/// resolves `model` through the catalog, and checks the key may use it.
+///
+/// With BYOK, aliases pick the caller's provider, and a model the catalog does not
+/// know is passed to that provider as is: the caller's own account decides what
+/// exists there (e.g. Azure deployment names).
+pub async fn route(
+    state: &AppState,
+    principal: &Principal,
+    headers: &HeaderMap,
+    endpoint: Endpoint,
+    model: &str,
+) -> Result<Routed, ApiError> {
+    let policy = state.config().byok;
+    let byok = Byok::from_headers(headers, endpoint, policy)?;
+    if let Some(b) = &byok {
+        b.check_resolved_base(policy).await?;
+    }
     let upstreams = state.upstreams();
-    let route = state
-        .catalog()
-        .resolve(model, |p| upstreams.has_credentials(p))
-        .ok_or_else(|| ApiError::UnknownModel(model.to_owned()))?;
-    tracing::Span::current().record("model", &*route.upstream_model);
+    let resolved = match &byok {
+        Some(b) => state
+            .catalog()
+            .resolve(model, |p| p == b.provider)
+            .unwrap_or_else(|| Resolved {
+                provider: b.provider,
+                upstream_model: model.into(),
+                entry: None,
+            }),
+        None => state
+            .catalog()
+            .resolve(model, |p| upstreams.has_credentials(p))
+            .ok_or_else(|| ApiError::UnknownModel(model.to_owned()))?,
+    };
+    if let Some(b) = &byok
+        && resolved.provider != b.provider
+    {
+        return Err(ApiError::invalid_field(
+            "x-byok-provider",
+            format!(
+                "model `{model}` is served by {}, but x-byok-provider is {}",
+                resolved.provider, b.provider
+            ),
+        ));
+    }
+    tracing::Span::current().record("model", &*resolved.upstream_model);
     if !principal
         .key
         .policy
-        .allows_model(model, &route.upstream_model, route.provider)
+        .allows_model(model, &resolved.upstream_model, resolved.provider)
     {
         return Err(ApiError::ModelNotAllowed(model.to_owned()));
     }
-    Ok(route)
+    Ok(Routed {
+        route: resolved,
+        byok,
+    })
 }
 
 /// A 2xx upstream answer in the caller's own dialect: streamed either way, never buffered.

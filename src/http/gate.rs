@@ -43,7 +43,7 @@ pub async fn guard(
     tracing::Span::current().record("kid", principal.key.kid.as_str());
 
     if !policy.ip_allowlist.is_empty() {
-        let ip = caller_ip(state, &req);
+        let ip = request_ip(state, &req);
         if !policy.ip_allowlist.allows(ip) {
             return Err(ApiError::IpNotAllowed(ip));
         }
@@ -104,20 +104,13 @@ async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Principal
 }
 
 /// The socket peer, or, behind a trusted proxy, the right-most untrusted
-/// `X-Forwarded-For` entry. Without connection info (a router driven without a
-/// socket) the address is unspecified, which no allowlist contains.
-fn caller_ip(state: &AppState, req: &Request) -> IpAddr {
-    let peer = req
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|ci| ci.0.ip())
-        .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
+/// `X-Forwarded-For` entry.
+pub(crate) fn caller_ip(state: &AppState, peer: IpAddr, headers: &HeaderMap) -> IpAddr {
     let trusted = &state.config().server.trusted_proxies;
     if trusted.is_empty() {
         return peer.to_canonical();
     }
-    let xff: Vec<&str> = req
-        .headers()
+    let xff: Vec<&str> = headers
         .get_all("x-forwarded-for")
         .iter()
         .filter_map(|v| v.to_str().ok())
@@ -128,6 +121,17 @@ fn caller_ip(state: &AppState, req: &Request) -> IpAddr {
         (!joined.is_empty()).then_some(joined.as_str()),
         trusted,
     )
+}
+
+/// The caller's address for this request. Without connection info (a router driven
+/// without a socket) the address is unspecified, which no allowlist contains.
+fn request_ip(state: &AppState, req: &Request) -> IpAddr {
+    let peer = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ci| ci.0.ip())
+        .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
+    caller_ip(state, peer, req.headers())
 }
 
 /// A response body that keeps a concurrency permit until it is finished or dropped.

@@ -1,5 +1,6 @@
 //! `POST /v1/messages` (scope `chat`): Anthropic format in and out, served by
-//! Anthropic (bytes forwarded, events untouched) or OpenAI (translated both ways).
+//! Anthropic (bytes forwarded, events untouched), OpenAI-dialect providers
+//! (translated both ways) or Gemini (through the OpenAI shapes).
 //! Errors on this route are rendered in Anthropic's shape by the route's layer.
 
 use axum::extract::State;
@@ -12,11 +13,13 @@ use crate::error::ApiError;
 use crate::http::dispatch::{self, body_json, to_bytes};
 use crate::http::extract::RawBody;
 use crate::providers::relay::StreamDialect;
-use crate::providers::{AnthropicHeaders, UpstreamError};
-use crate::routing::ProviderKind;
+use crate::providers::{AnthropicHeaders, GeminiMethod, OpenAiEndpoint, UpstreamError};
+use crate::routing::Dialect;
+use crate::routing::byok::Endpoint;
 use crate::translate::anthropic;
+use crate::translate::gemini::{self, GeminiToChat};
 use crate::translate::peek::ChatPeek;
-use crate::translate::stream::ChatToAnthropic;
+use crate::translate::stream::{Chain, ChatToAnthropic};
 
 pub async fn create(
     State(state): State<AppState>,
@@ -25,18 +28,32 @@ pub async fn create(
     RawBody(body): RawBody,
 ) -> Result<Response, ApiError> {
     let peek = ChatPeek::parse(&body)?;
-    let route = dispatch::resolve(&state, &principal, &peek.model)?;
+    let routed = dispatch::route(
+        &state,
+        &principal,
+        &headers,
+        Endpoint::Messages,
+        &peek.model,
+    )
+    .await?;
+    let route = &routed.route;
+    let account = routed.account();
     let upstreams = state.upstreams();
     let idle = upstreams.timeouts().idle_timeout;
-    match route.provider {
-        ProviderKind::Anthropic => {
+    let model = peek.model.as_ref();
+    match route.provider.dialect() {
+        Dialect::Anthropic => {
             let passed = AnthropicHeaders {
                 version: headers.get("anthropic-version").cloned(),
                 beta: headers.get("anthropic-beta").cloned(),
             };
             let upstream = upstreams
                 .anthropic
-                .messages(peek.with_model(&body, &route.upstream_model), &passed)
+                .messages(
+                    peek.with_model(&body, &route.upstream_model),
+                    &passed,
+                    account,
+                )
                 .await?;
             Ok(dispatch::relay_response(
                 upstream,
@@ -44,14 +61,18 @@ pub async fn create(
                 idle,
             ))
         }
-        ProviderKind::OpenAi => {
+        Dialect::OpenAi => {
             let req = body_json(&body)?;
             let translated = anthropic::messages_request_to_chat(&req, &route.upstream_model)?;
             let upstream = upstreams
-                .openai
-                .chat_completions(to_bytes(&translated))
+                .openai(route.provider)?
+                .post(
+                    OpenAiEndpoint::ChatCompletions,
+                    &route.upstream_model,
+                    to_bytes(&translated),
+                    account,
+                )
                 .await?;
-            let model = peek.model.as_ref();
             dispatch::translated_response(
                 upstream,
                 Box::new(ChatToAnthropic::new(model)),
@@ -60,8 +81,40 @@ pub async fn create(
             )
             .await
         }
-        other => Err(UpstreamError::Unsupported {
-            provider: other,
+        Dialect::Gemini => {
+            let req = body_json(&body)?;
+            let chat = anthropic::messages_request_to_chat(&req, &route.upstream_model)?;
+            let translated = gemini::chat_request_to_gemini(&chat)?;
+            let method = if peek.stream {
+                GeminiMethod::StreamGenerate
+            } else {
+                GeminiMethod::Generate
+            };
+            let upstream = upstreams
+                .gemini
+                .call(
+                    method,
+                    &route.upstream_model,
+                    to_bytes(&translated),
+                    account,
+                )
+                .await?;
+            dispatch::translated_response(
+                upstream,
+                Box::new(Chain::new(
+                    Box::new(GeminiToChat::new(model, true)),
+                    Box::new(ChatToAnthropic::new(model)),
+                )),
+                |v| {
+                    let chat = gemini::gemini_response_to_chat(v, model)?;
+                    anthropic::chat_response_to_messages(&chat, model)
+                },
+                idle,
+            )
+            .await
+        }
+        Dialect::Deepgram => Err(UpstreamError::Unsupported {
+            provider: route.provider,
             model: peek.model.into_owned(),
         }
         .into()),

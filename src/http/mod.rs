@@ -4,8 +4,10 @@
 pub mod admin;
 pub mod chat;
 pub mod dispatch;
+pub mod embeddings;
 pub mod extract;
 pub mod gate;
 pub mod messages;
 pub mod middleware;
+pub mod openai_only;
 pub mod public;

@@ -2,7 +2,10 @@
 
 use axum::Json;
 use axum::extract::{OriginalUri, State};
-use axum::http::header;
+use axum::http::{HeaderMap, header};
+use time::OffsetDateTime;
+
+use crate::auth::presented_key;
 use axum::response::IntoResponse;
 use serde_json::json;
 
@@ -14,12 +17,31 @@ pub async fn health() -> impl IntoResponse {
     Json(json!({"status": "ok", "version": env!("CARGO_PKG_VERSION")}))
 }
 
-/// `GET /v1/models`: the catalog in OpenAI's list shape (rendered once at start).
-pub async fn models(State(state): State<AppState>) -> impl IntoResponse {
-    (
-        [(header::CONTENT_TYPE, "application/json")],
-        state.catalog().list_body(),
-    )
+/// `GET /v1/models`: the catalog in OpenAI's list shape. Without a key, everything
+/// (rendered once at start); with one, only what that key may use. A key that is
+/// presented but invalid is refused, as anywhere else.
+pub async fn models(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<impl IntoResponse, ApiError> {
+    let body = match presented_key(&headers, state.alt_header())? {
+        None => state.catalog().list_body(),
+        Some(key) => {
+            let principal = state
+                .auth()
+                .authenticate(key, OffsetDateTime::now_utc())
+                .await?;
+            let policy = &principal.key.policy;
+            if policy.allowed_models.is_empty() && policy.allowed_providers.is_empty() {
+                state.catalog().list_body()
+            } else {
+                state
+                    .catalog()
+                    .render_list(|provider, id| policy.allows_model(id, id, provider))
+            }
+        }
+    };
+    Ok(([(header::CONTENT_TYPE, "application/json")], body))
 }
 
 pub async fn not_found(OriginalUri(uri): OriginalUri) -> ApiError {

@@ -38,6 +38,12 @@ pub(crate) struct Directives {
     /// `stream_error`: fail a stream after its first text delta with an
     /// in-stream error event (Anthropic; other dialects ignore it).
     pub stream_error: bool,
+    /// `thoughts=N`: report N thought tokens and lead with a thought part
+    /// (Gemini; other dialects ignore it).
+    pub thoughts: Option<u64>,
+    /// `blocked`: refuse the prompt the way Gemini's safety filter does, a
+    /// 200 with no candidates (Gemini; other dialects ignore it).
+    pub blocked: bool,
 }
 
 impl Directives {
@@ -87,10 +93,25 @@ impl Directives {
                     self.words = Some(n.min(MAX_WORDS));
                 }
             }
+            ("thoughts", Some(v)) => {
+                if let Ok(n) = v.parse() {
+                    self.thoughts = Some(n);
+                }
+            }
             ("tool_call", None) => self.tool_call = true,
             ("stream_error", None) => self.stream_error = true,
+            ("blocked", None) => self.blocked = true,
             _ => {}
         }
+    }
+
+    /// What every route does first: wait `delay_ms`, then report the status
+    /// `status=NNN` asks for, if any, for the route to render in its dialect.
+    pub(crate) async fn delay_then_status(&self) -> Option<StatusCode> {
+        if !self.delay.is_zero() {
+            tokio::time::sleep(self.delay).await;
+        }
+        self.status
     }
 }
 
@@ -121,7 +142,7 @@ mod tests {
         let d = Directives::parse(
             "hi [[mock:status=503]] [[mock:delay_ms=250]][[mock:chunk_delay_ms=5]] \
              [[mock:drop_after=3]] [[mock:words=12]] [[mock:tool_call]] \
-             [[mock:stream_error]] bye",
+             [[mock:stream_error]] [[mock:thoughts=7]] [[mock:blocked]] bye",
         );
         assert_eq!(
             d,
@@ -133,6 +154,8 @@ mod tests {
                 words: Some(12),
                 tool_call: true,
                 stream_error: true,
+                thoughts: Some(7),
+                blocked: true,
             }
         );
     }
@@ -142,7 +165,8 @@ mod tests {
         let d = Directives::parse(
             "[[mock:colour=blue]] [[mock:status=abc]] [[mock:status=200]] \
              [[mock:status=600]] [[mock:delay_ms=-1]] [[mock:words]] \
-             [[mock:tool_call=yes]] [[mock:stream_error=1]] [[mock:drop_after=3",
+             [[mock:tool_call=yes]] [[mock:stream_error=1]] [[mock:thoughts=-2]] \
+             [[mock:thoughts]] [[mock:blocked=1]] [[mock:drop_after=3",
         );
         assert_eq!(d, Directives::default());
     }

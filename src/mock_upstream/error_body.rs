@@ -1,8 +1,11 @@
 //! Error bodies in each provider's shape, so a gateway's error mapping is
 //! exercised against what the real APIs send: OpenAI's
-//! `{"error":{"message","type","param","code"}}` (`wire-formats.md` §1) and
+//! `{"error":{"message","type","param","code"}}` (`wire-formats.md` §1),
 //! Anthropic's `{"type":"error","error":{"type","message"},"request_id"}`
-//! (§2). Both add `retry-after: 1` to a 429, as the real APIs do.
+//! (§2), Gemini's `{"error":{"code","message","status","details"?}}` (§3) and
+//! the Azure OpenAI front door's `{"error":{"code","message"}}`. OpenAI and
+//! Anthropic add `retry-after: 1` to a 429, as the real APIs do; Gemini says
+//! the same with a `RetryInfo` detail instead, as Google does.
 
 use std::borrow::Cow;
 
@@ -166,6 +169,118 @@ impl IntoResponse for AnthropicError {
     }
 }
 
+/// An error in Gemini's shape (Google's `google.rpc.Status` as JSON):
+/// `{"error":{"code":<HTTP status>,"message","status":<canonical code>}}`,
+/// plus `details` when there are any.
+pub(crate) struct GeminiError {
+    status: StatusCode,
+    message: Cow<'static, str>,
+    details: Vec<Value>,
+}
+
+impl GeminiError {
+    pub(crate) fn new(status: StatusCode, message: impl Into<Cow<'static, str>>) -> Self {
+        Self {
+            status,
+            message: message.into(),
+            details: Vec::new(),
+        }
+    }
+
+    /// A 400 `INVALID_ARGUMENT`, Google's answer to any malformed request.
+    pub(crate) fn invalid(message: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, message)
+    }
+
+    /// The error a `status=NNN` directive asks for. A 429 carries the
+    /// `RetryInfo` detail Google sends instead of a `retry-after` header.
+    pub(crate) fn injected(status: StatusCode) -> Self {
+        let message = format!("mock upstream: injected status {}", status.as_u16());
+        let mut error = Self::new(status, message);
+        if status == StatusCode::TOO_MANY_REQUESTS {
+            error.details.push(json!({
+                "@type": "type.googleapis.com/google.rpc.RetryInfo",
+                "retryDelay": "1s",
+            }));
+        }
+        error
+    }
+
+    /// What Google answers for a key it does not know: a 400, not a 401,
+    /// recognisable only by the `API_KEY_INVALID` reason in its details.
+    pub(crate) fn api_key_invalid() -> Self {
+        let message = "API key not valid. Please pass a valid API key.";
+        let mut error = Self::invalid(message);
+        error.details.push(json!({
+            "@type": "type.googleapis.com/google.rpc.ErrorInfo",
+            "reason": "API_KEY_INVALID",
+            "domain": "googleapis.com",
+            "metadata": {"service": "generativelanguage.googleapis.com"},
+        }));
+        error
+    }
+
+    /// Google's canonical code for an HTTP status, the one place that
+    /// mapping lives: other 4xx are `FAILED_PRECONDITION`, other 5xx
+    /// `INTERNAL`.
+    pub(crate) fn status_name(status: StatusCode) -> &'static str {
+        match status.as_u16() {
+            400 => "INVALID_ARGUMENT",
+            401 => "UNAUTHENTICATED",
+            403 => "PERMISSION_DENIED",
+            404 => "NOT_FOUND",
+            409 => "ABORTED",
+            429 => "RESOURCE_EXHAUSTED",
+            499 => "CANCELLED",
+            501 => "UNIMPLEMENTED",
+            503 => "UNAVAILABLE",
+            504 => "DEADLINE_EXCEEDED",
+            500.. => "INTERNAL",
+            _ => "FAILED_PRECONDITION",
+        }
+    }
+}
+
+impl IntoResponse for GeminiError {
+    fn into_response(self) -> Response {
+        let mut error = json!({
+            "code": self.status.as_u16(),
+            "message": self.message,
+            "status": Self::status_name(self.status),
+        });
+        if !self.details.is_empty() {
+            error["details"] = Value::Array(self.details);
+        }
+        (self.status, Json(json!({"error": error}))).into_response()
+    }
+}
+
+/// An error from the Azure OpenAI front door (key and URL checks), before
+/// the request reaches the model: `{"error":{"code":"401","message"}}`, the
+/// code a string. Errors from the model itself are OpenAI-shaped.
+pub(crate) struct AzureError {
+    status: StatusCode,
+    code: &'static str,
+    message: &'static str,
+}
+
+impl AzureError {
+    pub(crate) fn new(status: StatusCode, code: &'static str, message: &'static str) -> Self {
+        Self {
+            status,
+            code,
+            message,
+        }
+    }
+}
+
+impl IntoResponse for AzureError {
+    fn into_response(self) -> Response {
+        let body = json!({"error": {"code": self.code, "message": self.message}});
+        (self.status, Json(body)).into_response()
+    }
+}
+
 /// Anthropic's response header naming the request (SDKs expose it as
 /// `request_id`); OpenAI's equivalent is `x-request-id`.
 pub(crate) const REQUEST_ID: HeaderName = HeaderName::from_static("request-id");
@@ -202,6 +317,26 @@ mod tests {
         for (code, kind) in cases {
             let status = StatusCode::from_u16(code).unwrap_or_else(|e| panic!("{code}: {e}"));
             assert_eq!(AnthropicErrorType::for_status(status).as_str(), kind);
+        }
+    }
+
+    #[test]
+    fn gemini_status_names_follow_the_status() {
+        let cases = [
+            (400, "INVALID_ARGUMENT"),
+            (401, "UNAUTHENTICATED"),
+            (403, "PERMISSION_DENIED"),
+            (404, "NOT_FOUND"),
+            (422, "FAILED_PRECONDITION"),
+            (429, "RESOURCE_EXHAUSTED"),
+            (500, "INTERNAL"),
+            (502, "INTERNAL"),
+            (503, "UNAVAILABLE"),
+            (504, "DEADLINE_EXCEEDED"),
+        ];
+        for (code, name) in cases {
+            let status = StatusCode::from_u16(code).unwrap_or_else(|e| panic!("{code}: {e}"));
+            assert_eq!(GeminiError::status_name(status), name);
         }
     }
 }

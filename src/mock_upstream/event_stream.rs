@@ -11,8 +11,11 @@ use std::io;
 use std::time::Duration;
 
 use axum::body::Body;
+use axum::response::Response;
 use bytes::Bytes;
 use futures_util::stream;
+use http::HeaderValue;
+use http::header::{CACHE_CONTROL, CONTENT_TYPE};
 
 use super::directives::Directives;
 use super::stats::StreamGuard;
@@ -46,6 +49,16 @@ pub(crate) fn body(
         guard,
     };
     Body::from_stream(stream::unfold(feed, Feed::next_frame))
+}
+
+/// A `200 text/event-stream` response around a [`body`], as every
+/// provider sends its SSE streams.
+pub(crate) fn sse_response(body: Body) -> Response {
+    let mut response = Response::new(body);
+    let headers = response.headers_mut();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    response
 }
 
 /// A body that fails on its first poll: the closest an axum handler gets to

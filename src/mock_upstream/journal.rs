@@ -2,8 +2,12 @@
 //! `GET /_mock/requests` so tests can check what the gateway really sent
 //! upstream (which credential, which model, which translated body).
 //!
-//! It stores headers verbatim, `Authorization` included: that is the point,
-//! and it is why this module must never be reachable outside tests and demos.
+//! It stores headers and the query verbatim, `Authorization`, `api-key` and
+//! Gemini's `?key=` included: that is the point (BYOK tests check which key
+//! went upstream), and it is why this module must never be reachable outside
+//! tests and demos. Each entry shows the raw `query` and, for convenience,
+//! its decoded `query_params` (`{"key": "…", "api-version": "…"}`; repeated
+//! names joined with `, ` like headers).
 //!
 //! Recording must stay cheap under benchmark load, so it only clones the
 //! request head and the body's reference-counted `Bytes`; turning entries
@@ -14,8 +18,10 @@ use std::sync::Mutex;
 
 use bytes::Bytes;
 use http::request::Parts;
-use http::{HeaderMap, Method};
+use http::{HeaderMap, Method, Uri};
 use serde_json::{Map, Value};
+
+use super::query;
 
 /// How many requests are kept; older ones are forgotten first.
 pub(crate) const CAPACITY: usize = 50;
@@ -23,8 +29,8 @@ pub(crate) const CAPACITY: usize = 50;
 #[derive(Debug)]
 struct Entry {
     method: Method,
-    path: String,
-    query: Option<String>,
+    /// Path and query; cloning shares its bytes.
+    uri: Uri,
     headers: HeaderMap,
     body: Bytes,
 }
@@ -42,8 +48,7 @@ impl Journal {
     pub(crate) fn record(&self, head: &Parts, body: Bytes) {
         let entry = Entry {
             method: head.method.clone(),
-            path: head.uri.path().to_owned(),
-            query: head.uri.query().map(str::to_owned),
+            uri: head.uri.clone(),
             headers: head.headers.clone(),
             body,
         };
@@ -72,28 +77,41 @@ impl Journal {
     }
 }
 
+/// Adds `name: value`, joining a repeated name's values with `, ` the way
+/// HTTP allows folding repeated headers.
+fn insert_joined(map: &mut Map<String, Value>, name: &str, value: &str) {
+    match map.get_mut(name) {
+        Some(Value::String(existing)) => {
+            existing.push_str(", ");
+            existing.push_str(value);
+        }
+        _ => {
+            map.insert(name.to_owned(), Value::String(value.to_owned()));
+        }
+    }
+}
+
 impl Entry {
     fn to_json(&self) -> Value {
         let mut headers = Map::new();
         for (name, value) in &self.headers {
-            let value = String::from_utf8_lossy(value.as_bytes());
-            // Repeated headers are joined the way HTTP allows folding them.
-            match headers.get_mut(name.as_str()) {
-                Some(Value::String(existing)) => {
-                    existing.push_str(", ");
-                    existing.push_str(&value);
-                }
-                _ => {
-                    headers.insert(name.as_str().to_owned(), Value::String(value.into_owned()));
-                }
-            }
+            insert_joined(
+                &mut headers,
+                name.as_str(),
+                &String::from_utf8_lossy(value.as_bytes()),
+            );
+        }
+        let mut query_params = Map::new();
+        for (name, value) in query::pairs(&self.uri) {
+            insert_joined(&mut query_params, &name, &value);
         }
         let body = serde_json::from_slice(&self.body)
             .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&self.body).into_owned()));
         serde_json::json!({
             "method": self.method.as_str(),
-            "path": self.path,
-            "query": self.query,
+            "path": self.uri.path(),
+            "query": self.uri.query(),
+            "query_params": query_params,
             "headers": headers,
             "body": body,
         })
@@ -119,18 +137,23 @@ mod tests {
     fn renders_headers_lowercase_and_body_as_json_or_text() {
         let journal = Journal::default();
         journal.record(
-            &head("/v1/chat/completions?x=1"),
+            &head("/v1/chat/completions?x=1&key=k%2B1&x=2"),
             Bytes::from_static(b"{\"a\":1}"),
         );
         journal.record(&head("/v1/other"), Bytes::from_static(b"not json"));
         let json = journal.to_json();
         assert_eq!(json[0]["method"], "POST");
         assert_eq!(json[0]["path"], "/v1/chat/completions");
-        assert_eq!(json[0]["query"], "x=1");
+        assert_eq!(json[0]["query"], "x=1&key=k%2B1&x=2");
+        assert_eq!(
+            json[0]["query_params"],
+            serde_json::json!({"x": "1, 2", "key": "k+1"})
+        );
         assert_eq!(json[0]["headers"]["authorization"], "Bearer sk-up");
         assert_eq!(json[0]["headers"]["x-multi"], "a, b");
         assert_eq!(json[0]["body"], serde_json::json!({"a": 1}));
         assert_eq!(json[1]["query"], Value::Null);
+        assert_eq!(json[1]["query_params"], serde_json::json!({}));
         assert_eq!(json[1]["body"], "not json");
     }
 

@@ -9,59 +9,103 @@
 //!   ([`openai`]). With a gateway `base_url` of `http://host:port/v1` this is
 //!   the URL it posts to. There is deliberately no alias without `/v1`, so a
 //!   gateway that builds the URL wrongly gets a 404 instead of a pass.
+//! - `POST /v1/completions`, `POST /v1/embeddings`,
+//!   `POST /v1/images/generations`: OpenAI's legacy completions (plain and
+//!   streamed), embeddings (`float` or `base64`) and image generation.
+//!   All OpenAI routes require `Authorization: Bearer <non-empty key>` (401
+//!   `invalid_api_key` otherwise) and answer with `x-request-id: req_mock_<n>`.
+//! - `POST /openai/deployments/{deployment}/chat/completions?api-version=…`
+//!   and `…/embeddings?api-version=…`: Azure OpenAI ([`openai::azure`]), for
+//!   BYOK to an Azure base URL. Key in `api-key` (401 otherwise, `Bearer` is
+//!   not accepted); no `api-version` is a 404 `Resource not found`, as Azure
+//!   answers, and one not shaped `YYYY-MM-DD[-preview]` a 400. Then answered
+//!   like the OpenAI routes, the deployment as the model.
 //! - `POST /v1/messages`: Anthropic Messages, plain and streamed
 //!   ([`anthropic`]). The gateway's Anthropic `base_url` is the mock's root,
 //!   `http://host:port`. Requires a non-empty key in `x-api-key` or
 //!   `Authorization: Bearer` (401 otherwise; the real API takes both) and
 //!   one dated `anthropic-version` such as `2023-06-01` (400 otherwise);
 //!   answers with a `request-id: req_mock_<n>` header.
+//! - `POST /v1beta/models/{model}:generateContent`, `:streamGenerateContent`
+//!   (`?alt=sse` for SSE, otherwise a JSON array), `:embedContent`,
+//!   `:batchEmbedContents`: Gemini ([`gemini`]); its `base_url` is the mock's
+//!   root too. Key in `x-goog-api-key` or `?key=`: none is 403
+//!   `PERMISSION_DENIED`, the key `bad` is 400 `API_KEY_INVALID`, as Google
+//!   answers.
 //! - `GET /_mock/stats`: `{"requests", "streams_started", "streams_completed",
-//!   "streams_cancelled", "streams_aborted"}` ([`stats`]).
-//! - `GET /_mock/requests`: the last 50 provider requests (both dialects) as
-//!   `{"method","path","query","headers","body"}`, every header verbatim
-//!   (`authorization`, `x-api-key`, `anthropic-version`, `anthropic-beta`…);
-//!   `DELETE` clears them ([`journal`]).
+//!   "streams_cancelled", "streams_aborted"}` ([`stats`]), all routes above
+//!   counted.
+//! - `GET /_mock/requests`: the last 50 provider requests (every dialect) as
+//!   `{"method","path","query","query_params","headers","body"}`, headers
+//!   and query verbatim (`authorization`, `x-api-key`, `api-key`,
+//!   `x-goog-api-key`, `?key=`, `?api-version=`…); `DELETE` clears them
+//!   ([`journal`]).
 //! - anything else: 404 with an OpenAI-shaped error body ([`error_body`]).
+//!
+//! Errors come in each provider's shape ([`error_body`]): OpenAI's
+//! `{"error":{"message","type","param","code"}}`, Anthropic's
+//! `{"type":"error","error":{"type","message"},"request_id"}`, Gemini's
+//! `{"error":{"code","message","status"}}` with Google's canonical status
+//! names (400 `INVALID_ARGUMENT`, 403 `PERMISSION_DENIED`, 404 `NOT_FOUND`,
+//! 429 `RESOURCE_EXHAUSTED`, 500 `INTERNAL`, 503 `UNAVAILABLE`, 504
+//! `DEADLINE_EXCEEDED`…).
 //!
 //! # Replies
 //!
-//! Deterministic: `Mock reply to: <last user message, first 200 chars>`,
-//! where an Anthropic message's text is its string content or its text
-//! blocks joined by spaces. If the last user message holds `tool_result`
-//! blocks (Anthropic), the reply is `Mock reply to tool result: <their
-//! text>`, so a tool round trip can be checked end to end.
+//! Deterministic: `Mock reply to: <last user message, first 200 chars>`
+//! (legacy completions: to the prompt), where an Anthropic message's text is
+//! its string content or its text blocks joined by spaces, and a Gemini
+//! content's its text parts joined by spaces. If the last user message holds
+//! `tool_result` blocks (Anthropic), the reply is `Mock reply to tool result:
+//! <their text>`; if it holds `functionResponse` parts (Gemini), `Mock reply
+//! to function response: <JSON of the first response object>`, so a tool
+//! round trip can be checked end to end.
 //! Prompt tokens are the whitespace-separated words of all text contents
-//! (Anthropic: the `system` prompt and `tool_result` contents too) plus 3
-//! per message, the `system` prompt counting as one; completion tokens are
+//! (Anthropic: the `system` prompt and `tool_result` contents too; Gemini:
+//! `systemInstruction` and each `functionResponse.response` as JSON) plus 3
+//! per message, the system prompt counting as one; completion tokens are
 //! the number of stream pieces (one per word, plus one per tool-argument
-//! fragment). Streams send one SSE event per word, each its own body frame.
-//! Anthropic streams are `message_start`, `ping`, per content block
-//! `content_block_start` / `_delta`… / `_stop`, `message_delta`,
-//! `message_stop`.
+//! fragment; a Gemini function call counts as the same 3). Streams send one
+//! SSE event per word, each its own body frame. Anthropic streams are
+//! `message_start`, `ping`, per content block `content_block_start` /
+//! `_delta`… / `_stop`, `message_delta`, `message_stop`. Gemini chunks carry
+//! running `usageMetadata` totals; the last adds `finishReason: "STOP"`.
+//!
+//! Embeddings (OpenAI, Azure, Gemini) are [`embedding::vector`] of the
+//! text: deterministic, in `[-1, 1)`, 8 values unless `dimensions` /
+//! `outputDimensionality` asks otherwise, equal across providers for equal
+//! text.
 //!
 //! # Directives
 //!
 //! Tests steer the mock with tags in the text of the last user message
-//! (Anthropic: `tool_result` contents included), which survive whatever
-//! translation the gateway does. Unknown tags are ignored and the tags stay
-//! in the echoed text.
+//! (Anthropic: `tool_result` contents included; Gemini: `functionResponse`
+//! JSON included; legacy completions and images: the prompt; embeddings:
+//! the input texts), which survive whatever translation the gateway does.
+//! Unknown tags are ignored and the tags stay in the echoed text.
 //!
 //! | tag | effect |
 //! |---|---|
-//! | `[[mock:status=NNN]]` | answer NNN (400–599) with the provider's error body; 429 adds `retry-after: 1`. Anthropic's `error.type` follows the status: 400 `invalid_request_error`, 401 `authentication_error`, 403 `permission_error`, 404 `not_found_error`, 413 `request_too_large`, 429 `rate_limit_error`, 529 `overloaded_error`, other 4xx `invalid_request_error`, other 5xx `api_error` |
-//! | `[[mock:delay_ms=N]]` | wait N ms before the response headers |
-//! | `[[mock:chunk_delay_ms=N]]` | wait N ms between stream events |
-//! | `[[mock:drop_after=N]]` | send N stream events (Anthropic: `ping` included), then cut the connection (no `[DONE]` / `message_stop`); non-streamed: headers at most, then cut |
+//! | `[[mock:status=NNN]]` | answer NNN (400–599) with the provider's error body; on OpenAI and Anthropic routes 429 adds `retry-after: 1`, on Gemini a `RetryInfo` detail (`retryDelay: "1s"`). Anthropic's `error.type` follows the status: 400 `invalid_request_error`, 401 `authentication_error`, 403 `permission_error`, 404 `not_found_error`, 413 `request_too_large`, 429 `rate_limit_error`, 529 `overloaded_error`, other 4xx `invalid_request_error`, other 5xx `api_error`. Every route |
+//! | `[[mock:delay_ms=N]]` | wait N ms before the response headers. Every route |
+//! | `[[mock:chunk_delay_ms=N]]` | wait N ms between stream events (Gemini's JSON-array stream too) |
+//! | `[[mock:drop_after=N]]` | send N stream events (Anthropic: `ping` included), then cut the connection (no `[DONE]` / `message_stop` / closing `]`); non-streamed, embeddings and images: headers at most, then cut |
 //! | `[[mock:words=N]]` | reply `w1 w2 … wN` (N ≤ 100 000) instead of the echo |
-//! | `[[mock:tool_call]]` | if the request has tools, call the first one with `{"location":"Paris"}`; Anthropic says `Let me check.` first, in its own text block |
-//! | `[[mock:stream_error]]` | Anthropic streams only: after `message_start` and the first text delta, send `event: error` (`overloaded_error`) and end the stream; counted in `streams_aborted`. Ignored when not streaming and by the OpenAI route |
+//! | `[[mock:tool_call]]` | if the request has tools, call the first one with `{"location":"Paris"}`; Anthropic says `Let me check.` first, in its own text block; Gemini sends one `functionCall` part (whole, in one chunk when streamed) with `finishReason: "STOP"` |
+//! | `[[mock:stream_error]]` | Anthropic streams only: after `message_start` and the first text delta, send `event: error` (`overloaded_error`) and end the stream; counted in `streams_aborted`. Ignored when not streaming and by the other routes |
+//! | `[[mock:thoughts=N]]` | Gemini only: lead with a `{"text":"thinking…","thought":true}` part (its own chunk when streamed) and report `thoughtsTokenCount: N`, apart from `candidatesTokenCount` and inside `totalTokenCount` |
+//! | `[[mock:blocked]]` | Gemini only: a 200 with no `candidates`, only `promptFeedback: {"blockReason":"SAFETY"}` and the prompt's usage (one chunk when streamed) |
 
 mod anthropic;
+
 mod directives;
+mod embedding;
 mod error_body;
 mod event_stream;
+mod gemini;
 mod journal;
 mod openai;
+mod query;
 mod reply;
 mod stats;
 
@@ -79,7 +123,7 @@ use axum::serve::ListenerExt;
 use axum::{Json, Router};
 use tokio::net::TcpListener;
 
-use self::error_body::{AnthropicError, OpenAiError};
+use self::error_body::{AnthropicError, GeminiError, OpenAiError};
 use self::journal::Journal;
 use self::stats::Stats;
 
@@ -119,7 +163,19 @@ impl MockUpstream {
     pub fn router(&self) -> Router {
         let providers = Router::new()
             .route("/v1/chat/completions", post(openai::chat_completions))
+            .route("/v1/completions", post(openai::completions))
+            .route("/v1/embeddings", post(openai::embeddings))
+            .route("/v1/images/generations", post(openai::image_generations))
+            .route(
+                "/openai/deployments/{deployment}/chat/completions",
+                post(openai::azure::chat_completions),
+            )
+            .route(
+                "/openai/deployments/{deployment}/embeddings",
+                post(openai::azure::embeddings),
+            )
             .route("/v1/messages", post(anthropic::messages))
+            .route("/v1beta/models/{target}", post(gemini::models))
             // `route_layer`, so only matched provider routes are recorded.
             .route_layer(middleware::from_fn_with_state(
                 Arc::clone(&self.state),
@@ -178,6 +234,8 @@ fn body_too_large(state: &MockState, path: &str) -> Response {
         AnthropicError::new(status, message)
             .request_id(request_id)
             .into_response()
+    } else if path.starts_with("/v1beta/") {
+        GeminiError::new(status, message).into_response()
     } else {
         OpenAiError::new(status, "invalid_request_error", message).into_response()
     }

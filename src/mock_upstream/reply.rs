@@ -30,6 +30,16 @@ pub(crate) fn tool_result_reply_text(result_text: &str, directives: &Directives)
     echo("Mock reply to tool result: ", result_text, directives)
 }
 
+/// The reply to a Gemini turn answering a function call; `response_json`
+/// is the JSON of its first `functionResponse.response` object.
+pub(crate) fn function_response_reply_text(response_json: &str, directives: &Directives) -> String {
+    echo(
+        "Mock reply to function response: ",
+        response_json,
+        directives,
+    )
+}
+
 fn echo(prefix: &str, text: &str, directives: &Directives) -> String {
     match directives.words {
         Some(n) => numbered_words(n),

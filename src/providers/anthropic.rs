@@ -8,7 +8,7 @@ use bytes::Bytes;
 use http::HeaderValue;
 
 use super::send::{Attempt, send};
-use super::{Credentials, UpstreamError, UpstreamResponse};
+use super::{Account, Credentials, UpstreamError, UpstreamResponse};
 use crate::config::ProviderConfig;
 use crate::routing::ProviderKind;
 use crate::secret::Secret;
@@ -17,7 +17,8 @@ const DEFAULT_VERSION: &str = "2023-06-01";
 
 pub struct Anthropic {
     client: reqwest::Client,
-    messages_url: String,
+    byok_client: reqwest::Client,
+    base_url: String,
     api_key: Option<Secret<String>>,
     /// `x-api-key` value, built once and marked sensitive so it is never logged.
     auth: Option<HeaderValue>,
@@ -34,7 +35,7 @@ pub struct AnthropicHeaders {
 
 impl Anthropic {
     pub fn new(
-        client: reqwest::Client,
+        clients: &super::Clients,
         cfg: &ProviderConfig,
         first_byte_timeout: Duration,
     ) -> Self {
@@ -49,8 +50,9 @@ impl Anthropic {
             .and_then(|v| HeaderValue::try_from(v).ok())
             .unwrap_or(HeaderValue::from_static(DEFAULT_VERSION));
         Anthropic {
-            client,
-            messages_url: format!("{}/v1/messages", cfg.base_url),
+            client: clients.gateway.clone(),
+            byok_client: clients.byok.clone(),
+            base_url: cfg.base_url.clone(),
             api_key: cfg.api_key.clone(),
             auth,
             version,
@@ -67,21 +69,50 @@ impl Anthropic {
         &self,
         body: Bytes,
         headers: &AnthropicHeaders,
+        account: Account<'_>,
     ) -> Result<UpstreamResponse, UpstreamError> {
-        let auth = self
-            .auth
-            .clone()
-            .ok_or(UpstreamError::NotConfigured(ProviderKind::Anthropic))?;
-        let mut req = self
-            .client
-            .post(&self.messages_url)
-            .header("x-api-key", auth)
+        let caller_version = headers.version.clone();
+        let (client, base, key, credentials, secret, version) = match account {
+            Account::Gateway => (
+                &self.client,
+                self.base_url.as_str(),
+                self.auth
+                    .clone()
+                    .ok_or(UpstreamError::NotConfigured(ProviderKind::Anthropic))?,
+                Credentials::Gateway,
+                self.api_key.as_ref(),
+                caller_version,
+            ),
+            Account::Caller(byok) => {
+                let mut key =
+                    HeaderValue::try_from(byok.api_key.expose().as_str()).map_err(|_| {
+                        UpstreamError::Protocol {
+                            provider: ProviderKind::Anthropic,
+                            detail: "the x-byok-api-key is not a valid header value".into(),
+                        }
+                    })?;
+                key.set_sensitive(true);
+                let version = byok
+                    .api_version
+                    .as_deref()
+                    .and_then(|v| HeaderValue::try_from(v).ok())
+                    .or(caller_version);
+                (
+                    &self.byok_client,
+                    byok.api_base.as_deref().unwrap_or(&self.base_url),
+                    key,
+                    Credentials::Caller,
+                    Some(&byok.api_key),
+                    version,
+                )
+            }
+        };
+        let mut req = client
+            .post(format!("{base}/v1/messages"))
+            .header("x-api-key", key)
             .header(
                 "anthropic-version",
-                headers
-                    .version
-                    .clone()
-                    .unwrap_or_else(|| self.version.clone()),
+                version.unwrap_or_else(|| self.version.clone()),
             )
             .header(http::header::CONTENT_TYPE, "application/json")
             .body(body);
@@ -92,8 +123,8 @@ impl Anthropic {
             req,
             Attempt {
                 provider: ProviderKind::Anthropic,
-                credentials: Credentials::Gateway,
-                secret: self.api_key.as_ref(),
+                credentials,
+                secret,
                 first_byte_timeout: self.first_byte_timeout,
             },
         )

@@ -1,24 +1,52 @@
 //! Upstream providers: how a request leaves the gateway and how the answer comes back.
 //!
-//! `Upstreams` holds one pooled HTTP client per provider (connect and first-byte
-//! timeouts, an idle timeout between body chunks, no whole-response timeout: it would
-//! cut streams). `send` is the shared sending and error-mapping path; each provider
+//! `Upstreams` holds the provider clients; they share two pooled HTTP clients (one
+//! for configured upstreams, one with filtered DNS for BYOK bases) with connect and
+//! first-byte timeouts, an idle timeout between body chunks, and no whole-response
+//! timeout (it would cut streams). `send` is the shared sending and error-mapping path; each provider
 //! file only knows its URLs and auth headers. `relay` streams bodies back.
 
 mod anthropic;
 mod error;
+mod gemini;
 mod openai;
 pub mod relay;
 mod send;
 
 pub use anthropic::{Anthropic, AnthropicHeaders};
 pub use error::{Credentials, UpstreamError};
-pub use openai::OpenAi;
+pub use gemini::{Gemini, GeminiMethod};
+pub use openai::{OpenAi, OpenAiEndpoint};
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::config::{Config, UpstreamConfig};
 use crate::routing::ProviderKind;
+use crate::routing::byok::{Byok, PublicOnlyResolver};
+
+/// Whose provider account a call runs on.
+#[derive(Debug, Clone, Copy)]
+pub enum Account<'a> {
+    /// The gateway's configured key.
+    Gateway,
+    /// The caller's own key (BYOK).
+    Caller(&'a Byok),
+}
+
+impl<'a> Account<'a> {
+    pub fn from_byok(byok: Option<&'a Byok>) -> Self {
+        byok.map_or(Account::Gateway, Account::Caller)
+    }
+}
+
+/// The two pooled HTTP clients: one for configured upstreams, one for caller-chosen
+/// BYOK bases, whose DNS answers are filtered (no internal addresses).
+#[derive(Clone)]
+pub struct Clients {
+    pub gateway: reqwest::Client,
+    pub byok: reqwest::Client,
+}
 
 /// What came back from a provider that answered with a 2xx.
 pub struct UpstreamResponse {
@@ -59,35 +87,61 @@ impl UpstreamResponse {
 /// All configured providers.
 #[derive(Clone)]
 pub struct Upstreams {
-    pub openai: Arc<OpenAi>,
+    /// OpenAI and the OpenAI-compatible vendors, by provider.
+    openai_like: Arc<HashMap<ProviderKind, OpenAi>>,
     pub anthropic: Arc<Anthropic>,
+    pub gemini: Arc<Gemini>,
     timeouts: UpstreamConfig,
 }
 
 impl Upstreams {
     pub fn new(config: &Config) -> Result<Self, UpstreamError> {
-        let client = build_client(&config.upstream)?;
+        let clients = Clients {
+            gateway: build_client(&config.upstream, None)?,
+            byok: build_client(
+                &config.upstream,
+                Some(PublicOnlyResolver::shared(config.byok.allow_private_base)),
+            )?,
+        };
+        let first_byte = config.upstream.first_byte_timeout;
+        let openai_like = ProviderKind::ALL
+            .into_iter()
+            .filter(|p| p.dialect() == crate::routing::Dialect::OpenAi)
+            .map(|p| (p, OpenAi::new(p, &clients, config.provider(p), first_byte)))
+            .collect();
         Ok(Upstreams {
-            openai: Arc::new(OpenAi::new(
-                client.clone(),
-                config.provider(ProviderKind::OpenAi),
-                config.upstream.first_byte_timeout,
-            )),
+            openai_like: Arc::new(openai_like),
             anthropic: Arc::new(Anthropic::new(
-                client.clone(),
+                &clients,
                 config.provider(ProviderKind::Anthropic),
-                config.upstream.first_byte_timeout,
+                first_byte,
+            )),
+            gemini: Arc::new(Gemini::new(
+                &clients,
+                config.provider(ProviderKind::Gemini),
+                first_byte,
             )),
             timeouts: config.upstream.clone(),
         })
     }
 
+    /// The OpenAI-dialect client for `provider` (OpenAI or a compatible vendor).
+    pub fn openai(&self, provider: ProviderKind) -> Result<&OpenAi, UpstreamError> {
+        self.openai_like
+            .get(&provider)
+            .ok_or(UpstreamError::NotConfigured(provider))
+    }
+
     /// Whether `provider` can serve a request with the gateway's own credentials.
     pub fn has_credentials(&self, provider: ProviderKind) -> bool {
         match provider {
-            ProviderKind::OpenAi => self.openai.has_credentials(),
             ProviderKind::Anthropic => self.anthropic.has_credentials(),
-            _ => false,
+            ProviderKind::Gemini => self.gemini.has_credentials(),
+            ProviderKind::Deepgram => false,
+            other => self
+                .openai_like
+                .get(&other)
+                .is_some_and(OpenAi::has_credentials),
         }
     }
 
@@ -96,17 +150,22 @@ impl Upstreams {
     }
 }
 
-fn build_client(t: &UpstreamConfig) -> Result<reqwest::Client, UpstreamError> {
-    reqwest::Client::builder()
+fn build_client(
+    t: &UpstreamConfig,
+    resolver: Option<Arc<PublicOnlyResolver>>,
+) -> Result<reqwest::Client, UpstreamError> {
+    let mut builder = reqwest::Client::builder()
         // No read or total timeout here: the first-byte wait is bounded in `send`
         // and silences mid-body in `relay`, each with its own setting.
         .connect_timeout(t.connect_timeout)
         .tcp_nodelay(true)
         .pool_idle_timeout(std::time::Duration::from_secs(90))
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .map_err(|e| UpstreamError::Protocol {
-            provider: ProviderKind::OpenAi,
-            detail: format!("cannot build HTTP client: {e}"),
-        })
+        .redirect(reqwest::redirect::Policy::none());
+    if let Some(r) = resolver {
+        builder = builder.dns_resolver(r);
+    }
+    builder.build().map_err(|e| UpstreamError::Protocol {
+        provider: ProviderKind::OpenAi,
+        detail: format!("cannot build HTTP client: {e}"),
+    })
 }

@@ -50,13 +50,24 @@ impl Endpoint {
 pub const SUPPORT: &[(Endpoint, &[ProviderKind])] = &[
     (
         Endpoint::Chat,
-        &[ProviderKind::OpenAi, ProviderKind::Anthropic, ProviderKind::Gemini],
+        &[
+            ProviderKind::OpenAi,
+            ProviderKind::Anthropic,
+            ProviderKind::Gemini,
+        ],
     ),
     (
         Endpoint::Messages,
-        &[ProviderKind::OpenAi, ProviderKind::Anthropic, ProviderKind::Gemini],
+        &[
+            ProviderKind::OpenAi,
+            ProviderKind::Anthropic,
+            ProviderKind::Gemini,
+        ],
     ),
-    (Endpoint::Embeddings, &[ProviderKind::OpenAi, ProviderKind::Gemini]),
+    (
+        Endpoint::Embeddings,
+        &[ProviderKind::OpenAi, ProviderKind::Gemini],
+    ),
     (Endpoint::Audio, &[ProviderKind::Deepgram]),
     (Endpoint::Completions, &[]),
     (Endpoint::Images, &[]),
@@ -158,7 +169,12 @@ impl Byok {
                         | ProviderKind::Deepgram
                 )
             })
-            .ok_or_else(|| bad("x-byok-provider", "must be openai, anthropic, gemini or deepgram"))?;
+            .ok_or_else(|| {
+                bad(
+                    "x-byok-provider",
+                    "must be openai, anthropic, gemini or deepgram",
+                )
+            })?;
         if !supported(endpoint, provider) {
             return Err(ByokError::NotSupported {
                 provider,
@@ -199,12 +215,18 @@ impl Byok {
             .map_err(|_| bad("x-byok-api-base", format!("host {host} does not resolve")))?
             .collect();
         if addrs.is_empty() {
-            return Err(bad("x-byok-api-base", format!("host {host} does not resolve")));
+            return Err(bad(
+                "x-byok-api-base",
+                format!("host {host} does not resolve"),
+            ));
         }
         if let Some(a) = addrs.iter().find(|a| is_internal(a.ip())) {
             return Err(bad(
                 "x-byok-api-base",
-                format!("resolves to an internal address ({}), which is not allowed", a.ip()),
+                format!(
+                    "resolves to an internal address ({}), which is not allowed",
+                    a.ip()
+                ),
             ));
         }
         Ok(())
@@ -212,8 +234,12 @@ impl Byok {
 }
 
 fn validate_base(base: &str, policy: ByokPolicy) -> Result<String, ByokError> {
-    let url = reqwest::Url::parse(base)
-        .map_err(|_| bad("x-byok-api-base", "must be an absolute URL such as https://myres.openai.azure.com"))?;
+    let url = reqwest::Url::parse(base).map_err(|_| {
+        bad(
+            "x-byok-api-base",
+            "must be an absolute URL such as https://myres.openai.azure.com",
+        )
+    })?;
     match url.scheme() {
         "https" => {}
         "http" if policy.allow_http_base => {}
@@ -239,13 +265,12 @@ fn validate_base(base: &str, policy: ByokPolicy) -> Result<String, ByokError> {
         .parse::<IpAddr>();
     if !policy.allow_private_base
         && let Ok(ip) = literal
+        && is_internal(ip)
     {
-        if is_internal(ip) {
-            return Err(bad(
-                "x-byok-api-base",
-                format!("{ip} is an internal address, which is not allowed"),
-            ));
-        }
+        return Err(bad(
+            "x-byok-api-base",
+            format!("{ip} is an internal address, which is not allowed"),
+        ));
     }
     Ok(url.as_str().trim_end_matches('/').to_owned())
 }
@@ -338,10 +363,20 @@ mod tests {
     #[test]
     fn no_headers_means_no_byok_and_partial_headers_are_an_error() {
         let p = ByokPolicy::default();
-        assert!(Byok::from_headers(&HeaderMap::new(), Endpoint::Chat, p).unwrap().is_none());
-        let err = Byok::from_headers(&headers(&[("x-byok-api-key", "k")]), Endpoint::Chat, p).unwrap_err();
+        assert!(
+            Byok::from_headers(&HeaderMap::new(), Endpoint::Chat, p)
+                .unwrap()
+                .is_none()
+        );
+        let err = Byok::from_headers(&headers(&[("x-byok-api-key", "k")]), Endpoint::Chat, p)
+            .unwrap_err();
         assert_eq!(err.header(), "x-byok-provider");
-        let err = Byok::from_headers(&headers(&[("x-byok-provider", "openai")]), Endpoint::Chat, p).unwrap_err();
+        let err = Byok::from_headers(
+            &headers(&[("x-byok-provider", "openai")]),
+            Endpoint::Chat,
+            p,
+        )
+        .unwrap_err();
         assert_eq!(err.header(), "x-byok-api-key");
         let err = Byok::from_headers(
             &headers(&[("x-byok-provider", "anthropic"), ("x-byok-api-key", "k")]),
@@ -367,12 +402,27 @@ mod tests {
             allow_http_base: true,
             allow_private_base: true,
         };
-        assert_eq!(validate_base("http://127.0.0.1:9/", lax).unwrap(), "http://127.0.0.1:9");
+        assert_eq!(
+            validate_base("http://127.0.0.1:9/", lax).unwrap(),
+            "http://127.0.0.1:9"
+        );
     }
 
     #[test]
     fn internal_ranges() {
-        for ip in ["127.0.0.1", "10.0.0.1", "172.16.5.4", "192.168.1.1", "169.254.169.254", "100.64.0.1", "0.0.0.0", "::1", "fd00::1", "fe80::1", "::ffff:127.0.0.1"] {
+        for ip in [
+            "127.0.0.1",
+            "10.0.0.1",
+            "172.16.5.4",
+            "192.168.1.1",
+            "169.254.169.254",
+            "100.64.0.1",
+            "0.0.0.0",
+            "::1",
+            "fd00::1",
+            "fe80::1",
+            "::ffff:127.0.0.1",
+        ] {
             assert!(is_internal(ip.parse().unwrap()), "{ip}");
         }
         for ip in ["8.8.8.8", "1.1.1.1", "2606:4700::1111"] {
@@ -388,7 +438,11 @@ mod tests {
             api_base: Some("https://localhost:8443".into()),
             api_version: None,
         };
-        assert!(byok.check_resolved_base(ByokPolicy::default()).await.is_err());
+        assert!(
+            byok.check_resolved_base(ByokPolicy::default())
+                .await
+                .is_err()
+        );
         let lax = ByokPolicy {
             allow_http_base: false,
             allow_private_base: true,

@@ -43,53 +43,46 @@ struct Alias {
 pub struct Catalog {
     models: HashMap<Arc<str>, Arc<ModelEntry>>,
     aliases: HashMap<Arc<str>, Alias>,
+    /// Listing order: models as declared, then aliases.
+    order: Vec<(Arc<str>, Option<ProviderKind>)>,
     list_body: Bytes,
 }
 
-/// (id, provider, input, output, cached input) in USD per million tokens.
+/// (id, provider, input, output, cached input) in USD per million tokens: list
+/// prices as published by each vendor; override them in `[[models]]`.
+#[rustfmt::skip]
 const BUILT_IN: &[(&str, ProviderKind, f64, f64, f64)] = &[
-    ("gpt-5", ProviderKind::OpenAi, 1.25, 10.0, 0.125),
-    ("gpt-5-mini", ProviderKind::OpenAi, 0.25, 2.0, 0.025),
-    ("gpt-5-nano", ProviderKind::OpenAi, 0.05, 0.40, 0.005),
-    ("gpt-4.1", ProviderKind::OpenAi, 2.0, 8.0, 0.50),
-    ("gpt-4.1-mini", ProviderKind::OpenAi, 0.40, 1.60, 0.10),
-    ("gpt-4.1-nano", ProviderKind::OpenAi, 0.10, 0.40, 0.025),
-    ("gpt-4o", ProviderKind::OpenAi, 2.50, 10.0, 1.25),
-    ("gpt-4o-mini", ProviderKind::OpenAi, 0.15, 0.60, 0.075),
-    ("o3", ProviderKind::OpenAi, 2.0, 8.0, 0.50),
-    ("o4-mini", ProviderKind::OpenAi, 1.10, 4.40, 0.275),
-    (
-        "text-embedding-3-small",
-        ProviderKind::OpenAi,
-        0.02,
-        0.0,
-        0.0,
-    ),
-    (
-        "text-embedding-3-large",
-        ProviderKind::OpenAi,
-        0.13,
-        0.0,
-        0.0,
-    ),
-    ("claude-opus-4-1", ProviderKind::Anthropic, 15.0, 75.0, 1.50),
-    (
-        "claude-sonnet-4-5",
-        ProviderKind::Anthropic,
-        3.0,
-        15.0,
-        0.30,
-    ),
-    ("claude-haiku-4-5", ProviderKind::Anthropic, 1.0, 5.0, 0.10),
-    ("gemini-2.5-pro", ProviderKind::Gemini, 1.25, 10.0, 0.31),
-    ("gemini-2.5-flash", ProviderKind::Gemini, 0.30, 2.50, 0.075),
-    (
-        "gemini-2.5-flash-lite",
-        ProviderKind::Gemini,
-        0.10,
-        0.40,
-        0.025,
-    ),
+    ("gpt-5",                  ProviderKind::OpenAi,    1.25, 10.00, 0.125),
+    ("gpt-5-mini",             ProviderKind::OpenAi,    0.25,  2.00, 0.025),
+    ("gpt-5-nano",             ProviderKind::OpenAi,    0.05,  0.40, 0.005),
+    ("gpt-4.1",                ProviderKind::OpenAi,    2.00,  8.00, 0.50),
+    ("gpt-4.1-mini",           ProviderKind::OpenAi,    0.40,  1.60, 0.10),
+    ("gpt-4.1-nano",           ProviderKind::OpenAi,    0.10,  0.40, 0.025),
+    ("gpt-4o",                 ProviderKind::OpenAi,    2.50, 10.00, 1.25),
+    ("gpt-4o-mini",            ProviderKind::OpenAi,    0.15,  0.60, 0.075),
+    ("o3",                     ProviderKind::OpenAi,    2.00,  8.00, 0.50),
+    ("o4-mini",                ProviderKind::OpenAi,    1.10,  4.40, 0.275),
+    ("gpt-3.5-turbo-instruct", ProviderKind::OpenAi,    1.50,  2.00, 1.50),
+    ("text-embedding-3-small", ProviderKind::OpenAi,    0.02,  0.00, 0.00),
+    ("text-embedding-3-large", ProviderKind::OpenAi,    0.13,  0.00, 0.00),
+    ("gpt-image-1",            ProviderKind::OpenAi,    5.00, 40.00, 1.25),
+    // Priced per image by OpenAI; per-token prices do not apply (README).
+    ("dall-e-3",               ProviderKind::OpenAi,    0.00,  0.00, 0.00),
+    ("dall-e-2",               ProviderKind::OpenAi,    0.00,  0.00, 0.00),
+    ("claude-opus-4-1",        ProviderKind::Anthropic, 15.00, 75.00, 1.50),
+    ("claude-sonnet-4-5",      ProviderKind::Anthropic, 3.00, 15.00, 0.30),
+    ("claude-haiku-4-5",       ProviderKind::Anthropic, 1.00,  5.00, 0.10),
+    ("gemini-2.5-pro",         ProviderKind::Gemini,    1.25, 10.00, 0.31),
+    ("gemini-2.5-flash",       ProviderKind::Gemini,    0.30,  2.50, 0.075),
+    ("gemini-2.5-flash-lite",  ProviderKind::Gemini,    0.10,  0.40, 0.025),
+    ("gemini-embedding-001",   ProviderKind::Gemini,    0.15,  0.00, 0.00),
+    ("text-embedding-004",     ProviderKind::Gemini,    0.00,  0.00, 0.00),
+    ("deepseek-chat",          ProviderKind::DeepSeek,  0.28,  0.42, 0.028),
+    ("deepseek-reasoner",      ProviderKind::DeepSeek,  0.28,  0.42, 0.028),
+    ("qwen-plus",              ProviderKind::Qwen,      0.40,  1.20, 0.40),
+    ("qwen-max",               ProviderKind::Qwen,      1.60,  6.40, 1.60),
+    ("kimi-k2-0905-preview",   ProviderKind::Moonshot,  0.60,  2.50, 0.15),
+    ("MiniMax-M2",             ProviderKind::MiniMax,   0.30,  1.20, 0.30),
 ];
 
 /// (alias, openai, anthropic, gemini)
@@ -175,28 +168,53 @@ impl Catalog {
             }
         }
 
-        let mut data: Vec<serde_json::Value> = by_id
+        let order: Vec<(Arc<str>, Option<ProviderKind>)> = by_id
             .iter()
-            .map(|m| json!({"id": &*m.id, "object": "model", "created": 0, "owned_by": m.provider.as_str()}))
+            .map(|m| (m.id.clone(), Some(m.provider)))
+            .chain(alias_list.iter().map(|(id, _)| (id.clone(), None)))
             .collect();
-        data.extend(alias_list.iter().map(
-            |(id, _)| json!({"id": &**id, "object": "model", "created": 0, "owned_by": "tollgate"}),
-        ));
-        let list_body = Bytes::from(
-            serde_json::to_vec(&json!({"object": "list", "data": data}))
-                .expect("a JSON value always serializes"),
-        );
-
-        Catalog {
+        let mut catalog = Catalog {
             models: by_id.into_iter().map(|m| (m.id.clone(), m)).collect(),
             aliases: alias_list.into_iter().collect(),
-            list_body,
-        }
+            order,
+            list_body: Bytes::new(),
+        };
+        catalog.list_body = catalog.render_list(|_, _| true);
+        catalog
     }
 
     /// The `GET /v1/models` body, rendered once.
     pub fn list_body(&self) -> Bytes {
         self.list_body.clone()
+    }
+
+    /// The `/v1/models` body with only the models `allowed(provider, id)` accepts;
+    /// an alias is listed if any of its targets is allowed.
+    pub fn render_list(&self, allowed: impl Fn(ProviderKind, &str) -> bool) -> Bytes {
+        let data: Vec<serde_json::Value> = self
+            .order
+            .iter()
+            .filter(|(id, provider)| match provider {
+                Some(p) => allowed(*p, id),
+                None => self.aliases.get(id).is_some_and(|a| {
+                    a.targets
+                        .iter()
+                        .any(|(p, m)| allowed(*p, m) || allowed(*p, id))
+                }),
+            })
+            .map(|(id, provider)| {
+                json!({
+                    "id": &**id,
+                    "object": "model",
+                    "created": 0,
+                    "owned_by": provider.map_or("tollgate", ProviderKind::as_str),
+                })
+            })
+            .collect();
+        Bytes::from(
+            serde_json::to_vec(&json!({"object": "list", "data": data}))
+                .expect("a JSON value always serializes"),
+        )
     }
 
     pub fn get(&self, id: &str) -> Option<&Arc<ModelEntry>> {

@@ -11,7 +11,8 @@ pub use catalog::{Catalog, ModelEntry, Resolved};
 
 use std::fmt;
 
-/// An upstream provider family.
+/// An upstream provider. OpenAI-compatible vendors get their own variant (own base
+/// URL, key and prices) but share OpenAI's wire format, see [`ProviderKind::dialect`].
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
 )]
@@ -21,14 +22,31 @@ pub enum ProviderKind {
     Anthropic,
     Gemini,
     Deepgram,
+    DeepSeek,
+    Qwen,
+    Moonshot,
+    MiniMax,
+}
+
+/// The wire format a provider speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    OpenAi,
+    Anthropic,
+    Gemini,
+    Deepgram,
 }
 
 impl ProviderKind {
-    pub const ALL: [ProviderKind; 4] = [
+    pub const ALL: [ProviderKind; 8] = [
         ProviderKind::OpenAi,
         ProviderKind::Anthropic,
         ProviderKind::Gemini,
         ProviderKind::Deepgram,
+        ProviderKind::DeepSeek,
+        ProviderKind::Qwen,
+        ProviderKind::Moonshot,
+        ProviderKind::MiniMax,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -37,6 +55,23 @@ impl ProviderKind {
             ProviderKind::Anthropic => "anthropic",
             ProviderKind::Gemini => "gemini",
             ProviderKind::Deepgram => "deepgram",
+            ProviderKind::DeepSeek => "deepseek",
+            ProviderKind::Qwen => "qwen",
+            ProviderKind::Moonshot => "moonshot",
+            ProviderKind::MiniMax => "minimax",
+        }
+    }
+
+    pub fn dialect(self) -> Dialect {
+        match self {
+            ProviderKind::Anthropic => Dialect::Anthropic,
+            ProviderKind::Gemini => Dialect::Gemini,
+            ProviderKind::Deepgram => Dialect::Deepgram,
+            ProviderKind::OpenAi
+            | ProviderKind::DeepSeek
+            | ProviderKind::Qwen
+            | ProviderKind::Moonshot
+            | ProviderKind::MiniMax => Dialect::OpenAi,
         }
     }
 }

@@ -4,15 +4,21 @@
 
 mod records;
 mod sqlite;
+mod usage;
 
 pub use records::{
     Account, AccountId, KeyFilter, KeyRecord, KeyStatus, KeyUpdate, NewKey,
     from_ms as records_from_ms, to_ms as records_ms,
 };
+pub use records::{
+    AccountBilling, BillingMode, CreditRecord, DAY_MS, GroupBy, HOUR_MS, UsageQuery,
+    UsageQueryError, UsageReport, UsageTotals,
+};
 
 use time::OffsetDateTime;
 
 use crate::keys::{KeyId, KeyKind, SecretHash};
+use crate::metering::UsageEvent;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -184,6 +190,102 @@ impl Store {
     pub async fn close(&self) {
         match &self.backend {
             Backend::Sqlite(s) => s.close().await,
+        }
+    }
+
+    /// One transaction: inserts the events, adds them to the hourly rollups and
+    /// subtracts each event's `charge_micro` from its account's balance (events with
+    /// an empty `account_id` skip the balance). Idempotent per event id: only events
+    /// not stored before touch rollups and balances, so a retried batch never
+    /// double-charges. Returns how many events were new.
+    pub async fn record_usage(&self, events: &[UsageEvent]) -> Result<u64, StoreError> {
+        match &self.backend {
+            Backend::Sqlite(s) => s.record_usage(events).await,
+        }
+    }
+
+    /// Deletes raw events older than `ts_ms`; the hourly rollups stay.
+    pub async fn purge_usage_before(&self, ts_ms: i64) -> Result<u64, StoreError> {
+        match &self.backend {
+            Backend::Sqlite(s) => s.purge_usage_before(ts_ms).await,
+        }
+    }
+
+    pub async fn count_usage_events(&self) -> Result<u64, StoreError> {
+        match &self.backend {
+            Backend::Sqlite(s) => s.count_usage_events().await,
+        }
+    }
+
+    /// The raw events of one request (a full scan: for tests and debugging).
+    pub async fn usage_events_for_request(
+        &self,
+        request_id: &str,
+    ) -> Result<Vec<UsageEvent>, StoreError> {
+        match &self.backend {
+            Backend::Sqlite(s) => s.usage_events_for_request(request_id).await,
+        }
+    }
+
+    pub async fn account_billing(&self, id: &str) -> Result<Option<AccountBilling>, StoreError> {
+        match &self.backend {
+            Backend::Sqlite(s) => s.account_billing(id).await,
+        }
+    }
+
+    /// Changes the given billing settings; `false` when the account does not exist.
+    pub async fn set_account_billing(
+        &self,
+        id: &str,
+        currency: Option<&str>,
+        mode: Option<BillingMode>,
+    ) -> Result<bool, StoreError> {
+        match &self.backend {
+            Backend::Sqlite(s) => s.set_account_billing(id, currency, mode).await,
+        }
+    }
+
+    /// Adds funds (negative for corrections) and records the audit row, in one
+    /// transaction. Returns the new balance, `None` when the account does not exist.
+    pub async fn credit_account(
+        &self,
+        id: &str,
+        amount_micro: i64,
+        actor: &str,
+        note: &str,
+        now: OffsetDateTime,
+    ) -> Result<Option<i64>, StoreError> {
+        match &self.backend {
+            Backend::Sqlite(s) => s.credit_account(id, amount_micro, actor, note, now).await,
+        }
+    }
+
+    /// An account's credit audit trail, oldest first.
+    pub async fn account_credits(&self, id: &str) -> Result<Vec<CreditRecord>, StoreError> {
+        match &self.backend {
+            Backend::Sqlite(s) => s.account_credits(id).await,
+        }
+    }
+
+    /// Totals and groups from the hourly rollups (fast on large logs, and beyond the
+    /// raw events' retention) over the query's range widened to whole hours
+    /// ([`UsageQuery::window`]); an empty range gives an empty report.
+    pub async fn usage_report(&self, q: &UsageQuery) -> Result<UsageReport, StoreError> {
+        match &self.backend {
+            Backend::Sqlite(s) => s.usage_report(q).await,
+        }
+    }
+
+    /// The client IPs with the most requests over the same window as
+    /// [`Store::usage_report`], most first. Reads raw events, so only what is still
+    /// within retention counts.
+    pub async fn top_client_ips(
+        &self,
+        q: &UsageQuery,
+        limit: u32,
+    ) -> Result<Vec<(String, u64)>, StoreError> {
+        match &self.backend {
+            Backend::Sqlite(s) => s.top_client_ips(q, limit).await,
         }
     }
 }

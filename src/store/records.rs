@@ -171,3 +171,208 @@ fn rfc3339(t: Option<OffsetDateTime>) -> Option<String> {
             .ok()
     })
 }
+
+/// How an account pays (DESIGN §4). Prepaid accounts are refused once their balance
+/// cannot cover a request; postpaid accounts run a negative balance that is invoiced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BillingMode {
+    Prepaid,
+    Postpaid,
+}
+
+impl BillingMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BillingMode::Prepaid => "prepaid",
+            BillingMode::Postpaid => "postpaid",
+        }
+    }
+}
+
+impl std::str::FromStr for BillingMode {
+    type Err = ();
+    fn from_str(s: &str) -> Result<Self, ()> {
+        match s {
+            "prepaid" => Ok(BillingMode::Prepaid),
+            "postpaid" => Ok(BillingMode::Postpaid),
+            _ => Err(()),
+        }
+    }
+}
+
+/// An account's billing settings and balance (micro-units of `currency`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountBilling {
+    pub currency: String,
+    pub billing_mode: BillingMode,
+    pub balance_micro: i64,
+}
+
+/// One manual change to a balance, as audited in `account_credits`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CreditRecord {
+    pub id: String,
+    pub account_id: AccountId,
+    /// Negative for corrections.
+    pub amount_micro: i64,
+    pub balance_after_micro: i64,
+    /// The kid of the management key that made the change, or `cli`.
+    pub actor: String,
+    pub note: String,
+    pub created_at: OffsetDateTime,
+}
+
+/// The dimension a usage report is broken down by; the wire strings come from `as_str`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GroupBy {
+    None,
+    Key,
+    Model,
+    Provider,
+    Status,
+    Hour,
+    Day,
+}
+
+impl GroupBy {
+    pub const ALL: [GroupBy; 7] = [
+        GroupBy::None,
+        GroupBy::Key,
+        GroupBy::Model,
+        GroupBy::Provider,
+        GroupBy::Status,
+        GroupBy::Hour,
+        GroupBy::Day,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GroupBy::None => "none",
+            GroupBy::Key => "key",
+            GroupBy::Model => "model",
+            GroupBy::Provider => "provider",
+            GroupBy::Status => "status",
+            GroupBy::Hour => "hour",
+            GroupBy::Day => "day",
+        }
+    }
+}
+
+impl std::str::FromStr for GroupBy {
+    type Err = ();
+    fn from_str(s: &str) -> Result<Self, ()> {
+        GroupBy::ALL.into_iter().find(|g| g.as_str() == s).ok_or(())
+    }
+}
+
+/// One hour in unix milliseconds: the resolution of the usage rollups.
+pub const HOUR_MS: i64 = 3_600_000;
+/// One UTC day in unix milliseconds.
+pub const DAY_MS: i64 = 24 * HOUR_MS;
+
+/// What a usage report covers: `[from_ms, to_ms)`, optionally one account and/or
+/// one key, broken down by `group_by`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UsageQuery {
+    pub from_ms: i64,
+    pub to_ms: i64,
+    pub account_id: Option<AccountId>,
+    /// A key's public id.
+    pub kid: Option<String>,
+    pub group_by: GroupBy,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum UsageQueryError {
+    #[error("`from` must be before `to`")]
+    EmptyRange,
+}
+
+impl UsageQuery {
+    /// A whole-gateway query over `[from_ms, to_ms)` with no breakdown.
+    pub fn new(from_ms: i64, to_ms: i64) -> Result<UsageQuery, UsageQueryError> {
+        let q = UsageQuery {
+            from_ms,
+            to_ms,
+            account_id: None,
+            kid: None,
+            group_by: GroupBy::None,
+        };
+        q.validate()?;
+        Ok(q)
+    }
+
+    pub fn validate(&self) -> Result<(), UsageQueryError> {
+        if self.from_ms >= self.to_ms {
+            return Err(UsageQueryError::EmptyRange);
+        }
+        Ok(())
+    }
+
+    /// The range widened to whole hours (`from` down, `to` up): what a report over
+    /// the hourly rollups actually covers. Empty when the query's range is.
+    pub fn window(&self) -> (i64, i64) {
+        if self.from_ms >= self.to_ms {
+            return (self.from_ms, self.from_ms);
+        }
+        let from = self.from_ms - self.from_ms.rem_euclid(HOUR_MS);
+        let past = self.to_ms.rem_euclid(HOUR_MS);
+        let to = match past {
+            0 => self.to_ms,
+            _ => self.to_ms.saturating_add(HOUR_MS - past),
+        };
+        (from, to)
+    }
+}
+
+/// Sums over a set of requests. Counts are `u64`; tokens and money (micro-units)
+/// are `i64` like the events they come from.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct UsageTotals {
+    pub requests: u64,
+    /// Requests answered with status >= 400.
+    pub errors: u64,
+    /// Requests answered 401.
+    pub auth_failures: u64,
+    pub input_tokens: i64,
+    pub output_tokens: i64,
+    pub cached_tokens: i64,
+    pub cost_micro_usd: i64,
+    /// Summed as recorded: micro-units of each account's currency.
+    pub charge_micro: i64,
+    pub latency_ms_sum: i64,
+    /// `latency_ms_sum / requests`, 0 when there were none; kept by [`UsageTotals::add`].
+    pub avg_latency_ms: u64,
+}
+
+impl UsageTotals {
+    /// Adds `other` in, recomputing the average latency.
+    pub fn add(&mut self, other: &UsageTotals) {
+        self.requests = self.requests.saturating_add(other.requests);
+        self.errors = self.errors.saturating_add(other.errors);
+        self.auth_failures = self.auth_failures.saturating_add(other.auth_failures);
+        self.input_tokens = self.input_tokens.saturating_add(other.input_tokens);
+        self.output_tokens = self.output_tokens.saturating_add(other.output_tokens);
+        self.cached_tokens = self.cached_tokens.saturating_add(other.cached_tokens);
+        self.cost_micro_usd = self.cost_micro_usd.saturating_add(other.cost_micro_usd);
+        self.charge_micro = self.charge_micro.saturating_add(other.charge_micro);
+        self.latency_ms_sum = self.latency_ms_sum.saturating_add(other.latency_ms_sum);
+        self.avg_latency_ms = match self.requests {
+            0 => 0,
+            n => u64::try_from(self.latency_ms_sum).unwrap_or(0) / n,
+        };
+    }
+}
+
+/// A usage report: totals over the window and, unless `GroupBy::None`, one entry per
+/// group. Group keys: the kid, model, provider or status code, or for hour and day
+/// the RFC 3339 start of the UTC bucket. Time buckets and statuses come in order,
+/// the others by requests, most first.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UsageReport {
+    /// The window actually covered (see [`UsageQuery::window`]).
+    pub from_ms: i64,
+    pub to_ms: i64,
+    pub totals: UsageTotals,
+    pub groups: Vec<(String, UsageTotals)>,
+}

@@ -22,7 +22,7 @@ const KEY_SELECT: &str = "SELECT k.id, k.kid, k.account_id, \
 
 #[derive(Clone)]
 pub struct SqliteStore {
-    pool: SqlitePool,
+    pub(super) pool: SqlitePool,
 }
 
 impl SqliteStore {

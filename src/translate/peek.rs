@@ -29,20 +29,46 @@ struct Fields<'a> {
     #[serde(borrow, default)]
     messages: Option<&'a RawValue>,
     #[serde(borrow, default)]
+    input: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    prompt: Option<&'a RawValue>,
+    #[serde(borrow, default)]
     stream: Option<&'a RawValue>,
 }
 
-/// The routing view of a chat completions body.
+/// What a body must carry besides `model`, per endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shape {
+    /// Chat completions and Anthropic messages: a non-empty `messages` array.
+    Messages,
+    /// Embeddings: `input`, a string or a non-empty array.
+    Input,
+    /// Legacy completions: `prompt`, a string or a non-empty array.
+    Prompt,
+    /// Image generation: a `prompt` string; `model` may be absent (OpenAI's default).
+    ImagePrompt,
+}
+
+/// The model OpenAI uses for image generation when none is named.
+pub const DEFAULT_IMAGE_MODEL: &str = "dall-e-2";
+
+/// The routing view of a request body.
 #[derive(Debug)]
 pub struct ChatPeek<'a> {
     pub model: Cow<'a, str>,
     pub stream: bool,
-    /// Byte range of the `model` JSON value (quotes included) within the body.
-    model_span: (usize, usize),
+    /// Byte range of the `model` JSON value (quotes included) within the body, if
+    /// the body names one.
+    model_span: Option<(usize, usize)>,
 }
 
 impl<'a> ChatPeek<'a> {
+    /// Peeks a chat-style body (`Shape::Messages`).
     pub fn parse(body: &'a [u8]) -> Result<Self, PeekError> {
+        Self::parse_as(body, Shape::Messages)
+    }
+
+    pub fn parse_as(body: &'a [u8], shape: Shape) -> Result<Self, PeekError> {
         match body.iter().find(|b| !b.is_ascii_whitespace()) {
             None => {
                 return Err(PeekError::Json(
@@ -55,32 +81,42 @@ impl<'a> ChatPeek<'a> {
         let fields: Fields<'a> =
             serde_json::from_slice(body).map_err(|e| PeekError::Json(e.to_string()))?;
 
-        let raw_model = fields.model.ok_or(PeekError::Missing("model"))?;
-        let model: Cow<'a, str> =
-            serde_json::from_str(raw_model.get()).map_err(|_| PeekError::Invalid {
-                field: "model",
-                message: "`model` must be a string, e.g. \"gpt-4o-mini\"".into(),
-            })?;
-        if model.trim().is_empty() {
-            return Err(PeekError::Invalid {
-                field: "model",
-                message: "`model` must not be empty".into(),
-            });
-        }
+        let (model, model_span) = match fields.model {
+            Some(raw_model) => {
+                let model: Cow<'a, str> =
+                    serde_json::from_str(raw_model.get()).map_err(|_| PeekError::Invalid {
+                        field: "model",
+                        message: "`model` must be a string, e.g. \"gpt-4o-mini\"".into(),
+                    })?;
+                if model.trim().is_empty() {
+                    return Err(PeekError::Invalid {
+                        field: "model",
+                        message: "`model` must not be empty".into(),
+                    });
+                }
+                // RawValue borrows from `body`, so its pointer lies inside it.
+                let start = raw_model.get().as_ptr() as usize - body.as_ptr() as usize;
+                (model, Some((start, start + raw_model.get().len())))
+            }
+            None if shape == Shape::ImagePrompt => (Cow::Borrowed(DEFAULT_IMAGE_MODEL), None),
+            None => return Err(PeekError::Missing("model")),
+        };
 
-        let messages = fields.messages.ok_or(PeekError::Missing("messages"))?;
-        let messages = messages.get();
-        if !messages.starts_with('[') {
-            return Err(PeekError::Invalid {
-                field: "messages",
-                message: "`messages` must be an array of message objects".into(),
-            });
-        }
-        if messages[1..].trim_start().starts_with(']') {
-            return Err(PeekError::Invalid {
-                field: "messages",
-                message: "`messages` must contain at least one message".into(),
-            });
+        match shape {
+            Shape::Messages => {
+                non_empty_array(fields.messages, "messages", "an array of message objects")?
+            }
+            Shape::Input => string_or_array(fields.input, "input")?,
+            Shape::Prompt => string_or_array(fields.prompt, "prompt")?,
+            Shape::ImagePrompt => {
+                let prompt = fields.prompt.ok_or(PeekError::Missing("prompt"))?;
+                if !prompt.get().starts_with('"') || prompt.get() == "\"\"" {
+                    return Err(PeekError::Invalid {
+                        field: "prompt",
+                        message: "`prompt` must be a non-empty string".into(),
+                    });
+                }
+            }
         }
 
         let stream = match fields.stream.map(RawValue::get) {
@@ -95,28 +131,54 @@ impl<'a> ChatPeek<'a> {
             }
         };
 
-        // RawValue borrows from `body`, so its pointer lies inside it.
-        let start = raw_model.get().as_ptr() as usize - body.as_ptr() as usize;
         Ok(ChatPeek {
             model,
             stream,
-            model_span: (start, start + raw_model.get().len()),
+            model_span,
         })
     }
 
     /// `body` with the model replaced by `upstream_model`; the same bytes when equal.
     pub fn with_model(&self, body: &Bytes, upstream_model: &str) -> Bytes {
-        if self.model == upstream_model {
+        let Some((start, end)) = self.model_span.filter(|_| self.model != upstream_model) else {
             return body.clone();
-        }
+        };
         let quoted = serde_json::to_string(upstream_model).expect("a string always serializes");
-        let (start, end) = self.model_span;
         let mut out = BytesMut::with_capacity(body.len() + quoted.len());
         out.extend_from_slice(&body[..start]);
         out.extend_from_slice(quoted.as_bytes());
         out.extend_from_slice(&body[end..]);
         out.freeze()
     }
+}
+
+fn non_empty_array(
+    raw: Option<&RawValue>,
+    field: &'static str,
+    what: &str,
+) -> Result<(), PeekError> {
+    let text = raw.ok_or(PeekError::Missing(field))?.get();
+    if !text.starts_with('[') {
+        return Err(PeekError::Invalid {
+            field,
+            message: format!("`{field}` must be {what}"),
+        });
+    }
+    if text[1..].trim_start().starts_with(']') {
+        return Err(PeekError::Invalid {
+            field,
+            message: format!("`{field}` must not be empty"),
+        });
+    }
+    Ok(())
+}
+
+fn string_or_array(raw: Option<&RawValue>, field: &'static str) -> Result<(), PeekError> {
+    let text = raw.ok_or(PeekError::Missing(field))?.get();
+    if text.starts_with('"') {
+        return Ok(());
+    }
+    non_empty_array(raw, field, "a string or an array")
 }
 
 #[cfg(test)]

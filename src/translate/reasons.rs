@@ -22,6 +22,23 @@ pub fn openai_to_anthropic(finish_reason: &str) -> &'static str {
     }
 }
 
+/// Gemini `finishReason` → OpenAI `finish_reason` (wire-formats.md §5.4). Gemini ends
+/// a function-call turn with `STOP`, so `had_tool_call` (a `functionCall` part was
+/// emitted) turns `STOP` into `tool_calls`, or agent loops would never run the tools.
+pub fn gemini_to_openai(finish: &str, had_tool_call: bool) -> &'static str {
+    match finish {
+        "STOP" if had_tool_call => "tool_calls",
+        "MAX_TOKENS" => "length",
+        "SAFETY" | "RECITATION" | "BLOCKLIST" | "PROHIBITED_CONTENT" | "SPII" => "content_filter",
+        // IMAGE_SAFETY, IMAGE_PROHIBITED_CONTENT, IMAGE_RECITATION, IMAGE_OTHER (not
+        // NO_IMAGE, which is the model declining to draw, not a filter).
+        image if image.starts_with("IMAGE_") => "content_filter",
+        // STOP, LANGUAGE, OTHER, MALFORMED_FUNCTION_CALL, UNEXPECTED_TOOL_CALL,
+        // TOO_MANY_TOOL_CALLS, NO_IMAGE, FINISH_REASON_UNSPECIFIED and anything new.
+        _ => "stop",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -48,5 +65,35 @@ mod tests {
         ] {
             assert_eq!(openai_to_anthropic(o), a, "{o}");
         }
+    }
+
+    #[test]
+    fn every_documented_gemini_reason_maps() {
+        for (g, o) in [
+            ("STOP", "stop"),
+            ("MAX_TOKENS", "length"),
+            ("SAFETY", "content_filter"),
+            ("RECITATION", "content_filter"),
+            ("LANGUAGE", "stop"),
+            ("OTHER", "stop"),
+            ("BLOCKLIST", "content_filter"),
+            ("PROHIBITED_CONTENT", "content_filter"),
+            ("SPII", "content_filter"),
+            ("MALFORMED_FUNCTION_CALL", "stop"),
+            ("IMAGE_SAFETY", "content_filter"),
+            ("UNEXPECTED_TOOL_CALL", "stop"),
+            ("TOO_MANY_TOOL_CALLS", "stop"),
+            ("IMAGE_PROHIBITED_CONTENT", "content_filter"),
+            ("NO_IMAGE", "stop"),
+            ("IMAGE_RECITATION", "content_filter"),
+            ("IMAGE_OTHER", "content_filter"),
+            ("FINISH_REASON_UNSPECIFIED", "stop"),
+        ] {
+            assert_eq!(gemini_to_openai(g, false), o, "{g}");
+        }
+        assert_eq!(gemini_to_openai("STOP", true), "tool_calls");
+        // Only STOP is a turn that ended by asking for tools.
+        assert_eq!(gemini_to_openai("MAX_TOKENS", true), "length");
+        assert_eq!(gemini_to_openai("SAFETY", true), "content_filter");
     }
 }

@@ -20,6 +20,7 @@ use tollgate::{App, AppState, Config};
 
 pub const UPSTREAM_KEY: &str = "test-upstream-key";
 pub const ANTHROPIC_UPSTREAM_KEY: &str = "test-anthropic-key";
+pub const GEMINI_UPSTREAM_KEY: &str = "test-gemini-key";
 pub const PEPPER: &str = "test-pepper-0123456789abcdef";
 
 /// A running mock upstream.
@@ -99,6 +100,8 @@ pub fn base_config(dir: &Path, mock_base: &str) -> RawConfig {
     };
     raw.providers.anthropic.base_url = mock_base.to_owned();
     raw.providers.anthropic.api_key = ANTHROPIC_UPSTREAM_KEY.into();
+    raw.providers.gemini.base_url = mock_base.to_owned();
+    raw.providers.gemini.api_key = GEMINI_UPSTREAM_KEY.into();
     raw
 }
 
@@ -201,6 +204,25 @@ impl Gateway {
         req.send().await.unwrap()
     }
 
+    /// POSTs `body` to `path` with `key` and extra headers.
+    pub async fn post(
+        &self,
+        path: &str,
+        key: &str,
+        headers: &[(&str, &str)],
+        body: Value,
+    ) -> reqwest::Response {
+        let mut req = self
+            .client
+            .post(self.url(path))
+            .bearer_auth(key)
+            .json(&body);
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        req.send().await.unwrap()
+    }
+
     pub async fn chat(&self, key: &str, body: Value) -> reqwest::Response {
         self.client
             .post(self.url("/v1/chat/completions"))
@@ -293,6 +315,10 @@ api_key = "{UPSTREAM_KEY}"
 [providers.anthropic]
 base_url = "{mock_base}"
 api_key = "{ANTHROPIC_UPSTREAM_KEY}"
+
+[providers.gemini]
+base_url = "{mock_base}"
+api_key = "{GEMINI_UPSTREAM_KEY}"
 {extra}
 "#,
         db = dir.join("gateway.db").display()

@@ -4,6 +4,7 @@
 
 pub mod accounts;
 pub mod keys;
+pub mod usage;
 
 use axum::Json;
 use serde_json::{Value, json};

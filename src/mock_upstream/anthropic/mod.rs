@@ -20,7 +20,6 @@ use axum::Json;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
-use http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use http::{HeaderMap, HeaderValue};
 
 use self::message::{Answer, Event, Reply};
@@ -59,10 +58,7 @@ async fn answer(
     let request = request::validate(headers, body)?;
     let directives = Directives::parse(&request.last_turn.directive_text());
 
-    if !directives.delay.is_zero() {
-        tokio::time::sleep(directives.delay).await;
-    }
-    if let Some(status) = directives.status {
+    if let Some(status) = directives.delay_then_status().await {
         return Err(AnthropicError::injected(status));
     }
 
@@ -98,9 +94,6 @@ async fn answer(
     };
     let frames = events.iter().map(Event::to_frame).collect();
     let guard = StreamGuard::start(Arc::clone(&state.stats));
-    let mut response = Response::new(event_stream::body(frames, ending, &directives, guard));
-    let headers = response.headers_mut();
-    headers.insert(CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
-    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    Ok(response)
+    let body = event_stream::body(frames, ending, &directives, guard);
+    Ok(event_stream::sse_response(body))
 }

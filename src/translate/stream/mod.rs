@@ -26,6 +26,7 @@
 
 mod anthropic_events;
 mod anthropic_to_chat;
+mod chain;
 mod chat_chunks;
 mod chat_to_anthropic;
 #[cfg(test)]
@@ -37,6 +38,7 @@ use serde::Serialize;
 use crate::translate::sse::SseEvent;
 
 pub use anthropic_to_chat::AnthropicToChat;
+pub use chain::Chain;
 pub use chat_to_anthropic::ChatToAnthropic;
 
 /// The `code` for [`StreamTranslator::fail`] when the upstream connection broke.

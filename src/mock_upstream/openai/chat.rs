@@ -1,31 +1,25 @@
-//! `POST /v1/chat/completions` in OpenAI's real wire format (see
-//! `wire-formats.md` §1): JSON completions, SSE chunk streams ending in
-//! `data: [DONE]`, the optional `choices: []` usage chunk, tool-call deltas
-//! and the errors OpenAI answers with (shaped in `error_body`).
-//!
-//! It reads only the request fields that change the answer and ignores the
-//! rest, like a lenient provider; it must not grow gateway logic.
+//! `POST /v1/chat/completions` (and Azure's deployment route to it) in
+//! OpenAI's real wire format (`wire-formats.md` §1): JSON completions, SSE
+//! chunk streams ending in `data: [DONE]`, the optional `choices: []` usage
+//! chunk, and tool-call deltas.
 
 use std::sync::Arc;
 
 use axum::Json;
-use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
-use http::header::{AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE};
-use http::{HeaderMap, HeaderValue, StatusCode};
+use http::StatusCode;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::MockState;
-use super::directives::Directives;
-use super::error_body::OpenAiError;
-use super::event_stream::{self, Ending};
-use super::reply::{self, TOOL_ARGUMENT_FRAGMENTS, TOOL_ARGUMENTS};
-use super::stats::StreamGuard;
+use super::super::MockState;
+use super::super::directives::Directives;
+use super::super::error_body::OpenAiError;
+use super::super::event_stream::{self, Ending};
+use super::super::reply::{self, TOOL_ARGUMENT_FRAGMENTS, TOOL_ARGUMENTS};
+use super::super::stats::StreamGuard;
+use super::{CREATED, Delivery, ModelFrom, StreamOptions, parse_body};
 
-/// Fixed so responses are byte-for-byte reproducible across runs.
-const CREATED: u64 = 1_700_000_000;
 const SYSTEM_FINGERPRINT: &str = "fp_mock";
 const TOOL_CALL_ID: &str = "call_mock_1";
 /// OpenAI's own per-message overhead is about this size; any fixed value
@@ -58,11 +52,6 @@ enum Content {
 #[derive(Deserialize)]
 struct Part {
     text: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct StreamOptions {
-    include_usage: Option<bool>,
 }
 
 #[derive(Deserialize)]
@@ -105,30 +94,14 @@ struct Completion {
     completion_tokens: u64,
 }
 
-/// `POST /v1/chat/completions`.
-pub(crate) async fn chat_completions(
-    State(state): State<Arc<MockState>>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let n = state.next_response_number();
-    let mut response = match answer(&state, n, &headers, &body).await {
-        Ok(response) => response,
-        Err(error) => error.into_response(),
-    };
-    if let Ok(value) = HeaderValue::from_str(&format!("req_mock_{n}")) {
-        response.headers_mut().insert("x-request-id", value);
-    }
-    response
-}
-
-async fn answer(
+/// The answer to a chat request that passed the route's credential check.
+pub(super) async fn answer(
     state: &MockState,
     n: u64,
-    headers: &HeaderMap,
     body: &[u8],
+    model_from: ModelFrom<'_>,
 ) -> Result<Response, OpenAiError> {
-    let request = validate(headers, body)?;
+    let request = validate(body, model_from)?;
     let last_user_text = request
         .messages
         .iter()
@@ -136,11 +109,7 @@ async fn answer(
         .map(|m| m.texts().collect::<Vec<_>>().join(" "))
         .unwrap_or_default();
     let directives = Directives::parse(&last_user_text);
-
-    if !directives.delay.is_zero() {
-        tokio::time::sleep(directives.delay).await;
-    }
-    if let Some(status) = directives.status {
+    if let Some(status) = directives.delay_then_status().await {
         return Err(OpenAiError::injected(status));
     }
 
@@ -173,16 +142,7 @@ async fn answer(
     let events = completion.stream_events(include_usage);
     let guard = StreamGuard::start(Arc::clone(&state.stats));
     let body = event_stream::body(events, Ending::Complete, &directives, guard);
-    let mut response = Response::new(body);
-    let headers = response.headers_mut();
-    headers.insert(CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
-    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    Ok(response)
-}
-
-enum Delivery {
-    Whole,
-    Stream { include_usage: bool },
+    Ok(event_stream::sse_response(body))
 }
 
 /// A request that passed the checks OpenAI makes before generating.
@@ -193,37 +153,9 @@ struct ValidRequest {
     first_tool: Option<String>,
 }
 
-fn validate(headers: &HeaderMap, body: &[u8]) -> Result<ValidRequest, OpenAiError> {
-    let has_key = headers
-        .get(AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .is_some_and(|key| !key.trim().is_empty());
-    if !has_key {
-        return Err(OpenAiError::new(
-            StatusCode::UNAUTHORIZED,
-            "invalid_request_error",
-            "You didn't provide an API key. Send it as `Authorization: Bearer <key>`; \
-             the mock accepts any non-empty key.",
-        )
-        .code("invalid_api_key"));
-    }
-    let request: ChatRequest = serde_json::from_slice(body).map_err(|e| {
-        let message = if e.is_data() {
-            format!("Invalid request body: {e}")
-        } else {
-            format!("We could not parse the JSON body of your request: {e}")
-        };
-        OpenAiError::new(StatusCode::BAD_REQUEST, "invalid_request_error", message)
-    })?;
-    let model = request.model.filter(|m| !m.is_empty()).ok_or_else(|| {
-        OpenAiError::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_request_error",
-            "you must provide a model parameter",
-        )
-        .param("model")
-    })?;
+fn validate(body: &[u8], model_from: ModelFrom<'_>) -> Result<ValidRequest, OpenAiError> {
+    let request: ChatRequest = parse_body(body)?;
+    let model = model_from.resolve(request.model)?;
     let messages = request.messages.ok_or_else(|| {
         OpenAiError::new(
             StatusCode::BAD_REQUEST,
@@ -233,18 +165,10 @@ fn validate(headers: &HeaderMap, body: &[u8]) -> Result<ValidRequest, OpenAiErro
         .param("messages")
         .code("missing_required_parameter")
     })?;
-    let delivery = if request.stream.unwrap_or(false) {
-        let include_usage = request.stream_options.and_then(|o| o.include_usage);
-        Delivery::Stream {
-            include_usage: include_usage.unwrap_or(false),
-        }
-    } else {
-        Delivery::Whole
-    };
     Ok(ValidRequest {
         model,
         messages,
-        delivery,
+        delivery: Delivery::of(request.stream, request.stream_options),
         first_tool: request
             .tools
             .into_iter()

@@ -1,0 +1,83 @@
+//! One request's usage draft: filled in as the request moves through the gateway
+//! (the meter middleware opens it, the gate adds the principal, the handler the
+//! route, the response body the tokens), and closed exactly once into a
+//! `UsageEvent` — when the response is an error, when the body ends, or when the
+//! client goes away mid-stream (the body is dropped).
+
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use crate::metering::UsageSource;
+
+/// What the handler decided about a request.
+#[derive(Debug, Clone, Default)]
+pub struct RouteInfo {
+    pub provider: String,
+    pub model_requested: String,
+    pub model_served: String,
+    /// Catalog prices (micro-USD per Mtok): input, output, cached input.
+    pub prices: Option<(u64, u64, u64)>,
+    pub byok: bool,
+    pub streamed: bool,
+    /// The caller asked for the usage chunk (`stream_options.include_usage`).
+    pub caller_wants_usage: bool,
+}
+
+/// Token counts for one request.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TokenCounts {
+    pub input: u64,
+    pub output: u64,
+    pub cached: u64,
+}
+
+#[derive(Debug, Default)]
+pub struct Draft {
+    pub request_id: String,
+    pub endpoint: String,
+    pub client_ip: String,
+    pub user_id: String,
+    pub session_id: String,
+    pub app_version: String,
+    pub account_id: String,
+    pub kid: String,
+    pub key_markup_bps: Option<u32>,
+    pub route: Option<RouteInfo>,
+    /// Request body size, for input estimates.
+    pub request_text: String,
+    pub tokens: Option<(TokenCounts, UsageSource)>,
+    pub ttfb: Option<std::time::Duration>,
+    /// Set when money was held for this request (prepaid accounts).
+    pub reservation: Option<()>,
+}
+
+/// Shared handle to the draft, kept in request extensions.
+#[derive(Clone)]
+pub struct Meter {
+    pub started: Instant,
+    pub started_ms: i64,
+    draft: Arc<Mutex<Draft>>,
+}
+
+impl Meter {
+    pub fn new(draft: Draft, started_ms: i64) -> Self {
+        Meter {
+            started: Instant::now(),
+            started_ms,
+            draft: Arc::new(Mutex::new(draft)),
+        }
+    }
+
+    /// Runs `f` on the draft. The lock is never held across an await.
+    pub fn with<R>(&self, f: impl FnOnce(&mut Draft) -> R) -> R {
+        let mut guard = match self.draft.lock() {
+            Ok(g) => g,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        f(&mut guard)
+    }
+
+    pub fn set_route(&self, route: RouteInfo) {
+        self.with(|d| d.route = Some(route));
+    }
+}

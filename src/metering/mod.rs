@@ -1,0 +1,21 @@
+//! Metering: every gateway request becomes a `UsageEvent`, priced in integer
+//! micro-units, written in batches off the request path.
+//!
+//! - `event`: the usage row.
+//! - `meter`: one request's draft, filled in along the way and closed once.
+//! - `observe`: token usage read from the caller-facing response.
+//! - `tokens`: tiktoken estimates when no usage was reported.
+//! - `money`, `pricing`: exact arithmetic for cost, markup and currency.
+//! - `ledger`: balances and reservations in memory (prepaid accounts).
+//! - `sink`: the bounded channel and the batch writer.
+
+pub mod event;
+// pub mod ledger; (wired once the usage store lands)
+pub mod meter;
+pub mod money;
+pub mod observe;
+pub mod pricing;
+// pub mod sink;
+pub mod tokens;
+
+pub use event::{UsageEvent, UsageSource};

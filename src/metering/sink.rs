@@ -1,0 +1,146 @@
+//! The usage writer: requests hand their finished `UsageEvent` to a bounded channel
+//! and move on; one task writes them in batches (every ~100 ms or 500 rows), in one
+//! transaction with the rollups and balance changes.
+//!
+//! Nothing is dropped: when the channel is full, events spill into an overflow list
+//! the writer drains first (counted in `tollgate_usage_spilled_total`). A failed
+//! write keeps its batch and retries. On shutdown the server closes the sink after
+//! the last request has finished, and the writer drains everything before exiting.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+
+use super::UsageEvent;
+use super::ledger::Ledger;
+use crate::store::Store;
+
+const BATCH_MAX: usize = 500;
+const BATCH_EVERY: Duration = Duration::from_millis(100);
+const RETRY_AFTER: Duration = Duration::from_secs(1);
+
+/// Where finished requests send their usage. Cheap to clone.
+#[derive(Clone)]
+pub struct UsageSink {
+    tx: mpsc::Sender<UsageEvent>,
+    overflow: Arc<Mutex<Vec<UsageEvent>>>,
+}
+
+impl UsageSink {
+    /// Queues an event; never blocks, never drops.
+    pub fn record(&self, event: UsageEvent) {
+        metrics::gauge!("tollgate_usage_queue_depth")
+            .set((self.tx.max_capacity() - self.tx.capacity()) as f64);
+        match self.tx.try_send(event) {
+            Ok(()) => {}
+            Err(mpsc::error::TrySendError::Full(event) | mpsc::error::TrySendError::Closed(event)) => {
+                metrics::counter!("tollgate_usage_spilled_total").increment(1);
+                match self.overflow.lock() {
+                    Ok(mut o) => o.push(event),
+                    Err(p) => p.into_inner().push(event),
+                }
+            }
+        }
+    }
+}
+
+/// Starts the writer. Drop every `UsageSink` clone (or call [`Writer::close`]) and
+/// await the handle to flush everything.
+pub fn spawn(store: Store, ledger: Arc<Ledger>, capacity: usize) -> (UsageSink, Writer) {
+    let (tx, rx) = mpsc::channel(capacity);
+    let overflow = Arc::new(Mutex::new(Vec::new()));
+    let sink = UsageSink {
+        tx,
+        overflow: overflow.clone(),
+    };
+    let task = tokio::spawn(run(store, ledger, rx, overflow));
+    (sink, Writer { task })
+}
+
+pub struct Writer {
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Writer {
+    /// Waits (at most `deadline`) until every queued event is written.
+    pub async fn finish(self, deadline: Duration) {
+        if tokio::time::timeout(deadline, self.task).await.is_err() {
+            tracing::error!("usage writer did not finish before the deadline; some usage may be unwritten");
+        }
+    }
+}
+
+async fn run(
+    store: Store,
+    ledger: Arc<Ledger>,
+    mut rx: mpsc::Receiver<UsageEvent>,
+    overflow: Arc<Mutex<Vec<UsageEvent>>>,
+) {
+    let mut batch: Vec<UsageEvent> = Vec::with_capacity(BATCH_MAX);
+    loop {
+        let closed = collect(&mut rx, &overflow, &mut batch).await;
+        if !batch.is_empty() {
+            write(&store, &ledger, &mut batch).await;
+        }
+        if closed {
+            // Senders are gone: take what is left in the overflow, then stop.
+            let rest: Vec<UsageEvent> = match overflow.lock() {
+                Ok(mut o) => std::mem::take(&mut *o),
+                Err(p) => std::mem::take(&mut *p.into_inner()),
+            };
+            batch.extend(rest);
+            while !batch.is_empty() {
+                write(&store, &ledger, &mut batch).await;
+            }
+            return;
+        }
+    }
+}
+
+/// Fills `batch` from the overflow and the channel until it is full or
+/// `BATCH_EVERY` has passed since the first event. Returns true when closed.
+async fn collect(
+    rx: &mut mpsc::Receiver<UsageEvent>,
+    overflow: &Mutex<Vec<UsageEvent>>,
+    batch: &mut Vec<UsageEvent>,
+) -> bool {
+    if let Ok(mut o) = overflow.lock() {
+        batch.append(&mut o);
+    }
+    if batch.is_empty() {
+        match rx.recv().await {
+            Some(ev) => batch.push(ev),
+            None => return true,
+        }
+    }
+    let deadline = tokio::time::Instant::now() + BATCH_EVERY;
+    while batch.len() < BATCH_MAX {
+        match tokio::time::timeout_at(deadline, rx.recv()).await {
+            Ok(Some(ev)) => batch.push(ev),
+            Ok(None) => return true,
+            Err(_) => break,
+        }
+    }
+    false
+}
+
+async fn write(store: &Store, ledger: &Ledger, batch: &mut Vec<UsageEvent>) {
+    loop {
+        match store.record_usage(batch).await {
+            Ok(_) => {
+                for ev in batch.iter().filter(|e| !e.account_id.is_empty()) {
+                    ledger.persisted(&ev.account_id, ev.charge_micro);
+                }
+                metrics::counter!("tollgate_usage_written_total").increment(batch.len() as u64);
+                batch.clear();
+                return;
+            }
+            Err(e) => {
+                metrics::counter!("tollgate_usage_write_errors_total").increment(1);
+                tracing::error!(error = %e, rows = batch.len(), "writing usage failed; retrying");
+                tokio::time::sleep(RETRY_AFTER).await;
+            }
+        }
+    }
+}
