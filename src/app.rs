@@ -15,12 +15,17 @@ use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
 
+use std::time::Duration;
+
 use crate::auth::{Authenticator, KeyCache};
 use crate::config::Config;
 use crate::http::gate::{self, Gate};
-use crate::http::{admin, chat, embeddings, messages, middleware, openai_only, public};
+use crate::http::{admin, chat, embeddings, messages, metering, middleware, openai_only, public};
 use crate::key_service::{self, Bootstrap};
 use crate::keys::{ApiKey, KeyHasher, Scope};
+use crate::metering::ledger::Ledger;
+use crate::metering::service::Metering;
+use crate::metering::sink;
 use crate::policy::concurrency::ConcurrencyLimiter;
 use crate::policy::rate_limit::LocalRateLimiter;
 use crate::providers::Upstreams;
@@ -52,6 +57,7 @@ struct Inner {
     upstreams: Upstreams,
     rate_limiter: LocalRateLimiter,
     concurrency: ConcurrencyLimiter,
+    metering: Metering,
 }
 
 impl AppState {
@@ -69,6 +75,9 @@ impl AppState {
     }
     pub fn concurrency(&self) -> &ConcurrencyLimiter {
         &self.0.concurrency
+    }
+    pub fn metering(&self) -> &Metering {
+        &self.0.metering
     }
     pub fn auth(&self) -> &Authenticator {
         &self.0.auth
@@ -92,6 +101,7 @@ pub struct App {
     state: AppState,
     background: Vec<tokio::task::JoinHandle<()>>,
     bootstrap_key: Option<ApiKey>,
+    writer: Option<sink::Writer>,
 }
 
 impl Drop for App {
@@ -123,6 +133,20 @@ impl App {
         let auth = Authenticator::new(&config.keys.prefix, hasher.clone(), cache);
         let catalog = Catalog::build(&config.models, &config.aliases);
         let upstreams = Upstreams::new(&config)?;
+        let ledger = Arc::new(Ledger::new(store.clone()));
+        let (usage_sink, writer) =
+            sink::spawn(store.clone(), ledger.clone(), config.usage.queue_capacity);
+        let mut background = background;
+        background.push(spawn_retention(store.clone(), config.usage.retain));
+        // The tokenizer for usage estimates takes a moment to load: do it now, off
+        // the runtime's worker threads, rather than in the first cut-short stream.
+        tokio::task::spawn_blocking(crate::metering::tokens::warm);
+        crate::telemetry::install_metrics();
+        let metering = Metering {
+            sink: usage_sink,
+            ledger,
+            rates: config.exchange_rates.clone(),
+        };
         Ok(App {
             state: AppState(Arc::new(Inner {
                 config,
@@ -133,8 +157,10 @@ impl App {
                 upstreams,
                 rate_limiter: LocalRateLimiter::new(),
                 concurrency: ConcurrencyLimiter::new(),
+                metering,
             })),
             background,
+            writer: Some(writer),
             bootstrap_key: match bootstrap {
                 Bootstrap::Generated(key) => Some(key),
                 Bootstrap::Adopted | Bootstrap::NotNeeded => None,
@@ -169,22 +195,17 @@ impl App {
                 gate::guard,
             )
         };
-        let chat_routes = Router::new()
-            .route("/v1/chat/completions", post(chat::completions))
-            .route_layer(gated(Scope::Chat));
-        let embeddings_routes = Router::new()
-            .route("/v1/embeddings", post(embeddings::create))
-            .route_layer(gated(Scope::Embeddings));
-        let completions_routes = Router::new()
-            .route("/v1/completions", post(openai_only::completions))
-            .route_layer(gated(Scope::Completions));
-        let images_routes = Router::new()
-            .route("/v1/images/generations", post(openai_only::images))
-            .route_layer(gated(Scope::Images));
-        let messages_routes = Router::new()
-            .route("/v1/messages", post(messages::create))
-            .route_layer(gated(Scope::Chat))
-            // Outside the gate, so auth and policy refusals take Anthropic's shape too.
+        // Gateway routes: the meter (outside) sees every request, refused or not;
+        // the gate (inside) decides who may do what.
+        let metered = || from_fn_with_state(state.clone(), metering::meter);
+        let gateway = |path: &str, route: axum::routing::MethodRouter<AppState>, scope| {
+            Router::new()
+                .route(path, route)
+                .route_layer(gated(scope))
+                .layer(metered())
+        };
+        let messages_routes = gateway("/v1/messages", post(messages::create), Scope::Chat)
+            // Outermost, so every refusal on this route takes Anthropic's shape.
             .layer(axum::middleware::from_fn(middleware::anthropic_errors));
         let admin_routes = Router::new()
             .route(
@@ -203,22 +224,53 @@ impl App {
                 "/admin/accounts",
                 post(admin::accounts::create).get(admin::accounts::list_accounts),
             )
-            .route("/admin/accounts/{id}", get(admin::accounts::get))
+            .route(
+                "/admin/accounts/{id}",
+                get(admin::accounts::get).patch(admin::accounts::update_billing),
+            )
             .route(
                 "/admin/accounts/{id}/disable",
                 post(admin::accounts::disable),
             )
             .route("/admin/accounts/{id}/enable", post(admin::accounts::enable))
+            .route("/admin/accounts/{id}/credit", post(admin::accounts::credit))
+            .route(
+                "/admin/accounts/{id}/credits",
+                get(admin::accounts::credits),
+            )
             .route_layer(gated(Scope::Admin));
+        // Analytics: management keys across accounts, `analytics` keys for their own.
+        let analytics_routes = Router::new()
+            .route("/admin/usage", get(admin::usage::report))
+            .route("/admin/keys/{id}/usage", get(admin::usage::key_report))
+            .route_layer(gated(Scope::Analytics));
         Router::new()
             .route("/health", get(public::health))
             .route("/v1/models", get(public::models))
-            .merge(chat_routes)
+            .route("/metrics", get(public::metrics))
+            .merge(gateway(
+                "/v1/chat/completions",
+                post(chat::completions),
+                Scope::Chat,
+            ))
             .merge(messages_routes)
-            .merge(embeddings_routes)
-            .merge(completions_routes)
-            .merge(images_routes)
+            .merge(gateway(
+                "/v1/embeddings",
+                post(embeddings::create),
+                Scope::Embeddings,
+            ))
+            .merge(gateway(
+                "/v1/completions",
+                post(openai_only::completions),
+                Scope::Completions,
+            ))
+            .merge(gateway(
+                "/v1/images/generations",
+                post(openai_only::images),
+                Scope::Images,
+            ))
             .merge(admin_routes)
+            .merge(analytics_routes)
             .fallback(public::not_found)
             .method_not_allowed_fallback(public::method_not_allowed)
             .layer(
@@ -234,7 +286,7 @@ impl App {
     /// Serves until `shutdown` resolves, then stops accepting and lets in-flight
     /// requests (streams included) finish for up to `[server] shutdown_grace_secs`.
     pub async fn serve(
-        self,
+        mut self,
         listener: TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
@@ -265,9 +317,33 @@ impl App {
                 Ok(())
             }
         };
+        // Every request has finished (or was cut at the deadline, and metered as
+        // such): write what is queued before exiting.
+        if let Some(writer) = self.writer.take() {
+            writer.finish(Duration::from_secs(30)).await;
+        }
         if let Err(e) = self.state.auth().cache().flush_used().await {
             tracing::warn!(error = %e, "could not write last_used_at at shutdown");
         }
         result
     }
+}
+
+/// Deletes raw usage events past `[usage] retain_days`, hourly (rollups stay).
+fn spawn_retention(store: Store, retain: Duration) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(3600));
+        loop {
+            tick.tick().await;
+            let cutoff = time::OffsetDateTime::now_utc() - retain;
+            match store
+                .purge_usage_before(crate::store::records_ms(cutoff))
+                .await
+            {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(rows = n, "purged usage events past retention"),
+                Err(e) => tracing::warn!(error = %e, "usage retention purge failed"),
+            }
+        }
+    })
 }

@@ -16,6 +16,7 @@ use figment::providers::{Env, Format, Serialized, Toml};
 use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 
+use crate::metering::money::{Currency, ExchangeRates, MicroUnits};
 use crate::routing::ProviderKind;
 use crate::routing::byok::ByokPolicy;
 use crate::secret::Secret;
@@ -49,8 +50,35 @@ pub struct RawConfig {
     pub keys: RawKeys,
     pub providers: RawProviders,
     pub byok: RawByok,
+    pub billing: RawBilling,
+    pub usage: RawUsage,
     pub models: Vec<RawModel>,
     pub aliases: Vec<RawAlias>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawBilling {
+    /// Units of each currency per 1 USD, as decimal strings: `TRY = "34.25"`.
+    pub exchange_rates: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawUsage {
+    /// Raw usage events older than this are deleted (hourly rollups are kept).
+    pub retain_days: u64,
+    /// Events waiting for the writer before they spill to the overflow list.
+    pub queue_capacity: u64,
+}
+
+impl Default for RawUsage {
+    fn default() -> Self {
+        RawUsage {
+            retain_days: 90,
+            queue_capacity: 10_000,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -219,6 +247,8 @@ pub struct Config {
     pub keys: KeysConfig,
     pub providers: BTreeMap<ProviderKind, ProviderConfig>,
     pub byok: ByokPolicy,
+    pub exchange_rates: ExchangeRates,
+    pub usage: UsageConfig,
     pub models: Vec<RawModel>,
     pub aliases: Vec<RawAlias>,
     pub data_dir: PathBuf,
@@ -241,6 +271,12 @@ pub struct UpstreamConfig {
     pub connect_timeout: Duration,
     pub first_byte_timeout: Duration,
     pub idle_timeout: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct UsageConfig {
+    pub retain: Duration,
+    pub queue_capacity: usize,
 }
 
 #[derive(Debug, Clone)]
@@ -426,6 +462,28 @@ impl Validator<'_> {
             }
         }
 
+        let mut rates = Vec::new();
+        for (code, rate) in &raw.billing.exchange_rates {
+            let key = format!("billing.exchange_rates.{code}");
+            let currency =
+                Currency::parse(code).map_err(|e| self.invalid(&key, code, e.to_string()))?;
+            let rate = MicroUnits::parse_decimal(rate)
+                .map_err(|e| self.invalid(&key, rate, e.to_string()))?;
+            rates.push((currency, rate));
+        }
+        let exchange_rates = ExchangeRates::new(rates)
+            .map_err(|e| self.invalid("billing.exchange_rates", "…", e.to_string()))?;
+        if raw.usage.retain_days == 0 || raw.usage.queue_capacity == 0 {
+            return Err(self.invalid(
+                "usage",
+                format!(
+                    "retain_days = {}, queue_capacity = {}",
+                    raw.usage.retain_days, raw.usage.queue_capacity
+                ),
+                "both must be at least 1",
+            ));
+        }
+
         let mut trusted_proxies = Vec::new();
         for (i, entry) in raw.server.trusted_proxies.iter().enumerate() {
             let net = entry
@@ -581,6 +639,11 @@ impl Validator<'_> {
             byok: ByokPolicy {
                 allow_http_base: raw.byok.allow_http_base,
                 allow_private_base: raw.byok.allow_private_base,
+            },
+            exchange_rates,
+            usage: UsageConfig {
+                retain: Duration::from_secs(raw.usage.retain_days.saturating_mul(86_400)),
+                queue_capacity: usize::try_from(raw.usage.queue_capacity).unwrap_or(usize::MAX),
             },
             models: raw.models,
             aliases: raw.aliases,

@@ -59,6 +59,12 @@ pub enum ApiError {
     Conflict { code: &'static str, message: String },
     #[error("{0}")]
     ByokNotSupported(String),
+    #[error("the account balance ({} {currency}) cannot cover this request (estimated {} {currency}); add funds or lower max_tokens", available.to_decimal_string(), needed.to_decimal_string())]
+    InsufficientBalance {
+        available: crate::metering::money::MicroUnits,
+        needed: crate::metering::money::MicroUnits,
+        currency: String,
+    },
     #[error("this key lacks the `{0}` scope needed here")]
     MissingScope(Scope),
     #[error("requests from {0} are not allowed for this key (IP allowlist)")]
@@ -136,6 +142,11 @@ impl ApiError {
                     (StatusCode::NOT_FOUND, "not_found".into(), None)
                 }
                 ApiError::Conflict { code, .. } => (StatusCode::CONFLICT, (*code).into(), None),
+                ApiError::InsufficientBalance { .. } => (
+                    StatusCode::PAYMENT_REQUIRED,
+                    "insufficient_balance".into(),
+                    None,
+                ),
                 ApiError::ByokNotSupported(_) => (
                     StatusCode::BAD_REQUEST,
                     "byok_not_supported".into(),

@@ -2,7 +2,37 @@
 //! switches to JSON lines. Secrets never reach the log: they live in `Secret<T>` and the
 //! layer stack marks credential headers sensitive.
 
+use std::sync::OnceLock;
+
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use tracing_subscriber::EnvFilter;
+
+static METRICS: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
+
+/// Installs the process-wide Prometheus recorder (once; later calls reuse it).
+pub fn install_metrics() -> Option<&'static PrometheusHandle> {
+    METRICS
+        .get_or_init(|| {
+            let buckets = [
+                0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+                60.0,
+            ];
+            PrometheusBuilder::new()
+                .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), &buckets)
+                .ok()?
+                .install_recorder()
+                .map_err(|e| eprintln!("metrics recorder not installed: {e}"))
+                .ok()
+        })
+        .as_ref()
+}
+
+/// The Prometheus text exposition of every metric so far.
+pub fn render_metrics() -> String {
+    install_metrics()
+        .map(PrometheusHandle::render)
+        .unwrap_or_default()
+}
 
 pub fn init() {
     let filter = EnvFilter::try_from_env("TOLLGATE_LOG")

@@ -9,15 +9,17 @@ use axum::response::Response;
 use crate::app::AppState;
 use crate::auth::Principal;
 use crate::error::ApiError;
-use crate::http::dispatch::{self, body_json, to_bytes, wants_usage};
+use crate::http::dispatch::{self, Billing, body_json, to_bytes};
 use crate::http::extract::RawBody;
+use crate::metering::meter::Meter;
+use crate::metering::observe::BodyFormat;
 use crate::providers::relay::StreamDialect;
 use crate::providers::{AnthropicHeaders, GeminiMethod, OpenAiEndpoint, UpstreamError};
 use crate::routing::Dialect;
 use crate::routing::byok::Endpoint;
 use crate::translate::anthropic::{self as anthropic, ChatToMessagesOptions};
 use crate::translate::gemini::{self, GeminiToChat};
-use crate::translate::peek::ChatPeek;
+use crate::translate::peek::{ChatPeek, wants_stream_usage, with_stream_usage};
 use crate::translate::stream::AnthropicToChat;
 
 /// `max_tokens` for Anthropic when an OpenAI request names none (Anthropic requires it).
@@ -26,11 +28,31 @@ pub const DEFAULT_ANTHROPIC_MAX_TOKENS: u32 = 4096;
 pub async fn completions(
     State(state): State<AppState>,
     principal: Principal,
+    meter: Meter,
     headers: HeaderMap,
     RawBody(body): RawBody,
 ) -> Result<Response, ApiError> {
     let peek = ChatPeek::parse(&body)?;
     let routed = dispatch::route(&state, &principal, &headers, Endpoint::Chat, &peek.model).await?;
+    let caller_wants_usage = wants_stream_usage(&body);
+    dispatch::bill(
+        &state,
+        &principal,
+        &routed,
+        &peek.model,
+        Billing {
+            meter: &meter,
+            body: &body,
+            streamed: peek.stream,
+            format: if peek.stream {
+                BodyFormat::OpenAiSse
+            } else {
+                BodyFormat::OpenAiJson
+            },
+            caller_wants_usage,
+        },
+    )
+    .await?;
     let route = &routed.route;
     let account = routed.account();
     let upstreams = state.upstreams();
@@ -38,12 +60,18 @@ pub async fn completions(
     let model = peek.model.as_ref();
     match route.provider.dialect() {
         Dialect::OpenAi => {
+            let mut forwarded = peek.with_model(&body, &route.upstream_model);
+            if peek.stream {
+                // Always ask for the usage chunk, to meter the stream; the meter
+                // removes it again if the caller did not ask.
+                forwarded = with_stream_usage(&forwarded);
+            }
             let upstream = upstreams
                 .openai(route.provider)?
                 .post(
                     OpenAiEndpoint::ChatCompletions,
                     &route.upstream_model,
-                    peek.with_model(&body, &route.upstream_model),
+                    forwarded,
                     account,
                 )
                 .await?;
@@ -68,7 +96,7 @@ pub async fn completions(
                 .await?;
             dispatch::translated_response(
                 upstream,
-                Box::new(AnthropicToChat::new(model, wants_usage(&req))),
+                Box::new(AnthropicToChat::new(model, true)),
                 |v| anthropic::messages_response_to_chat(v, model),
                 idle,
             )
@@ -93,7 +121,7 @@ pub async fn completions(
                 .await?;
             dispatch::translated_response(
                 upstream,
-                Box::new(GeminiToChat::new(model, wants_usage(&req))),
+                Box::new(GeminiToChat::new(model, true)),
                 |v| gemini::gemini_response_to_chat(v, model),
                 idle,
             )

@@ -13,6 +13,8 @@ use serde_json::Value;
 use crate::app::AppState;
 use crate::auth::Principal;
 use crate::error::ApiError;
+use crate::metering::meter::{Meter, RouteInfo};
+use crate::metering::observe::BodyFormat;
 use crate::providers::relay::{self, StreamDialect};
 use crate::providers::{Account, UpstreamError, UpstreamResponse};
 use crate::routing::Resolved;
@@ -90,6 +92,112 @@ pub async fn route(
         route: resolved,
         byok,
     })
+}
+
+/// How the caller-facing answer looks, for reading usage out of it.
+pub struct Billing<'a> {
+    pub meter: &'a Meter,
+    pub body: &'a bytes::Bytes,
+    pub streamed: bool,
+    pub format: BodyFormat,
+    /// The caller asked for OpenAI's usage chunk (or the format has none to strip).
+    pub caller_wants_usage: bool,
+}
+
+/// Records where the request goes and, for a prepaid account, holds a pessimistic
+/// estimate of its charge: 402 `insufficient_balance` before anything is sent
+/// upstream if the balance cannot cover it. BYOK requests are not charged.
+pub async fn bill(
+    state: &AppState,
+    principal: &Principal,
+    routed: &Routed,
+    requested_model: &str,
+    b: Billing<'_>,
+) -> Result<(), ApiError> {
+    let route = &routed.route;
+    let prices = route.entry.as_ref().map(|e| {
+        (
+            e.input_micro_usd_per_mtok,
+            e.output_micro_usd_per_mtok,
+            e.cached_input_micro_usd_per_mtok,
+        )
+    });
+    b.meter.with(|d| {
+        d.request_body = b.body.clone();
+        d.route = Some(RouteInfo {
+            provider: route.provider.as_str().to_owned(),
+            model_requested: requested_model.to_owned(),
+            model_served: route.upstream_model.to_string(),
+            prices,
+            byok: routed.byok.is_some(),
+            streamed: b.streamed,
+            format: b.format,
+            strip_usage_chunk: b.format == BodyFormat::OpenAiSse && !b.caller_wants_usage,
+        });
+    });
+    if routed.byok.is_some() {
+        return Ok(());
+    }
+    let metering = state.metering();
+    let account = principal.key.account_id.as_str();
+    let terms = metering
+        .ledger
+        .terms(account)
+        .await
+        .map_err(ApiError::internal)?;
+    b.meter.with(|d| d.currency = terms.currency.clone());
+    if terms.mode != crate::store::BillingMode::Prepaid {
+        return Ok(());
+    }
+    let (input, output, cached) = prices.unwrap_or_default();
+    let estimate = crate::metering::pricing::reservation(
+        &crate::metering::pricing::Prices {
+            input,
+            output,
+            cached_input: cached,
+        },
+        b.body.len(),
+        max_output_tokens(b.body),
+        principal.key.policy.markup_bps(),
+        &crate::metering::money::Currency::parse(&terms.currency).map_err(ApiError::internal)?,
+        &metering.rates,
+    )
+    .map_err(ApiError::internal)?;
+    match metering.ledger.reserve(account, estimate.0) {
+        Ok(reservation) => {
+            b.meter.with(|d| d.reservation = reservation);
+            Ok(())
+        }
+        Err(crate::metering::ledger::LedgerError::Insufficient { available, needed }) => {
+            Err(ApiError::InsufficientBalance {
+                available: crate::metering::money::MicroUnits(available),
+                needed: crate::metering::money::MicroUnits(needed),
+                currency: terms.currency,
+            })
+        }
+        Err(e) => Err(ApiError::internal(e)),
+    }
+}
+
+/// The most output a request may produce: its own limit, else 4096.
+fn max_output_tokens(body: &[u8]) -> u64 {
+    #[derive(serde::Deserialize)]
+    struct Limits {
+        #[serde(default)]
+        max_tokens: Option<u64>,
+        #[serde(default)]
+        max_completion_tokens: Option<u64>,
+        #[serde(default)]
+        max_output_tokens: Option<u64>,
+    }
+    serde_json::from_slice::<Limits>(body)
+        .ok()
+        .and_then(|l| {
+            l.max_completion_tokens
+                .or(l.max_tokens)
+                .or(l.max_output_tokens)
+        })
+        .unwrap_or(4096)
 }
 
 /// A 2xx upstream answer in the caller's own dialect: streamed either way, never buffered.

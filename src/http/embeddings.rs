@@ -15,8 +15,10 @@ use serde_json::{Value, json};
 use crate::app::AppState;
 use crate::auth::Principal;
 use crate::error::ApiError;
-use crate::http::dispatch::{self, MAX_TRANSLATED_BODY, body_json, to_bytes};
+use crate::http::dispatch::{self, Billing, MAX_TRANSLATED_BODY, body_json, to_bytes};
 use crate::http::extract::RawBody;
+use crate::metering::meter::Meter;
+use crate::metering::observe::BodyFormat;
 use crate::providers::relay::StreamDialect;
 use crate::providers::{GeminiMethod, OpenAiEndpoint, UpstreamError};
 use crate::routing::Dialect;
@@ -33,6 +35,7 @@ enum Encoding {
 pub async fn create(
     State(state): State<AppState>,
     principal: Principal,
+    meter: Meter,
     headers: HeaderMap,
     RawBody(body): RawBody,
 ) -> Result<Response, ApiError> {
@@ -43,6 +46,20 @@ pub async fn create(
         &headers,
         Endpoint::Embeddings,
         &peek.model,
+    )
+    .await?;
+    dispatch::bill(
+        &state,
+        &principal,
+        &routed,
+        &peek.model,
+        Billing {
+            meter: &meter,
+            body: &body,
+            streamed: false,
+            format: BodyFormat::OpenAiJson,
+            caller_wants_usage: true,
+        },
     )
     .await?;
     let route = &routed.route;

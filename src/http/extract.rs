@@ -23,6 +23,19 @@ impl FromRequestParts<AppState> for Principal {
     }
 }
 
+/// The request's usage meter, opened by the meter layer around gateway routes.
+impl FromRequestParts<AppState> for crate::metering::meter::Meter {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &AppState) -> Result<Self, ApiError> {
+        parts
+            .extensions
+            .get::<Self>()
+            .cloned()
+            .ok_or_else(|| ApiError::internal("route has no meter around it"))
+    }
+}
+
 /// The raw request body, with size and read failures mapped to documented errors.
 pub struct RawBody(pub Bytes);
 

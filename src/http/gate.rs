@@ -22,6 +22,7 @@ use crate::app::AppState;
 use crate::auth::{AuthError, Principal, presented_key};
 use crate::error::{ApiError, RateLimitInfo};
 use crate::keys::Scope;
+use crate::metering::meter::Meter;
 use crate::policy::concurrency::ConcurrencyPermit;
 use crate::policy::ip_allowlist::client_ip;
 
@@ -38,9 +39,19 @@ pub async fn guard(
     next: Next,
 ) -> Result<Response, ApiError> {
     let state = &gate.state;
-    let principal = authenticate(state, req.headers()).await?;
+    let principal = authenticate(state, req.headers()).await.inspect_err(|e| {
+        let code = e.parts().code;
+        metrics::counter!("tollgate_auth_failures_total", "code" => code.into_owned()).increment(1);
+    })?;
     let policy = &principal.key.policy;
     tracing::Span::current().record("kid", principal.key.kid.as_str());
+    if let Some(meter) = req.extensions().get::<Meter>() {
+        meter.with(|d| {
+            d.account_id = principal.key.account_id.clone();
+            d.kid = principal.key.kid.as_str().to_owned();
+            d.key_markup_bps = Some(policy.markup_bps());
+        });
+    }
 
     if !policy.ip_allowlist.is_empty() {
         let ip = request_ip(state, &req);
@@ -63,6 +74,7 @@ pub async fn guard(
                 retry_after: d.retry_after,
             };
             if !d.allowed {
+                metrics::counter!("tollgate_rate_limited_total", "limit" => "rate").increment(1);
                 return Err(ApiError::RateLimited(info));
             }
             Some(info)
@@ -74,7 +86,11 @@ pub async fn guard(
             state
                 .concurrency()
                 .try_acquire(principal.key.kid.as_str(), max)
-                .ok_or(ApiError::ConcurrencyLimited(max))?,
+                .ok_or_else(|| {
+                    metrics::counter!("tollgate_rate_limited_total", "limit" => "concurrency")
+                        .increment(1);
+                    ApiError::ConcurrencyLimited(max)
+                })?,
         ),
         None => None,
     };

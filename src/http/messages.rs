@@ -10,8 +10,10 @@ use axum::response::Response;
 use crate::app::AppState;
 use crate::auth::Principal;
 use crate::error::ApiError;
-use crate::http::dispatch::{self, body_json, to_bytes};
+use crate::http::dispatch::{self, Billing, body_json, to_bytes};
 use crate::http::extract::RawBody;
+use crate::metering::meter::Meter;
+use crate::metering::observe::BodyFormat;
 use crate::providers::relay::StreamDialect;
 use crate::providers::{AnthropicHeaders, GeminiMethod, OpenAiEndpoint, UpstreamError};
 use crate::routing::Dialect;
@@ -24,6 +26,7 @@ use crate::translate::stream::{Chain, ChatToAnthropic};
 pub async fn create(
     State(state): State<AppState>,
     principal: Principal,
+    meter: Meter,
     headers: HeaderMap,
     RawBody(body): RawBody,
 ) -> Result<Response, ApiError> {
@@ -34,6 +37,24 @@ pub async fn create(
         &headers,
         Endpoint::Messages,
         &peek.model,
+    )
+    .await?;
+    dispatch::bill(
+        &state,
+        &principal,
+        &routed,
+        &peek.model,
+        Billing {
+            meter: &meter,
+            body: &body,
+            streamed: peek.stream,
+            format: if peek.stream {
+                BodyFormat::AnthropicSse
+            } else {
+                BodyFormat::AnthropicJson
+            },
+            caller_wants_usage: true,
+        },
     )
     .await?;
     let route = &routed.route;

@@ -60,9 +60,9 @@ pub async fn meter(State(state): State<AppState>, mut req: Request, next: Next) 
     }
     let (format, strip) = meter.with(|d| {
         d.ttfb = Some(meter.started.elapsed());
-        d.route
-            .as_ref()
-            .map_or((BodyFormat::Opaque, false), |r| (r.format, r.strip_usage_chunk))
+        d.route.as_ref().map_or((BodyFormat::Opaque, false), |r| {
+            (r.format, r.strip_usage_chunk)
+        })
     });
     let status = res.status().as_u16();
     res.map(|body| {

@@ -8,6 +8,7 @@ pub mod embeddings;
 pub mod extract;
 pub mod gate;
 pub mod messages;
+pub mod metering;
 pub mod middleware;
 pub mod openai_only;
 pub mod public;

@@ -9,23 +9,27 @@ use axum::response::Response;
 use crate::app::AppState;
 use crate::auth::Principal;
 use crate::error::ApiError;
-use crate::http::dispatch;
+use crate::http::dispatch::{self, Billing};
 use crate::http::extract::RawBody;
+use crate::metering::meter::Meter;
+use crate::metering::observe::BodyFormat;
 use crate::providers::relay::StreamDialect;
 use crate::providers::{OpenAiEndpoint, UpstreamError};
 use crate::routing::Dialect;
 use crate::routing::byok::Endpoint;
-use crate::translate::peek::{ChatPeek, Shape};
+use crate::translate::peek::{ChatPeek, Shape, wants_stream_usage, with_stream_usage};
 
 pub async fn completions(
     State(state): State<AppState>,
     principal: Principal,
+    meter: Meter,
     headers: HeaderMap,
     RawBody(body): RawBody,
 ) -> Result<Response, ApiError> {
     forward(
         &state,
         &principal,
+        &meter,
         &headers,
         &body,
         Shape::Prompt,
@@ -38,12 +42,14 @@ pub async fn completions(
 pub async fn images(
     State(state): State<AppState>,
     principal: Principal,
+    meter: Meter,
     headers: HeaderMap,
     RawBody(body): RawBody,
 ) -> Result<Response, ApiError> {
     forward(
         &state,
         &principal,
+        &meter,
         &headers,
         &body,
         Shape::ImagePrompt,
@@ -53,9 +59,11 @@ pub async fn images(
     .await
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn forward(
     state: &AppState,
     principal: &Principal,
+    meter: &Meter,
     headers: &HeaderMap,
     body: &bytes::Bytes,
     shape: Shape,
@@ -72,13 +80,36 @@ async fn forward(
         }
         .into());
     }
+    let format = match (upstream_endpoint, peek.stream) {
+        (OpenAiEndpoint::ImagesGenerations, _) => BodyFormat::Opaque,
+        (_, true) => BodyFormat::OpenAiSse,
+        (_, false) => BodyFormat::OpenAiJson,
+    };
+    dispatch::bill(
+        state,
+        principal,
+        &routed,
+        &peek.model,
+        Billing {
+            meter,
+            body,
+            streamed: peek.stream,
+            format,
+            caller_wants_usage: wants_stream_usage(body),
+        },
+    )
+    .await?;
+    let mut forwarded = peek.with_model(body, &route.upstream_model);
+    if format == BodyFormat::OpenAiSse {
+        forwarded = with_stream_usage(&forwarded);
+    }
     let upstreams = state.upstreams();
     let upstream = upstreams
         .openai(route.provider)?
         .post(
             upstream_endpoint,
             &route.upstream_model,
-            peek.with_model(body, &route.upstream_model),
+            forwarded,
             routed.account(),
         )
         .await?;

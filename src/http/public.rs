@@ -51,3 +51,11 @@ pub async fn not_found(OriginalUri(uri): OriginalUri) -> ApiError {
 pub async fn method_not_allowed() -> ApiError {
     ApiError::MethodNotAllowed
 }
+
+/// `GET /metrics`: Prometheus text exposition.
+pub async fn metrics() -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        crate::telemetry::render_metrics(),
+    )
+}

@@ -8,6 +8,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::{KeyKind, Scope, ScopeSet};
+use crate::metering::pricing::KeyType;
 use crate::policy::IpAllowlist;
 use crate::policy::rate_limit::Quota;
 use crate::routing::ProviderKind;
@@ -31,6 +32,16 @@ pub struct KeyPolicy {
     /// Empty means any provider.
     #[serde(default)]
     pub allowed_providers: Vec<ProviderKind>,
+    /// Billing category (DESIGN §4); decides the default markup.
+    #[serde(default = "default_key_type")]
+    pub key_type: KeyType,
+    /// Markup on provider cost in basis points (5000 = 50 %); none: the key type's.
+    #[serde(default)]
+    pub markup_bps: Option<u32>,
+}
+
+fn default_key_type() -> KeyType {
+    KeyType::Project
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -41,6 +52,8 @@ pub enum PolicyError {
     Quota(String),
     #[error("max_concurrency must be at least 1 (omit it for no cap)")]
     ZeroConcurrency,
+    #[error("markup_bps must be at most 100000 (1000 %)")]
+    MarkupTooHigh,
 }
 
 impl KeyPolicy {
@@ -56,7 +69,15 @@ impl KeyPolicy {
             ip_allowlist: IpAllowlist::default(),
             allowed_models: Vec::new(),
             allowed_providers: Vec::new(),
+            key_type: KeyType::Project,
+            markup_bps: None,
         }
+    }
+
+    /// The markup charged on this key's provider cost, in basis points.
+    pub fn markup_bps(&self) -> u32 {
+        self.markup_bps
+            .unwrap_or_else(|| self.key_type.default_markup_bps())
     }
 
     /// Checks the rules that span fields or depend on the key's kind.
@@ -70,6 +91,9 @@ impl KeyPolicy {
         }
         if self.max_concurrency == Some(0) {
             return Err(PolicyError::ZeroConcurrency);
+        }
+        if self.markup_bps.is_some_and(|m| m > 100_000) {
+            return Err(PolicyError::MarkupTooHigh);
         }
         Ok(())
     }

@@ -28,7 +28,9 @@ pub struct AccountTerms {
 
 #[derive(Debug, thiserror::Error)]
 pub enum LedgerError {
-    #[error("the account's balance ({available} micro-units available) cannot cover this request's estimated {needed}")]
+    #[error(
+        "the account's balance ({available} micro-units available) cannot cover this request's estimated {needed}"
+    )]
     Insufficient { available: i64, needed: i64 },
     #[error("account `{0}` does not exist")]
     UnknownAccount(String),

@@ -10,7 +10,7 @@ use std::time::Instant;
 use crate::metering::UsageSource;
 
 /// What the handler decided about a request.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct RouteInfo {
     pub provider: String,
     pub model_requested: String,
@@ -19,8 +19,10 @@ pub struct RouteInfo {
     pub prices: Option<(u64, u64, u64)>,
     pub byok: bool,
     pub streamed: bool,
-    /// The caller asked for the usage chunk (`stream_options.include_usage`).
-    pub caller_wants_usage: bool,
+    /// The shape of the caller-facing body, for reading usage out of it.
+    pub format: crate::metering::observe::BodyFormat,
+    /// Remove the OpenAI usage chunk the gateway asked for but the caller did not.
+    pub strip_usage_chunk: bool,
 }
 
 /// Token counts for one request.
@@ -43,12 +45,14 @@ pub struct Draft {
     pub kid: String,
     pub key_markup_bps: Option<u32>,
     pub route: Option<RouteInfo>,
-    /// Request body size, for input estimates.
-    pub request_text: String,
+    /// The request body, kept only until the request ends, for input estimates.
+    pub request_body: bytes::Bytes,
     pub tokens: Option<(TokenCounts, UsageSource)>,
     pub ttfb: Option<std::time::Duration>,
     /// Set when money was held for this request (prepaid accounts).
-    pub reservation: Option<()>,
+    pub reservation: Option<crate::metering::ledger::Reservation>,
+    /// The account currency, known once the request was routed.
+    pub currency: String,
 }
 
 /// Shared handle to the draft, kept in request extensions.

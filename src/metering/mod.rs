@@ -10,12 +10,13 @@
 //! - `sink`: the bounded channel and the batch writer.
 
 pub mod event;
-// pub mod ledger; (wired once the usage store lands)
+pub mod ledger;
 pub mod meter;
 pub mod money;
 pub mod observe;
 pub mod pricing;
-// pub mod sink;
+pub mod service;
+pub mod sink;
 pub mod tokens;
 
 pub use event::{UsageEvent, UsageSource};

@@ -34,7 +34,9 @@ impl UsageSink {
             .set((self.tx.max_capacity() - self.tx.capacity()) as f64);
         match self.tx.try_send(event) {
             Ok(()) => {}
-            Err(mpsc::error::TrySendError::Full(event) | mpsc::error::TrySendError::Closed(event)) => {
+            Err(
+                mpsc::error::TrySendError::Full(event) | mpsc::error::TrySendError::Closed(event),
+            ) => {
                 metrics::counter!("tollgate_usage_spilled_total").increment(1);
                 match self.overflow.lock() {
                     Ok(mut o) => o.push(event),
@@ -48,25 +50,42 @@ impl UsageSink {
 /// Starts the writer. Drop every `UsageSink` clone (or call [`Writer::close`]) and
 /// await the handle to flush everything.
 pub fn spawn(store: Store, ledger: Arc<Ledger>, capacity: usize) -> (UsageSink, Writer) {
-    let (tx, rx) = mpsc::channel(capacity);
+    let (tx, rx) = mpsc::channel(capacity.max(1));
     let overflow = Arc::new(Mutex::new(Vec::new()));
     let sink = UsageSink {
         tx,
         overflow: overflow.clone(),
     };
-    let task = tokio::spawn(run(store, ledger, rx, overflow));
-    (sink, Writer { task })
+    let (drain_tx, drain_rx) = tokio::sync::oneshot::channel();
+    let task = tokio::spawn(run(store, ledger, rx, overflow, drain_rx));
+    (
+        sink,
+        Writer {
+            task,
+            drain: Some(drain_tx),
+        },
+    )
 }
 
 pub struct Writer {
     task: tokio::task::JoinHandle<()>,
+    drain: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
 impl Writer {
-    /// Waits (at most `deadline`) until every queued event is written.
-    pub async fn finish(self, deadline: Duration) {
-        if tokio::time::timeout(deadline, self.task).await.is_err() {
-            tracing::error!("usage writer did not finish before the deadline; some usage may be unwritten");
+    /// Writes everything queued so far and stops, waiting at most `deadline`. Call it
+    /// after the last request has finished (the server has stopped).
+    pub async fn finish(mut self, deadline: Duration) {
+        if let Some(tx) = self.drain.take() {
+            let _ = tx.send(());
+        }
+        if tokio::time::timeout(deadline, &mut self.task)
+            .await
+            .is_err()
+        {
+            tracing::error!(
+                "usage writer did not finish before the deadline; some usage may be unwritten"
+            );
         }
     }
 }
@@ -76,10 +95,22 @@ async fn run(
     ledger: Arc<Ledger>,
     mut rx: mpsc::Receiver<UsageEvent>,
     overflow: Arc<Mutex<Vec<UsageEvent>>>,
+    mut drain: tokio::sync::oneshot::Receiver<()>,
 ) {
     let mut batch: Vec<UsageEvent> = Vec::with_capacity(BATCH_MAX);
     loop {
-        let closed = collect(&mut rx, &overflow, &mut batch).await;
+        // `collect` only moves events into `batch`, so cancelling it loses nothing.
+        let closed = tokio::select! {
+            biased;
+            _ = &mut drain => {
+                rx.close();
+                while let Some(ev) = rx.recv().await {
+                    batch.push(ev);
+                }
+                true
+            }
+            closed = collect(&mut rx, &overflow, &mut batch) => closed,
+        };
         if !batch.is_empty() {
             write(&store, &ledger, &mut batch).await;
         }

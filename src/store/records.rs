@@ -78,6 +78,8 @@ impl KeyRecord {
             "ip_allowlist": p.ip_allowlist,
             "allowed_models": p.allowed_models,
             "allowed_providers": p.allowed_providers,
+            "key_type": p.key_type,
+            "markup_bps": p.markup_bps(),
             "created_at": rfc3339(Some(self.created_at)),
             "expires_at": rfc3339(self.expires_at),
             "revoked_at": rfc3339(self.revoked_at),
@@ -174,7 +176,8 @@ fn rfc3339(t: Option<OffsetDateTime>) -> Option<String> {
 
 /// How an account pays (DESIGN §4). Prepaid accounts are refused once their balance
 /// cannot cover a request; postpaid accounts run a negative balance that is invoiced.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum BillingMode {
     Prepaid,
     Postpaid,

@@ -181,6 +181,62 @@ fn string_or_array(raw: Option<&RawValue>, field: &'static str) -> Result<(), Pe
     non_empty_array(raw, field, "a string or an array")
 }
 
+/// What a body says about usage in streams (`stream_options.include_usage`).
+pub fn wants_stream_usage(body: &[u8]) -> bool {
+    #[derive(Deserialize)]
+    struct Opts {
+        #[serde(default)]
+        include_usage: Option<bool>,
+    }
+    #[derive(Deserialize)]
+    struct Body {
+        #[serde(default)]
+        stream_options: Option<Opts>,
+    }
+    serde_json::from_slice::<Body>(body)
+        .ok()
+        .and_then(|b| b.stream_options)
+        .and_then(|o| o.include_usage)
+        .unwrap_or(false)
+}
+
+/// `body` asking for OpenAI's final usage chunk (`stream_options.include_usage`),
+/// so streams can be metered from what the provider reports. Without
+/// `stream_options` in the body this is a splice after the opening brace; otherwise
+/// the body is re-serialized.
+pub fn with_stream_usage(body: &Bytes) -> Bytes {
+    if wants_stream_usage(body) {
+        return body.clone();
+    }
+    let Ok(mut v) = serde_json::from_slice::<serde_json::Value>(body) else {
+        return body.clone();
+    };
+    let Some(obj) = v.as_object_mut() else {
+        return body.clone();
+    };
+    if !obj.contains_key("stream_options")
+        && let Some(open) = body.iter().position(|b| *b == b'{')
+    {
+        let mut out = BytesMut::with_capacity(body.len() + 40);
+        out.extend_from_slice(&body[..=open]);
+        out.extend_from_slice(br#""stream_options":{"include_usage":true}"#);
+        let rest = &body[open + 1..];
+        if rest.iter().any(|b| !b.is_ascii_whitespace() && *b != b'}') {
+            out.extend_from_slice(b",");
+        }
+        out.extend_from_slice(rest);
+        return out.freeze();
+    }
+    let opts = obj
+        .entry("stream_options")
+        .or_insert_with(|| serde_json::json!({}));
+    if !opts.is_object() {
+        *opts = serde_json::json!({});
+    }
+    opts["include_usage"] = serde_json::Value::Bool(true);
+    Bytes::from(serde_json::to_vec(&v).unwrap_or_else(|_| body.to_vec()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -248,6 +304,27 @@ mod tests {
     fn escaped_model_names_are_unescaped() {
         let body = br#"{"model":"gpt\u002d4o","messages":[{}]}"#;
         assert_eq!(ChatPeek::parse(body).unwrap().model, "gpt-4o");
+    }
+
+    #[test]
+    fn stream_usage_is_requested_without_disturbing_the_rest() {
+        let body = Bytes::from_static(
+            br#"{"model":"m","stream":true,"messages":[{"role":"user","content":"{"}]}"#,
+        );
+        let out = with_stream_usage(&body);
+        let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(v["stream_options"]["include_usage"], true);
+        assert_eq!(v["messages"][0]["content"], "{");
+        let with_opts =
+            Bytes::from_static(br#"{"model":"m","stream_options":{"include_obfuscation":false}}"#);
+        let v: serde_json::Value = serde_json::from_slice(&with_stream_usage(&with_opts)).unwrap();
+        assert_eq!(
+            v["stream_options"],
+            serde_json::json!({"include_obfuscation": false, "include_usage": true})
+        );
+        let asked = Bytes::from_static(br#"{"stream_options":{"include_usage":true}}"#);
+        assert_eq!(with_stream_usage(&asked), asked);
+        assert!(wants_stream_usage(&asked) && !wants_stream_usage(&body));
     }
 
     proptest! {

@@ -17,6 +17,7 @@ use crate::error::ApiError;
 use crate::http::extract::ApiJson;
 use crate::key_service::{self, DEFAULT_ROTATION_GRACE, IssuedKey, KeySpec};
 use crate::keys::{KeyEnv, KeyKind, KeyPolicy, ScopeSet};
+use crate::metering::pricing::KeyType;
 use crate::policy::IpAllowlist;
 use crate::policy::rate_limit::Quota;
 use crate::routing::ProviderKind;
@@ -48,6 +49,10 @@ pub struct CreateKey {
     allowed_models: Option<Vec<String>>,
     #[serde(default)]
     allowed_providers: Option<Vec<ProviderKind>>,
+    #[serde(default)]
+    key_type: Option<KeyType>,
+    #[serde(default)]
+    markup_bps: Option<u32>,
 }
 
 fn live() -> KeyEnv {
@@ -79,6 +84,10 @@ pub struct UpdateKey {
     allowed_models: Option<Vec<String>>,
     #[serde(default)]
     allowed_providers: Option<Vec<ProviderKind>>,
+    #[serde(default)]
+    key_type: Option<KeyType>,
+    #[serde(default, deserialize_with = "double_option")]
+    markup_bps: Option<Option<u32>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -116,6 +125,10 @@ pub async fn create(
     policy.ip_allowlist = req.ip_allowlist.unwrap_or_default();
     policy.allowed_models = req.allowed_models.unwrap_or_default();
     policy.allowed_providers = req.allowed_providers.unwrap_or_default();
+    if let Some(t) = req.key_type {
+        policy.key_type = t;
+    }
+    policy.markup_bps = req.markup_bps;
     let issued = key_service::issue(
         state.store(),
         &state.hasher(),
@@ -215,6 +228,14 @@ pub async fn update(
     }
     if let Some(p) = req.allowed_providers {
         policy.allowed_providers = p;
+        set(true);
+    }
+    if let Some(t) = req.key_type {
+        policy.key_type = t;
+        set(true);
+    }
+    if let Some(m) = req.markup_bps {
+        policy.markup_bps = m;
         set(true);
     }
     if req.name.as_deref().is_some_and(|n| n.trim().is_empty()) {
