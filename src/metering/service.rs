@@ -111,6 +111,19 @@ impl Metering {
                 streamed: route.as_ref().is_some_and(|r| r.streamed),
             }
         });
+        metrics::counter!(
+            "tollgate_requests_total",
+            "route" => event.endpoint.clone(),
+            "status" => event.status.to_string(),
+            "provider" => event.provider.clone()
+        )
+        .increment(1);
+        metrics::histogram!("tollgate_request_duration_seconds", "route" => event.endpoint.clone())
+            .record(latency.as_secs_f64());
+        if !event.provider.is_empty() {
+            metrics::histogram!("tollgate_upstream_ttfb_seconds", "provider" => event.provider.clone())
+                .record(event.ttfb_ms as f64 / 1000.0);
+        }
         metrics::counter!("tollgate_tokens_total", "direction" => "input")
             .increment(event.input_tokens as u64);
         metrics::counter!("tollgate_tokens_total", "direction" => "output")

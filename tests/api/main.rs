@@ -10,6 +10,7 @@ mod chat;
 mod cli;
 mod errors;
 mod gemini;
+mod metering;
 mod policy;
 mod sdk;
 mod streaming;
