@@ -832,6 +832,20 @@ openai = "gpt-4o"
     }
 
     #[test]
+    fn the_readme_config_example_is_valid() {
+        let readme = include_str!("../README.md");
+        let start = readme.find("```toml\n").expect("README has a TOML example") + 8;
+        let end = start + readme[start..].find("```").unwrap();
+        let cfg = load_toml(&readme[start..end]).unwrap_or_else(|e| panic!("README example: {e}"));
+        assert_eq!(cfg.aliases[0].id, "tollgate-chat-smart");
+        assert!(
+            cfg.exchange_rates
+                .rate(&crate::metering::money::Currency::parse("TRY").unwrap())
+                .is_ok()
+        );
+    }
+
+    #[test]
     fn pepper_file_is_created_once_and_reused() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("sub/tollgate.pepper");

@@ -5,7 +5,8 @@ use clap::Subcommand;
 use time::OffsetDateTime;
 
 use tollgate::Config;
-use tollgate::store::{Account, Store};
+use tollgate::metering::money::{Currency, MicroUnits};
+use tollgate::store::{Account, BillingMode, Store};
 
 #[derive(Subcommand, Debug)]
 pub enum AccountsCommand {
@@ -25,6 +26,23 @@ pub enum AccountsCommand {
     Disable { id: String },
     /// Enable a disabled account.
     Enable { id: String },
+    /// Add funds (a decimal amount in the account currency; negative corrects).
+    /// Running gateways see the new balance within seconds.
+    Credit {
+        id: String,
+        #[arg(long, allow_hyphen_values = true)]
+        amount: String,
+        #[arg(long, default_value = "")]
+        note: String,
+    },
+    /// Set the account's currency and/or billing mode (prepaid or postpaid).
+    Billing {
+        id: String,
+        #[arg(long)]
+        currency: Option<String>,
+        #[arg(long)]
+        mode: Option<String>,
+    },
 }
 
 pub async fn run(config: Config, cmd: AccountsCommand) -> anyhow::Result<()> {
@@ -70,6 +88,33 @@ async fn dispatch(store: &Store, cmd: AccountsCommand) -> anyhow::Result<()> {
         AccountsCommand::Disable { id } => {
             find(store, &id).await?;
             store.set_account_disabled(&id, true, now).await?;
+            show(&find(store, &id).await?)
+        }
+        AccountsCommand::Credit { id, amount, note } => {
+            let amount = MicroUnits::parse_decimal(&amount)
+                .map_err(|e| anyhow::anyhow!("--amount {amount:?}: {e}"))?;
+            let balance = store
+                .credit_account(&id, amount.0, "cli", &note, now)
+                .await?
+                .with_context(|| format!("no account with id {id:?}"))?;
+            println!("{}", MicroUnits(balance).to_decimal_string());
+            Ok(())
+        }
+        AccountsCommand::Billing { id, currency, mode } => {
+            let mode = mode
+                .as_deref()
+                .map(|m| {
+                    m.parse::<BillingMode>()
+                        .map_err(|_| anyhow::anyhow!("--mode {m:?}: use prepaid or postpaid"))
+                })
+                .transpose()?;
+            if let Some(c) = &currency {
+                Currency::parse(c).map_err(|e| anyhow::anyhow!("--currency {c:?}: {e}"))?;
+            }
+            find(store, &id).await?;
+            store
+                .set_account_billing(&id, currency.as_deref(), mode)
+                .await?;
             show(&find(store, &id).await?)
         }
         AccountsCommand::Enable { id } => {

@@ -108,6 +108,12 @@ pub struct PolicyArgs {
     /// Comma-separated providers; empty string clears.
     #[arg(long)]
     allowed_providers: Option<String>,
+    /// Billing category: user, project, partner_project or partner_customer.
+    #[arg(long)]
+    key_type: Option<String>,
+    /// Markup in basis points (5000 = 50 %), or `default` for the key type's.
+    #[arg(long)]
+    markup_bps: Option<String>,
 }
 
 #[derive(Args, Debug)]
@@ -330,6 +336,23 @@ impl PolicyArgs {
                 })
                 .collect::<anyhow::Result<_>>()?;
             changed = true;
+        }
+        if let Some(t) = &self.key_type {
+            policy.key_type = t.parse().map_err(|e| anyhow!("--key-type: {e}"))?;
+            changed = true;
+        }
+        match self.markup_bps.as_deref() {
+            None => {}
+            Some("default") => {
+                policy.markup_bps = None;
+                changed = true;
+            }
+            Some(n) => {
+                policy.markup_bps = Some(n.parse().map_err(|_| {
+                    anyhow!("--markup-bps {n:?}: basis points (5000 = 50 %), or default")
+                })?);
+                changed = true;
+            }
         }
         Ok(changed)
     }

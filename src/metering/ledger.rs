@@ -138,8 +138,20 @@ impl Ledger {
         }
     }
 
-    /// The account changed in the database (credit, billing settings): reload it on
-    /// next use, keeping what is in flight.
+    /// Re-reads every known account's balance and terms, so changes made by another
+    /// process (the CLI) are seen. Called by the usage writer between batches, so it
+    /// never races with [`Ledger::persisted`].
+    pub async fn refresh_all(&self) {
+        let ids: Vec<String> = self.lock().keys().cloned().collect();
+        for id in ids {
+            if let Err(e) = self.reload(&id).await {
+                tracing::warn!(error = %e, account = %id, "balance refresh failed");
+            }
+        }
+    }
+
+    /// The account changed in the database (credit, billing settings): reload it,
+    /// keeping what is in flight.
     pub async fn reload(&self, account_id: &str) -> Result<(), LedgerError> {
         let Some(billing) = self.store.account_billing(account_id).await? else {
             self.lock().remove(account_id);

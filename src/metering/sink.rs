@@ -19,6 +19,8 @@ use crate::store::Store;
 const BATCH_MAX: usize = 500;
 const BATCH_EVERY: Duration = Duration::from_millis(100);
 const RETRY_AFTER: Duration = Duration::from_secs(1);
+/// How often balances are re-read, to see credits made by another process.
+const REFRESH_EVERY: Duration = Duration::from_secs(5);
 
 /// Where finished requests send their usage. Cheap to clone.
 #[derive(Clone)]
@@ -98,7 +100,12 @@ async fn run(
     mut drain: tokio::sync::oneshot::Receiver<()>,
 ) {
     let mut batch: Vec<UsageEvent> = Vec::with_capacity(BATCH_MAX);
+    let mut refreshed = tokio::time::Instant::now();
     loop {
+        if refreshed.elapsed() >= REFRESH_EVERY {
+            ledger.refresh_all().await;
+            refreshed = tokio::time::Instant::now();
+        }
         // `collect` only moves events into `batch`, so cancelling it loses nothing.
         let closed = tokio::select! {
             biased;
@@ -140,9 +147,11 @@ async fn collect(
         batch.append(&mut o);
     }
     if batch.is_empty() {
-        match rx.recv().await {
-            Some(ev) => batch.push(ev),
-            None => return true,
+        // Wake up now and then even without traffic, for the balance refresh.
+        match tokio::time::timeout(REFRESH_EVERY, rx.recv()).await {
+            Ok(Some(ev)) => batch.push(ev),
+            Ok(None) => return true,
+            Err(_) => return false,
         }
     }
     let deadline = tokio::time::Instant::now() + BATCH_EVERY;

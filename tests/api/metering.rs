@@ -586,3 +586,65 @@ async fn sigterm_during_a_stream_finishes_it_and_loses_no_usage() {
         tollgate::metering::UsageSource::Reported
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_cli_credit_reaches_a_running_server() {
+    let mock = Mock::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), &mock.base, "");
+    for args in [
+        vec!["accounts", "create", "--name", "Shop", "--id", "shop"],
+        vec!["accounts", "billing", "shop", "--mode", "prepaid"],
+    ] {
+        let (ok, _, err) = cli(&config, &args).await;
+        assert!(ok, "{args:?}: {err}");
+    }
+    let (ok, out, err) = cli(
+        &config,
+        &[
+            "keys",
+            "create",
+            "--account",
+            "shop",
+            "--key-type",
+            "user",
+            "--json",
+        ],
+    )
+    .await;
+    assert!(ok, "{err}");
+    let created: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(created["key_type"], "user");
+    assert_eq!(created["markup_bps"], 5000);
+    let key = created["key"].as_str().unwrap().to_owned();
+    let server = ServerProcess::start(&config).await;
+    let chat = || {
+        client()
+            .post(format!("{}/v1/chat/completions", server.base))
+            .bearer_auth(&key)
+            .json(&chat_body("gpt-4o-mini", "hi"))
+            .send()
+    };
+    assert_eq!(chat().await.unwrap().status(), 402);
+    let (ok, out, err) = cli(
+        &config,
+        &[
+            "accounts",
+            "credit",
+            "shop",
+            "--amount",
+            "5.00",
+            "--note",
+            "cli top-up",
+        ],
+    )
+    .await;
+    assert!(ok, "{err}");
+    assert_eq!(out.trim(), "5.000000");
+    eventually(
+        Duration::from_secs(15),
+        "the server to see the credit",
+        || async { (chat().await.unwrap().status() == 200).then_some(()) },
+    )
+    .await;
+}
