@@ -7,10 +7,18 @@
 //! - `gemini`: OpenAI chat and embeddings ⇄ Gemini generateContent / embedContent.
 //! - `sse`: an incremental server-sent-events parser.
 //! - `stream`: streaming translators between dialects, event by event.
+//! - `shape`: typed reads of JSON fields with path-naming errors, for every provider.
+//! - `data_url`: `data:` URLs and the URLs and data of OpenAI media parts, for every
+//!   provider.
+//! - `arbitrary_json` (tests only): proptest strategies for the providers' fuzz tests.
 
 pub mod anthropic;
+#[cfg(test)]
+mod arbitrary_json;
+mod data_url;
 pub mod gemini;
 pub mod peek;
 pub mod reasons;
+mod shape;
 pub mod sse;
 pub mod stream;

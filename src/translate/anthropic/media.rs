@@ -4,77 +4,25 @@
 use serde_json::{Value, json};
 
 use super::TranslateError;
-use super::shape::{Object, expected, field, opt_str, present, req_object, req_str};
+use crate::translate::data_url::{DataUrl, PDF, file_part_data, image_part_url, is_http_url};
+use crate::translate::shape::{Object, expected, field, opt_str, req_object, req_str};
 
 /// The image types Anthropic accepts.
 const IMAGE_MEDIA_TYPES: &[&str] = &["image/jpeg", "image/png", "image/gif", "image/webp"];
-const PDF: &str = "application/pdf";
-
-/// A `data:` URL split into its media type (lowercased) and payload.
-struct DataUrl<'a> {
-    media_type: String,
-    base64: bool,
-    data: &'a str,
-}
-
-fn parse_data_url(url: &str) -> Option<DataUrl<'_>> {
-    let scheme = url.get(..5)?;
-    if !scheme.eq_ignore_ascii_case("data:") {
-        return None;
-    }
-    let (header, data) = url.get(5..)?.split_once(',')?;
-    let mut params = header.split(';');
-    let media_type = params
-        .next()
-        .unwrap_or_default()
-        .trim()
-        .to_ascii_lowercase();
-    let base64 = params.any(|p| p.trim().eq_ignore_ascii_case("base64"));
-    Some(DataUrl {
-        media_type,
-        base64,
-        data,
-    })
-}
-
-fn is_http_url(url: &str) -> bool {
-    ["https://", "http://"].iter().any(|scheme| {
-        url.get(..scheme.len())
-            .is_some_and(|s| s.eq_ignore_ascii_case(scheme))
-    })
-}
 
 /// OpenAI `{"type":"image_url","image_url":{"url","detail"}}` (or `"image_url":"<url>"`,
 /// which some clients send) → Anthropic `image` block. `detail` is dropped.
 pub(super) fn image_part_to_block(part: &Object, path: &str) -> Result<Value, TranslateError> {
-    let (url, url_path) = match present(part, "image_url") {
-        Some(Value::String(url)) => (url.as_str(), field(path, "image_url")),
-        Some(Value::Object(image)) => {
-            let image_path = field(path, "image_url");
-            (
-                req_str(image, "url", &image_path)?,
-                field(&image_path, "url"),
-            )
-        }
-        _ => {
-            return Err(expected(
-                &field(path, "image_url"),
-                "an object with a `url`",
-            ));
-        }
-    };
-    if let Some(data_url) = parse_data_url(url) {
+    let (url, url_path) = image_part_url(part, path)?;
+    if let Some(data_url) = DataUrl::parse(url) {
         if !data_url.base64 {
             return Err(expected(
                 &url_path,
                 "a base64 data URL (`data:image/png;base64,…`)",
             ));
         }
-        let media_type = match data_url.media_type.as_str() {
-            "image/jpg" => "image/jpeg".to_owned(),
-            _ => data_url.media_type,
-        };
-        if !IMAGE_MEDIA_TYPES.contains(&media_type.as_str()) {
+        let media_type = data_url.image_type();
+        if !IMAGE_MEDIA_TYPES.contains(&media_type) {
             return Err(TranslateError::new(
                 url_path,
                 format!(
@@ -97,17 +45,13 @@ pub(super) fn image_part_to_block(part: &Object, path: &str) -> Result<Value, Tr
 /// OpenAI `{"type":"file","file":{"file_data","filename"}}` → Anthropic `document` block.
 /// Only PDFs sent inline are expressible; `file_data` may be a data URL or bare base64.
 pub(super) fn file_part_to_block(part: &Object, path: &str) -> Result<Value, TranslateError> {
-    let file_path = field(path, "file");
-    let file = req_object(part, "file", path)?;
-    let Some(file_data) = opt_str(file, "file_data", &file_path)? else {
-        return Err(TranslateError::new(
-            field(&file_path, "file_id"),
-            "uploaded OpenAI files cannot be sent to an Anthropic model; \
-             send the PDF inline as `file.file_data`",
-        ));
-    };
-    let data_path = field(&file_path, "file_data");
-    let data = match parse_data_url(file_data) {
+    let (file_data, data_path) = file_part_data(
+        part,
+        path,
+        "uploaded OpenAI files cannot be sent to an Anthropic model; \
+         send the PDF inline as `file.file_data`",
+    )?;
+    let data = match DataUrl::parse(file_data) {
         Some(d) if d.base64 && d.media_type == PDF => d.data,
         Some(_) => {
             return Err(TranslateError::new(

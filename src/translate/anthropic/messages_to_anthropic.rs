@@ -9,7 +9,7 @@ use serde_json::{Map, Value, json};
 
 use super::TranslateError;
 use super::media::{file_part_to_block, image_part_to_block};
-use super::shape::{
+use crate::translate::shape::{
     Object, expected, field, is_blank, item, object, opt_array, opt_str, present, req_nonempty_str,
     req_object, req_str, text_block,
 };

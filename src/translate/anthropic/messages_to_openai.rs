@@ -8,7 +8,7 @@ use serde_json::{Map, Value, json};
 
 use super::TranslateError;
 use super::media::{document_block_to_part, image_block_to_part};
-use super::shape::{
+use crate::translate::shape::{
     Object, expected, field, item, object, opt_bool, present, req_nonempty_str, req_str,
 };
 

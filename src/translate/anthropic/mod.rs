@@ -15,7 +15,8 @@
 //! - `response_to_openai` / `response_to_anthropic`: the two responses.
 //! - `usage`: token counts, cache fields included (§6).
 //! - `media`: images and PDFs between data URLs and Anthropic `source` objects.
-//! - `shape`: typed reads of JSON fields with path-naming errors.
+//! - JSON field readers (`translate::shape`) and data-URL parsing (`translate::data_url`)
+//!   are shared with the other providers.
 //!
 //! # Decisions (the README copies these)
 //!
@@ -85,7 +86,6 @@ mod request_to_anthropic;
 mod request_to_openai;
 mod response_to_anthropic;
 mod response_to_openai;
-mod shape;
 mod usage;
 
 #[cfg(test)]

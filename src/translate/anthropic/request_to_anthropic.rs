@@ -4,11 +4,11 @@
 use serde_json::{Map, Value, json};
 
 use super::messages_to_anthropic::{self, unsupported_tool_type};
-use super::shape::{
+use super::{ChatToMessagesOptions, TranslateError};
+use crate::translate::shape::{
     Object, body, expected, field, item, number, object, opt_array, opt_bool, opt_f64, opt_str,
     opt_u64, present, req_nonempty_str, req_object, req_str,
 };
-use super::{ChatToMessagesOptions, TranslateError};
 
 /// OpenAI chat request → Anthropic messages request for `upstream_model` (the `stream`
 /// flag is carried over). Fields Anthropic cannot express are dropped

@@ -5,7 +5,7 @@ use serde_json::{Map, Value, json};
 
 use super::TranslateError;
 use super::messages_to_openai;
-use super::shape::{
+use crate::translate::shape::{
     Object, body, expected, field, item, object, opt_array, opt_bool, opt_f64, opt_object, opt_str,
     opt_u64, present, req_nonempty_str, req_str,
 };

@@ -4,12 +4,12 @@ use serde_json::{Value, json};
 
 use super::TranslateError;
 use super::messages_to_anthropic::{parse_arguments, unsupported_tool_type};
-use super::shape::{
+use super::usage::usage_to_anthropic;
+use crate::translate::reasons;
+use crate::translate::shape::{
     body, expected, field, is_blank, item, object, opt_array, opt_str, present, req_nonempty_str,
     req_object, req_str, text_block,
 };
-use super::usage::usage_to_anthropic;
-use crate::translate::reasons;
 
 /// OpenAI chat.completion → Anthropic message; `model` is what the caller asked for.
 /// Only the first choice is read (requests never ask for more). Tool-call arguments that

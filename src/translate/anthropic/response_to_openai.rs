@@ -3,11 +3,11 @@
 use serde_json::{Map, Value, json};
 
 use super::TranslateError;
-use super::shape::{
-    body, expected, item, object, opt_array, opt_str, present, req_nonempty_str, req_str,
-};
 use super::usage::usage_to_openai;
 use crate::translate::reasons;
+use crate::translate::shape::{
+    body, expected, item, object, opt_array, opt_str, present, req_nonempty_str, req_str,
+};
 
 /// Anthropic messages response → OpenAI chat.completion; `model` is what the caller
 /// asked for. Thinking text is exposed as `message.reasoning_content`.

@@ -8,7 +8,7 @@
 use serde_json::{Value, json};
 
 use super::TranslateError;
-use super::shape::{Object, expected, opt_object, opt_u64};
+use crate::translate::shape::{Object, expected, opt_object, opt_u64};
 
 /// Anthropic `usage` → OpenAI `usage`. `None`/`null` reads as all zeros.
 pub fn usage_to_openai(usage: Option<&Value>) -> Result<Value, TranslateError> {

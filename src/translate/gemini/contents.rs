@@ -16,7 +16,7 @@ use serde_json::{Map, Value, json};
 use super::TranslateError;
 use super::call_id;
 use super::media::{audio_part, file_part, image_part};
-use super::shape::{
+use crate::translate::shape::{
     Object, expected, field, is_blank, item, object, opt_array, opt_str, present, req_nonempty_str,
     req_object, req_str,
 };

@@ -9,7 +9,7 @@
 use serde_json::{Map, Value, json};
 
 use super::TranslateError;
-use super::shape::{body, expected, field, item, object, opt_array, opt_u64, present};
+use crate::translate::shape::{body, expected, field, item, object, opt_array, opt_u64, present};
 
 /// A Gemini embeddings request body and the method it is for.
 #[derive(Debug, Clone, PartialEq)]

@@ -9,36 +9,8 @@
 use serde_json::{Value, json};
 
 use super::TranslateError;
-use super::shape::{Object, expected, field, opt_str, present, req_object, req_str};
-
-const PDF: &str = "application/pdf";
-
-/// A `data:` URL split into its media type (lowercased) and payload.
-struct DataUrl<'a> {
-    media_type: String,
-    base64: bool,
-    data: &'a str,
-}
-
-fn parse_data_url(url: &str) -> Option<DataUrl<'_>> {
-    let scheme = url.get(..5)?;
-    if !scheme.eq_ignore_ascii_case("data:") {
-        return None;
-    }
-    let (header, data) = url.get(5..)?.split_once(',')?;
-    let mut params = header.split(';');
-    let media_type = params
-        .next()
-        .unwrap_or_default()
-        .trim()
-        .to_ascii_lowercase();
-    let base64 = params.any(|p| p.trim().eq_ignore_ascii_case("base64"));
-    Some(DataUrl {
-        media_type,
-        base64,
-        data,
-    })
-}
+use crate::translate::data_url::{DataUrl, PDF, file_part_data, image_part_url};
+use crate::translate::shape::{Object, expected, field, req_object, req_str};
 
 fn inline_data(mime_type: &str, data: &str) -> Value {
     json!({ "inlineData": { "mimeType": mime_type, "data": data } })
@@ -47,16 +19,8 @@ fn inline_data(mime_type: &str, data: &str) -> Value {
 /// `{"type":"image_url","image_url":{"url","detail"}}` (or `"image_url":"<url>"`) →
 /// `inlineData`. `detail` is dropped.
 pub(super) fn image_part(part: &Object, path: &str) -> Result<Value, TranslateError> {
-    let image_path = field(path, "image_url");
-    let (url, url_path) = match present(part, "image_url") {
-        Some(Value::String(url)) => (url.as_str(), image_path),
-        Some(Value::Object(image)) => (
-            req_str(image, "url", &image_path)?,
-            field(&image_path, "url"),
-        ),
-        _ => return Err(expected(&image_path, "an object with a `url`")),
-    };
-    let Some(data_url) = parse_data_url(url) else {
+    let (url, url_path) = image_part_url(part, path)?;
+    let Some(data_url) = DataUrl::parse(url) else {
         return Err(TranslateError::new(
             &url_path,
             format!(
@@ -65,10 +29,7 @@ pub(super) fn image_part(part: &Object, path: &str) -> Result<Value, TranslateEr
             ),
         ));
     };
-    let media_type = match data_url.media_type.as_str() {
-        "image/jpg" => "image/jpeg",
-        other => other,
-    };
+    let media_type = data_url.image_type();
     if !data_url.base64 || !media_type.starts_with("image/") {
         return Err(expected(
             &url_path,
@@ -83,19 +44,16 @@ pub(super) fn image_part(part: &Object, path: &str) -> Result<Value, TranslateEr
 /// as a PDF (the only type OpenAI accepts there). Uploaded OpenAI files (`file_id`)
 /// are refused: Gemini cannot read them.
 pub(super) fn file_part(part: &Object, path: &str) -> Result<Value, TranslateError> {
-    let file_path = field(path, "file");
-    let file = req_object(part, "file", path)?;
-    let Some(file_data) = opt_str(file, "file_data", &file_path)? else {
-        return Err(TranslateError::new(
-            field(&file_path, "file_id"),
-            "uploaded OpenAI files cannot be sent to a Gemini model; \
-             send the file inline as `file.file_data`",
-        ));
-    };
-    match parse_data_url(file_data) {
+    let (file_data, data_path) = file_part_data(
+        part,
+        path,
+        "uploaded OpenAI files cannot be sent to a Gemini model; \
+         send the file inline as `file.file_data`",
+    )?;
+    match DataUrl::parse(file_data) {
         Some(d) if d.base64 && !d.media_type.is_empty() => Ok(inline_data(&d.media_type, d.data)),
         Some(_) => Err(expected(
-            &field(&file_path, "file_data"),
+            &data_path,
             "a base64 data URL (`data:application/pdf;base64,…`)",
         )),
         None => Ok(inline_data(PDF, file_data)),

@@ -17,7 +17,9 @@
 //! - `response` / `usage`: `GenerateContentResponse` → `chat.completion`.
 //! - `stream` / `stream_shapes`: the `alt=sse` stream → chunk stream.
 //! - `embeddings`: both embed methods.
-//! - `shape`: typed reads of JSON fields with path-naming errors.
+//! - JSON field readers (`translate::shape`), data-URL parsing (`translate::data_url`)
+//!   and the chunk shapes (`translate::stream::chat_chunks`) are shared with the other
+//!   providers.
 //!
 //! # Decisions (the README copies these)
 //!
@@ -84,7 +86,6 @@ mod media;
 mod request;
 mod response;
 mod schema;
-mod shape;
 mod stream;
 mod stream_shapes;
 mod usage;

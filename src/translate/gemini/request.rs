@@ -6,7 +6,7 @@ use serde_json::{Map, Value, json};
 use super::TranslateError;
 use super::contents::{self, unsupported_tool_type};
 use super::schema;
-use super::shape::{
+use crate::translate::shape::{
     Object, body, expected, field, item, object, opt_array, opt_bool, opt_i64, opt_number,
     opt_object, opt_str, opt_u64, present, req_nonempty_str, req_object, req_str,
 };

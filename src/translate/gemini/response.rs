@@ -5,12 +5,12 @@ use serde_json::{Map, Value, json};
 
 use super::TranslateError;
 use super::call_id;
-use super::shape::{
+use super::usage::usage_to_openai;
+use crate::translate::reasons;
+use crate::translate::shape::{
     Object, body, expected, field, item, object, opt_array, opt_bool, opt_object, opt_str, opt_u64,
     present, req_nonempty_str,
 };
-use super::usage::usage_to_openai;
-use crate::translate::reasons;
 
 /// Gemini `GenerateContentResponse` → OpenAI `chat.completion`; `model` is what the
 /// caller asked for. Each candidate becomes a choice (`n` → `candidateCount`). A

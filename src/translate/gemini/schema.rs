@@ -23,7 +23,7 @@
 use serde_json::{Map, Value};
 
 use super::TranslateError;
-use super::shape::Object;
+use crate::translate::shape::Object;
 
 /// Keywords copied as they are (the rest of Gemini's `Schema` is rebuilt below).
 const KEPT: &[&str] = &[

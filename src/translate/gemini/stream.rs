@@ -20,19 +20,17 @@
 //! - `{"error":…}` in an event, an unreadable event, or
 //!   [`StreamTranslator::fail`] → one `data: {"error":…}` and no `[DONE]`.
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use bytes::Bytes;
-use serde::Serialize;
 
 use super::call_id;
-use super::stream_shapes::{
-    ChoiceOut, ChunkOut, DeltaOut, ErrorBodyOut, ErrorOut, Event, FunctionOut, Part, ToolCallOut,
-};
-use super::usage::{UsageMetadata, UsageOut};
+use super::stream_shapes::{Event, Part};
+use super::usage::UsageMetadata;
 use crate::translate::reasons;
 use crate::translate::sse::SseEvent;
-use crate::translate::stream::{StreamTranslator, StreamUsage, UPSTREAM_ERROR, UPSTREAM_TIMEOUT};
+use crate::translate::stream::chat_chunks::{ChunkWriter, DeltaOut, FunctionOut, ToolCallOut};
+use crate::translate::stream::{
+    EventWriter, StreamTranslator, StreamUsage, UPSTREAM_ERROR, UPSTREAM_TIMEOUT, Unreadable,
+};
 
 /// Sent when the upstream closes before saying the turn is over.
 const ENDED_EARLY: &str =
@@ -48,13 +46,8 @@ enum Ending {
 
 /// Gemini `alt=sse` events → OpenAI `chat.completion.chunk` SSE.
 pub struct GeminiToChat {
-    /// The caller's model name, echoed on every chunk.
-    model: Box<str>,
-    include_usage: bool,
-    created: u64,
-    /// `chatcmpl-` + Gemini's `responseId`; set by the first chunk.
-    id: String,
-    started: bool,
+    /// Stamps every chunk; its id is `chatcmpl-` + Gemini's `responseId`.
+    chunks: ChunkWriter,
     done: bool,
     /// Tool calls sent so far: the next one's `index`.
     tool_calls: u32,
@@ -62,22 +55,12 @@ pub struct GeminiToChat {
     usage: UsageMetadata,
 }
 
-/// Why an event could not be translated; ends the stream with an error.
-struct Unreadable(String);
-
 impl GeminiToChat {
     /// `model` is the name the caller asked for; `include_usage` is the caller's
     /// `stream_options.include_usage`.
     pub fn new(model: &str, include_usage: bool) -> Self {
-        let created = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
         GeminiToChat {
-            model: model.into(),
-            include_usage,
-            created,
-            id: String::new(),
-            started: false,
+            chunks: ChunkWriter::new(model, include_usage),
             done: false,
             tool_calls: 0,
             ending: None,
@@ -85,7 +68,7 @@ impl GeminiToChat {
         }
     }
 
-    fn handle(&mut self, data: &str, out: &mut Frames) -> Result<(), Unreadable> {
+    fn handle(&mut self, data: &str, out: &mut EventWriter) -> Result<(), Unreadable> {
         let data = data.trim();
         // Not Gemini's, but a relaying proxy may add it; the end is decided the same.
         if data == "[DONE]" {
@@ -113,7 +96,7 @@ impl GeminiToChat {
         self.event(&event, out)
     }
 
-    fn event(&mut self, event: &Event, out: &mut Frames) -> Result<(), Unreadable> {
+    fn event(&mut self, event: &Event, out: &mut EventWriter) -> Result<(), Unreadable> {
         if let Some(error) = &event.error {
             let status = error.status.as_deref().unwrap_or("UNKNOWN");
             let message = format!(
@@ -128,7 +111,7 @@ impl GeminiToChat {
             self.error(code, &message, out);
             return Ok(());
         }
-        self.start(event.response_id.as_deref(), out);
+        self.chunks.start(event.response_id.as_deref(), out);
         if let Some(usage) = event.usage_metadata {
             self.usage = usage;
         }
@@ -162,7 +145,7 @@ impl GeminiToChat {
         Ok(())
     }
 
-    fn part(&mut self, part: &Part, out: &mut Frames) -> Result<(), Unreadable> {
+    fn part(&mut self, part: &Part, out: &mut EventWriter) -> Result<(), Unreadable> {
         if let Some(call) = &part.function_call {
             let Some(name) = call.name.as_deref().filter(|n| !n.is_empty()) else {
                 return Err(Unreadable(
@@ -181,51 +164,29 @@ impl GeminiToChat {
                 }
             };
             let id = call_id::for_call(call.id.as_deref(), part.thought_signature.as_deref());
+            // A whole tool call in one delta: Gemini sends each `functionCall` complete.
             let tool = ToolCallOut {
                 index: self.tool_calls,
-                id: &id,
-                kind: "function",
-                function: FunctionOut { name, arguments },
+                id: Some(&id),
+                kind: Some("function"),
+                function: FunctionOut {
+                    name: Some(name),
+                    arguments,
+                },
             };
             self.tool_calls = self.tool_calls.saturating_add(1);
-            let delta = DeltaOut {
-                tool_calls: Some([tool]),
-                ..DeltaOut::default()
-            };
-            self.chunk(delta, None, out);
+            self.chunks.chunk(DeltaOut::tool(tool), None, out);
         } else if let Some(text) = part.text.as_deref()
             && !text.is_empty()
             && part.thought != Some(true)
         {
-            let delta = DeltaOut {
-                content: Some(text),
-                ..DeltaOut::default()
-            };
-            self.chunk(delta, None, out);
+            self.chunks.chunk(DeltaOut::text(text), None, out);
         }
         Ok(())
     }
 
-    /// Sends the role chunk once, before anything else.
-    fn start(&mut self, response_id: Option<&str>, out: &mut Frames) {
-        if self.started {
-            return;
-        }
-        self.started = true;
-        self.id = match response_id.filter(|id| !id.is_empty()) {
-            Some(id) => format!("chatcmpl-{id}"),
-            None => format!("chatcmpl-{}", uuid::Uuid::new_v4().simple()),
-        };
-        let delta = DeltaOut {
-            role: Some("assistant"),
-            content: Some(""),
-            tool_calls: None,
-        };
-        self.chunk(delta, None, out);
-    }
-
     /// The clean end if the turn said it was over, else the early-end error.
-    fn end(&mut self, out: &mut Frames) {
+    fn end(&mut self, out: &mut EventWriter) {
         let reason = match &self.ending {
             Some(Ending::Finished(reason)) => {
                 reasons::gemini_to_openai(reason, self.tool_calls > 0)
@@ -236,75 +197,32 @@ impl GeminiToChat {
                 return;
             }
         };
-        self.chunk(DeltaOut::default(), Some(reason), out);
-        if self.include_usage {
-            self.write(&[], Some(Some(self.usage.to_openai())), out);
-        }
-        out.raw(b"data: [DONE]\n\n");
+        self.chunks.chunk(DeltaOut::default(), Some(reason), out);
+        self.chunks.close(self.usage.to_openai(), out);
         self.done = true;
     }
 
-    fn chunk(&self, delta: DeltaOut, finish: Option<&'static str>, out: &mut Frames) {
-        let choice = ChoiceOut {
-            index: 0,
-            delta,
-            finish_reason: finish,
-        };
-        self.write(&[choice], self.include_usage.then_some(None), out);
-    }
-
-    fn write(&self, choices: &[ChoiceOut], usage: Option<Option<UsageOut>>, out: &mut Frames) {
-        out.data(&ChunkOut {
-            id: &self.id,
-            object: "chat.completion.chunk",
-            created: self.created,
-            model: &self.model,
-            choices,
-            usage,
-        });
-    }
-
-    fn error(&mut self, code: &str, message: &str, out: &mut Frames) {
-        out.data(&ErrorOut {
-            error: ErrorBodyOut {
-                message,
-                kind: "upstream_error",
-                code,
-                param: None,
-            },
-        });
+    fn error(&mut self, code: &str, message: &str, out: &mut EventWriter) {
+        ChunkWriter::error(code, message, out);
         self.done = true;
     }
 }
 
 impl StreamTranslator for GeminiToChat {
     fn on_event(&mut self, ev: &SseEvent) -> Vec<Bytes> {
-        if self.done {
-            return Vec::new();
-        }
-        let mut out = Frames::default();
-        if let Err(Unreadable(message)) = self.handle(&ev.data, &mut out) {
-            self.error(UPSTREAM_ERROR, &message, &mut out);
-        }
-        out.into_frames()
+        EventWriter::frames(self.done, |out| {
+            if let Err(Unreadable(message)) = self.handle(&ev.data, out) {
+                self.error(UPSTREAM_ERROR, &message, out);
+            }
+        })
     }
 
     fn finish(&mut self) -> Vec<Bytes> {
-        if self.done {
-            return Vec::new();
-        }
-        let mut out = Frames::default();
-        self.end(&mut out);
-        out.into_frames()
+        EventWriter::frames(self.done, |out| self.end(out))
     }
 
     fn fail(&mut self, code: &str, message: &str) -> Vec<Bytes> {
-        if self.done {
-            return Vec::new();
-        }
-        let mut out = Frames::default();
-        self.error(code, message, &mut out);
-        out.into_frames()
+        EventWriter::frames(self.done, |out| self.error(code, message, out))
     }
 
     fn is_done(&self) -> bool {
@@ -313,33 +231,5 @@ impl StreamTranslator for GeminiToChat {
 
     fn usage(&self) -> StreamUsage {
         self.usage.to_stream_usage()
-    }
-}
-
-/// The SSE events one call produces, in one buffer (one `Bytes` per call).
-#[derive(Default)]
-struct Frames {
-    buf: Vec<u8>,
-}
-
-impl Frames {
-    /// `data: <json>\n\n`. Compact JSON never holds a raw newline, so one line.
-    fn data(&mut self, value: &impl Serialize) {
-        self.buf.extend_from_slice(b"data: ");
-        // Writing into a Vec cannot fail, and these shapes have only string keys.
-        serde_json::to_writer(&mut self.buf, value).expect("stream chunks always serialize");
-        self.buf.extend_from_slice(b"\n\n");
-    }
-
-    fn raw(&mut self, bytes: &[u8]) {
-        self.buf.extend_from_slice(bytes);
-    }
-
-    fn into_frames(self) -> Vec<Bytes> {
-        if self.buf.is_empty() {
-            Vec::new()
-        } else {
-            vec![Bytes::from(self.buf)]
-        }
     }
 }

@@ -1,18 +1,13 @@
-//! The stream's two sides: the Gemini `GenerateContentResponse` fields the translator
-//! reads, borrowed from the event data, and the OpenAI `chat.completion.chunk`s it
-//! writes, serialized without building JSON trees.
-//!
-//! The write side mirrors `translate::stream`'s chat chunk shapes (private to that
-//! module), plus `completion_tokens_details`, which Gemini's thought tokens need.
+//! The Gemini `GenerateContentResponse` fields the stream translator reads, borrowed
+//! from the event data. The OpenAI `chat.completion.chunk`s it writes are
+//! `translate::stream::chat_chunks`, shared with the other chunk-writing translators.
 
 use std::borrow::Cow;
 
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use super::usage::{UsageMetadata, UsageOut};
-
-// ---- read ----
+use super::usage::UsageMetadata;
 
 /// One `data:` event. Every field is optional and `null`-tolerant; unknown fields
 /// (`modelVersion`, `safetyRatings`, `citationMetadata`, …) are skipped.
@@ -86,67 +81,4 @@ pub(super) struct ErrorBody<'a> {
     pub message: Option<Cow<'a, str>>,
     #[serde(borrow, default)]
     pub status: Option<Cow<'a, str>>,
-}
-
-// ---- write ----
-
-#[derive(Serialize)]
-pub(super) struct ChunkOut<'a> {
-    pub id: &'a str,
-    pub object: &'static str,
-    pub created: u64,
-    pub model: &'a str,
-    pub choices: &'a [ChoiceOut<'a>],
-    /// Absent when the caller did not ask for usage; `null` on every chunk but the
-    /// usage chunk when it did (wire-formats.md §1).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub usage: Option<Option<UsageOut>>,
-}
-
-#[derive(Serialize)]
-pub(super) struct ChoiceOut<'a> {
-    pub index: u32,
-    pub delta: DeltaOut<'a>,
-    pub finish_reason: Option<&'static str>,
-}
-
-#[derive(Serialize, Default)]
-pub(super) struct DeltaOut<'a> {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub role: Option<&'static str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub content: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub tool_calls: Option<[ToolCallOut<'a>; 1]>,
-}
-
-/// A whole tool call in one delta: Gemini sends each `functionCall` complete.
-#[derive(Serialize)]
-pub(super) struct ToolCallOut<'a> {
-    pub index: u32,
-    pub id: &'a str,
-    #[serde(rename = "type")]
-    pub kind: &'static str,
-    pub function: FunctionOut<'a>,
-}
-
-#[derive(Serialize)]
-pub(super) struct FunctionOut<'a> {
-    pub name: &'a str,
-    pub arguments: &'a str,
-}
-
-/// `{"error":{…}}`, the shape of Tollgate's OpenAI-dialect errors (DESIGN §1.5).
-#[derive(Serialize)]
-pub(super) struct ErrorOut<'a> {
-    pub error: ErrorBodyOut<'a>,
-}
-
-#[derive(Serialize)]
-pub(super) struct ErrorBodyOut<'a> {
-    pub message: &'a str,
-    #[serde(rename = "type")]
-    pub kind: &'static str,
-    pub code: &'a str,
-    pub param: Option<&'static str>,
 }

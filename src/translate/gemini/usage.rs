@@ -9,12 +9,13 @@
 //! Gemini's total but not in its prompt count, so it is added to `prompt_tokens` to
 //! keep `total = prompt + completion`.
 
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::TranslateError;
-use super::shape::{expected, opt_u64};
+use crate::translate::shape::{expected, opt_u64};
 use crate::translate::stream::StreamUsage;
+use crate::translate::stream::chat_chunks::{CompletionDetailsOut, PromptDetailsOut, UsageOut};
 
 /// The counts of one `usageMetadata`; absent ones are `None`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
@@ -32,26 +33,6 @@ pub(super) struct UsageMetadata {
     pub thoughts_token_count: Option<u64>,
     #[serde(default)]
     pub tool_use_prompt_token_count: Option<u64>,
-}
-
-/// OpenAI's `usage`, as both the response and the stream's usage chunk carry it.
-#[derive(Debug, Serialize)]
-pub(super) struct UsageOut {
-    pub prompt_tokens: u64,
-    pub completion_tokens: u64,
-    pub total_tokens: u64,
-    pub prompt_tokens_details: PromptDetailsOut,
-    pub completion_tokens_details: CompletionDetailsOut,
-}
-
-#[derive(Debug, Serialize)]
-pub(super) struct PromptDetailsOut {
-    pub cached_tokens: u64,
-}
-
-#[derive(Debug, Serialize)]
-pub(super) struct CompletionDetailsOut {
-    pub reasoning_tokens: u64,
 }
 
 impl UsageMetadata {
@@ -103,9 +84,9 @@ impl UsageMetadata {
             prompt_tokens_details: PromptDetailsOut {
                 cached_tokens: self.cached(),
             },
-            completion_tokens_details: CompletionDetailsOut {
+            completion_tokens_details: Some(CompletionDetailsOut {
                 reasoning_tokens: self.thoughts_token_count.unwrap_or(0),
-            },
+            }),
         }
     }
 

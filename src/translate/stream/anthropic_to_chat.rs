@@ -19,7 +19,6 @@
 //!   openai-python raises as `APIError`.
 
 use std::borrow::Cow;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 
@@ -27,8 +26,7 @@ use super::anthropic_events::{
     ContentBlockDelta, ContentBlockStart, ErrorEvent, MessageDelta, MessageStart, TypeOnly, Usage,
 };
 use super::chat_chunks::{
-    ChoiceOut, ChunkOut, DeltaOut, ErrorBodyOut, ErrorOut, FunctionOut, PromptDetailsOut,
-    ToolCallOut, UsageOut,
+    ChunkWriter, DeltaOut, FunctionOut, PromptDetailsOut, ToolCallOut, UsageOut,
 };
 use super::{ENDED_EARLY, EventWriter, StreamTranslator, StreamUsage, UPSTREAM_ERROR, Unreadable};
 use crate::translate::reasons;
@@ -36,13 +34,8 @@ use crate::translate::sse::SseEvent;
 
 /// Anthropic upstream events → OpenAI `chat.completion.chunk` SSE.
 pub struct AnthropicToChat {
-    /// The caller's model name, echoed on every chunk.
-    model: Box<str>,
-    include_usage: bool,
-    created: u64,
-    /// `chatcmpl-` + the Anthropic message id; set by the first chunk.
-    id: String,
-    started: bool,
+    /// Stamps every chunk; its id is `chatcmpl-` + the Anthropic message id.
+    chunks: ChunkWriter,
     finish_sent: bool,
     done: bool,
     /// `(block index, tool index k)` of every tool_use block so far.
@@ -54,15 +47,8 @@ impl AnthropicToChat {
     /// `model` is the name the caller asked for; `include_usage` is the caller's
     /// `stream_options.include_usage`.
     pub fn new(model: &str, include_usage: bool) -> Self {
-        let created = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
         AnthropicToChat {
-            model: model.into(),
-            include_usage,
-            created,
-            id: String::new(),
-            started: false,
+            chunks: ChunkWriter::new(model, include_usage),
             finish_sent: false,
             done: false,
             tools: Vec::new(),
@@ -89,16 +75,16 @@ impl AnthropicToChat {
             "message_start" => {
                 let start: MessageStart = serde_json::from_str(data).map_err(read_err)?;
                 // A repeated message_start (bifrost#4556) must not open a second message.
-                if !self.started {
+                if !self.chunks.started() {
                     if let Some(usage) = &start.message.usage {
                         self.take_usage(usage);
                     }
-                    self.start(start.message.id.as_deref(), out);
+                    self.chunks.start(start.message.id.as_deref(), out);
                 }
             }
             "content_block_start" => {
                 let block: ContentBlockStart = serde_json::from_str(data).map_err(read_err)?;
-                self.start(None, out);
+                self.chunks.start(None, out);
                 let b = &block.content_block;
                 match &*b.kind {
                     "tool_use" => {
@@ -123,7 +109,7 @@ impl AnthropicToChat {
                                 arguments,
                             },
                         };
-                        self.chunk(tool_delta(tool), None, out);
+                        self.chunks.chunk(DeltaOut::tool(tool), None, out);
                     }
                     "text" => self.text(b.text.as_deref(), out),
                     _ => {}
@@ -131,7 +117,7 @@ impl AnthropicToChat {
             }
             "content_block_delta" => {
                 let d: ContentBlockDelta = serde_json::from_str(data).map_err(read_err)?;
-                self.start(None, out);
+                self.chunks.start(None, out);
                 match &*d.delta.kind {
                     "text_delta" => self.text(d.delta.text.as_deref(), out),
                     "input_json_delta" => {
@@ -148,7 +134,7 @@ impl AnthropicToChat {
                                     arguments: fragment,
                                 },
                             };
-                            self.chunk(tool_delta(tool), None, out);
+                            self.chunks.chunk(DeltaOut::tool(tool), None, out);
                         }
                     }
                     _ => {}
@@ -156,7 +142,7 @@ impl AnthropicToChat {
             }
             "message_delta" => {
                 let d: MessageDelta = serde_json::from_str(data).map_err(read_err)?;
-                self.start(None, out);
+                self.chunks.start(None, out);
                 if let Some(usage) = &d.usage {
                     self.take_usage(usage);
                 }
@@ -166,15 +152,11 @@ impl AnthropicToChat {
                 }
             }
             "message_stop" => {
-                self.start(None, out);
+                self.chunks.start(None, out);
                 // message_delta always carries the reason; if a proxy lost it, the
                 // turn still ended cleanly.
                 self.finish_chunk("stop", out);
-                if self.include_usage {
-                    let usage = self.usage_out();
-                    self.write(&[], Some(Some(usage)), out);
-                }
-                out.raw(b"data: [DONE]\n\n");
+                self.chunks.close(self.usage_out(), out);
                 self.done = true;
             }
             "error" => {
@@ -198,59 +180,17 @@ impl AnthropicToChat {
         Ok(())
     }
 
-    /// Sends the role chunk once, before anything else.
-    fn start(&mut self, message_id: Option<&str>, out: &mut EventWriter) {
-        if self.started {
-            return;
-        }
-        self.started = true;
-        self.id = match message_id.filter(|id| !id.is_empty()) {
-            Some(id) => format!("chatcmpl-{id}"),
-            None => format!("chatcmpl-{}", uuid::Uuid::new_v4().simple()),
-        };
-        let delta = DeltaOut {
-            role: Some("assistant"),
-            content: Some(""),
-            tool_calls: None,
-        };
-        self.chunk(delta, None, out);
-    }
-
     fn text(&mut self, text: Option<&str>, out: &mut EventWriter) {
         if let Some(text) = text.filter(|t| !t.is_empty()) {
-            let delta = DeltaOut {
-                content: Some(text),
-                ..DeltaOut::default()
-            };
-            self.chunk(delta, None, out);
+            self.chunks.chunk(DeltaOut::text(text), None, out);
         }
     }
 
     fn finish_chunk(&mut self, reason: &'static str, out: &mut EventWriter) {
         if !self.finish_sent {
             self.finish_sent = true;
-            self.chunk(DeltaOut::default(), Some(reason), out);
+            self.chunks.chunk(DeltaOut::default(), Some(reason), out);
         }
-    }
-
-    fn chunk(&self, delta: DeltaOut, finish: Option<&'static str>, out: &mut EventWriter) {
-        let choice = ChoiceOut {
-            index: 0,
-            delta,
-            finish_reason: finish,
-        };
-        self.write(&[choice], self.include_usage.then_some(None), out);
-    }
-
-    fn write(&self, choices: &[ChoiceOut], usage: Option<Option<UsageOut>>, out: &mut EventWriter) {
-        out.data(&ChunkOut {
-            id: &self.id,
-            object: "chat.completion.chunk",
-            created: self.created,
-            model: &self.model,
-            choices,
-            usage,
-        });
     }
 
     /// Cumulative counts: each reported value replaces the last, never adds.
@@ -276,39 +216,23 @@ impl AnthropicToChat {
             prompt_tokens_details: PromptDetailsOut {
                 cached_tokens: u.cache_read,
             },
+            completion_tokens_details: None,
         }
     }
 
     fn error(&mut self, code: &str, message: &str, out: &mut EventWriter) {
-        out.data(&ErrorOut {
-            error: ErrorBodyOut {
-                message,
-                kind: "upstream_error",
-                code,
-                param: None,
-            },
-        });
+        ChunkWriter::error(code, message, out);
         self.done = true;
-    }
-}
-
-fn tool_delta(tool: ToolCallOut<'_>) -> DeltaOut<'_> {
-    DeltaOut {
-        tool_calls: Some([tool]),
-        ..DeltaOut::default()
     }
 }
 
 impl StreamTranslator for AnthropicToChat {
     fn on_event(&mut self, ev: &SseEvent) -> Vec<Bytes> {
-        if self.done {
-            return Vec::new();
-        }
-        let mut out = EventWriter::default();
-        if let Err(Unreadable(message)) = self.handle(ev, &mut out) {
-            self.error(UPSTREAM_ERROR, &message, &mut out);
-        }
-        out.into_frames()
+        EventWriter::frames(self.done, |out| {
+            if let Err(Unreadable(message)) = self.handle(ev, out) {
+                self.error(UPSTREAM_ERROR, &message, out);
+            }
+        })
     }
 
     fn finish(&mut self) -> Vec<Bytes> {
@@ -316,12 +240,7 @@ impl StreamTranslator for AnthropicToChat {
     }
 
     fn fail(&mut self, code: &str, message: &str) -> Vec<Bytes> {
-        if self.done {
-            return Vec::new();
-        }
-        let mut out = EventWriter::default();
-        self.error(code, message, &mut out);
-        out.into_frames()
+        EventWriter::frames(self.done, |out| self.error(code, message, out))
     }
 
     fn is_done(&self) -> bool {

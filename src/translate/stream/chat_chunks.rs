@@ -1,13 +1,20 @@
 //! OpenAI `chat.completion.chunk` stream shapes (wire-formats.md §1 "Streaming"):
 //! the fields the translators read, borrowed from the event data, and the chunks
-//! they write.
+//! they write, with [`ChunkWriter`], which stamps every chunk of one response alike.
 //!
 //! Every read field is optional and `null`-tolerant: OpenAI-compatible servers
 //! differ in what they leave out (`delta`, `finish_reason`, `index`, `usage`).
+//!
+//! The write side is `pub(crate)`: every translator that speaks chunks to an OpenAI
+//! caller (`AnthropicToChat` here, `translate::gemini::GeminiToChat`) writes them
+//! through it, so the chunk-stream rules live in one place.
 
 use std::borrow::Cow;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
+
+use super::EventWriter;
 
 // ---- read ----
 
@@ -105,7 +112,7 @@ pub(super) fn error_message(error: &serde_json::Value) -> Option<&str> {
 // ---- write ----
 
 #[derive(Serialize)]
-pub(super) struct ChunkOut<'a> {
+struct ChunkOut<'a> {
     pub id: &'a str,
     pub object: &'static str,
     pub created: u64,
@@ -118,14 +125,14 @@ pub(super) struct ChunkOut<'a> {
 }
 
 #[derive(Serialize)]
-pub(super) struct ChoiceOut<'a> {
+struct ChoiceOut<'a> {
     pub index: u32,
     pub delta: DeltaOut<'a>,
     pub finish_reason: Option<&'static str>,
 }
 
 #[derive(Serialize, Default)]
-pub(super) struct DeltaOut<'a> {
+pub(crate) struct DeltaOut<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub role: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -134,8 +141,24 @@ pub(super) struct DeltaOut<'a> {
     pub tool_calls: Option<[ToolCallOut<'a>; 1]>,
 }
 
+impl<'a> DeltaOut<'a> {
+    pub fn text(text: &'a str) -> Self {
+        DeltaOut {
+            content: Some(text),
+            ..DeltaOut::default()
+        }
+    }
+
+    pub fn tool(tool: ToolCallOut<'a>) -> Self {
+        DeltaOut {
+            tool_calls: Some([tool]),
+            ..DeltaOut::default()
+        }
+    }
+}
+
 #[derive(Serialize)]
-pub(super) struct ToolCallOut<'a> {
+pub(crate) struct ToolCallOut<'a> {
     /// Mandatory on every tool delta: clients key their accumulators on it.
     pub index: u32,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -146,36 +169,141 @@ pub(super) struct ToolCallOut<'a> {
 }
 
 #[derive(Serialize)]
-pub(super) struct FunctionOut<'a> {
+pub(crate) struct FunctionOut<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<&'a str>,
     pub arguments: &'a str,
 }
 
-#[derive(Serialize)]
-pub(super) struct UsageOut {
+/// OpenAI's `usage`, as the usage chunk (and a whole response) carries it.
+#[derive(Debug, Serialize)]
+pub(crate) struct UsageOut {
     pub prompt_tokens: u64,
     pub completion_tokens: u64,
     pub total_tokens: u64,
     pub prompt_tokens_details: PromptDetailsOut,
+    /// Only from upstreams that count reasoning apart (Gemini's thoughts).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub completion_tokens_details: Option<CompletionDetailsOut>,
 }
 
-#[derive(Serialize)]
-pub(super) struct PromptDetailsOut {
+#[derive(Debug, Serialize)]
+pub(crate) struct PromptDetailsOut {
     pub cached_tokens: u64,
+}
+
+#[derive(Debug, Serialize)]
+pub(crate) struct CompletionDetailsOut {
+    pub reasoning_tokens: u64,
 }
 
 /// `{"error":{…}}`, the shape of Tollgate's OpenAI-dialect errors (DESIGN §1.5).
 #[derive(Serialize)]
-pub(super) struct ErrorOut<'a> {
+struct ErrorOut<'a> {
     pub error: ErrorBodyOut<'a>,
 }
 
 #[derive(Serialize)]
-pub(super) struct ErrorBodyOut<'a> {
+struct ErrorBodyOut<'a> {
     pub message: &'a str,
     #[serde(rename = "type")]
     pub kind: &'static str,
     pub code: &'a str,
     pub param: Option<&'static str>,
+}
+
+/// What every chunk of one response repeats (`id`, `created`, `model`, and `usage`
+/// iff the caller asked for it), and the chunks a translator writes with it.
+pub(crate) struct ChunkWriter {
+    /// The caller's model name, echoed on every chunk.
+    model: Box<str>,
+    include_usage: bool,
+    created: u64,
+    /// `chatcmpl-` + the upstream's id; set by the role chunk.
+    id: String,
+    started: bool,
+}
+
+impl ChunkWriter {
+    /// `model` is the name the caller asked for; `include_usage` is the caller's
+    /// `stream_options.include_usage`.
+    pub fn new(model: &str, include_usage: bool) -> Self {
+        let created = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        ChunkWriter {
+            model: model.into(),
+            include_usage,
+            created,
+            id: String::new(),
+            started: false,
+        }
+    }
+
+    /// True once the role chunk is out.
+    pub fn started(&self) -> bool {
+        self.started
+    }
+
+    /// Sends the role chunk once, before anything else. The stream's id is
+    /// `chatcmpl-` + `upstream_id`, or a fresh one when the upstream gave none.
+    pub fn start(&mut self, upstream_id: Option<&str>, out: &mut EventWriter) {
+        if self.started {
+            return;
+        }
+        self.started = true;
+        self.id = match upstream_id.filter(|id| !id.is_empty()) {
+            Some(id) => format!("chatcmpl-{id}"),
+            None => format!("chatcmpl-{}", uuid::Uuid::new_v4().simple()),
+        };
+        let delta = DeltaOut {
+            role: Some("assistant"),
+            content: Some(""),
+            tool_calls: None,
+        };
+        self.chunk(delta, None, out);
+    }
+
+    /// One choice-0 chunk.
+    pub fn chunk(&self, delta: DeltaOut, finish: Option<&'static str>, out: &mut EventWriter) {
+        let choice = ChoiceOut {
+            index: 0,
+            delta,
+            finish_reason: finish,
+        };
+        self.write(&[choice], self.include_usage.then_some(None), out);
+    }
+
+    /// The clean end after the finish chunk: the usage chunk (`choices: []`) if the
+    /// caller asked for it, then `data: [DONE]`.
+    pub fn close(&self, usage: UsageOut, out: &mut EventWriter) {
+        if self.include_usage {
+            self.write(&[], Some(Some(usage)), out);
+        }
+        out.raw(b"data: [DONE]\n\n");
+    }
+
+    fn write(&self, choices: &[ChoiceOut], usage: Option<Option<UsageOut>>, out: &mut EventWriter) {
+        out.data(&ChunkOut {
+            id: &self.id,
+            object: "chat.completion.chunk",
+            created: self.created,
+            model: &self.model,
+            choices,
+            usage,
+        });
+    }
+
+    /// The error end: one `data: {"error":…}` and no `[DONE]`, which openai-python
+    /// raises as `APIError`.
+    pub fn error(code: &str, message: &str, out: &mut EventWriter) {
+        out.data(&ErrorOut {
+            error: ErrorBodyOut {
+                message,
+                kind: "upstream_error",
+                code,
+                param: None,
+            },
+        });
+    }
 }

@@ -309,38 +309,27 @@ fn write(out: &mut EventWriter, event: &Outgoing) {
 
 impl StreamTranslator for ChatToAnthropic {
     fn on_event(&mut self, ev: &SseEvent) -> Vec<Bytes> {
-        if self.done {
-            return Vec::new();
-        }
-        let mut out = EventWriter::default();
-        if let Err(Unreadable(message)) = self.handle(ev, &mut out) {
-            self.error(&message, &mut out);
-        }
-        out.into_frames()
+        EventWriter::frames(self.done, |out| {
+            if let Err(Unreadable(message)) = self.handle(ev, out) {
+                self.error(&message, out);
+            }
+        })
     }
 
     fn finish(&mut self) -> Vec<Bytes> {
-        if self.done {
-            return Vec::new();
-        }
-        let mut out = EventWriter::default();
-        if self.started && self.stop_reason.is_some() {
-            // The finish_reason came; only [DONE] (and maybe usage) was cut off.
-            self.end_message(&mut out);
-        } else {
-            self.error(ENDED_EARLY, &mut out);
-        }
-        out.into_frames()
+        EventWriter::frames(self.done, |out| {
+            if self.started && self.stop_reason.is_some() {
+                // The finish_reason came; only [DONE] (and maybe usage) was cut off.
+                self.end_message(out);
+            } else {
+                self.error(ENDED_EARLY, out);
+            }
+        })
     }
 
     /// The Anthropic error shape has no `code`; `code` is not sent.
     fn fail(&mut self, _code: &str, message: &str) -> Vec<Bytes> {
-        if self.done {
-            return Vec::new();
-        }
-        let mut out = EventWriter::default();
-        self.error(message, &mut out);
-        out.into_frames()
+        EventWriter::frames(self.done, |out| self.error(message, out))
     }
 
     fn is_done(&self) -> bool {

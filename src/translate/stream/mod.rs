@@ -22,13 +22,18 @@
 //! - `anthropic_to_chat`: Anthropic upstream → OpenAI `chat.completion.chunk`.
 //! - `chat_to_anthropic`: OpenAI-style upstream → Anthropic message events.
 //! - `anthropic_events`, `chat_chunks`: each dialect's stream shapes, read
-//!   borrowed and written without building JSON trees.
+//!   borrowed and written without building JSON trees. `chat_chunks` (with
+//!   `EventWriter` and `Unreadable`) also serves `translate::gemini`'s stream.
+//! - `replay` (tests only): drives a translator and rebuilds its output the way a
+//!   client SDK would, for every provider's stream tests.
 
 mod anthropic_events;
 mod anthropic_to_chat;
 mod chain;
-mod chat_chunks;
+pub(crate) mod chat_chunks;
 mod chat_to_anthropic;
+#[cfg(test)]
+pub(crate) mod replay;
 #[cfg(test)]
 mod tests;
 
@@ -79,7 +84,7 @@ pub trait StreamTranslator: Send {
 
 /// Collects the SSE events one call produces into a single buffer.
 #[derive(Default)]
-struct EventWriter {
+pub(crate) struct EventWriter {
     buf: Vec<u8>,
 }
 
@@ -109,6 +114,17 @@ impl EventWriter {
         serde_json::to_writer(&mut self.buf, value).expect("stream events always serialize");
     }
 
+    /// What `write` writes, as at most one frame; nothing once the stream is `done`
+    /// (a stream ends exactly once, and every later call returns nothing).
+    pub(crate) fn frames(done: bool, write: impl FnOnce(&mut EventWriter)) -> Vec<Bytes> {
+        if done {
+            return Vec::new();
+        }
+        let mut out = EventWriter::default();
+        write(&mut out);
+        out.into_frames()
+    }
+
     fn into_frames(self) -> Vec<Bytes> {
         if self.buf.is_empty() {
             Vec::new()
@@ -120,7 +136,7 @@ impl EventWriter {
 
 /// Why an upstream event could not be translated; ends the stream with an error.
 #[derive(Debug)]
-struct Unreadable(String);
+pub(crate) struct Unreadable(pub(crate) String);
 
 impl Unreadable {
     fn event(name: &str, err: &serde_json::Error) -> Self {

@@ -2,16 +2,17 @@
 //! with a few fields wrong, so the fuzzing reaches past the first check.
 
 use proptest::prelude::*;
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 use super::OPTS;
 use crate::translate::anthropic::{
     chat_request_to_messages, chat_response_to_messages, messages_request_to_chat,
     messages_response_to_chat,
 };
+use crate::translate::arbitrary_json::{JsonFuzz, object, pick};
 
 /// Keys and strings the translators look at, so random values reach deep code paths
-/// (whitespace-separated; the empty and blank strings are added in `word`).
+/// (whitespace-separated; the empty and blank strings are added by `JsonFuzz::word`).
 const WORDS: &str = r#"
 role content messages type text tool_calls function arguments name id tool_call_id
 image_url url source input tool_use_id system tools tool_choice stop usage choices
@@ -22,70 +23,13 @@ auto any none required application/pdf data:image/png;base64,AA https://x.test/a
 stream finish_reason stop_reason metadata user_id temperature n
 "#;
 
-fn word() -> BoxedStrategy<String> {
-    prop_oneof![
-        3 => proptest::sample::select(
-            WORDS.split_whitespace().chain(["", " "]).collect::<Vec<_>>()
-        )
-        .prop_map(str::to_owned),
-        1 => "\\PC{0,6}",
-    ]
-    .boxed()
-}
-
-fn leaf() -> BoxedStrategy<Value> {
-    prop_oneof![
-        Just(Value::Null),
-        any::<bool>().prop_map(Value::from),
-        any::<i64>().prop_map(Value::from),
-        any::<u64>().prop_map(Value::from),
-        (-1e6f64..1e6).prop_map(Value::from),
-        word().prop_map(Value::from),
-    ]
-    .boxed()
-}
-
-/// Any JSON value, a few levels deep.
-fn value() -> BoxedStrategy<Value> {
-    leaf()
-        .prop_recursive(4, 64, 6, |inner| {
-            prop_oneof![
-                proptest::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
-                proptest::collection::vec((word(), inner), 0..6)
-                    .prop_map(|kv| Value::Object(kv.into_iter().collect::<Map<_, _>>())),
-            ]
-        })
-        .boxed()
-}
-
-/// Usually `good`, now and then any value or absent: a field as a buggy client sends it.
-fn fuzzy(good: impl Strategy<Value = Value> + 'static) -> BoxedStrategy<Option<Value>> {
-    prop_oneof![
-        30 => good.prop_map(Some),
-        1 => value().prop_map(Some),
-        1 => Just(None),
-    ]
-    .boxed()
-}
-
-fn pick(words: &'static [&'static str]) -> BoxedStrategy<Value> {
-    proptest::sample::select(words)
-        .prop_map(Value::from)
-        .boxed()
-}
+const JSON: JsonFuzz = JsonFuzz {
+    words: WORDS,
+    small_integers: false,
+};
 
 fn text() -> BoxedStrategy<Value> {
-    word().prop_map(Value::from).boxed()
-}
-
-/// An object of the given fields, absent ones left out.
-fn object(fields: Vec<(&'static str, Option<Value>)>) -> Value {
-    Value::Object(
-        fields
-            .into_iter()
-            .filter_map(|(k, v)| Some((k.to_owned(), v?)))
-            .collect(),
-    )
+    JSON.word().prop_map(Value::from).boxed()
 }
 
 #[derive(Clone, Copy)]
@@ -145,28 +89,28 @@ fn part(dialect: Dialect) -> BoxedStrategy<Value> {
                 text().prop_map(|t| json!({"type": "text", "text": t})),
                 pick(URLS).prop_map(|d| json!({"type": "image", "source":
                     {"type": "base64", "media_type": "image/png", "data": d}})),
-                value(),
+                JSON.value(),
             ],
             0..3
         )
         .prop_map(Value::Array),
     ];
     (
-        fuzzy(pick(kinds)),
-        fuzzy(text()),
-        fuzzy(prop_oneof![
+        JSON.fuzzy(pick(kinds)),
+        JSON.fuzzy(text()),
+        JSON.fuzzy(prop_oneof![
             pick(URLS),
             pick(URLS).prop_map(|u| json!({"url": u}))
         ]),
-        fuzzy(pick(URLS).prop_map(|d| json!({"file_data": d}))),
-        fuzzy(source),
-        fuzzy(prop_oneof![
+        JSON.fuzzy(pick(URLS).prop_map(|d| json!({"file_data": d}))),
+        JSON.fuzzy(source),
+        JSON.fuzzy(prop_oneof![
             Just(json!({})),
             Just(json!({"a": [1]})),
-            value()
+            JSON.value()
         ]),
-        fuzzy(result_content),
-        fuzzy(any::<bool>().prop_map(Value::from)),
+        JSON.fuzzy(result_content),
+        JSON.fuzzy(any::<bool>().prop_map(Value::from)),
     )
         .prop_map(
             |(kind, text, image_url, file, source, input, content, is_error)| {
@@ -192,10 +136,10 @@ fn part(dialect: Dialect) -> BoxedStrategy<Value> {
 
 fn tool_call() -> BoxedStrategy<Value> {
     (
-        fuzzy(text()),
-        fuzzy(pick(&["function", "function", "custom"])),
-        fuzzy(text()),
-        fuzzy(pick(ARGUMENTS)),
+        JSON.fuzzy(text()),
+        JSON.fuzzy(pick(&["function", "function", "custom"])),
+        JSON.fuzzy(text()),
+        JSON.fuzzy(pick(ARGUMENTS)),
     )
         .prop_map(|(id, kind, name, arguments)| {
             let function = object(vec![("name", name), ("arguments", arguments)]);
@@ -224,14 +168,14 @@ fn message(dialect: Dialect) -> BoxedStrategy<Value> {
         Dialect::Anthropic => &["user", "assistant"],
     };
     (
-        fuzzy(pick(roles)),
-        fuzzy(prop_oneof![
+        JSON.fuzzy(pick(roles)),
+        JSON.fuzzy(prop_oneof![
             2 => text(),
             1 => proptest::collection::vec(part(dialect), 0..4).prop_map(Value::Array),
         ]),
-        fuzzy(proptest::collection::vec(tool_call(), 0..3).prop_map(Value::Array)),
-        fuzzy(text()),
-        fuzzy(text()),
+        JSON.fuzzy(proptest::collection::vec(tool_call(), 0..3).prop_map(Value::Array)),
+        JSON.fuzzy(text()),
+        JSON.fuzzy(text()),
     )
         .prop_map(|(role, content, tool_calls, id, refusal)| {
             object(vec![
@@ -248,12 +192,12 @@ fn message(dialect: Dialect) -> BoxedStrategy<Value> {
 /// A tool definition of either dialect.
 fn tool() -> BoxedStrategy<Value> {
     (
-        fuzzy(pick(&["function", "custom", "web_search_20250305"])),
-        fuzzy(text()),
-        fuzzy(prop_oneof![
+        JSON.fuzzy(pick(&["function", "custom", "web_search_20250305"])),
+        JSON.fuzzy(text()),
+        JSON.fuzzy(prop_oneof![
             Just(json!({})),
             Just(json!({"type": "object"})),
-            value()
+            JSON.value()
         ]),
     )
         .prop_map(|(kind, name, schema)| {
@@ -272,7 +216,7 @@ fn tool() -> BoxedStrategy<Value> {
 fn request(dialect: Dialect) -> BoxedStrategy<Value> {
     let choice = prop_oneof![
         pick(&["auto", "required", "none", "any"]),
-        (pick(&["auto", "any", "none", "tool", "function"]), word(), any::<bool>()).prop_map(
+        (pick(&["auto", "any", "none", "tool", "function"]), JSON.word(), any::<bool>()).prop_map(
             |(t, n, d)| json!({"type": t, "name": n, "function": {"name": n}, "disable_parallel_tool_use": d})
         ),
     ];
@@ -282,21 +226,24 @@ fn request(dialect: Dialect) -> BoxedStrategy<Value> {
     ];
     let stop = prop_oneof![
         text(),
-        proptest::collection::vec(word(), 0..3).prop_map(Value::from),
+        proptest::collection::vec(JSON.word(), 0..3).prop_map(Value::from),
     ];
     (
         proptest::collection::vec(message(dialect), 1..5),
-        fuzzy(proptest::collection::vec(tool(), 0..3).prop_map(Value::Array)),
-        (fuzzy(choice), fuzzy(any::<bool>().prop_map(Value::from))),
-        (fuzzy(system), fuzzy(stop)),
+        JSON.fuzzy(proptest::collection::vec(tool(), 0..3).prop_map(Value::Array)),
         (
-            fuzzy((-3.0f64..3.0).prop_map(Value::from)),
-            fuzzy(prop_oneof![4 => Just(json!(1)), 1 => Just(json!(2))]),
-            fuzzy((0u64..9).prop_map(Value::from)),
+            JSON.fuzzy(choice),
+            JSON.fuzzy(any::<bool>().prop_map(Value::from)),
+        ),
+        (JSON.fuzzy(system), JSON.fuzzy(stop)),
+        (
+            JSON.fuzzy((-3.0f64..3.0).prop_map(Value::from)),
+            JSON.fuzzy(prop_oneof![4 => Just(json!(1)), 1 => Just(json!(2))]),
+            JSON.fuzzy((0u64..9).prop_map(Value::from)),
         ),
         (
-            fuzzy(any::<bool>().prop_map(Value::from)),
-            fuzzy(word().prop_map(|u| json!({"user_id": u}))),
+            JSON.fuzzy(any::<bool>().prop_map(Value::from)),
+            JSON.fuzzy(JSON.word().prop_map(|u| json!({"user_id": u}))),
         ),
     )
         .prop_map(
@@ -330,7 +277,7 @@ fn request(dialect: Dialect) -> BoxedStrategy<Value> {
 
 fn usage() -> BoxedStrategy<Value> {
     prop_oneof![
-        value(),
+        JSON.value(),
         (0u64..5000, 0u64..5000, 0u64..5000).prop_map(|(a, b, c)| json!({
             "input_tokens": a, "output_tokens": b, "cache_read_input_tokens": c,
             "prompt_tokens": a, "completion_tokens": b, "prompt_tokens_details": {"cached_tokens": c},
@@ -344,7 +291,7 @@ fn body() -> BoxedStrategy<Value> {
     let anthropic_response = (
         proptest::collection::vec(part(Dialect::Anthropic), 0..5),
         usage(),
-        fuzzy(pick(&["end_turn", "tool_use", "max_tokens"])),
+        JSON.fuzzy(pick(&["end_turn", "tool_use", "max_tokens"])),
     )
         .prop_map(|(content, usage, stop)| {
             object(vec![
@@ -358,14 +305,14 @@ fn body() -> BoxedStrategy<Value> {
     let openai_response = (
         message(Dialect::OpenAi),
         usage(),
-        fuzzy(pick(&["stop", "tool_calls", "length", ""])),
+        JSON.fuzzy(pick(&["stop", "tool_calls", "length", ""])),
     )
         .prop_map(|(message, usage, finish)| {
             let choice = object(vec![("message", Some(message)), ("finish_reason", finish)]);
             json!({"id": "chatcmpl-1", "choices": [choice], "usage": usage})
         });
     prop_oneof![
-        value(),
+        JSON.value(),
         request(Dialect::OpenAi),
         request(Dialect::Anthropic),
         anthropic_response,

@@ -3,9 +3,10 @@
 //! arbitrary event sequences, whose output must still follow the chunk-stream rules.
 
 use proptest::prelude::*;
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 use super::stream::rebuild_chat;
+use crate::translate::arbitrary_json::{JsonFuzz, object, pick};
 use crate::translate::gemini::{
     GeminiToChat, chat_request_to_gemini, embeddings_request_to_gemini, gemini_embeddings,
     gemini_response_to_chat,
@@ -14,7 +15,7 @@ use crate::translate::sse::SseEvent;
 use crate::translate::stream::StreamTranslator;
 
 /// Keys and strings the translators look at, so random values reach deep code paths
-/// (whitespace-separated; the empty and blank strings are added in `word`).
+/// (whitespace-separated; the empty and blank strings are added by `JsonFuzz::word`).
 const WORDS: &str = r#"
 role content messages type text tool_calls function arguments name id tool_call_id
 image_url url file file_data input_audio data format tools tool_choice parameters
@@ -27,68 +28,10 @@ candidatesTokenCount index error embedding embeddings values input dimensions
 data:image/png;base64,AA https://x.test/a.png {"a":1} [1] call_1__thought__AB-_
 "#;
 
-fn word() -> BoxedStrategy<String> {
-    prop_oneof![
-        3 => proptest::sample::select(
-            WORDS.split_whitespace().chain(["", " "]).collect::<Vec<_>>()
-        )
-        .prop_map(str::to_owned),
-        1 => "\\PC{0,6}",
-    ]
-    .boxed()
-}
-
-fn leaf() -> BoxedStrategy<Value> {
-    prop_oneof![
-        Just(Value::Null),
-        any::<bool>().prop_map(Value::from),
-        any::<i64>().prop_map(Value::from),
-        (0u64..4).prop_map(Value::from),
-        any::<u64>().prop_map(Value::from),
-        (-1e6f64..1e6).prop_map(Value::from),
-        word().prop_map(Value::from),
-    ]
-    .boxed()
-}
-
-/// Any JSON value, a few levels deep.
-fn value() -> BoxedStrategy<Value> {
-    leaf()
-        .prop_recursive(4, 64, 6, |inner| {
-            prop_oneof![
-                proptest::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
-                proptest::collection::vec((word(), inner), 0..6)
-                    .prop_map(|kv| Value::Object(kv.into_iter().collect::<Map<_, _>>())),
-            ]
-        })
-        .boxed()
-}
-
-/// Usually `good`, now and then any value or absent: a field as a buggy peer sends it.
-fn fuzzy(good: impl Strategy<Value = Value> + 'static) -> BoxedStrategy<Option<Value>> {
-    prop_oneof![
-        30 => good.prop_map(Some),
-        1 => value().prop_map(Some),
-        1 => Just(None),
-    ]
-    .boxed()
-}
-
-fn pick(words: &'static [&'static str]) -> BoxedStrategy<Value> {
-    proptest::sample::select(words)
-        .prop_map(Value::from)
-        .boxed()
-}
-
-/// An object of the given fields, absent ones left out.
-fn object(fields: Vec<(&'static str, Option<Value>)>) -> Value {
-    Value::Object(
-        fields
-            .into_iter()
-            .filter_map(|(k, v)| Some((k.to_owned(), v?)))
-            .collect(),
-    )
-}
+const JSON: JsonFuzz = JsonFuzz {
+    words: WORDS,
+    small_integers: true,
+};
 
 /// A JSON schema, sometimes with refs, nullable idioms and junk keywords.
 fn schema() -> BoxedStrategy<Value> {
@@ -97,11 +40,11 @@ fn schema() -> BoxedStrategy<Value> {
         Just(json!({"type": ["string", "null"]})),
         Just(json!({"$ref": "#/$defs/A"})),
         Just(json!({"enum": ["a", 1, null]})),
-        value(),
+        JSON.value(),
     ];
     leaf.prop_recursive(3, 24, 4, |inner| {
         prop_oneof![
-            proptest::collection::btree_map(word(), inner.clone(), 0..4).prop_map(|p| {
+            proptest::collection::btree_map(JSON.word(), inner.clone(), 0..4).prop_map(|p| {
                 json!({"type": "object", "properties": p, "required": ["a", "type"],
                     "additionalProperties": false, "$defs": {"A": {"type": "object",
                         "properties": {"b": {"$ref": "#/$defs/A"}}}}})
@@ -115,7 +58,7 @@ fn schema() -> BoxedStrategy<Value> {
 
 fn part() -> BoxedStrategy<Value> {
     (
-        fuzzy(pick(&[
+        JSON.fuzzy(pick(&[
             "text",
             "text",
             "image_url",
@@ -123,15 +66,15 @@ fn part() -> BoxedStrategy<Value> {
             "input_audio",
             "refusal",
         ])),
-        fuzzy(word().prop_map(Value::from)),
-        fuzzy(
+        JSON.fuzzy(JSON.word().prop_map(Value::from)),
+        JSON.fuzzy(
             pick(&["data:image/png;base64,AA", "https://x.test/a.png", "data:,"])
                 .prop_map(|u| json!({"url": u})),
         ),
-        fuzzy(
+        JSON.fuzzy(
             pick(&["data:application/pdf;base64,JV", "JV"]).prop_map(|d| json!({"file_data": d})),
         ),
-        fuzzy(pick(&["wav", "mp3", ""]).prop_map(|f| json!({"data": "AA", "format": f}))),
+        JSON.fuzzy(pick(&["wav", "mp3", ""]).prop_map(|f| json!({"data": "AA", "format": f}))),
     )
         .prop_map(|(kind, text, image, file, audio)| {
             object(vec![
@@ -148,9 +91,9 @@ fn part() -> BoxedStrategy<Value> {
 
 fn tool_call() -> BoxedStrategy<Value> {
     (
-        fuzzy(pick(&["call_1", "call_2", "call_1__thought__AB-_"])),
-        fuzzy(word().prop_map(Value::from)),
-        fuzzy(pick(&["", "{}", "{\"a\":1}", "{\"a\":", "[1]", "null"])),
+        JSON.fuzzy(pick(&["call_1", "call_2", "call_1__thought__AB-_"])),
+        JSON.fuzzy(JSON.word().prop_map(Value::from)),
+        JSON.fuzzy(pick(&["", "{}", "{\"a\":1}", "{\"a\":", "[1]", "null"])),
     )
         .prop_map(|(id, name, arguments)| {
             let function = object(vec![("name", name), ("arguments", arguments)]);
@@ -165,7 +108,7 @@ fn tool_call() -> BoxedStrategy<Value> {
 
 fn message() -> BoxedStrategy<Value> {
     (
-        fuzzy(pick(&[
+        JSON.fuzzy(pick(&[
             "user",
             "user",
             "user",
@@ -174,12 +117,12 @@ fn message() -> BoxedStrategy<Value> {
             "tool",
             "system",
         ])),
-        fuzzy(prop_oneof![
-            2 => word().prop_map(Value::from),
+        JSON.fuzzy(prop_oneof![
+            2 => JSON.word().prop_map(Value::from),
             1 => proptest::collection::vec(part(), 0..3).prop_map(Value::Array),
         ]),
-        fuzzy(proptest::collection::vec(tool_call(), 0..3).prop_map(Value::Array)),
-        fuzzy(pick(&["call_1", "call_2", "call_1__thought__AB-_"])),
+        JSON.fuzzy(proptest::collection::vec(tool_call(), 0..3).prop_map(Value::Array)),
+        JSON.fuzzy(pick(&["call_1", "call_2", "call_1__thought__AB-_"])),
     )
         .prop_map(|(role, content, tool_calls, tool_call_id)| {
             object(vec![
@@ -193,13 +136,14 @@ fn message() -> BoxedStrategy<Value> {
 }
 
 fn chat_request() -> BoxedStrategy<Value> {
-    let tool = (fuzzy(word().prop_map(Value::from)), fuzzy(schema()))
+    let tool = (JSON.fuzzy(JSON.word().prop_map(Value::from)), JSON.fuzzy(schema()))
         .prop_map(|(name, parameters)| {
             json!({"type": "function", "function": object(vec![("name", name), ("parameters", parameters)])})
         });
     let choice = prop_oneof![
         pick(&["auto", "required", "none", "any"]),
-        word().prop_map(|n| json!({"type": "function", "function": {"name": n}})),
+        JSON.word()
+            .prop_map(|n| json!({"type": "function", "function": {"name": n}})),
     ];
     let format = prop_oneof![
         pick(&["text", "json_object", "json_schema"]).prop_map(|t| json!({"type": t})),
@@ -209,14 +153,14 @@ fn chat_request() -> BoxedStrategy<Value> {
     ];
     (
         proptest::collection::vec(message(), 1..6),
-        fuzzy(proptest::collection::vec(tool, 0..3).prop_map(Value::Array)),
-        (fuzzy(choice), fuzzy(format)),
+        JSON.fuzzy(proptest::collection::vec(tool, 0..3).prop_map(Value::Array)),
+        (JSON.fuzzy(choice), JSON.fuzzy(format)),
         (
-            fuzzy((1u64..3).prop_map(Value::from)),
-            fuzzy(any::<bool>().prop_map(Value::from)),
-            fuzzy((-3.0f64..3.0).prop_map(Value::from)),
-            fuzzy(prop_oneof![
-                word().prop_map(Value::from),
+            JSON.fuzzy((1u64..3).prop_map(Value::from)),
+            JSON.fuzzy(any::<bool>().prop_map(Value::from)),
+            JSON.fuzzy((-3.0f64..3.0).prop_map(Value::from)),
+            JSON.fuzzy(prop_oneof![
+                JSON.word().prop_map(Value::from),
                 Just(json!(["a", ""]))
             ]),
         ),
@@ -255,23 +199,23 @@ fn field(
 ) -> BoxedStrategy<Option<Value>> {
     match fields {
         Fields::Typed => proptest::option::weighted(0.9, good).boxed(),
-        Fields::Fuzzy => fuzzy(good),
+        Fields::Fuzzy => JSON.fuzzy(good),
     }
 }
 
 /// A `GenerateContentResponse` (or stream event) with random parts and counts.
 fn gemini_response(fields: Fields) -> BoxedStrategy<Value> {
     let call = (
-        field(word().prop_map(Value::from), fields),
+        field(JSON.word().prop_map(Value::from), fields),
         field(
-            prop_oneof![6 => Just(json!({})), 6 => Just(json!({"a": [1]})), 1 => value()],
+            prop_oneof![6 => Just(json!({})), 6 => Just(json!({"a": [1]})), 1 => JSON.value()],
             fields,
         ),
         field(pick(&["fc_1", ""]), fields),
     )
         .prop_map(|(name, args, id)| object(vec![("name", name), ("args", args), ("id", id)]));
     let part = (
-        field(word().prop_map(Value::from), fields),
+        field(JSON.word().prop_map(Value::from), fields),
         field(any::<bool>().prop_map(Value::from), fields),
         proptest::option::weighted(0.3, call),
         field(pick(&["CiQB+/x=", "", "AB"]), fields),
@@ -332,14 +276,17 @@ fn gemini_response(fields: Fields) -> BoxedStrategy<Value> {
 
 fn embeddings_body() -> BoxedStrategy<Value> {
     let input = prop_oneof![
-        word().prop_map(Value::from),
-        proptest::collection::vec(word().prop_map(Value::from), 0..3).prop_map(Value::Array),
+        JSON.word().prop_map(Value::from),
+        proptest::collection::vec(JSON.word().prop_map(Value::from), 0..3).prop_map(Value::Array),
         Just(json!([1, 2])),
         Just(json!([[1], [2]])),
     ];
     let values = proptest::collection::vec(-2.0f64..2.0, 0..4);
     prop_oneof![
-        (fuzzy(input), fuzzy((0u64..3).prop_map(Value::from)))
+        (
+            JSON.fuzzy(input),
+            JSON.fuzzy((0u64..3).prop_map(Value::from))
+        )
             .prop_map(|(input, dims)| object(vec![("input", input), ("dimensions", dims)])),
         values
             .clone()
@@ -353,7 +300,7 @@ fn embeddings_body() -> BoxedStrategy<Value> {
 
 fn body() -> BoxedStrategy<Value> {
     prop_oneof![
-        value(),
+        JSON.value(),
         chat_request(),
         gemini_response(Fields::Fuzzy),
         embeddings_body()
@@ -365,7 +312,7 @@ fn body() -> BoxedStrategy<Value> {
 fn event() -> BoxedStrategy<SseEvent> {
     prop_oneof![
         40 => gemini_response(Fields::Typed).prop_map(|v| v.to_string()),
-        1 => value().prop_map(|v| v.to_string()),
+        1 => JSON.value().prop_map(|v| v.to_string()),
         1 => Just("[DONE]".to_owned()),
         1 => ".{0,12}",
     ]

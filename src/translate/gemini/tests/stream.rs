@@ -7,6 +7,7 @@ use serde_json::{Value, json};
 
 use crate::translate::gemini::GeminiToChat;
 use crate::translate::sse::SseParser;
+use crate::translate::stream::replay::{self, ChatResult, run};
 use crate::translate::stream::{StreamTranslator, StreamUsage, UPSTREAM_ERROR, UPSTREAM_TIMEOUT};
 
 const MODEL: &str = "gemini-via-tollgate";
@@ -19,134 +20,19 @@ fn gemini_stream(events: &[Value]) -> String {
         .collect()
 }
 
-/// Feeds `input` in pieces of `piece` bytes through a parser into `t`, then EOF.
-/// Checks that every returned `Bytes` holds only complete events.
-pub(super) fn run(t: &mut dyn StreamTranslator, input: &[u8], piece: usize) -> Vec<u8> {
-    let mut parser = SseParser::new();
-    let mut out = Vec::new();
-    let take = |frames: Vec<bytes::Bytes>, out: &mut Vec<u8>| {
-        for frame in frames {
-            let mut check = SseParser::new();
-            assert!(!check.feed(&frame).is_empty(), "a frame with no event");
-            assert_eq!(check.finish(), None, "a frame ending mid-event: {frame:?}");
-            out.extend_from_slice(&frame);
-        }
-    };
-    for piece in input.chunks(piece.max(1)) {
-        for ev in parser.feed(piece) {
-            take(t.on_event(&ev), &mut out);
-        }
-    }
-    if let Some(ev) = parser.finish() {
-        take(t.on_event(&ev), &mut out);
-    }
-    take(t.finish(), &mut out);
-    assert!(t.is_done(), "a stream must be over after finish()");
-    assert!(t.finish().is_empty() && t.fail(UPSTREAM_ERROR, "late").is_empty());
-    out
-}
-
-/// What an OpenAI client accumulates from a chunk stream.
-#[derive(Debug, Default, PartialEq)]
-pub(super) struct ChatResult {
-    pub id: String,
-    pub content: String,
-    /// `(id, name, arguments)` per call, by `index`.
-    pub tools: Vec<(String, String, String)>,
-    pub finish_reason: Option<String>,
-    pub usage: Option<Value>,
-    pub done: bool,
-    pub error: Option<Value>,
-}
-
-/// Rebuilds the OpenAI view of `out`, asserting the chunk-stream rules: one id, the
-/// role first and once, tool indices from 0 with every call whole, one finish
-/// reason on an empty delta, usage on every chunk iff asked, nothing after the end.
+/// [`replay::rebuild_chat`] (one id, the role first and once, tool indices from 0,
+/// one finish reason on an empty delta, usage on every chunk iff asked, nothing after
+/// the end), plus Gemini's own rules: the caller's model on every chunk, and every
+/// tool call whole in one delta, its arguments a JSON object.
 pub(super) fn rebuild_chat(out: &[u8], include_usage: bool) -> ChatResult {
-    let mut parser = SseParser::new();
-    let events = parser.feed(out);
-    assert_eq!(
-        parser.finish(),
-        None,
-        "the output must end with a blank line"
-    );
-    let mut r = ChatResult::default();
-    let mut seen_role = false;
-    for ev in events {
-        assert!(
-            !r.done && r.error.is_none(),
-            "an event after the end: {ev:?}"
-        );
-        assert_eq!(ev.event, None, "chat chunks have no event name");
-        if ev.data == "[DONE]" {
-            r.done = true;
-            continue;
-        }
-        let chunk: Value = serde_json::from_str(&ev.data).expect("each chunk is JSON");
-        if let Some(error) = chunk.get("error") {
-            for field in ["message", "type", "code"] {
-                assert!(error[field].is_string(), "error.{field} in {chunk}");
-            }
-            r.error = Some(error.clone());
-            continue;
-        }
-        assert!(r.usage.is_none(), "a chunk after the usage chunk: {chunk}");
-        assert_eq!(chunk["object"], "chat.completion.chunk");
-        assert_eq!(chunk["model"], MODEL);
-        let id = chunk["id"].as_str().expect("id");
-        assert!(id.starts_with("chatcmpl-"), "{id}");
-        if r.id.is_empty() {
-            r.id = id.to_owned();
-        }
-        assert_eq!(r.id, id, "one id for the whole stream");
-        let choices = chunk["choices"].as_array().expect("choices");
-        if include_usage {
-            if choices.is_empty() {
-                assert!(chunk["usage"].is_object(), "{chunk}");
-                r.usage = Some(chunk["usage"].clone());
-                continue;
-            }
-            assert!(
-                chunk["usage"].is_null() && chunk.get("usage").is_some(),
-                "{chunk}"
-            );
-        } else {
-            assert!(chunk.get("usage").is_none(), "no usage unasked: {chunk}");
-        }
-        assert_eq!(choices.len(), 1, "{chunk}");
-        let (choice, delta) = (&choices[0], &choices[0]["delta"]);
-        assert_eq!(choice["index"], 0);
-        assert_eq!(
-            delta["role"] == "assistant",
-            !std::mem::replace(&mut seen_role, true),
-            "the first delta, and only it, names the role: {chunk}"
-        );
-        r.content
-            .push_str(delta["content"].as_str().unwrap_or_default());
-        for tool in delta["tool_calls"].as_array().into_iter().flatten() {
-            assert_eq!(tool["index"], r.tools.len(), "tool indices count from 0");
-            assert_eq!(tool["type"], "function");
-            let f = &tool["function"];
-            let arguments = f["arguments"].as_str().expect("arguments").to_owned();
-            let parsed: Value = serde_json::from_str(&arguments).expect("whole arguments");
-            assert!(parsed.is_object(), "{arguments}");
-            let id = tool["id"].as_str().expect("id").to_owned();
-            r.tools
-                .push((id, f["name"].as_str().expect("name").to_owned(), arguments));
-        }
-        if let Some(reason) = choice["finish_reason"].as_str() {
-            assert!(r.finish_reason.is_none(), "one finish_reason: {chunk}");
-            assert!(delta.as_object().is_some_and(|d| d.is_empty()));
-            r.finish_reason = Some(reason.to_owned());
-        }
+    let r = replay::rebuild_chat(out, include_usage);
+    if !r.id.is_empty() {
+        assert_eq!(r.model, MODEL);
     }
-    if r.done {
-        assert!(r.finish_reason.is_some(), "a clean end has a finish_reason");
-        assert_eq!(
-            include_usage,
-            r.usage.is_some(),
-            "the usage chunk iff asked"
-        );
+    for call in &r.tools {
+        assert_eq!(call.deltas, 1, "a call arrives whole: {call:?}");
+        let parsed: Value = serde_json::from_str(&call.arguments).expect("whole arguments");
+        assert!(parsed.is_object(), "{}", call.arguments);
     }
     r
 }
@@ -174,8 +60,8 @@ fn translate(events: &[Value], include_usage: bool) -> (ChatResult, StreamUsage)
         let mut r = rebuild_chat(&out, include_usage);
         // Generated call ids differ per run.
         for tool in &mut r.tools {
-            if tool.0.starts_with("call_") {
-                tool.0 = "call_*".into();
+            if tool.id.starts_with("call_") {
+                tool.id = "call_*".into();
             }
         }
         results.push((r, t.usage()));
@@ -243,11 +129,19 @@ fn thoughts_are_dropped_and_calls_arrive_whole() {
     assert_eq!(r.content, "Checking.");
     assert_eq!(r.finish_reason.as_deref(), Some("tool_calls"));
     assert_eq!(r.tools.len(), 2);
-    assert_eq!(r.tools[0].0, "call_*", "a fresh id, signature packed in");
-    assert_eq!(r.tools[0].1, "now");
-    let args: Value = serde_json::from_str(&r.tools[0].2).unwrap();
+    assert_eq!(r.tools[0].id, "call_*", "a fresh id, signature packed in");
+    assert_eq!(r.tools[0].name, "now");
+    let args: Value = serde_json::from_str(&r.tools[0].arguments).unwrap();
     assert_eq!(args, json!({"tz": "Europe/Istanbul", "n": [1, 2]}));
-    assert_eq!(r.tools[1], ("fc_2".into(), "ping".into(), "{}".into()));
+    let second = &r.tools[1];
+    assert_eq!(
+        (
+            second.id.as_str(),
+            second.name.as_str(),
+            second.arguments.as_str()
+        ),
+        ("fc_2", "ping", "{}")
+    );
 
     let mut t = GeminiToChat::new(MODEL, false);
     let out = run(&mut t, gemini_stream(&events).as_bytes(), 4096);

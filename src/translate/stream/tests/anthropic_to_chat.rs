@@ -1,7 +1,8 @@
 use serde_json::{Value, json};
 
-use super::{anthropic_stream, rebuild_chat, run};
+use super::anthropic_stream;
 use crate::translate::sse::SseEvent;
+use crate::translate::stream::replay::{rebuild_chat, run};
 use crate::translate::stream::{
     AnthropicToChat, StreamTranslator, StreamUsage, UPSTREAM_ERROR, UPSTREAM_TIMEOUT,
 };

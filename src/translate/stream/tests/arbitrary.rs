@@ -4,8 +4,9 @@
 use proptest::prelude::*;
 use serde_json::{Value, json};
 
-use super::{rebuild_chat, rebuild_message};
+use super::rebuild_message;
 use crate::translate::sse::SseEvent;
+use crate::translate::stream::replay::rebuild_chat;
 use crate::translate::stream::{AnthropicToChat, ChatToAnthropic, StreamTranslator};
 
 /// Keys and strings both dialects use, so random objects reach deep paths.

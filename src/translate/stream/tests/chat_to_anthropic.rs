@@ -1,6 +1,7 @@
 use serde_json::{Value, json};
 
-use super::{Block, MessageResult, openai_stream, rebuild_message, run};
+use super::{Block, MessageResult, openai_stream, rebuild_message};
+use crate::translate::stream::replay::run;
 use crate::translate::stream::{ChatToAnthropic, StreamTranslator, StreamUsage, UPSTREAM_TIMEOUT};
 
 const MODEL: &str = "gpt-via-tollgate";

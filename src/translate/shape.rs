@@ -1,12 +1,14 @@
-//! Typed reads of JSON fields that fail with a [`TranslateError`] naming the field's path.
+//! Typed reads of JSON fields that fail with a [`TranslateError`] naming the field's
+//! path (`messages[2].content`), shared by every provider's translators.
 //!
 //! Bodies are arbitrary JSON, so every read here checks the type and never indexes
 //! unchecked. A field that is absent and one that is `null` read alike (`None`), as the
-//! SDKs send `null` for unset optionals.
+//! SDKs send `null` for unset optionals. Nothing here knows a dialect: what a field
+//! means belongs to the provider modules.
 
 use serde_json::{Map, Value};
 
-use super::TranslateError;
+use crate::translate::anthropic::TranslateError;
 
 pub(super) type Object = Map<String, Value>;
 
@@ -44,14 +46,25 @@ pub(super) fn present<'a>(obj: &'a Object, key: &str) -> Option<&'a Value> {
     obj.get(key).filter(|v| !v.is_null())
 }
 
+/// Reads `obj[key]` with `read`, naming the field in the error as `what`.
+fn typed<'a, T>(
+    obj: &'a Object,
+    key: &str,
+    prefix: &str,
+    what: &str,
+    read: impl FnOnce(&'a Value) -> Option<T>,
+) -> Result<Option<T>, TranslateError> {
+    present(obj, key)
+        .map(|v| read(v).ok_or_else(|| expected(&field(prefix, key), what)))
+        .transpose()
+}
+
 pub(super) fn opt_object<'a>(
     obj: &'a Object,
     key: &str,
     prefix: &str,
 ) -> Result<Option<&'a Object>, TranslateError> {
-    present(obj, key)
-        .map(|v| object(v, &field(prefix, key)))
-        .transpose()
+    typed(obj, key, prefix, "an object", Value::as_object)
 }
 
 pub(super) fn req_object<'a>(
@@ -67,13 +80,9 @@ pub(super) fn opt_array<'a>(
     key: &str,
     prefix: &str,
 ) -> Result<Option<&'a [Value]>, TranslateError> {
-    present(obj, key)
-        .map(|v| {
-            v.as_array()
-                .map(Vec::as_slice)
-                .ok_or_else(|| expected(&field(prefix, key), "an array"))
-        })
-        .transpose()
+    typed(obj, key, prefix, "an array", |v| {
+        v.as_array().map(Vec::as_slice)
+    })
 }
 
 pub(super) fn opt_str<'a>(
@@ -81,12 +90,7 @@ pub(super) fn opt_str<'a>(
     key: &str,
     prefix: &str,
 ) -> Result<Option<&'a str>, TranslateError> {
-    present(obj, key)
-        .map(|v| {
-            v.as_str()
-                .ok_or_else(|| expected(&field(prefix, key), "a string"))
-        })
-        .transpose()
+    typed(obj, key, prefix, "a string", Value::as_str)
 }
 
 pub(super) fn req_str<'a>(
@@ -114,12 +118,15 @@ pub(super) fn opt_u64(
     key: &str,
     prefix: &str,
 ) -> Result<Option<u64>, TranslateError> {
-    present(obj, key)
-        .map(|v| {
-            v.as_u64()
-                .ok_or_else(|| expected(&field(prefix, key), "a non-negative integer"))
-        })
-        .transpose()
+    typed(obj, key, prefix, "a non-negative integer", Value::as_u64)
+}
+
+pub(super) fn opt_i64(
+    obj: &Object,
+    key: &str,
+    prefix: &str,
+) -> Result<Option<i64>, TranslateError> {
+    typed(obj, key, prefix, "an integer", Value::as_i64)
 }
 
 pub(super) fn opt_f64(
@@ -127,12 +134,16 @@ pub(super) fn opt_f64(
     key: &str,
     prefix: &str,
 ) -> Result<Option<f64>, TranslateError> {
-    present(obj, key)
-        .map(|v| {
-            v.as_f64()
-                .ok_or_else(|| expected(&field(prefix, key), "a number"))
-        })
-        .transpose()
+    typed(obj, key, prefix, "a number", Value::as_f64)
+}
+
+/// A number, kept as the caller wrote it (`1` stays `1`, not `1.0`).
+pub(super) fn opt_number<'a>(
+    obj: &'a Object,
+    key: &str,
+    prefix: &str,
+) -> Result<Option<&'a Value>, TranslateError> {
+    typed(obj, key, prefix, "a number", |v| v.is_number().then_some(v))
 }
 
 pub(super) fn opt_bool(
@@ -140,20 +151,16 @@ pub(super) fn opt_bool(
     key: &str,
     prefix: &str,
 ) -> Result<Option<bool>, TranslateError> {
-    present(obj, key)
-        .map(|v| {
-            v.as_bool()
-                .ok_or_else(|| expected(&field(prefix, key), "a boolean"))
-        })
-        .transpose()
+    typed(obj, key, prefix, "a boolean", Value::as_bool)
 }
 
-/// Text that carries something: Anthropic rejects empty and whitespace-only text blocks.
+/// Text that carries something: Anthropic rejects empty and whitespace-only text
+/// blocks, Gemini empty text parts, and blank ones say nothing.
 pub(super) fn is_blank(text: &str) -> bool {
     text.trim().is_empty()
 }
 
-/// `{"type":"text","text":…}`.
+/// `{"type":"text","text":…}`: an OpenAI text part and an Anthropic text block alike.
 pub(super) fn text_block(text: &str) -> Value {
     serde_json::json!({ "type": "text", "text": text })
 }
