@@ -212,7 +212,19 @@ pepper = "bench-pepper-0123456789abcdef"
 [providers.openai]
 base_url = "$MOCK_URL/v1"
 api_key = "bench-upstream-key"
+
+[providers.anthropic]
+base_url = "$MOCK_URL"
+api_key = "bench-upstream-key"
 EOF
+# The same gateway with metering off, on its own database: the metering baseline.
+NOMETER_PORT=$(free_port)
+while [[ $NOMETER_PORT == "$GATEWAY_PORT" || $NOMETER_PORT == "$MOCK_PORT" ]]; do NOMETER_PORT=$(free_port); done
+NOMETER_URL="http://127.0.0.1:$NOMETER_PORT"
+NOMETER_CONFIG="$TMP/nometer.toml"
+sed -e "s|127.0.0.1:$GATEWAY_PORT|127.0.0.1:$NOMETER_PORT|" -e "s|$TMP/bench.db|$TMP/nometer.db|" \
+    "$CONFIG" >"$NOMETER_CONFIG"
+printf '\n[usage]\nenabled = false\n' >>"$NOMETER_CONFIG"
 
 log "creating a key"
 KEY_JSON=$(TOLLGATE_LOG=warn "$BIN" --config "$CONFIG" keys create --name bench --json) ||
@@ -220,14 +232,26 @@ KEY_JSON=$(TOLLGATE_LOG=warn "$BIN" --config "$CONFIG" keys create --name bench 
 KEY=$(python3 -c 'import json, sys; print(json.load(sys.stdin)["key"])' <<<"$KEY_JSON") ||
     die "cannot read \"key\" from keys create output: $KEY_JSON"
 
-log "starting the gateway on $GATEWAY_URL"
+# A key whose policy never binds but is checked on every request.
+POLICY_JSON=$(TOLLGATE_LOG=warn "$BIN" --config "$CONFIG" keys create --name bench-policy \
+    --rate-limit 1000000000/second --ip-allow 127.0.0.1/32,10.0.0.0/8 --json) ||
+    die "keys create (policy) failed"
+POLICY_KEY=$(python3 -c 'import json, sys; print(json.load(sys.stdin)["key"])' <<<"$POLICY_JSON")
+NOMETER_JSON=$(TOLLGATE_LOG=warn "$BIN" --config "$NOMETER_CONFIG" keys create --name bench --json) ||
+    die "keys create (no metering) failed"
+NOMETER_KEY=$(python3 -c 'import json, sys; print(json.load(sys.stdin)["key"])' <<<"$NOMETER_JSON")
+
+log "starting the gateway on $GATEWAY_URL, and one without metering on $NOMETER_URL"
 start_bg "$TMP/gateway.log" env TOLLGATE_LOG=warn "$BIN" --config "$CONFIG" serve
 GATEWAY_PID=$LAST_PID
+start_bg "$TMP/nometer.log" env TOLLGATE_LOG=warn "$BIN" --config "$NOMETER_CONFIG" serve
+NOMETER_PID=$LAST_PID
 
-SERVER_PIDS="$MOCK_PID,$GATEWAY_PID"
+SERVER_PIDS="$MOCK_PID,$GATEWAY_PID,$NOMETER_PID"
 
 wait_http "mock upstream" "$MOCK_URL/_mock/stats" "$MOCK_PID" "$TMP/mock.log"
 wait_http "gateway" "$GATEWAY_URL/health" "$GATEWAY_PID" "$TMP/gateway.log"
+wait_http "gateway without metering" "$NOMETER_URL/health" "$NOMETER_PID" "$TMP/nometer.log"
 
 # ---------------------------------------------------------------- scenarios
 
@@ -248,6 +272,22 @@ run_case "gateway-c$CONNS" "$GATEWAY_CHAT" "$GATEWAY_AUTH" "$CHAT_BODY" "$CONNS"
 
 compare_latency "added latency, c1" direct-c1 gateway-c1 100
 compare_throughput "throughput gateway/direct, c$CONNS" "direct-c$CONNS" "gateway-c$CONNS" 40
+
+# Key policy (rate limit + IP allowlist) against a plain key, same path.
+run_case policy-c1 "$GATEWAY_CHAT" "Authorization: Bearer $POLICY_KEY" "$CHAT_BODY" 1
+compare_latency "policy key vs plain key, c1" gateway-c1 policy-c1 -
+
+# Translation: the same OpenAI request served by an Anthropic model vs an OpenAI one.
+CLAUDE_BODY="$TMP/claude.json"
+printf '%s' '{"model":"claude-haiku-4-5","messages":[{"role":"user","content":"Say hello"}]}' >"$CLAUDE_BODY"
+run_case translated-c1 "$GATEWAY_CHAT" "$GATEWAY_AUTH" "$CLAUDE_BODY" 1
+run_case "translated-c$CONNS" "$GATEWAY_CHAT" "$GATEWAY_AUTH" "$CLAUDE_BODY" "$CONNS"
+compare_latency "translated vs pass-through, c1" gateway-c1 translated-c1 -
+compare_throughput "translated/pass-through, c$CONNS" "gateway-c$CONNS" "translated-c$CONNS" -
+
+# Metering on (the gateway above) vs off.
+run_case "nometer-c$CONNS" "$NOMETER_URL/v1/chat/completions" "Authorization: Bearer $NOMETER_KEY" "$CHAT_BODY" "$CONNS"
+compare_throughput "metering on/off, c$CONNS" "nometer-c$CONNS" "gateway-c$CONNS" 95
 
 # Both servers must have survived the whole run.
 kill -0 "$MOCK_PID" 2>/dev/null || die "mock upstream died during the run: $(cat -- "$TMP/mock.log")"

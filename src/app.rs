@@ -197,12 +197,14 @@ impl App {
         };
         // Gateway routes: the meter (outside) sees every request, refused or not;
         // the gate (inside) decides who may do what.
-        let metered = || from_fn_with_state(state.clone(), metering::meter);
+        let metered = state.config().usage.enabled;
         let gateway = |path: &str, route: axum::routing::MethodRouter<AppState>, scope| {
-            Router::new()
-                .route(path, route)
-                .route_layer(gated(scope))
-                .layer(metered())
+            let router = Router::new().route(path, route).route_layer(gated(scope));
+            if metered {
+                router.layer(from_fn_with_state(state.clone(), metering::meter))
+            } else {
+                router
+            }
         };
         let messages_routes = gateway("/v1/messages", post(messages::create), Scope::Chat)
             // Outermost, so every refusal on this route takes Anthropic's shape.

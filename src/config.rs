@@ -66,6 +66,9 @@ pub struct RawBilling {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RawUsage {
+    /// Record usage at all. Off: no usage events, no charges, no balance checks —
+    /// a pure proxy (and the baseline for the metering benchmark).
+    pub enabled: bool,
     /// Raw usage events older than this are deleted (hourly rollups are kept).
     pub retain_days: u64,
     /// Events waiting for the writer before they spill to the overflow list.
@@ -75,6 +78,7 @@ pub struct RawUsage {
 impl Default for RawUsage {
     fn default() -> Self {
         RawUsage {
+            enabled: true,
             retain_days: 90,
             queue_capacity: 10_000,
         }
@@ -275,6 +279,7 @@ pub struct UpstreamConfig {
 
 #[derive(Debug, Clone)]
 pub struct UsageConfig {
+    pub enabled: bool,
     pub retain: Duration,
     pub queue_capacity: usize,
 }
@@ -642,6 +647,7 @@ impl Validator<'_> {
             },
             exchange_rates,
             usage: UsageConfig {
+                enabled: raw.usage.enabled,
                 retain: Duration::from_secs(raw.usage.retain_days.saturating_mul(86_400)),
                 queue_capacity: usize::try_from(raw.usage.queue_capacity).unwrap_or(usize::MAX),
             },

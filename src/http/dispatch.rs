@@ -106,7 +106,8 @@ pub struct Billing<'a> {
 
 /// Records where the request goes and, for a prepaid account, holds a pessimistic
 /// estimate of its charge: 402 `insufficient_balance` before anything is sent
-/// upstream if the balance cannot cover it. BYOK requests are not charged.
+/// upstream if the balance cannot cover it. BYOK requests are not charged. With
+/// metering off there is nothing to record and no balance is checked.
 pub async fn bill(
     state: &AppState,
     principal: &Principal,
@@ -114,6 +115,9 @@ pub async fn bill(
     requested_model: &str,
     b: Billing<'_>,
 ) -> Result<(), ApiError> {
+    if b.meter.is_detached() {
+        return Ok(());
+    }
     let route = &routed.route;
     let prices = route.entry.as_ref().map(|e| {
         (

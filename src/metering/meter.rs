@@ -61,6 +61,8 @@ pub struct Meter {
     pub started: Instant,
     pub started_ms: i64,
     draft: Arc<Mutex<Draft>>,
+    /// Not connected to the writer: metering is off (`[usage] enabled = false`).
+    detached: bool,
 }
 
 impl Meter {
@@ -69,7 +71,20 @@ impl Meter {
             started: Instant::now(),
             started_ms,
             draft: Arc::new(Mutex::new(draft)),
+            detached: false,
         }
+    }
+
+    /// A meter nobody closes, for routes served with metering off.
+    pub fn detached() -> Self {
+        Meter {
+            detached: true,
+            ..Meter::new(Draft::default(), 0)
+        }
+    }
+
+    pub fn is_detached(&self) -> bool {
+        self.detached
     }
 
     /// Runs `f` on the draft. The lock is never held across an await.

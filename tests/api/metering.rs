@@ -648,3 +648,20 @@ async fn a_cli_credit_reaches_a_running_server() {
     )
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn with_usage_disabled_the_gateway_is_a_pure_proxy() {
+    let gw = Gateway::start_with(|c| c.usage.enabled = false).await;
+    let key = gw.key().await;
+    let res = gw.chat(&key, chat_body("gpt-4o-mini", "hi")).await;
+    assert_eq!(res.status(), 200);
+    let text = gw
+        .chat(&key, json!({"model": "gpt-4o-mini", "stream": true, "messages": [{"role": "user", "content": "hi"}]}))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(text.trim_end().ends_with("data: [DONE]"));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(gw.state().store().count_usage_events().await.unwrap(), 0);
+}
