@@ -8,6 +8,8 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     let args = cli::Cli::parse();
+    // Held until exit: dropping it flushes the log lines still queued.
+    let _log_guard = tollgate::telemetry::init();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

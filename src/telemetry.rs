@@ -34,16 +34,24 @@ pub fn render_metrics() -> String {
         .unwrap_or_default()
 }
 
-pub fn init() {
+/// Installs the log subscriber. Lines are written by a background thread, so a
+/// request never waits on stderr; keep the returned guard alive until exit (it
+/// flushes what is queued when dropped).
+pub fn init() -> Option<tracing_appender::non_blocking::WorkerGuard> {
     let filter = EnvFilter::try_from_env("TOLLGATE_LOG")
         .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,hyper=warn,reqwest=warn"));
     let json = std::env::var("TOLLGATE_LOG_FORMAT").is_ok_and(|v| v == "json");
+    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        // Never block a request on a full log queue (128k lines): drop lines instead.
+        .lossy(true)
+        .finish(std::io::stderr());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    let _ = if json {
+        .with_writer(writer);
+    let installed = if json {
         builder.json().try_init()
     } else {
         builder.try_init()
     };
+    installed.ok().map(|()| guard)
 }

@@ -52,7 +52,6 @@ enum Command {
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
-    tollgate::telemetry::init();
     match cli.command {
         Command::Serve { listen } => serve::run(load_config(&cli.config)?, listen).await,
         Command::Demo { listen } => demo::run(&listen).await,

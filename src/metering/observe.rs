@@ -138,22 +138,40 @@ impl Observer {
             self.format,
             BodyFormat::OpenAiJson | BodyFormat::AnthropicJson
         ) && self.reported.is_none()
-            && let Ok(v) = serde_json::from_slice::<Value>(&self.json)
+            && let Ok(answer) = serde_json::from_slice::<UsageOnly>(&self.json)
         {
+            // Only `usage` is materialized; the rest of the answer is skimmed.
             self.completed = true;
-            self.reported = match self.format {
-                BodyFormat::OpenAiJson => openai_usage(&v),
-                _ => anthropic_usage(&v["usage"]),
-            };
-            if let Some(text) = v
-                .pointer("/choices/0/message/content")
-                .and_then(Value::as_str)
-            {
-                self.delivered_text.push_str(text);
+            match &answer.usage {
+                Some(u) => {
+                    self.reported = match self.format {
+                        BodyFormat::OpenAiJson => openai_usage_object(u),
+                        _ => anthropic_usage(u),
+                    };
+                }
+                // Rare: no usage reported. Read the answer's text for an estimate.
+                None => {
+                    if let Ok(v) = serde_json::from_slice::<Value>(&self.json) {
+                        push_str(
+                            &mut self.delivered_text,
+                            &v["choices"][0]["message"]["content"],
+                        );
+                        for block in v["content"].as_array().into_iter().flatten() {
+                            push_str(&mut self.delivered_text, &block["text"]);
+                        }
+                    }
+                }
             }
         }
         self.reported
     }
+}
+
+/// A whole answer, reading nothing but its `usage` object.
+#[derive(serde::Deserialize)]
+struct UsageOnly {
+    #[serde(default)]
+    usage: Option<Value>,
 }
 
 fn push_str(out: &mut String, v: &Value) {
@@ -163,7 +181,13 @@ fn push_str(out: &mut String, v: &Value) {
 }
 
 fn openai_usage(v: &Value) -> Option<TokenCounts> {
-    let u = v.get("usage").filter(|u| u.is_object())?;
+    openai_usage_object(v.get("usage")?)
+}
+
+fn openai_usage_object(u: &Value) -> Option<TokenCounts> {
+    if !u.is_object() {
+        return None;
+    }
     Some(TokenCounts {
         input: u["prompt_tokens"].as_u64().unwrap_or(0),
         output: u["completion_tokens"].as_u64().unwrap_or(0),
