@@ -2,6 +2,12 @@
 
 mod cli;
 
+/// mimalloc instead of glibc malloc: under load, glibc's malloc/free took ~15 % of
+/// the gateway's CPU in a `perf` profile (many small, short-lived allocations per
+/// request across worker threads).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::process::ExitCode;
 
 use clap::Parser;

@@ -665,3 +665,70 @@ async fn with_usage_disabled_the_gateway_is_a_pure_proxy() {
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(gw.state().store().count_usage_events().await.unwrap(), 0);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_upstream_failure_mid_stream_bills_what_was_sent_once() {
+    let gw = start().await;
+    let key = gw.key().await;
+    let body = json!({"model": PRICEY, "stream": true,
+        "messages": [{"role": "user", "content": "[[mock:words=50]] [[mock:drop_after=6]]"}]});
+    let res = gw.chat(&key, body).await;
+    let rid = request_id(&res);
+    let text = res.text().await.unwrap_or_default();
+    assert!(
+        !text.contains("[DONE]"),
+        "a broken stream must not look finished"
+    );
+    let rows = usage(&gw, &rid).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        gw.state()
+            .store()
+            .usage_events_for_request(&rid)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    let ev = &rows[0];
+    assert_eq!(ev.usage_source, tollgate::metering::UsageSource::Estimated);
+    assert!(
+        ev.output_tokens > 0 && ev.output_tokens < 50,
+        "{}",
+        ev.output_tokens
+    );
+    assert!(ev.charge_micro > 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_stream_that_never_started_is_not_charged() {
+    // Refused upstream before any byte, and too slow for the first-byte budget.
+    let gw = Gateway::start_with(|c| {
+        c.upstream.first_byte_timeout_ms = 200;
+        c.models.push(RawModel {
+            id: PRICEY.into(),
+            provider: "openai".into(),
+            input_usd_per_mtok: 1000.0,
+            output_usd_per_mtok: 2000.0,
+            cached_input_usd_per_mtok: None,
+        });
+    })
+    .await;
+    let key = gw.key().await;
+    for (directive, status) in [
+        ("[[mock:status=500]]", 500),
+        ("[[mock:delay_ms=2000]]", 504),
+    ] {
+        let body = json!({"model": PRICEY, "stream": true, "messages": [{"role": "user", "content": directive}]});
+        let res = gw.chat(&key, body).await;
+        let rid = request_id(&res);
+        assert_eq!(res.status(), status, "{directive}");
+        let ev = &usage(&gw, &rid).await[0];
+        assert_eq!(
+            (ev.input_tokens, ev.output_tokens, ev.charge_micro),
+            (0, 0, 0),
+            "{directive}"
+        );
+        assert_eq!(ev.status, status);
+    }
+}
