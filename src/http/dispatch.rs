@@ -270,13 +270,6 @@ pub fn body_json(body: &[u8]) -> Result<Value, ApiError> {
     serde_json::from_slice(body).map_err(|e| ApiError::InvalidJson(e.to_string()))
 }
 
-/// `stream_options.include_usage` of an OpenAI request.
-pub fn wants_usage(req: &Value) -> bool {
-    req.pointer("/stream_options/include_usage")
-        .and_then(Value::as_bool)
-        .unwrap_or(false)
-}
-
 pub fn to_bytes(v: &Value) -> bytes::Bytes {
     bytes::Bytes::from(serde_json::to_vec(v).unwrap_or_default())
 }

@@ -241,11 +241,9 @@ fn rfc3339_ms(ms: i64) -> String {
 }
 
 /// Micro-units as an exact decimal with six places: `1234` → `"0.001234"`,
-/// `-1_500_000` → `"-1.500000"`. Integer arithmetic only, so no value is rounded.
+/// `-1_500_000` → `"-1.500000"` (the one formatting rule, `metering::money`).
 pub fn micro_to_decimal(micro: i64) -> String {
-    let sign = if micro < 0 { "-" } else { "" };
-    let abs = micro.unsigned_abs();
-    format!("{sign}{}.{:06}", abs / 1_000_000, abs % 1_000_000)
+    crate::metering::money::MicroUnits(micro).to_decimal_string()
 }
 
 #[cfg(test)]
