@@ -32,6 +32,8 @@ pub async fn run(listen: &str) -> anyhow::Result<()> {
     };
     raw.providers.anthropic.base_url = format!("http://{mock_addr}");
     raw.providers.anthropic.api_key = "demo-upstream-key".into();
+    raw.providers.gemini.base_url = format!("http://{mock_addr}");
+    raw.providers.gemini.api_key = "demo-upstream-key".into();
     let config = Config::from_raw(raw, data_dir).context("demo configuration")?;
 
     let app = App::build(config.clone())

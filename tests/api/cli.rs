@@ -137,3 +137,50 @@ async fn cli_revocation_reaches_a_running_server_within_5_seconds() {
     let body: Value = res.json().await.unwrap();
     assert_eq!(body["error"]["code"], "revoked_api_key");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn demo_prints_a_working_key_for_every_chat_provider() {
+    use tokio::io::{AsyncBufReadExt, BufReader};
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = tokio::process::Command::new(binary())
+        .args(["demo", "--listen", "127.0.0.1:0"])
+        .env("TOLLGATE_DATA_DIR", dir.path())
+        .env("TOLLGATE_LOG", "warn")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let (mut base, mut key) = (None, None);
+    tokio::time::timeout(Duration::from_secs(30), async {
+        while let Some(line) = lines.next_line().await.unwrap() {
+            if let Some(rest) = line.strip_prefix("Tollgate demo: gateway on ") {
+                base = rest.split(',').next().map(str::to_owned);
+            }
+            if let Some(k) = line.strip_prefix("Demo key (shown once): ") {
+                key = Some(k.to_owned());
+                break;
+            }
+        }
+    })
+    .await
+    .expect("demo printed its key");
+    let (base, key) = (base.unwrap(), key.unwrap());
+    let client = client();
+    for model in ["gpt-4o-mini", "claude-haiku-4-5", "gemini-2.5-flash"] {
+        let res = client
+            .post(format!("{base}/v1/chat/completions"))
+            .bearer_auth(&key)
+            .json(&chat_body(model, "Hello!"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200, "{model}");
+        let v: Value = res.json().await.unwrap();
+        assert_eq!(
+            v["choices"][0]["message"]["content"], "Mock reply to: Hello!",
+            "{model}"
+        );
+    }
+}
