@@ -14,7 +14,7 @@ use crate::http::extract::RawBody;
 use crate::metering::meter::Meter;
 use crate::metering::observe::BodyFormat;
 use crate::providers::relay::StreamDialect;
-use crate::providers::{AnthropicHeaders, GeminiMethod, OpenAiEndpoint, UpstreamError};
+use crate::providers::{AnthropicHeaders, OpenAiEndpoint, UpstreamError};
 use crate::routing::Dialect;
 use crate::routing::byok::Endpoint;
 use crate::translate::anthropic::{self as anthropic, ChatToMessagesOptions};
@@ -104,21 +104,9 @@ pub async fn completions(
         }
         Dialect::Gemini => {
             let req = body_json(&body)?;
-            let translated = gemini::chat_request_to_gemini(&req)?;
-            let method = if peek.stream {
-                GeminiMethod::StreamGenerate
-            } else {
-                GeminiMethod::Generate
-            };
-            let upstream = upstreams
-                .gemini
-                .call(
-                    method,
-                    &route.upstream_model,
-                    to_bytes(&translated),
-                    account,
-                )
-                .await?;
+            let upstream =
+                dispatch::call_gemini(upstreams, &route.upstream_model, peek.stream, &req, account)
+                    .await?;
             dispatch::translated_response(
                 upstream,
                 Box::new(GeminiToChat::new(model, true)),

@@ -270,6 +270,26 @@ pub fn body_json(body: &[u8]) -> Result<Value, ApiError> {
     serde_json::from_slice(body).map_err(|e| ApiError::InvalidJson(e.to_string()))
 }
 
+/// Sends an OpenAI-shaped chat request to Gemini (translated), streamed or not.
+pub async fn call_gemini(
+    upstreams: &crate::providers::Upstreams,
+    model: &str,
+    stream: bool,
+    chat_request: &Value,
+    account: Account<'_>,
+) -> Result<UpstreamResponse, ApiError> {
+    let translated = crate::translate::gemini::chat_request_to_gemini(chat_request)?;
+    let method = if stream {
+        crate::providers::GeminiMethod::StreamGenerate
+    } else {
+        crate::providers::GeminiMethod::Generate
+    };
+    Ok(upstreams
+        .gemini
+        .call(method, model, to_bytes(&translated), account)
+        .await?)
+}
+
 pub fn to_bytes(v: &Value) -> bytes::Bytes {
     bytes::Bytes::from(serde_json::to_vec(v).unwrap_or_default())
 }

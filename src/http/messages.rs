@@ -15,7 +15,7 @@ use crate::http::extract::RawBody;
 use crate::metering::meter::Meter;
 use crate::metering::observe::BodyFormat;
 use crate::providers::relay::StreamDialect;
-use crate::providers::{AnthropicHeaders, GeminiMethod, OpenAiEndpoint, UpstreamError};
+use crate::providers::{AnthropicHeaders, OpenAiEndpoint, UpstreamError};
 use crate::routing::Dialect;
 use crate::routing::byok::Endpoint;
 use crate::translate::anthropic;
@@ -105,21 +105,14 @@ pub async fn create(
         Dialect::Gemini => {
             let req = body_json(&body)?;
             let chat = anthropic::messages_request_to_chat(&req, &route.upstream_model)?;
-            let translated = gemini::chat_request_to_gemini(&chat)?;
-            let method = if peek.stream {
-                GeminiMethod::StreamGenerate
-            } else {
-                GeminiMethod::Generate
-            };
-            let upstream = upstreams
-                .gemini
-                .call(
-                    method,
-                    &route.upstream_model,
-                    to_bytes(&translated),
-                    account,
-                )
-                .await?;
+            let upstream = dispatch::call_gemini(
+                upstreams,
+                &route.upstream_model,
+                peek.stream,
+                &chat,
+                account,
+            )
+            .await?;
             dispatch::translated_response(
                 upstream,
                 Box::new(Chain::new(

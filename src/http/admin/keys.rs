@@ -204,40 +204,15 @@ pub async fn update(
         .map_err(ApiError::internal)?
         .ok_or_else(|| not_found(&id))?;
     let mut policy = current.policy.clone();
-    let mut policy_changed = false;
-    let mut set = |changed: bool| policy_changed |= changed;
-    if let Some(s) = req.scopes {
-        policy.scopes = s;
-        set(true);
-    }
-    if let Some(q) = req.rate_limit {
-        policy.rate_limit = q;
-        set(true);
-    }
-    if let Some(c) = req.max_concurrency {
-        policy.max_concurrency = c;
-        set(true);
-    }
-    if let Some(ips) = req.ip_allowlist {
-        policy.ip_allowlist = ips;
-        set(true);
-    }
-    if let Some(m) = req.allowed_models {
-        policy.allowed_models = m;
-        set(true);
-    }
-    if let Some(p) = req.allowed_providers {
-        policy.allowed_providers = p;
-        set(true);
-    }
-    if let Some(t) = req.key_type {
-        policy.key_type = t;
-        set(true);
-    }
-    if let Some(m) = req.markup_bps {
-        policy.markup_bps = m;
-        set(true);
-    }
+    // `|`, not `||`: every given field is applied.
+    let policy_changed = replace(&mut policy.scopes, req.scopes)
+        | replace(&mut policy.rate_limit, req.rate_limit)
+        | replace(&mut policy.max_concurrency, req.max_concurrency)
+        | replace(&mut policy.ip_allowlist, req.ip_allowlist)
+        | replace(&mut policy.allowed_models, req.allowed_models)
+        | replace(&mut policy.allowed_providers, req.allowed_providers)
+        | replace(&mut policy.key_type, req.key_type)
+        | replace(&mut policy.markup_bps, req.markup_bps);
     if req.name.as_deref().is_some_and(|n| n.trim().is_empty()) {
         return Err(ApiError::invalid_field("name", "`name` must not be empty"));
     }
@@ -283,6 +258,17 @@ pub async fn rotate(
     .await?;
     changed(&state, &issued.record).await;
     Ok(Json(with_plaintext(&issued)))
+}
+
+/// Puts `new` into `slot` if given; true if it did.
+fn replace<T>(slot: &mut T, new: Option<T>) -> bool {
+    match new {
+        Some(v) => {
+            *slot = v;
+            true
+        }
+        None => false,
+    }
 }
 
 /// Drops this process's cached copy so the change applies to the next request.
