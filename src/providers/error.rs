@@ -20,7 +20,7 @@ pub enum UpstreamError {
     #[error("provider {0} has no API key configured on this gateway; set providers.{0}.api_key")]
     NotConfigured(ProviderKind),
     #[error(
-        "model `{model}` is served by {provider}, which this gateway cannot reach for this endpoint yet"
+        "model `{model}` is served by {provider}, which does not offer this endpoint; pick a model of a provider that does"
     )]
     Unsupported {
         provider: ProviderKind,

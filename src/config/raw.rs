@@ -1,0 +1,206 @@
+//! Raw configuration values, as they come from the built-in defaults, the TOML file
+//! and `TOLLGATE_…` env vars, before validation. Every default lives here.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawConfig {
+    pub server: RawServer,
+    pub upstream: RawUpstream,
+    pub storage: RawStorage,
+    pub keys: RawKeys,
+    pub providers: RawProviders,
+    pub byok: RawByok,
+    pub billing: RawBilling,
+    pub usage: RawUsage,
+    pub models: Vec<RawModel>,
+    pub aliases: Vec<RawAlias>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawBilling {
+    /// Units of each currency per 1 USD, as decimal strings: `TRY = "34.25"`.
+    pub exchange_rates: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawUsage {
+    /// Record usage at all. Off: no usage events, no charges, no balance checks —
+    /// a pure proxy (and the baseline for the metering benchmark).
+    pub enabled: bool,
+    /// Raw usage events older than this are deleted (hourly rollups are kept).
+    pub retain_days: u64,
+    /// Events waiting for the writer before they spill to the overflow list.
+    pub queue_capacity: u64,
+}
+
+impl Default for RawUsage {
+    fn default() -> Self {
+        RawUsage {
+            enabled: true,
+            retain_days: 90,
+            queue_capacity: 10_000,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawServer {
+    pub listen: String,
+    pub max_body_bytes: u64,
+    pub shutdown_grace_secs: u64,
+    /// Proxies whose `X-Forwarded-For` we believe (IPs or CIDRs).
+    pub trusted_proxies: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawUpstream {
+    pub connect_timeout_ms: u64,
+    pub first_byte_timeout_ms: u64,
+    pub idle_timeout_ms: u64,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawStorage {
+    /// Empty means `sqlite://<data dir>/tollgate.db`.
+    pub url: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawKeys {
+    pub prefix: String,
+    pub alt_header: String,
+    /// HMAC pepper for stored key hashes. Empty: a random one kept in `<data dir>/tollgate.pepper`.
+    pub pepper: String,
+    pub cache_ttl_secs: u64,
+    pub revocation_poll_ms: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawProviders {
+    pub openai: RawProvider,
+    pub anthropic: RawProvider,
+    pub gemini: RawProvider,
+    pub deepgram: RawProvider,
+    pub deepseek: RawProvider,
+    pub qwen: RawProvider,
+    pub moonshot: RawProvider,
+    pub minimax: RawProvider,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawByok {
+    /// Allow `http://` in `x-byok-api-base` (tests, trusted networks only).
+    pub allow_http_base: bool,
+    /// Allow `x-byok-api-base` to reach loopback, private and link-local addresses.
+    pub allow_private_base: bool,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawProvider {
+    pub base_url: String,
+    pub api_key: String,
+    /// Anthropic: the `anthropic-version` sent when the caller sends none.
+    pub api_version: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawModel {
+    pub id: String,
+    pub provider: String,
+    #[serde(default)]
+    pub input_usd_per_mtok: f64,
+    #[serde(default)]
+    pub output_usd_per_mtok: f64,
+    #[serde(default)]
+    pub cached_input_usd_per_mtok: Option<f64>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAlias {
+    pub id: String,
+    #[serde(default)]
+    pub openai: Option<String>,
+    #[serde(default)]
+    pub anthropic: Option<String>,
+    #[serde(default)]
+    pub gemini: Option<String>,
+}
+
+impl Default for RawServer {
+    fn default() -> Self {
+        RawServer {
+            listen: "127.0.0.1:8080".into(),
+            max_body_bytes: 25 * 1024 * 1024,
+            shutdown_grace_secs: 30,
+            trusted_proxies: Vec::new(),
+        }
+    }
+}
+
+impl Default for RawUpstream {
+    fn default() -> Self {
+        // Reasoning models can think for minutes before the first byte, so the
+        // first-byte budget is generous; idle is the longest silence mid-stream.
+        RawUpstream {
+            connect_timeout_ms: 5_000,
+            first_byte_timeout_ms: 600_000,
+            idle_timeout_ms: 300_000,
+        }
+    }
+}
+
+impl Default for RawKeys {
+    fn default() -> Self {
+        RawKeys {
+            prefix: "tg".into(),
+            alt_header: "X-Tollgate-API-Key".into(),
+            pepper: String::new(),
+            cache_ttl_secs: 300,
+            revocation_poll_ms: 1_000,
+        }
+    }
+}
+
+impl Default for RawProviders {
+    fn default() -> Self {
+        let p = |base: &str, var: &str| RawProvider {
+            base_url: base.into(),
+            api_key: format!("${{{var}}}"),
+            api_version: String::new(),
+        };
+        RawProviders {
+            openai: p("https://api.openai.com/v1", "OPENAI_API_KEY"),
+            anthropic: RawProvider {
+                api_version: "2023-06-01".into(),
+                ..p("https://api.anthropic.com", "ANTHROPIC_API_KEY")
+            },
+            gemini: p(
+                "https://generativelanguage.googleapis.com",
+                "GEMINI_API_KEY",
+            ),
+            deepgram: p("https://api.deepgram.com", "DEEPGRAM_API_KEY"),
+            deepseek: p("https://api.deepseek.com/v1", "DEEPSEEK_API_KEY"),
+            qwen: p(
+                "https://dashscope-intl.aliyuncs.com/compatible-mode/v1",
+                "DASHSCOPE_API_KEY",
+            ),
+            moonshot: p("https://api.moonshot.ai/v1", "MOONSHOT_API_KEY"),
+            minimax: p("https://api.minimax.io/v1", "MINIMAX_API_KEY"),
+        }
+    }
+}

@@ -1,0 +1,531 @@
+//! SQLite side of metering and billing: usage events and their hourly rollups,
+//! account balances with the credit audit trail, and the analytics read from them.
+//!
+//! What belongs together shares one transaction: a batch of events, the rollups it
+//! adds to and the balances it draws down are committed together or not at all, and
+//! an event id seen before changes nothing, so a retried batch never counts or
+//! charges twice. Reports read the rollups, which outlive the raw events' retention;
+//! only the client-IP ranking needs the raw rows.
+
+use std::collections::{BTreeMap, HashSet};
+
+use sqlx::sqlite::SqliteRow;
+use sqlx::{QueryBuilder, Row, Sqlite};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use super::StoreError;
+use super::records::{
+    AccountBilling, BillingMode, CreditRecord, GroupBy, HOUR_MS, UsageQuery, UsageReport,
+    UsageTotals, from_ms, to_ms,
+};
+use super::sqlite::SqliteStore;
+use crate::metering::{UsageEvent, UsageSource};
+
+/// Events per multi-row INSERT: 26 variables each stays well under SQLite's limit
+/// of 32,766 per statement.
+const EVENT_CHUNK: usize = 500;
+/// Rollup rows per multi-row UPSERT (15 variables each).
+const ROLLUP_CHUNK: usize = 1_000;
+/// Raw events deleted per statement when purging, so a large purge never holds the
+/// write lock long enough to stall the batch writer.
+const PURGE_CHUNK: i64 = 10_000;
+
+const EVENT_COLUMNS: &str = "id, ts_ms, request_id, account_id, kid, user_id, endpoint, \
+     provider, model_requested, model_served, status, error_code, input_tokens, output_tokens, \
+     cached_tokens, usage_source, cost_micro_usd, charge_micro, currency, latency_ms, ttfb_ms, \
+     client_ip, session_id, app_version, byok, streamed";
+
+const ROLLUP_UPSERT: &str = "INSERT INTO usage_hourly (hour_ms, account_id, kid, provider, \
+     model_served, status, requests, errors, auth_failures, input_tokens, output_tokens, \
+     cached_tokens, cost_micro_usd, charge_micro, latency_ms_sum) ";
+
+const ROLLUP_ON_CONFLICT: &str = " ON CONFLICT (hour_ms, account_id, kid, provider, \
+     model_served, status) DO UPDATE SET \
+     requests = requests + excluded.requests, \
+     errors = errors + excluded.errors, \
+     auth_failures = auth_failures + excluded.auth_failures, \
+     input_tokens = input_tokens + excluded.input_tokens, \
+     output_tokens = output_tokens + excluded.output_tokens, \
+     cached_tokens = cached_tokens + excluded.cached_tokens, \
+     cost_micro_usd = cost_micro_usd + excluded.cost_micro_usd, \
+     charge_micro = charge_micro + excluded.charge_micro, \
+     latency_ms_sum = latency_ms_sum + excluded.latency_ms_sum";
+
+const TOTAL_COLUMNS: &str = "SUM(requests) AS requests, SUM(errors) AS errors, \
+     SUM(auth_failures) AS auth_failures, SUM(input_tokens) AS input_tokens, \
+     SUM(output_tokens) AS output_tokens, SUM(cached_tokens) AS cached_tokens, \
+     SUM(cost_micro_usd) AS cost_micro_usd, SUM(charge_micro) AS charge_micro, \
+     SUM(latency_ms_sum) AS latency_ms_sum";
+
+/// One `usage_hourly` row's identity, borrowed from the events of a batch.
+#[derive(PartialEq, Eq, PartialOrd, Ord)]
+struct RollupKey<'a> {
+    hour_ms: i64,
+    account_id: &'a str,
+    kid: &'a str,
+    provider: &'a str,
+    model_served: &'a str,
+    status: u16,
+}
+
+impl SqliteStore {
+    pub async fn record_usage(&self, events: &[UsageEvent]) -> Result<u64, StoreError> {
+        if events.is_empty() {
+            return Ok(0);
+        }
+        let mut tx = self.pool.begin().await?;
+        let mut new_ids: HashSet<String> = HashSet::new();
+        for chunk in events.chunks(EVENT_CHUNK) {
+            let mut q =
+                QueryBuilder::<Sqlite>::new(format!("INSERT INTO usage_events ({EVENT_COLUMNS}) "));
+            q.push_values(chunk, |mut row, e| {
+                row.push_bind(e.id.as_str())
+                    .push_bind(e.ts_ms)
+                    .push_bind(e.request_id.as_str())
+                    .push_bind(e.account_id.as_str())
+                    .push_bind(e.kid.as_str())
+                    .push_bind(e.user_id.as_str())
+                    .push_bind(e.endpoint.as_str())
+                    .push_bind(e.provider.as_str())
+                    .push_bind(e.model_requested.as_str())
+                    .push_bind(e.model_served.as_str())
+                    .push_bind(i64::from(e.status))
+                    .push_bind(e.error_code.as_str())
+                    .push_bind(e.input_tokens)
+                    .push_bind(e.output_tokens)
+                    .push_bind(e.cached_tokens)
+                    .push_bind(e.usage_source.as_str())
+                    .push_bind(e.cost_micro_usd)
+                    .push_bind(e.charge_micro)
+                    .push_bind(e.currency.as_str())
+                    .push_bind(e.latency_ms)
+                    .push_bind(e.ttfb_ms)
+                    .push_bind(e.client_ip.as_str())
+                    .push_bind(e.session_id.as_str())
+                    .push_bind(e.app_version.as_str())
+                    .push_bind(e.byok)
+                    .push_bind(e.streamed);
+            });
+            // Only a known id is skipped (any other violation still fails the batch),
+            // and RETURNING lists just the rows actually inserted.
+            q.push(" ON CONFLICT (id) DO NOTHING RETURNING id");
+            // Batch sizes vary; caching a statement per size would only churn the cache.
+            let ids: Vec<String> = q
+                .build_query_scalar()
+                .persistent(false)
+                .fetch_all(&mut *tx)
+                .await?;
+            new_ids.extend(ids);
+        }
+        let inserted = new_ids.len() as u64;
+
+        // Only the first occurrence of a new id was inserted; `remove` picks exactly it.
+        let mut rollups: BTreeMap<RollupKey<'_>, UsageTotals> = BTreeMap::new();
+        let mut charges: BTreeMap<&str, i64> = BTreeMap::new();
+        for e in events.iter().filter(|e| new_ids.remove(&e.id)) {
+            let key = RollupKey {
+                hour_ms: e.ts_ms - e.ts_ms.rem_euclid(HOUR_MS),
+                account_id: &e.account_id,
+                kid: &e.kid,
+                provider: &e.provider,
+                model_served: &e.model_served,
+                status: e.status,
+            };
+            rollups.entry(key).or_default().add(&event_totals(e));
+            if !e.account_id.is_empty() {
+                let charge = charges.entry(&e.account_id).or_default();
+                *charge = charge.saturating_add(e.charge_micro);
+            }
+        }
+
+        let rollups: Vec<_> = rollups.into_iter().collect();
+        for chunk in rollups.chunks(ROLLUP_CHUNK) {
+            let mut q = QueryBuilder::<Sqlite>::new(ROLLUP_UPSERT);
+            q.push_values(chunk, |mut row, (k, t)| {
+                row.push_bind(k.hour_ms)
+                    .push_bind(k.account_id)
+                    .push_bind(k.kid)
+                    .push_bind(k.provider)
+                    .push_bind(k.model_served)
+                    .push_bind(i64::from(k.status))
+                    .push_bind(count_to_db(t.requests))
+                    .push_bind(count_to_db(t.errors))
+                    .push_bind(count_to_db(t.auth_failures))
+                    .push_bind(t.input_tokens)
+                    .push_bind(t.output_tokens)
+                    .push_bind(t.cached_tokens)
+                    .push_bind(t.cost_micro_usd)
+                    .push_bind(t.charge_micro)
+                    .push_bind(t.latency_ms_sum);
+            });
+            q.push(ROLLUP_ON_CONFLICT);
+            q.build().persistent(false).execute(&mut *tx).await?;
+        }
+
+        // An account that does not exist (no foreign key here) simply matches no row.
+        for (account_id, charge) in charges.into_iter().filter(|(_, c)| *c != 0) {
+            sqlx::query("UPDATE accounts SET balance_micro = balance_micro - ?1 WHERE id = ?2")
+                .bind(charge)
+                .bind(account_id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(inserted)
+    }
+
+    pub async fn purge_usage_before(&self, ts_ms: i64) -> Result<u64, StoreError> {
+        let mut purged = 0;
+        loop {
+            let n = sqlx::query(
+                "DELETE FROM usage_events WHERE rowid IN \
+                 (SELECT rowid FROM usage_events WHERE ts_ms < ?1 LIMIT ?2)",
+            )
+            .bind(ts_ms)
+            .bind(PURGE_CHUNK)
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+            purged += n;
+            if n < PURGE_CHUNK as u64 {
+                return Ok(purged);
+            }
+        }
+    }
+
+    pub async fn count_usage_events(&self) -> Result<u64, StoreError> {
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM usage_events")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(n.max(0) as u64)
+    }
+
+    pub async fn usage_events_for_request(
+        &self,
+        request_id: &str,
+    ) -> Result<Vec<UsageEvent>, StoreError> {
+        // No index on request_id: this is for tests and rare debugging, and every
+        // index slows the batch writer.
+        let sql = format!(
+            "SELECT {EVENT_COLUMNS} FROM usage_events WHERE request_id = ? ORDER BY ts_ms, id"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(request_id)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(event_from_row).collect()
+    }
+
+    pub async fn account_billing(&self, id: &str) -> Result<Option<AccountBilling>, StoreError> {
+        let row =
+            sqlx::query("SELECT currency, billing_mode, balance_micro FROM accounts WHERE id = ?")
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?;
+        row.map(|row| {
+            let mode: String = row.try_get("billing_mode")?;
+            Ok(AccountBilling {
+                currency: row.try_get("currency")?,
+                billing_mode: mode
+                    .parse()
+                    .map_err(|_| corrupt("accounts", format!("billing_mode {mode:?}")))?,
+                balance_micro: row.try_get("balance_micro")?,
+            })
+        })
+        .transpose()
+    }
+
+    pub async fn set_account_billing(
+        &self,
+        id: &str,
+        currency: Option<&str>,
+        mode: Option<BillingMode>,
+    ) -> Result<bool, StoreError> {
+        if currency.is_none() && mode.is_none() {
+            let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM accounts WHERE id = ?")
+                .bind(id)
+                .fetch_one(&self.pool)
+                .await?;
+            return Ok(n == 1);
+        }
+        let mut q = QueryBuilder::<Sqlite>::new("UPDATE accounts SET ");
+        let mut set = q.separated(", ");
+        if let Some(currency) = currency {
+            set.push("currency = ").push_bind_unseparated(currency);
+        }
+        if let Some(mode) = mode {
+            set.push("billing_mode = ")
+                .push_bind_unseparated(mode.as_str());
+        }
+        q.push(" WHERE id = ").push_bind(id);
+        let changed = q.build().execute(&self.pool).await?.rows_affected();
+        Ok(changed == 1)
+    }
+
+    pub async fn credit_account(
+        &self,
+        id: &str,
+        amount_micro: i64,
+        actor: &str,
+        note: &str,
+        now: OffsetDateTime,
+    ) -> Result<Option<i64>, StoreError> {
+        // The UPDATE comes first so the transaction takes the write lock at once
+        // (a read first could not upgrade if another writer got in between).
+        let mut tx = self.pool.begin().await?;
+        let balance: Option<i64> = sqlx::query_scalar(
+            "UPDATE accounts SET balance_micro = balance_micro + ?1 WHERE id = ?2 \
+             RETURNING balance_micro",
+        )
+        .bind(amount_micro)
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(balance) = balance else {
+            return Ok(None);
+        };
+        sqlx::query(
+            "INSERT INTO account_credits (id, account_id, amount_micro, balance_after_micro, \
+             actor, note, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(uuid::Uuid::now_v7().to_string())
+        .bind(id)
+        .bind(amount_micro)
+        .bind(balance)
+        .bind(actor)
+        .bind(note)
+        .bind(to_ms(now))
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(Some(balance))
+    }
+
+    pub async fn account_credits(&self, id: &str) -> Result<Vec<CreditRecord>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, account_id, amount_micro, balance_after_micro, actor, note, created_at \
+             FROM account_credits WHERE account_id = ? ORDER BY created_at, id",
+        )
+        .bind(id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(CreditRecord {
+                    id: row.try_get("id")?,
+                    account_id: row.try_get("account_id")?,
+                    amount_micro: row.try_get("amount_micro")?,
+                    balance_after_micro: row.try_get("balance_after_micro")?,
+                    actor: row.try_get("actor")?,
+                    note: row.try_get("note")?,
+                    created_at: from_ms(row.try_get("created_at")?),
+                })
+            })
+            .collect()
+    }
+
+    pub async fn usage_report(&self, q: &UsageQuery) -> Result<UsageReport, StoreError> {
+        let (from, to) = q.window();
+        let mut report = UsageReport {
+            from_ms: from,
+            to_ms: to,
+            ..UsageReport::default()
+        };
+        if from >= to {
+            return Ok(report);
+        }
+        // Fixed expressions chosen by the enum; nothing from the caller reaches the SQL.
+        let group_expr = match q.group_by {
+            GroupBy::None => "''",
+            GroupBy::Key => "kid",
+            GroupBy::Model => "model_served",
+            GroupBy::Provider => "provider",
+            GroupBy::Status => "status",
+            GroupBy::Hour => "hour_ms",
+            // Floor to the UTC day (86400000 = DAY_MS), also before 1970: `%` truncates.
+            GroupBy::Day => "hour_ms - (((hour_ms % 86400000) + 86400000) % 86400000)",
+        };
+        let mut sql = QueryBuilder::<Sqlite>::new("SELECT ");
+        sql.push(group_expr)
+            .push(" AS g, ")
+            .push(TOTAL_COLUMNS)
+            .push(" FROM usage_hourly WHERE hour_ms >= ")
+            .push_bind(from)
+            .push(" AND hour_ms < ")
+            .push_bind(to);
+        push_filters(&mut sql, q);
+        sql.push(" GROUP BY g");
+        let rows = sql.build().fetch_all(&self.pool).await?;
+
+        let mut groups = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let totals = totals_from_row(row)?;
+            report.totals.add(&totals);
+            let key = match q.group_by {
+                GroupBy::None => continue,
+                GroupBy::Status | GroupBy::Hour | GroupBy::Day => {
+                    GroupKey::Number(row.try_get("g")?)
+                }
+                GroupBy::Key | GroupBy::Model | GroupBy::Provider => {
+                    GroupKey::Text(row.try_get("g")?)
+                }
+            };
+            groups.push((key, totals));
+        }
+        match q.group_by {
+            GroupBy::Status | GroupBy::Hour | GroupBy::Day => groups.sort_by(|a, b| a.0.cmp(&b.0)),
+            _ => groups.sort_by(|a, b| b.1.requests.cmp(&a.1.requests).then(a.0.cmp(&b.0))),
+        }
+        report.groups = groups
+            .into_iter()
+            .map(|(key, totals)| (key.render(q.group_by), totals))
+            .collect();
+        Ok(report)
+    }
+
+    pub async fn top_client_ips(
+        &self,
+        q: &UsageQuery,
+        limit: u32,
+    ) -> Result<Vec<(String, u64)>, StoreError> {
+        let (from, to) = q.window();
+        if from >= to || limit == 0 {
+            return Ok(Vec::new());
+        }
+        let mut sql = QueryBuilder::<Sqlite>::new(
+            "SELECT client_ip, COUNT(*) AS n FROM usage_events WHERE client_ip <> '' AND ts_ms >= ",
+        );
+        sql.push_bind(from).push(" AND ts_ms < ").push_bind(to);
+        push_filters(&mut sql, q);
+        sql.push(" GROUP BY client_ip ORDER BY n DESC, client_ip LIMIT ")
+            .push_bind(i64::from(limit));
+        let rows = sql.build().fetch_all(&self.pool).await?;
+        rows.iter()
+            .map(|row| {
+                let n: i64 = row.try_get("n")?;
+                Ok((row.try_get("client_ip")?, n.max(0) as u64))
+            })
+            .collect()
+    }
+}
+
+/// A group's key as read, so numbers sort as numbers before they become strings.
+#[derive(PartialEq, Eq, PartialOrd, Ord)]
+enum GroupKey {
+    Number(i64),
+    Text(String),
+}
+
+impl GroupKey {
+    fn render(self, group_by: GroupBy) -> String {
+        match (self, group_by) {
+            (GroupKey::Number(ms), GroupBy::Hour | GroupBy::Day) => from_ms(ms)
+                .format(&Rfc3339)
+                .unwrap_or_else(|_| ms.to_string()),
+            (GroupKey::Number(n), _) => n.to_string(),
+            (GroupKey::Text(s), _) => s,
+        }
+    }
+}
+
+fn push_filters(sql: &mut QueryBuilder<Sqlite>, q: &UsageQuery) {
+    if let Some(account_id) = &q.account_id {
+        sql.push(" AND account_id = ").push_bind(account_id.clone());
+    }
+    if let Some(kid) = &q.kid {
+        sql.push(" AND kid = ").push_bind(kid.clone());
+    }
+}
+
+/// One event as a rollup increment.
+fn event_totals(e: &UsageEvent) -> UsageTotals {
+    UsageTotals {
+        requests: 1,
+        errors: u64::from(e.status >= 400),
+        auth_failures: u64::from(e.status == 401),
+        input_tokens: e.input_tokens,
+        output_tokens: e.output_tokens,
+        cached_tokens: e.cached_tokens,
+        cost_micro_usd: e.cost_micro_usd,
+        charge_micro: e.charge_micro,
+        latency_ms_sum: e.latency_ms,
+        avg_latency_ms: 0,
+    }
+}
+
+fn count_to_db(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+fn count_from_db(row: &SqliteRow, column: &str) -> Result<u64, StoreError> {
+    let n: i64 = row.try_get(column)?;
+    u64::try_from(n).map_err(|_| corrupt("usage_hourly", format!("{column} = {n}")))
+}
+
+fn totals_from_row(row: &SqliteRow) -> Result<UsageTotals, StoreError> {
+    let mut totals = UsageTotals::default();
+    // `add` computes the average from the sums.
+    totals.add(&UsageTotals {
+        requests: count_from_db(row, "requests")?,
+        errors: count_from_db(row, "errors")?,
+        auth_failures: count_from_db(row, "auth_failures")?,
+        input_tokens: row.try_get("input_tokens")?,
+        output_tokens: row.try_get("output_tokens")?,
+        cached_tokens: row.try_get("cached_tokens")?,
+        cost_micro_usd: row.try_get("cost_micro_usd")?,
+        charge_micro: row.try_get("charge_micro")?,
+        latency_ms_sum: row.try_get("latency_ms_sum")?,
+        avg_latency_ms: 0,
+    });
+    Ok(totals)
+}
+
+fn event_from_row(row: &SqliteRow) -> Result<UsageEvent, StoreError> {
+    let status: i64 = row.try_get("status")?;
+    let source: String = row.try_get("usage_source")?;
+    Ok(UsageEvent {
+        id: row.try_get("id")?,
+        ts_ms: row.try_get("ts_ms")?,
+        request_id: row.try_get("request_id")?,
+        account_id: row.try_get("account_id")?,
+        kid: row.try_get("kid")?,
+        user_id: row.try_get("user_id")?,
+        endpoint: row.try_get("endpoint")?,
+        provider: row.try_get("provider")?,
+        model_requested: row.try_get("model_requested")?,
+        model_served: row.try_get("model_served")?,
+        status: u16::try_from(status)
+            .map_err(|_| corrupt("usage_events", format!("status {status}")))?,
+        error_code: row.try_get("error_code")?,
+        input_tokens: row.try_get("input_tokens")?,
+        output_tokens: row.try_get("output_tokens")?,
+        cached_tokens: row.try_get("cached_tokens")?,
+        usage_source: match source.as_str() {
+            "reported" => UsageSource::Reported,
+            "estimated" => UsageSource::Estimated,
+            "none" => UsageSource::None,
+            other => return Err(corrupt("usage_events", format!("usage_source {other:?}"))),
+        },
+        cost_micro_usd: row.try_get("cost_micro_usd")?,
+        charge_micro: row.try_get("charge_micro")?,
+        currency: row.try_get("currency")?,
+        latency_ms: row.try_get("latency_ms")?,
+        ttfb_ms: row.try_get("ttfb_ms")?,
+        client_ip: row.try_get("client_ip")?,
+        session_id: row.try_get("session_id")?,
+        app_version: row.try_get("app_version")?,
+        byok: row.try_get("byok")?,
+        streamed: row.try_get("streamed")?,
+    })
+}
+
+fn corrupt(table: &'static str, detail: impl Into<String>) -> StoreError {
+    StoreError::Corrupt {
+        table,
+        detail: detail.into(),
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,679 @@
+use std::collections::HashMap;
+
+use time::macros::datetime;
+
+use super::*;
+use crate::store::{Account, DAY_MS, Store, UsageQueryError};
+
+const T0: i64 = 1_738_368_000_000; // 2025-02-01T00:00:00Z
+
+async fn store() -> (Store, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/t.db", dir.path().display());
+    let store = Store::open(&url).await.unwrap();
+    for id in ["acme", "globex"] {
+        store
+            .create_account(&Account {
+                id: id.into(),
+                name: id.into(),
+                created_at: from_ms(T0),
+                disabled_at: None,
+            })
+            .await
+            .unwrap();
+    }
+    (store, dir)
+}
+
+fn event(n: u32, ts_ms: i64, account_id: &str, kid: &str, model: &str, status: u16) -> UsageEvent {
+    UsageEvent {
+        id: format!("ev-{n:05}"),
+        ts_ms,
+        request_id: format!("req-{n:05}"),
+        account_id: account_id.into(),
+        kid: kid.into(),
+        user_id: String::new(),
+        endpoint: "/v1/chat/completions".into(),
+        provider: if model.starts_with("claude") {
+            "anthropic"
+        } else {
+            "openai"
+        }
+        .into(),
+        model_requested: model.into(),
+        model_served: model.into(),
+        status,
+        error_code: if status >= 400 {
+            "boom".into()
+        } else {
+            String::new()
+        },
+        input_tokens: i64::from(n % 7) * 10,
+        output_tokens: i64::from(n % 5) * 3,
+        cached_tokens: i64::from(n % 3),
+        usage_source: UsageSource::Reported,
+        cost_micro_usd: i64::from(n % 11) * 100,
+        charge_micro: if account_id.is_empty() {
+            0
+        } else {
+            i64::from(n % 11) * 150
+        },
+        currency: "USD".into(),
+        latency_ms: i64::from(n % 13) * 10,
+        ttfb_ms: i64::from(n % 13) * 5,
+        client_ip: format!("10.0.0.{}", n % 4),
+        session_id: String::new(),
+        app_version: String::new(),
+        byok: false,
+        streamed: n.is_multiple_of(2),
+    }
+}
+
+/// A spread of events over three days: two accounts, three keys, two
+/// providers, several statuses, unauthenticated failures.
+fn spread(count: u32) -> Vec<UsageEvent> {
+    let keys = [
+        ("acme", "kid_a1"),
+        ("acme", "kid_a2"),
+        ("globex", "kid_g1"),
+        ("", ""),
+    ];
+    let models = ["gpt-4o", "gpt-4o-mini", "claude-sonnet"];
+    let statuses = [200, 200, 200, 400, 401, 429, 502];
+    (0..count)
+        .map(|n| {
+            let (account, kid) = keys[n as usize % keys.len()];
+            let status = if kid.is_empty() {
+                401
+            } else {
+                statuses[n as usize % statuses.len()]
+            };
+            let ts = T0 - DAY_MS + i64::from(n) * 217_003; // ~3 days for 1,200 events
+            event(
+                n,
+                ts,
+                account,
+                kid,
+                models[n as usize % models.len()],
+                status,
+            )
+        })
+        .collect()
+}
+
+fn whole(from_ms: i64, to_ms: i64, group_by: GroupBy) -> UsageQuery {
+    UsageQuery {
+        group_by,
+        ..UsageQuery::new(from_ms, to_ms).unwrap()
+    }
+}
+
+fn expected_totals<'a>(events: impl IntoIterator<Item = &'a UsageEvent>) -> UsageTotals {
+    let mut t = UsageTotals::default();
+    for e in events {
+        t.add(&event_totals(e));
+    }
+    t
+}
+
+fn group_key(e: &UsageEvent, group_by: GroupBy) -> String {
+    let bucket = |size: i64| {
+        from_ms(e.ts_ms - e.ts_ms.rem_euclid(size))
+            .format(&Rfc3339)
+            .unwrap()
+    };
+    match group_by {
+        GroupBy::None => String::new(),
+        GroupBy::Key => e.kid.clone(),
+        GroupBy::Model => e.model_served.clone(),
+        GroupBy::Provider => e.provider.clone(),
+        GroupBy::Status => e.status.to_string(),
+        GroupBy::Hour => bucket(HOUR_MS),
+        GroupBy::Day => bucket(DAY_MS),
+    }
+}
+
+#[tokio::test]
+async fn rollups_equal_the_sum_of_events_per_group() {
+    let (store, _dir) = store().await;
+    let events = spread(1_200);
+    // One batch larger than an insert chunk, then uneven ones as the writer sends.
+    let (big, rest) = events.split_at(EVENT_CHUNK * 2 + 100);
+    assert_eq!(store.record_usage(big).await.unwrap(), big.len() as u64);
+    for batch in rest.chunks(17) {
+        assert_eq!(store.record_usage(batch).await.unwrap(), batch.len() as u64);
+    }
+    assert_eq!(store.count_usage_events().await.unwrap(), 1_200);
+
+    let (from, to) = (T0 - 2 * DAY_MS, T0 + 3 * DAY_MS);
+    let filters: [(Option<&str>, Option<&str>); 4] = [
+        (None, None),
+        (Some("acme"), None),
+        (None, Some("kid_g1")),
+        (Some(""), None),
+    ];
+    for (account, kid) in filters {
+        let matching: Vec<&UsageEvent> = events
+            .iter()
+            .filter(|e| account.is_none_or(|a| e.account_id == a))
+            .filter(|e| kid.is_none_or(|k| e.kid == k))
+            .collect();
+        assert!(!matching.is_empty());
+        for group_by in GroupBy::ALL {
+            let q = UsageQuery {
+                account_id: account.map(str::to_owned),
+                kid: kid.map(str::to_owned),
+                ..whole(from, to, group_by)
+            };
+            let report = store.usage_report(&q).await.unwrap();
+            let context = format!("{account:?} {kid:?} {group_by:?}");
+            assert_eq!(
+                report.totals,
+                expected_totals(matching.iter().copied()),
+                "{context}"
+            );
+            if group_by == GroupBy::None {
+                assert!(report.groups.is_empty(), "{context}");
+                continue;
+            }
+            let mut expected: HashMap<String, Vec<&UsageEvent>> = HashMap::new();
+            for e in &matching {
+                expected.entry(group_key(e, group_by)).or_default().push(e);
+            }
+            let got: HashMap<String, UsageTotals> = report.groups.iter().cloned().collect();
+            assert_eq!(
+                got.len(),
+                report.groups.len(),
+                "duplicate group keys: {context}"
+            );
+            let expected: HashMap<String, UsageTotals> = expected
+                .into_iter()
+                .map(|(k, evs)| (k, expected_totals(evs)))
+                .collect();
+            assert_eq!(got, expected, "{context}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn groups_are_ordered() {
+    let (store, _dir) = store().await;
+    store.record_usage(&spread(300)).await.unwrap();
+    let (from, to) = (T0 - 2 * DAY_MS, T0 + 3 * DAY_MS);
+    for group_by in [GroupBy::Hour, GroupBy::Day] {
+        let r = store
+            .usage_report(&whole(from, to, group_by))
+            .await
+            .unwrap();
+        let keys: Vec<&String> = r.groups.iter().map(|g| &g.0).collect();
+        assert!(keys.is_sorted(), "{group_by:?}: {keys:?}");
+    }
+    let r = store
+        .usage_report(&whole(from, to, GroupBy::Status))
+        .await
+        .unwrap();
+    let statuses: Vec<u16> = r.groups.iter().map(|g| g.0.parse().unwrap()).collect();
+    assert!(statuses.is_sorted());
+    let r = store
+        .usage_report(&whole(from, to, GroupBy::Model))
+        .await
+        .unwrap();
+    assert!(
+        r.groups
+            .windows(2)
+            .all(|w| w[0].1.requests >= w[1].1.requests)
+    );
+}
+
+#[tokio::test]
+async fn hour_and_day_buckets_are_utc() {
+    let (store, _dir) = store().await;
+    let at = |t: OffsetDateTime| to_ms(t);
+    let events = [
+        event(
+            1,
+            at(datetime!(2025-01-31 23:59:59.999 UTC)),
+            "acme",
+            "kid_a1",
+            "gpt-4o",
+            200,
+        ),
+        // Midnight UTC, written with an offset: still the 1st of February.
+        event(
+            2,
+            at(datetime!(2025-02-01 03:00 +03:00)),
+            "acme",
+            "kid_a1",
+            "gpt-4o",
+            200,
+        ),
+        event(
+            3,
+            at(datetime!(2025-02-01 00:30 UTC)),
+            "acme",
+            "kid_a1",
+            "gpt-4o",
+            500,
+        ),
+        event(
+            4,
+            at(datetime!(2025-02-01 01:00 UTC)),
+            "acme",
+            "kid_a1",
+            "gpt-4o",
+            200,
+        ),
+        event(
+            5,
+            at(datetime!(2025-02-02 00:00 UTC)),
+            "acme",
+            "kid_a1",
+            "gpt-4o",
+            200,
+        ),
+    ];
+    store.record_usage(&events).await.unwrap();
+    let (from, to) = (T0 - DAY_MS, T0 + 2 * DAY_MS);
+
+    let r = store
+        .usage_report(&whole(from, to, GroupBy::Hour))
+        .await
+        .unwrap();
+    let hours: Vec<(&str, u64)> = r
+        .groups
+        .iter()
+        .map(|(k, t)| (k.as_str(), t.requests))
+        .collect();
+    assert_eq!(
+        hours,
+        [
+            ("2025-01-31T23:00:00Z", 1),
+            ("2025-02-01T00:00:00Z", 2),
+            ("2025-02-01T01:00:00Z", 1),
+            ("2025-02-02T00:00:00Z", 1),
+        ]
+    );
+    assert_eq!(r.groups[1].1.errors, 1);
+
+    let r = store
+        .usage_report(&whole(from, to, GroupBy::Day))
+        .await
+        .unwrap();
+    let days: Vec<(&str, u64)> = r
+        .groups
+        .iter()
+        .map(|(k, t)| (k.as_str(), t.requests))
+        .collect();
+    assert_eq!(
+        days,
+        [
+            ("2025-01-31T00:00:00Z", 1),
+            ("2025-02-01T00:00:00Z", 3),
+            ("2025-02-02T00:00:00Z", 1),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn reports_cover_whole_hours() {
+    let (store, _dir) = store().await;
+    let events = [
+        event(1, T0 - 1, "acme", "kid_a1", "gpt-4o", 200), // the hour before
+        event(2, T0 + 5 * 60_000, "acme", "kid_a1", "gpt-4o", 200),
+        event(3, T0 + 55 * 60_000, "acme", "kid_a1", "gpt-4o", 200),
+        event(4, T0 + HOUR_MS, "acme", "kid_a1", "gpt-4o", 200), // the hour after
+    ];
+    store.record_usage(&events).await.unwrap();
+    // [00:10, 00:50) lies inside one hour: the report covers [00:00, 01:00).
+    let q = whole(T0 + 10 * 60_000, T0 + 50 * 60_000, GroupBy::None);
+    assert_eq!(q.window(), (T0, T0 + HOUR_MS));
+    let r = store.usage_report(&q).await.unwrap();
+    assert_eq!((r.from_ms, r.to_ms), (T0, T0 + HOUR_MS));
+    assert_eq!(r.totals.requests, 2);
+    // The IP ranking reads raw events over the same window.
+    let ips = store.top_client_ips(&q, 10).await.unwrap();
+    assert_eq!(ips.iter().map(|(_, n)| n).sum::<u64>(), 2);
+}
+
+#[tokio::test]
+async fn a_retried_batch_counts_and_charges_once() {
+    let (store, _dir) = store().await;
+    let events = spread(60);
+    let q = whole(T0 - 2 * DAY_MS, T0 + 3 * DAY_MS, GroupBy::Key);
+    assert_eq!(store.record_usage(&events).await.unwrap(), 60);
+    let report = store.usage_report(&q).await.unwrap();
+    let balance = store
+        .account_billing("acme")
+        .await
+        .unwrap()
+        .unwrap()
+        .balance_micro;
+
+    assert_eq!(store.record_usage(&events).await.unwrap(), 0);
+    // Half old, half new, and a duplicate id inside the batch.
+    let mut more = spread(90)[30..].to_vec();
+    more.push(more[40].clone());
+    assert_eq!(store.record_usage(&more).await.unwrap(), 30);
+    assert_eq!(store.count_usage_events().await.unwrap(), 90);
+
+    let all = spread(90);
+    let after = store.usage_report(&q).await.unwrap();
+    assert_eq!(after.totals, expected_totals(&all));
+    assert_ne!(after, report);
+    let acme_charges: i64 = all
+        .iter()
+        .filter(|e| e.account_id == "acme")
+        .map(|e| e.charge_micro)
+        .sum();
+    let first_charges: i64 = events
+        .iter()
+        .filter(|e| e.account_id == "acme")
+        .map(|e| e.charge_micro)
+        .sum();
+    assert_eq!(balance, -first_charges);
+    let billing = store.account_billing("acme").await.unwrap().unwrap();
+    assert_eq!(billing.balance_micro, -acme_charges);
+}
+
+#[tokio::test]
+async fn charges_draw_down_each_account() {
+    let (store, _dir) = store().await;
+    store
+        .credit_account("globex", 1_000_000, "cli", "top-up", from_ms(T0))
+        .await
+        .unwrap();
+    let mut events = spread(200);
+    // An account that does not exist is no reason to lose the batch.
+    events.push(event(9_999, T0, "ghost", "kid_x", "gpt-4o", 200));
+    store.record_usage(&events).await.unwrap();
+    let charged = |account: &str| -> i64 {
+        events
+            .iter()
+            .filter(|e| e.account_id == account)
+            .map(|e| e.charge_micro)
+            .sum()
+    };
+    assert!(charged("acme") > 0 && charged("globex") > 0);
+    let acme = store.account_billing("acme").await.unwrap().unwrap();
+    assert_eq!(acme.balance_micro, -charged("acme"));
+    let globex = store.account_billing("globex").await.unwrap().unwrap();
+    assert_eq!(globex.balance_micro, 1_000_000 - charged("globex"));
+    // Usage charges are not credits: the audit trail only has the top-up.
+    assert_eq!(store.account_credits("globex").await.unwrap().len(), 1);
+    assert_eq!(store.account_billing("ghost").await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn credits_are_audited() {
+    let (store, _dir) = store().await;
+    let billing = store.account_billing("acme").await.unwrap().unwrap();
+    assert_eq!(
+        billing,
+        AccountBilling {
+            currency: "USD".into(),
+            billing_mode: BillingMode::Postpaid,
+            balance_micro: 0
+        }
+    );
+    let t1 = from_ms(T0);
+    let t2 = from_ms(T0 + 1_000);
+    let balance = store
+        .credit_account("acme", 5_000_000, "kid_mgmt", "invoice 7", t1)
+        .await;
+    assert_eq!(balance.unwrap(), Some(5_000_000));
+    let balance = store
+        .credit_account("acme", -1_250_000, "cli", "refund error", t2)
+        .await;
+    assert_eq!(balance.unwrap(), Some(3_750_000));
+    assert_eq!(
+        store
+            .credit_account("nobody", 1, "cli", "", t2)
+            .await
+            .unwrap(),
+        None
+    );
+    assert!(store.account_credits("nobody").await.unwrap().is_empty());
+
+    let credits = store.account_credits("acme").await.unwrap();
+    let trail: Vec<_> = credits
+        .iter()
+        .map(|c| {
+            (
+                c.account_id.as_str(),
+                c.amount_micro,
+                c.balance_after_micro,
+                c.actor.as_str(),
+                c.note.as_str(),
+                c.created_at,
+            )
+        })
+        .collect();
+    assert_eq!(
+        trail,
+        [
+            ("acme", 5_000_000, 5_000_000, "kid_mgmt", "invoice 7", t1),
+            ("acme", -1_250_000, 3_750_000, "cli", "refund error", t2),
+        ]
+    );
+    assert_ne!(credits[0].id, credits[1].id);
+    assert_eq!(
+        store
+            .account_billing("acme")
+            .await
+            .unwrap()
+            .unwrap()
+            .balance_micro,
+        3_750_000
+    );
+    assert!(store.account_credits("globex").await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn billing_settings_change_independently() {
+    let (store, _dir) = store().await;
+    assert!(
+        store
+            .set_account_billing("acme", Some("TRY"), None)
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .set_account_billing("acme", None, Some(BillingMode::Prepaid))
+            .await
+            .unwrap()
+    );
+    let billing = store.account_billing("acme").await.unwrap().unwrap();
+    assert_eq!(billing.currency, "TRY");
+    assert_eq!(billing.billing_mode, BillingMode::Prepaid);
+    assert!(store.set_account_billing("acme", None, None).await.unwrap());
+    assert!(
+        !store
+            .set_account_billing("nobody", None, None)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .set_account_billing("nobody", Some("EUR"), Some(BillingMode::Postpaid))
+            .await
+            .unwrap()
+    );
+    // The other account is untouched.
+    let globex = store.account_billing("globex").await.unwrap().unwrap();
+    assert_eq!(
+        (globex.currency.as_str(), globex.billing_mode),
+        ("USD", BillingMode::Postpaid)
+    );
+}
+
+#[tokio::test]
+async fn purge_drops_raw_events_and_keeps_rollups() {
+    let (store, _dir) = store().await;
+    let events = spread(400);
+    store.record_usage(&events).await.unwrap();
+    let q = whole(T0 - 2 * DAY_MS, T0 + 3 * DAY_MS, GroupBy::Hour);
+    let before = store.usage_report(&q).await.unwrap();
+
+    let old = events.iter().filter(|e| e.ts_ms < T0).count() as u64;
+    assert!(old > 0 && old < 400);
+    assert_eq!(store.purge_usage_before(T0).await.unwrap(), old);
+    assert_eq!(store.count_usage_events().await.unwrap(), 400 - old);
+    assert_eq!(store.purge_usage_before(T0).await.unwrap(), 0);
+    assert_eq!(store.usage_report(&q).await.unwrap(), before);
+
+    let kept = events.iter().find(|e| e.ts_ms >= T0).unwrap();
+    let gone = events.iter().find(|e| e.ts_ms < T0).unwrap();
+    assert_eq!(
+        store
+            .usage_events_for_request(&kept.request_id)
+            .await
+            .unwrap(),
+        std::slice::from_ref(kept)
+    );
+    assert!(
+        store
+            .usage_events_for_request(&gone.request_id)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // Client IPs come from raw events, so only what is left counts.
+    let ips = store.top_client_ips(&q, 100).await.unwrap();
+    assert_eq!(ips.iter().map(|(_, n)| n).sum::<u64>(), 400 - old);
+
+    // Idempotency rests on the raw rows: a purged event sent again counts again,
+    // so retries must arrive well within retention.
+    assert_eq!(
+        store
+            .record_usage(std::slice::from_ref(gone))
+            .await
+            .unwrap(),
+        1
+    );
+    let after = store.usage_report(&q).await.unwrap();
+    assert_eq!(after.totals.requests, before.totals.requests + 1);
+}
+
+#[tokio::test]
+async fn events_round_trip_every_field() {
+    let (store, _dir) = store().await;
+    let mut e = event(7, T0 + 123, "acme", "kid_a1", "gpt-4o", 200);
+    e.user_id = "user-1".into();
+    e.model_requested = "fast".into();
+    e.usage_source = UsageSource::Estimated;
+    e.session_id = "sess".into();
+    e.app_version = "1.2.3".into();
+    e.byok = true;
+    e.streamed = true;
+    e.currency = "TRY".into();
+    let mut other = event(8, T0 + 100, "", "", "", 401);
+    other.request_id = e.request_id.clone();
+    other.usage_source = UsageSource::None;
+    store
+        .record_usage(&[e.clone(), other.clone()])
+        .await
+        .unwrap();
+    let got = store.usage_events_for_request(&e.request_id).await.unwrap();
+    assert_eq!(got, [other, e]); // by time
+}
+
+#[tokio::test]
+async fn top_client_ips_rank_and_filter() {
+    let (store, _dir) = store().await;
+    let mut events = Vec::new();
+    for (n, (ip, account)) in [
+        ("10.0.0.1", "acme"),
+        ("10.0.0.1", "acme"),
+        ("10.0.0.1", "globex"),
+        ("10.0.0.2", "acme"),
+        ("10.0.0.2", "acme"),
+        ("10.0.0.2", "acme"),
+        ("10.0.0.3", "acme"),
+        ("", "acme"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let mut e = event(n as u32, T0 + n as i64, account, "kid", "gpt-4o", 200);
+        e.client_ip = ip.into();
+        events.push(e);
+    }
+    store.record_usage(&events).await.unwrap();
+    let q = whole(T0, T0 + HOUR_MS, GroupBy::None);
+    let ips = store.top_client_ips(&q, 10).await.unwrap();
+    assert_eq!(
+        ips,
+        [
+            ("10.0.0.1".into(), 3),
+            ("10.0.0.2".into(), 3),
+            ("10.0.0.3".into(), 1)
+        ]
+    );
+    let acme = UsageQuery {
+        account_id: Some("acme".into()),
+        ..q.clone()
+    };
+    let ips = store.top_client_ips(&acme, 1).await.unwrap();
+    assert_eq!(ips, [("10.0.0.2".into(), 3)]);
+    assert!(store.top_client_ips(&q, 0).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn query_validation() {
+    assert_eq!(UsageQuery::new(T0, T0), Err(UsageQueryError::EmptyRange));
+    assert_eq!(
+        UsageQuery::new(T0, T0 - 1),
+        Err(UsageQueryError::EmptyRange)
+    );
+    let q = UsageQuery::new(T0 - 1, T0).unwrap();
+    assert_eq!(q.window(), (T0 - HOUR_MS, T0));
+    assert_eq!(
+        UsageQuery::new(T0, T0 + 1).unwrap().window(),
+        (T0, T0 + HOUR_MS)
+    );
+    assert_eq!(
+        UsageQuery::new(T0, T0 + HOUR_MS).unwrap().window(),
+        (T0, T0 + HOUR_MS)
+    );
+    // Before 1970 the hour still floors (not truncates toward zero).
+    assert_eq!(
+        UsageQuery::new(-1, 1).unwrap().window(),
+        (-HOUR_MS, HOUR_MS)
+    );
+    for g in GroupBy::ALL {
+        assert_eq!(g.as_str().parse(), Ok(g));
+    }
+    assert_eq!("week".parse::<GroupBy>(), Err(()));
+    assert_eq!("Day".parse::<GroupBy>(), Err(()));
+    assert_eq!("prepaid".parse(), Ok(BillingMode::Prepaid));
+    assert_eq!("postpaid".parse(), Ok(BillingMode::Postpaid));
+    assert_eq!("credit".parse::<BillingMode>(), Err(()));
+
+    // The store answers an empty or inverted range with an empty report.
+    let (store, _dir) = store().await;
+    store.record_usage(&spread(50)).await.unwrap();
+    let inverted = UsageQuery {
+        from_ms: T0 + DAY_MS,
+        to_ms: T0 - DAY_MS,
+        account_id: None,
+        kid: None,
+        group_by: GroupBy::Hour,
+    };
+    assert_eq!(inverted.validate(), Err(UsageQueryError::EmptyRange));
+    let r = store.usage_report(&inverted).await.unwrap();
+    assert_eq!((r.totals, r.groups.len()), (UsageTotals::default(), 0));
+    assert!(
+        store
+            .top_client_ips(&inverted, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // A range with no events is empty too, not an error.
+    let r = store
+        .usage_report(&whole(T0 + 10 * DAY_MS, T0 + 11 * DAY_MS, GroupBy::Day))
+        .await
+        .unwrap();
+    assert_eq!((r.totals.requests, r.groups.len()), (0, 0));
+}
