@@ -56,8 +56,8 @@
 //! (legacy completions: to the prompt), where an Anthropic message's text is
 //! its string content or its text blocks joined by spaces, and a Gemini
 //! content's its text parts joined by spaces. If the last user message holds
-//! `tool_result` blocks (Anthropic), the reply is `Mock reply to tool result:
-//! <their text>`; if it holds `functionResponse` parts (Gemini), `Mock reply
+//! `tool_result` blocks (Anthropic), or an OpenAI conversation ends in `tool`
+//! messages, the reply is `Mock reply to tool result: <their text>`; if it holds `functionResponse` parts (Gemini), `Mock reply
 //! to function response: <JSON of the first response object>`, so a tool
 //! round trip can be checked end to end.
 //! Prompt tokens are the whitespace-separated words of all text contents

@@ -210,14 +210,15 @@ def test_tool_result_round_trip_on_gpt(anthropic_client, upstream_requests, mark
     prompt = f"What's the weather in Paris? {marker} [[mock:tool_call]]"
     messages, tool_use = _ask_for_the_weather(anthropic_client, GPT, prompt)
 
-    # Without `tools` this time: the OpenAI mock answers the last `user` message,
-    # which after translation is still the first prompt (the tool result becomes
-    # a `tool` message), so with tools it would call get_weather again.
-    answer = anthropic_client.messages.create(model=GPT, max_tokens=MAX_TOKENS, messages=messages)
+    # With tools still offered: the OpenAI mock answers a conversation that ends in
+    # `tool` messages about their content, as the Anthropic mock does.
+    answer = anthropic_client.messages.create(
+        model=GPT, max_tokens=MAX_TOKENS, messages=messages, tools=[WEATHER_TOOL]
+    )
 
     assert answer.stop_reason == "end_turn"
     assert [b.type for b in answer.content] == ["text"]
-    assert answer.content[0].text == mock_reply(prompt)
+    assert answer.content[0].text == "Mock reply to tool result: Sunny"
 
     # Translated: the call became the assistant's tool_calls, the result a `tool` message.
     sent = [r for r in upstream_requests() if marker in json.dumps(r["body"])]

@@ -102,12 +102,27 @@ pub(super) async fn answer(
     model_from: ModelFrom<'_>,
 ) -> Result<Response, OpenAiError> {
     let request = validate(body, model_from)?;
-    let last_user_text = request
-        .messages
-        .iter()
-        .rfind(|m| m.role == "user")
-        .map(|m| m.texts().collect::<Vec<_>>().join(" "))
-        .unwrap_or_default();
+    // A conversation ending in tool results is answered about them (as the
+    // Anthropic mock does for tool_result blocks); directives are read from them
+    // too, so the first turn's `[[mock:tool_call]]` does not fire again.
+    let answering_tools = request.messages.last().is_some_and(|m| m.role == "tool");
+    let last_user_text = if answering_tools {
+        let results: Vec<String> = request
+            .messages
+            .iter()
+            .rev()
+            .take_while(|m| m.role == "tool")
+            .map(|m| m.texts().collect::<Vec<_>>().join(" "))
+            .collect();
+        results.into_iter().rev().collect::<Vec<_>>().join(" ")
+    } else {
+        request
+            .messages
+            .iter()
+            .rfind(|m| m.role == "user")
+            .map(|m| m.texts().collect::<Vec<_>>().join(" "))
+            .unwrap_or_default()
+    };
     let directives = Directives::parse(&last_user_text);
     if let Some(status) = directives.delay_then_status().await {
         return Err(OpenAiError::injected(status));
@@ -119,7 +134,11 @@ pub(super) async fn answer(
             TOOL_ARGUMENT_FRAGMENTS.len() as u64,
         ),
         _ => {
-            let text = reply::reply_text(&last_user_text, &directives);
+            let text = if answering_tools {
+                reply::tool_result_reply_text(&last_user_text, &directives)
+            } else {
+                reply::reply_text(&last_user_text, &directives)
+            };
             let pieces = reply::stream_pieces(&text).len() as u64;
             (Answer::Text(text), pieces)
         }
