@@ -15,6 +15,7 @@ use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use ipnet::IpNet;
 
+use crate::keys::KeyEnv;
 use crate::metering::money::{Currency, ExchangeRates, MicroUnits};
 use crate::routing::ProviderKind;
 use crate::routing::byok::ByokPolicy;
@@ -97,6 +98,8 @@ pub struct KeysConfig {
     pub pepper: PepperSource,
     pub cache_ttl: Duration,
     pub revocation_poll: Duration,
+    /// Models each environment's keys are confined to (`[keys] env_models`).
+    pub env_models: BTreeMap<KeyEnv, Vec<String>>,
 }
 
 #[derive(Debug, Clone)]
@@ -290,6 +293,18 @@ impl Validator<'_> {
             ));
         }
 
+        let mut env_models = BTreeMap::new();
+        for (env, models) in &raw.keys.env_models {
+            let env: KeyEnv = env.parse().map_err(|_| {
+                self.invalid(
+                    &format!("keys.env_models.{env}"),
+                    env,
+                    "the environment must be live, stg or dev",
+                )
+            })?;
+            env_models.insert(env, models.clone());
+        }
+
         let mut trusted_proxies = Vec::new();
         for (i, entry) in raw.server.trusted_proxies.iter().enumerate() {
             let net = entry
@@ -440,6 +455,7 @@ impl Validator<'_> {
                 pepper,
                 cache_ttl: Duration::from_secs(raw.keys.cache_ttl_secs),
                 revocation_poll: Duration::from_millis(raw.keys.revocation_poll_ms),
+                env_models,
             },
             providers,
             byok: ByokPolicy {

@@ -83,6 +83,9 @@ pub struct RawKeys {
     pub pepper: String,
     pub cache_ttl_secs: u64,
     pub revocation_poll_ms: u64,
+    /// Per environment (`live`, `stg`, `dev`): the only models its keys may use
+    /// (ids as requested or served, `provider/*`, `*`). Absent: no restriction.
+    pub env_models: BTreeMap<String, Vec<String>>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -172,6 +175,7 @@ impl Default for RawKeys {
             pepper: String::new(),
             cache_ttl_secs: 300,
             revocation_poll_ms: 1_000,
+            env_models: BTreeMap::new(),
         }
     }
 }

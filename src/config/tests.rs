@@ -137,3 +137,14 @@ fn pepper_file_is_created_once_and_reused() {
     assert_eq!(a.expose(), b.expose());
     assert_eq!(a.expose().len(), 64);
 }
+
+#[test]
+fn env_models_name_real_environments() {
+    let cfg = load_toml("[keys.env_models]\ndev = [\"gpt-4o-mini\"]\n").unwrap();
+    assert_eq!(
+        cfg.keys.env_models[&KeyEnv::Dev],
+        vec!["gpt-4o-mini".to_string()]
+    );
+    let err = load_toml("[keys.env_models]\nprod = [\"gpt-4o\"]\n").unwrap_err();
+    assert!(err.to_string().contains("keys.env_models.prod"), "{err}");
+}

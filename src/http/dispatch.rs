@@ -81,10 +81,24 @@ pub async fn route(
         ));
     }
     tracing::Span::current().record("model", &*resolved.upstream_model);
-    if !principal
-        .key
-        .policy
-        .allows_model(model, &resolved.upstream_model, resolved.provider)
+    let env_allows = state
+        .config()
+        .keys
+        .env_models
+        .get(&principal.key.env)
+        .is_none_or(|list| {
+            crate::keys::policy::model_listed(
+                list,
+                model,
+                &resolved.upstream_model,
+                resolved.provider,
+            )
+        });
+    if !env_allows
+        || !principal
+            .key
+            .policy
+            .allows_model(model, &resolved.upstream_model, resolved.provider)
     {
         return Err(ApiError::ModelNotAllowed(model.to_owned()));
     }

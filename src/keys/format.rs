@@ -27,7 +27,7 @@ pub const SECRET_RANDOM_LEN: usize = 22;
 pub const CHECKSUM_LEN: usize = 6;
 
 /// Deployment environment a key belongs to; part of the key string.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum KeyEnv {
     Live,

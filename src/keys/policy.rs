@@ -105,16 +105,29 @@ impl KeyPolicy {
             return false;
         }
         self.allowed_models.is_empty()
-            || self.allowed_models.iter().any(|m| {
-                m == requested
-                    || m == served
-                    || m == "*"
-                    || m.strip_suffix("/*") == Some(provider.as_str())
-                    || m.split_once('/')
-                        .is_some_and(|(p, id)| p == provider.as_str() && id == served)
-            })
+            || model_listed(&self.allowed_models, requested, served, provider)
     }
 }
+
+/// Whether `list` names the model: by the id asked for or served, as
+/// `provider/id`, `provider/*`, or `*`.
+pub fn model_listed(
+    list: &[String],
+    requested: &str,
+    served: &str,
+    provider: ProviderKind,
+) -> bool {
+    list.iter().any(|m| {
+        m == requested
+            || m == served
+            || m == "*"
+            || m.strip_suffix("/*") == Some(provider.as_str())
+            || m.split_once('/')
+                .is_some_and(|(p, id)| p == provider.as_str() && id == served)
+    })
+}
+
+impl KeyPolicy {}
 
 #[cfg(test)]
 mod tests {

@@ -296,3 +296,38 @@ async fn behind_a_trusted_proxy_the_right_most_untrusted_address_counts() {
     let res = chat_with_xff(&gw, &key, "203.0.113.9, 198.51.100.1").await;
     expect_error(res, 403, "ip_not_allowed").await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn environments_can_be_confined_to_some_models() {
+    let gw = Gateway::start_with(|c| {
+        c.keys.env_models.insert(
+            "dev".into(),
+            vec!["gpt-4o-mini".into(), "anthropic/*".into()],
+        );
+    })
+    .await;
+    let dev = gw.create_key(json!({"env": "dev"})).await;
+    let live = gw.create_key(json!({"env": "live"})).await;
+    assert_eq!(
+        gw.chat(&dev, chat_body("gpt-4o-mini", "hi")).await.status(),
+        200
+    );
+    assert_eq!(
+        gw.chat(&dev, chat_body("claude-haiku-4-5", "hi"))
+            .await
+            .status(),
+        200
+    );
+    let err = expect_error(
+        gw.chat(&dev, chat_body("gpt-4o", "hi")).await,
+        403,
+        "model_not_allowed",
+    )
+    .await;
+    assert_eq!(err["error"]["param"], "model");
+    assert_eq!(
+        gw.chat(&live, chat_body("gpt-4o", "hi")).await.status(),
+        200,
+        "other environments are not confined"
+    );
+}
