@@ -2,7 +2,6 @@
 //! (OpenAI or Anthropic) × model owner (OpenAI or Anthropic), streamed and not, with
 //! tool calls; errors in Anthropic's shape on `/v1/messages`.
 
-use futures_util::StreamExt;
 use serde_json::{Value, json};
 
 use crate::common::*;
@@ -33,30 +32,6 @@ fn weather_tool_openai() -> Value {
 fn weather_tool_anthropic() -> Value {
     json!([{"name": "get_weather", "description": "Weather",
         "input_schema": {"type": "object", "properties": {"location": {"type": "string"}}}}])
-}
-
-/// SSE blocks of a response: (event name, data JSON or raw text).
-async fn sse_events(res: reqwest::Response) -> Vec<(Option<String>, String)> {
-    let mut text = String::new();
-    let mut stream = res.bytes_stream();
-    while let Some(Ok(chunk)) = stream.next().await {
-        text.push_str(std::str::from_utf8(&chunk).unwrap());
-    }
-    text.split("\n\n")
-        .filter(|b| !b.trim().is_empty())
-        .map(|block| {
-            let mut event = None;
-            let mut data = String::new();
-            for line in block.lines() {
-                if let Some(e) = line.strip_prefix("event: ") {
-                    event = Some(e.to_owned());
-                } else if let Some(d) = line.strip_prefix("data: ") {
-                    data.push_str(d);
-                }
-            }
-            (event, data)
-        })
-        .collect()
 }
 
 fn last_upstream(reqs: &[Value]) -> &Value {

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
+use futures_util::StreamExt;
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::net::TcpListener;
@@ -397,4 +398,28 @@ impl ServerProcess {
     pub fn pid(&self) -> u32 {
         self.child.id().expect("child is running")
     }
+}
+
+/// SSE blocks of a response: (event name, data JSON or raw text).
+pub async fn sse_events(res: reqwest::Response) -> Vec<(Option<String>, String)> {
+    let mut text = String::new();
+    let mut stream = res.bytes_stream();
+    while let Some(Ok(chunk)) = stream.next().await {
+        text.push_str(std::str::from_utf8(&chunk).unwrap());
+    }
+    text.split("\n\n")
+        .filter(|b| !b.trim().is_empty())
+        .map(|block| {
+            let mut event = None;
+            let mut data = String::new();
+            for line in block.lines() {
+                if let Some(e) = line.strip_prefix("event: ") {
+                    event = Some(e.to_owned());
+                } else if let Some(d) = line.strip_prefix("data: ") {
+                    data.push_str(d);
+                }
+            }
+            (event, data)
+        })
+        .collect()
 }

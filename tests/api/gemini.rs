@@ -3,35 +3,11 @@
 //! aliases per provider, and `/v1/models` filtered by the key.
 
 use base64::Engine;
-use futures_util::StreamExt;
 use serde_json::{Value, json};
 
 use crate::common::*;
 
 const GEMINI: &str = "gemini-2.5-flash";
-
-async fn sse_data(res: reqwest::Response) -> Vec<(Option<String>, String)> {
-    let mut text = String::new();
-    let mut s = res.bytes_stream();
-    while let Some(Ok(c)) = s.next().await {
-        text.push_str(std::str::from_utf8(&c).unwrap());
-    }
-    text.split("\n\n")
-        .filter(|b| !b.trim().is_empty())
-        .map(|b| {
-            let mut event = None;
-            let mut data = String::new();
-            for l in b.lines() {
-                if let Some(e) = l.strip_prefix("event: ") {
-                    event = Some(e.to_owned());
-                } else if let Some(d) = l.strip_prefix("data: ") {
-                    data.push_str(d);
-                }
-            }
-            (event, data)
-        })
-        .collect()
-}
 
 fn tools() -> Value {
     json!([{"type": "function", "function": {"name": "get_weather", "description": "Weather",
@@ -80,7 +56,7 @@ async fn openai_format_stream_from_gemini_with_usage_and_done() {
     let key = gw.key().await;
     let body = json!({"model": GEMINI, "stream": true, "stream_options": {"include_usage": true},
         "messages": [{"role": "user", "content": "one two three"}]});
-    let events = sse_data(gw.chat(&key, body).await).await;
+    let events = sse_events(gw.chat(&key, body).await).await;
     assert_eq!(events.last().unwrap().1, "[DONE]");
     let chunks: Vec<Value> = events[..events.len() - 1]
         .iter()
@@ -130,7 +106,7 @@ async fn openai_format_tool_calls_with_gemini_and_the_tool_result_back() {
     // Streamed: one complete tool delta.
     let mut streamed = body.clone();
     streamed["stream"] = true.into();
-    let events = sse_data(gw.chat(&key, streamed).await).await;
+    let events = sse_events(gw.chat(&key, streamed).await).await;
     let mut args = String::new();
     for (_, d) in events.iter().filter(|(_, d)| d != "[DONE]") {
         let c: Value = serde_json::from_str(d).unwrap();
@@ -197,7 +173,7 @@ async fn anthropic_format_to_gemini_streamed_and_not() {
         "tools": [{"name": "get_weather", "input_schema": {"type": "object", "properties": {"location": {"type": "string"}}}}],
         "messages": [{"role": "user", "content": "Weather? [[mock:tool_call]]"}]});
     streamed["stream"] = true.into();
-    let events = sse_data(gw.post("/v1/messages", &key, &[], streamed).await).await;
+    let events = sse_events(gw.post("/v1/messages", &key, &[], streamed).await).await;
     let names: Vec<&str> = events.iter().filter_map(|(e, _)| e.as_deref()).collect();
     assert_eq!(names.first(), Some(&"message_start"));
     assert_eq!(names.last(), Some(&"message_stop"));
