@@ -169,3 +169,76 @@ pub(super) fn text_block(text: &str) -> Value {
 pub(super) fn number(x: f64) -> Value {
     serde_json::Number::from_f64(x).map_or(Value::Null, Value::Number)
 }
+
+/// Runs `part` over an OpenAI message's `content`: a string becomes `text(s)`,
+/// `null` or absent nothing, an array each `{"type": …}` part; `None` from either
+/// closure drops it. Shared by every translator that reads OpenAI messages.
+pub(super) fn map_content(
+    obj: &Object,
+    path: &str,
+    text: impl Fn(&str) -> Option<Value>,
+    part: impl Fn(&Object, &str, &str) -> Result<Option<Value>, TranslateError>,
+) -> Result<Vec<Value>, TranslateError> {
+    let content_path = field(path, "content");
+    match present(obj, "content") {
+        None => Ok(Vec::new()),
+        Some(Value::String(s)) => Ok(text(s).into_iter().collect()),
+        Some(Value::Array(parts)) => {
+            let mut out = Vec::with_capacity(parts.len());
+            for (j, p) in parts.iter().enumerate() {
+                let part_path = item(&content_path, j);
+                let p = object(p, &part_path)?;
+                let kind = req_str(p, "type", &part_path)?;
+                out.extend(part(p, kind, &part_path)?);
+            }
+            Ok(out)
+        }
+        Some(_) => Err(expected(
+            &content_path,
+            "a string or an array of content parts",
+        )),
+    }
+}
+
+/// An OpenAI `tool_choice`, read once for every translator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum ToolChoice<'a> {
+    Auto,
+    None,
+    Required,
+    Function(&'a str),
+}
+
+/// Reads `tool_choice` (`auto|required|none|{"type":"function","function":{"name"}}`);
+/// `target` names the model family in the error for other object types.
+pub(super) fn tool_choice<'a>(
+    req: &'a Object,
+    target: &str,
+) -> Result<Option<ToolChoice<'a>>, TranslateError> {
+    Ok(Some(match present(req, "tool_choice") {
+        None => return Ok(None),
+        Some(Value::String(s)) => match s.as_str() {
+            "auto" => ToolChoice::Auto,
+            "required" => ToolChoice::Required,
+            "none" => ToolChoice::None,
+            _ => {
+                return Err(expected(
+                    "tool_choice",
+                    "`auto`, `required`, `none` or {\"type\":\"function\",\"function\":{\"name\":…}}",
+                ));
+            }
+        },
+        Some(Value::Object(choice)) => {
+            let kind = req_str(choice, "type", "tool_choice")?;
+            if kind != "function" {
+                return Err(TranslateError::new(
+                    "tool_choice.type",
+                    format!("tool choice `{kind}` cannot be sent to {target}; use `function`"),
+                ));
+            }
+            let function = req_object(choice, "function", "tool_choice")?;
+            ToolChoice::Function(req_nonempty_str(function, "name", "tool_choice.function")?)
+        }
+        Some(_) => return Err(expected("tool_choice", "a string or an object")),
+    }))
+}

@@ -5,6 +5,7 @@
 //! results are grouped into one user turn ahead of its text, same-role runs are merged,
 //! blank text is dropped, and tool calls left unanswered get an error result.
 
+use crate::translate::shape::map_content;
 use serde_json::{Map, Value, json};
 
 use super::TranslateError;
@@ -200,32 +201,13 @@ fn tool_result(obj: &Object, path: &str) -> Result<Value, TranslateError> {
     Ok(Value::Object(result))
 }
 
-/// Runs `part_to_block` over a message's `content`: a string is one text part, `null`
-/// or absent is none; `None` from the closure drops the part.
+/// [`map_content`] with this translator's text blocks.
 fn content_blocks(
     obj: &Object,
     path: &str,
-    part_to_block: impl Fn(&Object, &str, &str) -> Result<Option<Value>, TranslateError>,
+    part: impl Fn(&Object, &str, &str) -> Result<Option<Value>, TranslateError>,
 ) -> Result<Vec<Value>, TranslateError> {
-    let content_path = field(path, "content");
-    match present(obj, "content") {
-        None => Ok(Vec::new()),
-        Some(Value::String(s)) => Ok(nonblank_text(s).into_iter().collect()),
-        Some(Value::Array(parts)) => {
-            let mut blocks = Vec::with_capacity(parts.len());
-            for (j, part) in parts.iter().enumerate() {
-                let part_path = item(&content_path, j);
-                let part = object(part, &part_path)?;
-                let kind = req_str(part, "type", &part_path)?;
-                blocks.extend(part_to_block(part, kind, &part_path)?);
-            }
-            Ok(blocks)
-        }
-        Some(_) => Err(expected(
-            &content_path,
-            "a string or an array of content parts",
-        )),
-    }
+    map_content(obj, path, nonblank_text, part)
 }
 
 fn nonblank_text(text: &str) -> Option<Value> {

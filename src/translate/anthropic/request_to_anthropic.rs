@@ -1,13 +1,14 @@
 //! OpenAI chat request → Anthropic messages request: the top-level parameters and tools
 //! (wire-formats.md §5.1); the conversation itself is `messages_to_anthropic`.
 
+use crate::translate::shape::{self, ToolChoice};
 use serde_json::{Map, Value, json};
 
 use super::messages_to_anthropic::{self, unsupported_tool_type};
 use super::{ChatToMessagesOptions, TranslateError};
 use crate::translate::shape::{
     Object, body, expected, field, item, number, object, opt_array, opt_bool, opt_f64, opt_str,
-    opt_u64, present, req_nonempty_str, req_object, req_str,
+    opt_u64, present, req_nonempty_str, req_object,
 };
 
 /// OpenAI chat request → Anthropic messages request for `upstream_model` (the `stream`
@@ -199,34 +200,12 @@ fn tool(tool: &Value, path: &str) -> Result<Value, TranslateError> {
 /// `auto|required|none|{"type":"function","function":{"name"}}` →
 /// `{"type":"auto"|"any"|"none"}|{"type":"tool","name"}`.
 fn tool_choice(req: &Object) -> Result<Option<Value>, TranslateError> {
-    let choice = match present(req, "tool_choice") {
-        None => return Ok(None),
-        Some(Value::String(s)) => match s.as_str() {
-            "auto" => json!({ "type": "auto" }),
-            "required" => json!({ "type": "any" }),
-            "none" => json!({ "type": "none" }),
-            _ => {
-                return Err(expected(
-                    "tool_choice",
-                    "`auto`, `required`, `none` or {\"type\":\"function\",\"function\":{\"name\":…}}",
-                ));
-            }
-        },
-        Some(Value::Object(choice)) => {
-            let kind = req_str(choice, "type", "tool_choice")?;
-            if kind != "function" {
-                return Err(TranslateError::new(
-                    "tool_choice.type",
-                    format!(
-                        "tool choice `{kind}` cannot be sent to an Anthropic model; use `function`"
-                    ),
-                ));
-            }
-            let function = req_object(choice, "function", "tool_choice")?;
-            let name = req_nonempty_str(function, "name", "tool_choice.function")?;
-            json!({ "type": "tool", "name": name })
-        }
-        Some(_) => return Err(expected("tool_choice", "a string or an object")),
-    };
-    Ok(Some(choice))
+    Ok(
+        shape::tool_choice(req, "an Anthropic model")?.map(|choice| match choice {
+            ToolChoice::Auto => json!({ "type": "auto" }),
+            ToolChoice::Required => json!({ "type": "any" }),
+            ToolChoice::None => json!({ "type": "none" }),
+            ToolChoice::Function(name) => json!({ "type": "tool", "name": name }),
+        }),
+    )
 }

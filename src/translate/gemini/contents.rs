@@ -9,6 +9,7 @@
 //! order, with calls nobody answered given an error response; same-role runs are
 //! merged; blank text is dropped, then emptied turns, so no `parts` is ever empty.
 
+use crate::translate::shape::map_content;
 use std::collections::HashMap;
 
 use serde_json::{Map, Value, json};
@@ -327,32 +328,13 @@ fn function_response(
     })
 }
 
-/// Runs `to_part` over a message's `content`: a string is one text part, `null` or
-/// absent is none; `None` from the closure drops the part.
+/// [`map_content`] with this translator's text blocks.
 fn content_parts(
     obj: &Object,
     path: &str,
-    to_part: impl Fn(&Object, &str, &str) -> Result<Option<Value>, TranslateError>,
+    part: impl Fn(&Object, &str, &str) -> Result<Option<Value>, TranslateError>,
 ) -> Result<Vec<Value>, TranslateError> {
-    let content_path = field(path, "content");
-    match present(obj, "content") {
-        None => Ok(Vec::new()),
-        Some(Value::String(s)) => Ok(text_part(s).into_iter().collect()),
-        Some(Value::Array(parts)) => {
-            let mut out = Vec::with_capacity(parts.len());
-            for (j, part) in parts.iter().enumerate() {
-                let part_path = item(&content_path, j);
-                let part = object(part, &part_path)?;
-                let kind = req_str(part, "type", &part_path)?;
-                out.extend(to_part(part, kind, &part_path)?);
-            }
-            Ok(out)
-        }
-        Some(_) => Err(expected(
-            &content_path,
-            "a string or an array of content parts",
-        )),
-    }
+    map_content(obj, path, text_part, part)
 }
 
 /// `{"text":…}`, or nothing for blank text (Gemini rejects empty text parts).

@@ -1,6 +1,7 @@
 //! OpenAI chat request → Gemini `GenerateContentRequest`: generation settings, tools
 //! and tool choice (wire-formats.md §5.5); the conversation itself is `contents`.
 
+use crate::translate::shape::{self, ToolChoice};
 use serde_json::{Map, Value, json};
 
 use super::TranslateError;
@@ -227,34 +228,14 @@ fn function_declaration(tool: &Value, path: &str) -> Result<Value, TranslateErro
 /// `auto|none|required|{"type":"function","function":{"name"}}` →
 /// `toolConfig.functionCallingConfig` `AUTO|NONE|ANY|ANY + allowedFunctionNames`.
 fn tool_config(req: &Object) -> Result<Option<Value>, TranslateError> {
-    let config = match present(req, "tool_choice") {
-        None => return Ok(None),
-        Some(Value::String(s)) => match s.as_str() {
-            "auto" => json!({ "mode": "AUTO" }),
-            "none" => json!({ "mode": "NONE" }),
-            "required" => json!({ "mode": "ANY" }),
-            _ => {
-                return Err(expected(
-                    "tool_choice",
-                    "`auto`, `required`, `none` or {\"type\":\"function\",\"function\":{\"name\":…}}",
-                ));
-            }
-        },
-        Some(Value::Object(choice)) => {
-            let kind = req_str(choice, "type", "tool_choice")?;
-            if kind != "function" {
-                return Err(TranslateError::new(
-                    "tool_choice.type",
-                    format!(
-                        "tool choice `{kind}` cannot be sent to a Gemini model; use `function`"
-                    ),
-                ));
-            }
-            let function = req_object(choice, "function", "tool_choice")?;
-            let name = req_nonempty_str(function, "name", "tool_choice.function")?;
-            json!({ "mode": "ANY", "allowedFunctionNames": [name] })
-        }
-        Some(_) => return Err(expected("tool_choice", "a string or an object")),
+    let Some(choice) = shape::tool_choice(req, "a Gemini model")? else {
+        return Ok(None);
+    };
+    let config = match choice {
+        ToolChoice::Auto => json!({ "mode": "AUTO" }),
+        ToolChoice::None => json!({ "mode": "NONE" }),
+        ToolChoice::Required => json!({ "mode": "ANY" }),
+        ToolChoice::Function(name) => json!({ "mode": "ANY", "allowedFunctionNames": [name] }),
     };
     Ok(Some(json!({ "functionCallingConfig": config })))
 }
