@@ -81,31 +81,37 @@ pub async fn route(
         ));
     }
     tracing::Span::current().record("model", &*resolved.upstream_model);
-    let env_allows = state
-        .config()
-        .keys
-        .env_models
-        .get(&principal.key.env)
-        .is_none_or(|list| {
-            crate::keys::policy::model_listed(
-                list,
-                model,
-                &resolved.upstream_model,
-                resolved.provider,
-            )
-        });
-    if !env_allows
-        || !principal
-            .key
-            .policy
-            .allows_model(model, &resolved.upstream_model, resolved.provider)
-    {
+    if !may_use(
+        state,
+        &principal.key,
+        model,
+        &resolved.upstream_model,
+        resolved.provider,
+    ) {
         return Err(ApiError::ModelNotAllowed(model.to_owned()));
     }
     Ok(Routed {
         route: resolved,
         byok,
     })
+}
+
+/// Whether `key` may use a model: its environment's list (`[keys] env_models`) and
+/// its own allowed models and providers. The one rule for routing and `/v1/models`.
+pub fn may_use(
+    state: &AppState,
+    key: &crate::store::KeyRecord,
+    requested: &str,
+    served: &str,
+    provider: crate::routing::ProviderKind,
+) -> bool {
+    let env_allows = state
+        .config()
+        .keys
+        .env_models
+        .get(&key.env)
+        .is_none_or(|list| crate::keys::policy::model_listed(list, requested, served, provider));
+    env_allows && key.policy.allows_model(requested, served, provider)
 }
 
 /// How the caller-facing answer looks, for reading usage out of it.

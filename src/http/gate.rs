@@ -141,7 +141,11 @@ pub(crate) fn caller_ip(state: &AppState, peer: IpAddr, headers: &HeaderMap) -> 
 
 /// The caller's address for this request. Without connection info (a router driven
 /// without a socket) the address is unspecified, which no allowlist contains.
-fn request_ip(state: &AppState, req: &Request) -> IpAddr {
+/// Computed once per request (by the meter when it runs, else here).
+pub(crate) fn request_ip(state: &AppState, req: &Request) -> IpAddr {
+    if let Some(ClientIp(ip)) = req.extensions().get::<ClientIp>() {
+        return *ip;
+    }
     let peer = req
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
@@ -149,6 +153,10 @@ fn request_ip(state: &AppState, req: &Request) -> IpAddr {
         .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
     caller_ip(state, peer, req.headers())
 }
+
+/// The caller's address, once worked out, for later layers of the same request.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ClientIp(pub IpAddr);
 
 /// A response body that keeps a concurrency permit until it is finished or dropped.
 struct HoldPermit {

@@ -2,12 +2,11 @@
 //! failures are counted too), and closes it into a `UsageEvent` when the response
 //! is an error, when the body ends, or when the client goes away mid-stream.
 
-use std::net::SocketAddr;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use axum::body::Body;
-use axum::extract::{ConnectInfo, MatchedPath, Request, State};
+use axum::extract::{MatchedPath, Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
 use http_body::Frame;
@@ -15,6 +14,7 @@ use time::OffsetDateTime;
 
 use crate::app::AppState;
 use crate::error::RenderedError;
+use crate::http::gate::{ClientIp, request_ip};
 use crate::http::middleware::RequestId;
 use crate::metering::meter::{Draft, Meter};
 use crate::metering::observe::{BodyFormat, Observer};
@@ -28,6 +28,8 @@ fn header(req: &Request, name: &str) -> String {
 }
 
 pub async fn meter(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    let client_ip = request_ip(&state, &req);
+    req.extensions_mut().insert(ClientIp(client_ip));
     let draft = Draft {
         request_id: req
             .extensions()
@@ -40,11 +42,7 @@ pub async fn meter(State(state): State<AppState>, mut req: Request, next: Next) 
             .get::<MatchedPath>()
             .map(|p| p.as_str().to_owned())
             .unwrap_or_else(|| req.uri().path().to_owned()),
-        client_ip: req
-            .extensions()
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|c| crate::http::gate::caller_ip(&state, c.0.ip(), req.headers()).to_string())
-            .unwrap_or_default(),
+        client_ip: client_ip.to_string(),
         user_id: header(&req, "x-user-id"),
         session_id: header(&req, "x-session-id"),
         app_version: header(&req, "x-app-version"),

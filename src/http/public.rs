@@ -31,13 +31,16 @@ pub async fn models(
                 .auth()
                 .authenticate(key, OffsetDateTime::now_utc())
                 .await?;
-            let policy = &principal.key.policy;
-            if policy.allowed_models.is_empty() && policy.allowed_providers.is_empty() {
+            let key = &principal.key;
+            let unrestricted = key.policy.allowed_models.is_empty()
+                && key.policy.allowed_providers.is_empty()
+                && !state.config().keys.env_models.contains_key(&key.env);
+            if unrestricted {
                 state.catalog().list_body()
             } else {
-                state
-                    .catalog()
-                    .render_list(|provider, id| policy.allows_model(id, id, provider))
+                state.catalog().render_list(|provider, id| {
+                    crate::http::dispatch::may_use(&state, key, id, id, provider)
+                })
             }
         }
     };
