@@ -330,4 +330,28 @@ async fn environments_can_be_confined_to_some_models() {
         200,
         "other environments are not confined"
     );
+    let listed: Value = gw
+        .client
+        .get(gw.url("/v1/models"))
+        .bearer_auth(&dev)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let ids: Vec<&str> = listed["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|m| m["id"].as_str())
+        .collect();
+    assert!(
+        ids.contains(&"gpt-4o-mini") && ids.contains(&"claude-haiku-4-5"),
+        "{ids:?}"
+    );
+    assert!(
+        !ids.contains(&"gpt-4o"),
+        "/v1/models follows env_models: {ids:?}"
+    );
 }
