@@ -224,6 +224,16 @@ impl Gateway {
         req.send().await.unwrap()
     }
 
+    /// GETs `path` with `key`.
+    pub async fn get(&self, path: &str, key: &str) -> reqwest::Response {
+        self.client
+            .get(self.url(path))
+            .bearer_auth(key)
+            .send()
+            .await
+            .unwrap()
+    }
+
     pub async fn chat(&self, key: &str, body: Value) -> reqwest::Response {
         self.client
             .post(self.url("/v1/chat/completions"))

@@ -412,16 +412,7 @@ async fn models_list_is_filtered_for_a_restricted_key() {
         .json()
         .await
         .unwrap());
-    let mine = ids(gw
-        .client
-        .get(gw.url("/v1/models"))
-        .bearer_auth(&key)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap());
+    let mine = ids(gw.get("/v1/models", &key).await.json().await.unwrap());
     assert!(all.contains(&"claude-haiku-4-5".to_owned()));
     assert!(!mine.contains(&"claude-haiku-4-5".to_owned()));
     assert!(
@@ -431,12 +422,6 @@ async fn models_list_is_filtered_for_a_restricted_key() {
         mine.contains(&"tollgate-chat-fast".to_owned()),
         "an alias with an allowed target stays"
     );
-    let res = gw
-        .client
-        .get(gw.url("/v1/models"))
-        .bearer_auth("tg_live_sk_nope")
-        .send()
-        .await
-        .unwrap();
+    let res = gw.get("/v1/models", "tg_live_sk_nope").await;
     expect_error(res, 401, "invalid_api_key").await;
 }

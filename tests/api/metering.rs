@@ -489,30 +489,14 @@ async fn analytics_groupings_match_the_events_written() {
         .unwrap();
     assert_eq!(mine["totals"]["requests"], 5);
     // An sk key needs the analytics scope, and then sees only its own account.
-    let res = gw
-        .client
-        .get(gw.url("/admin/usage"))
-        .bearer_auth(&key)
-        .send()
-        .await
-        .unwrap();
+    let res = gw.get("/admin/usage", &key).await;
     expect_error(res, 403, "insufficient_permissions").await;
     let analyst = gw.create_key(json!({"scopes": ["analytics"]})).await;
     let res = gw
-        .client
-        .get(gw.url("/admin/usage?account_id=someone-else"))
-        .bearer_auth(&analyst)
-        .send()
-        .await
-        .unwrap();
+        .get("/admin/usage?account_id=someone-else", &analyst)
+        .await;
     assert_eq!(res.status(), 403);
-    let res = gw
-        .client
-        .get(gw.url("/admin/usage"))
-        .bearer_auth(&analyst)
-        .send()
-        .await
-        .unwrap();
+    let res = gw.get("/admin/usage", &analyst).await;
     assert_eq!(res.status(), 200);
     let res = gw
         .admin(

@@ -330,16 +330,7 @@ async fn environments_can_be_confined_to_some_models() {
         200,
         "other environments are not confined"
     );
-    let listed: Value = gw
-        .client
-        .get(gw.url("/v1/models"))
-        .bearer_auth(&dev)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let listed: Value = gw.get("/v1/models", &dev).await.json().await.unwrap();
     let ids: Vec<&str> = listed["data"]
         .as_array()
         .unwrap()
