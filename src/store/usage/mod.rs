@@ -9,17 +9,18 @@
 
 use std::collections::{BTreeMap, HashSet};
 
+use async_trait::async_trait;
 use sqlx::sqlite::SqliteRow;
 use sqlx::{QueryBuilder, Row, Sqlite};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use super::StoreError;
 use super::records::{
     AccountBilling, BillingMode, CreditRecord, GroupBy, HOUR_MS, UsageQuery, UsageReport,
     UsageTotals, from_ms, to_ms,
 };
 use super::sqlite::SqliteStore;
+use super::{BillingStore, StoreError, UsageStore};
 use crate::metering::{UsageEvent, UsageSource};
 
 /// Events per multi-row INSERT: 26 variables each stays well under SQLite's limit
@@ -69,8 +70,9 @@ struct RollupKey<'a> {
     status: u16,
 }
 
-impl SqliteStore {
-    pub async fn record_usage(&self, events: &[UsageEvent]) -> Result<u64, StoreError> {
+#[async_trait]
+impl UsageStore for SqliteStore {
+    async fn record_usage(&self, events: &[UsageEvent]) -> Result<u64, StoreError> {
         if events.is_empty() {
             return Ok(0);
         }
@@ -175,7 +177,7 @@ impl SqliteStore {
         Ok(inserted)
     }
 
-    pub async fn purge_usage_before(&self, ts_ms: i64) -> Result<u64, StoreError> {
+    async fn purge_usage_before(&self, ts_ms: i64) -> Result<u64, StoreError> {
         let mut purged = 0;
         loop {
             let n = sqlx::query(
@@ -194,14 +196,16 @@ impl SqliteStore {
         }
     }
 
-    pub async fn count_usage_events(&self) -> Result<u64, StoreError> {
+    #[cfg(any(test, feature = "test-support"))]
+    async fn count_usage_events(&self) -> Result<u64, StoreError> {
         let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM usage_events")
             .fetch_one(&self.pool)
             .await?;
         Ok(n.max(0) as u64)
     }
 
-    pub async fn usage_events_for_request(
+    #[cfg(any(test, feature = "test-support"))]
+    async fn usage_events_for_request(
         &self,
         request_id: &str,
     ) -> Result<Vec<UsageEvent>, StoreError> {
@@ -217,115 +221,7 @@ impl SqliteStore {
         rows.iter().map(event_from_row).collect()
     }
 
-    pub async fn account_billing(&self, id: &str) -> Result<Option<AccountBilling>, StoreError> {
-        let row =
-            sqlx::query("SELECT currency, billing_mode, balance_micro FROM accounts WHERE id = ?")
-                .bind(id)
-                .fetch_optional(&self.pool)
-                .await?;
-        row.map(|row| {
-            let mode: String = row.try_get("billing_mode")?;
-            Ok(AccountBilling {
-                currency: row.try_get("currency")?,
-                billing_mode: mode
-                    .parse()
-                    .map_err(|_| corrupt("accounts", format!("billing_mode {mode:?}")))?,
-                balance_micro: row.try_get("balance_micro")?,
-            })
-        })
-        .transpose()
-    }
-
-    pub async fn set_account_billing(
-        &self,
-        id: &str,
-        currency: Option<&str>,
-        mode: Option<BillingMode>,
-    ) -> Result<bool, StoreError> {
-        if currency.is_none() && mode.is_none() {
-            let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM accounts WHERE id = ?")
-                .bind(id)
-                .fetch_one(&self.pool)
-                .await?;
-            return Ok(n == 1);
-        }
-        let mut q = QueryBuilder::<Sqlite>::new("UPDATE accounts SET ");
-        let mut set = q.separated(", ");
-        if let Some(currency) = currency {
-            set.push("currency = ").push_bind_unseparated(currency);
-        }
-        if let Some(mode) = mode {
-            set.push("billing_mode = ")
-                .push_bind_unseparated(mode.as_str());
-        }
-        q.push(" WHERE id = ").push_bind(id);
-        let changed = q.build().execute(&self.pool).await?.rows_affected();
-        Ok(changed == 1)
-    }
-
-    pub async fn credit_account(
-        &self,
-        id: &str,
-        amount_micro: i64,
-        actor: &str,
-        note: &str,
-        now: OffsetDateTime,
-    ) -> Result<Option<i64>, StoreError> {
-        // The UPDATE comes first so the transaction takes the write lock at once
-        // (a read first could not upgrade if another writer got in between).
-        let mut tx = self.pool.begin().await?;
-        let balance: Option<i64> = sqlx::query_scalar(
-            "UPDATE accounts SET balance_micro = balance_micro + ?1 WHERE id = ?2 \
-             RETURNING balance_micro",
-        )
-        .bind(amount_micro)
-        .bind(id)
-        .fetch_optional(&mut *tx)
-        .await?;
-        let Some(balance) = balance else {
-            return Ok(None);
-        };
-        sqlx::query(
-            "INSERT INTO account_credits (id, account_id, amount_micro, balance_after_micro, \
-             actor, note, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(uuid::Uuid::now_v7().to_string())
-        .bind(id)
-        .bind(amount_micro)
-        .bind(balance)
-        .bind(actor)
-        .bind(note)
-        .bind(to_ms(now))
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(Some(balance))
-    }
-
-    pub async fn account_credits(&self, id: &str) -> Result<Vec<CreditRecord>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT id, account_id, amount_micro, balance_after_micro, actor, note, created_at \
-             FROM account_credits WHERE account_id = ? ORDER BY created_at, id",
-        )
-        .bind(id)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|row| {
-                Ok(CreditRecord {
-                    id: row.try_get("id")?,
-                    account_id: row.try_get("account_id")?,
-                    amount_micro: row.try_get("amount_micro")?,
-                    balance_after_micro: row.try_get("balance_after_micro")?,
-                    actor: row.try_get("actor")?,
-                    note: row.try_get("note")?,
-                    created_at: from_ms(row.try_get("created_at")?),
-                })
-            })
-            .collect()
-    }
-
-    pub async fn usage_report(&self, q: &UsageQuery) -> Result<UsageReport, StoreError> {
+    async fn usage_report(&self, q: &UsageQuery) -> Result<UsageReport, StoreError> {
         let (from, to) = q.window();
         let mut report = UsageReport {
             from_ms: from,
@@ -384,7 +280,7 @@ impl SqliteStore {
         Ok(report)
     }
 
-    pub async fn top_client_ips(
+    async fn top_client_ips(
         &self,
         q: &UsageQuery,
         limit: u32,
@@ -415,6 +311,117 @@ impl SqliteStore {
 enum GroupKey {
     Number(i64),
     Text(String),
+}
+
+#[async_trait]
+impl BillingStore for SqliteStore {
+    async fn account_billing(&self, id: &str) -> Result<Option<AccountBilling>, StoreError> {
+        let row =
+            sqlx::query("SELECT currency, billing_mode, balance_micro FROM accounts WHERE id = ?")
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?;
+        row.map(|row| {
+            let mode: String = row.try_get("billing_mode")?;
+            Ok(AccountBilling {
+                currency: row.try_get("currency")?,
+                billing_mode: mode
+                    .parse()
+                    .map_err(|_| corrupt("accounts", format!("billing_mode {mode:?}")))?,
+                balance_micro: row.try_get("balance_micro")?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn set_account_billing(
+        &self,
+        id: &str,
+        currency: Option<&str>,
+        mode: Option<BillingMode>,
+    ) -> Result<bool, StoreError> {
+        if currency.is_none() && mode.is_none() {
+            let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM accounts WHERE id = ?")
+                .bind(id)
+                .fetch_one(&self.pool)
+                .await?;
+            return Ok(n == 1);
+        }
+        let mut q = QueryBuilder::<Sqlite>::new("UPDATE accounts SET ");
+        let mut set = q.separated(", ");
+        if let Some(currency) = currency {
+            set.push("currency = ").push_bind_unseparated(currency);
+        }
+        if let Some(mode) = mode {
+            set.push("billing_mode = ")
+                .push_bind_unseparated(mode.as_str());
+        }
+        q.push(" WHERE id = ").push_bind(id);
+        let changed = q.build().execute(&self.pool).await?.rows_affected();
+        Ok(changed == 1)
+    }
+
+    async fn credit_account(
+        &self,
+        id: &str,
+        amount_micro: i64,
+        actor: &str,
+        note: &str,
+        now: OffsetDateTime,
+    ) -> Result<Option<i64>, StoreError> {
+        // The UPDATE comes first so the transaction takes the write lock at once
+        // (a read first could not upgrade if another writer got in between).
+        let mut tx = self.pool.begin().await?;
+        let balance: Option<i64> = sqlx::query_scalar(
+            "UPDATE accounts SET balance_micro = balance_micro + ?1 WHERE id = ?2 \
+             RETURNING balance_micro",
+        )
+        .bind(amount_micro)
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(balance) = balance else {
+            return Ok(None);
+        };
+        sqlx::query(
+            "INSERT INTO account_credits (id, account_id, amount_micro, balance_after_micro, \
+             actor, note, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(uuid::Uuid::now_v7().to_string())
+        .bind(id)
+        .bind(amount_micro)
+        .bind(balance)
+        .bind(actor)
+        .bind(note)
+        .bind(to_ms(now))
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(Some(balance))
+    }
+
+    async fn account_credits(&self, id: &str) -> Result<Vec<CreditRecord>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, account_id, amount_micro, balance_after_micro, actor, note, created_at \
+             FROM account_credits WHERE account_id = ? ORDER BY created_at, id",
+        )
+        .bind(id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(CreditRecord {
+                    id: row.try_get("id")?,
+                    account_id: row.try_get("account_id")?,
+                    amount_micro: row.try_get("amount_micro")?,
+                    balance_after_micro: row.try_get("balance_after_micro")?,
+                    actor: row.try_get("actor")?,
+                    note: row.try_get("note")?,
+                    created_at: from_ms(row.try_get("created_at")?),
+                })
+            })
+            .collect()
+    }
 }
 
 impl GroupKey {
