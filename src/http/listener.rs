@@ -95,6 +95,7 @@ pub async fn serve(
             router,
             builder: builder.clone(),
             slots: Arc::new(Semaphore::new(limits.max_connections)),
+            header_read_timeout: limits.header_read_timeout,
             idle_timeout: limits.idle_timeout,
             stop: stop.clone(),
             cut: cut.clone(),
@@ -137,6 +138,7 @@ struct AcceptLoop {
     router: Router,
     builder: Arc<auto::Builder<TokioExecutor>>,
     slots: Arc<Semaphore>,
+    header_read_timeout: Duration,
     idle_timeout: Duration,
     stop: CancellationToken,
     cut: CancellationToken,
@@ -172,6 +174,7 @@ async fn accept_loop(l: AcceptLoop) {
             peer,
             router: l.router.clone(),
             builder: l.builder.clone(),
+            header_read_timeout: l.header_read_timeout,
             idle_timeout: l.idle_timeout,
             stop: l.stop.clone(),
         };
@@ -191,12 +194,14 @@ struct Connection {
     peer: SocketAddr,
     router: Router,
     builder: Arc<auto::Builder<TokioExecutor>>,
+    header_read_timeout: Duration,
     idle_timeout: Duration,
     stop: CancellationToken,
 }
 
 impl Connection {
     async fn run(self) {
+        let header_read_timeout = self.header_read_timeout;
         let (in_flight, _) = watch::channel(0usize);
         let in_flight = Arc::new(in_flight);
         let peer = self.peer;
@@ -237,9 +242,26 @@ impl Connection {
                     closing = true;
                     conn.as_mut().graceful_shutdown();
                 }
+                () = no_request_by(&in_flight, header_read_timeout), if !closing => {
+                    closing = true;
+                    conn.as_mut().graceful_shutdown();
+                }
             }
         }
     }
+}
+
+/// Resolves if no request has started within `timeout` of the connection opening.
+/// Hyper's header clock only starts once it knows the protocol; before that, the
+/// auto builder waits for the first bytes (HTTP/1.1 or the h2 preface) unbounded,
+/// so a silent connection needs this.
+async fn no_request_by(in_flight: &watch::Sender<usize>, timeout: Duration) {
+    let mut rx = in_flight.subscribe();
+    rx.mark_unchanged();
+    if tokio::time::timeout(timeout, rx.changed()).await.is_err() {
+        return;
+    }
+    std::future::pending::<()>().await
 }
 
 /// Resolves once no request has been in flight on the connection for `timeout`.

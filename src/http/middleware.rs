@@ -111,7 +111,7 @@ fn dialect_of(path: &str) -> ErrorDialect {
 /// The listener-level rules that need the API's error body (the rest is in
 /// `http::listener`): 414 `uri_too_long` and 431 `header_too_large` above the
 /// documented limits (hyper itself only refuses far larger heads, with an empty
-/// body); a deadline for the whole request body (`[server] body_read_timeout_ms`),
+/// body); 413 `body_too_large` at once for a declared length over the limit; a deadline for the whole request body (`[server] body_read_timeout_ms`),
 /// since a slow body holds a concurrency permit; and `Connection: close` on a
 /// response sent before the request body was read to its end (an early 401 or
 /// 413), so the client does not reuse a connection hyper will not read further.
@@ -133,6 +133,15 @@ pub async fn edge_limits(State(state): State<AppState>, req: Request, next: Next
         .sum();
     if header_bytes > server.max_header_bytes {
         return close(ApiError::HeaderTooLarge(server.max_header_bytes).render(dialect));
+    }
+    // A declared length over the limit is refused now, not after reading it.
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > server.max_body_bytes as u64) {
+        return close(ApiError::BodyTooLarge(server.max_body_bytes).render(dialect));
     }
     let http1 = req.version() <= axum::http::Version::HTTP_11;
     let (parts, body) = req.into_parts();
