@@ -49,11 +49,17 @@ pub enum ApiError {
     BodyTooLarge(usize),
     #[error("the request body did not arrive within {}s ([server] body_read_timeout_ms); send it faster or in a smaller request", .0.as_secs_f64())]
     BodyTimeout(std::time::Duration),
-    #[error("request headers are larger than the {0}-byte limit ([server] max_header_bytes); send fewer or shorter headers")]
+    #[error(
+        "request headers are larger than the {0}-byte limit ([server] max_header_bytes); send fewer or shorter headers"
+    )]
     HeaderTooLarge(usize),
-    #[error("request URI is longer than the {0}-byte limit ([server] max_uri_bytes); move data into the request body")]
+    #[error(
+        "request URI is longer than the {0}-byte limit ([server] max_uri_bytes); move data into the request body"
+    )]
     UriTooLong(usize),
-    #[error("GET /metrics needs `Authorization: Bearer <token>` with the configured [metrics] bearer_token")]
+    #[error(
+        "GET /metrics needs `Authorization: Bearer <token>` with the configured [metrics] bearer_token"
+    )]
     MetricsToken,
     /// Always a 401; store failures during auth become `Internal` in `From`.
     #[error(transparent)]

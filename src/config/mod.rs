@@ -284,7 +284,10 @@ impl Validator<'_> {
                 "server.header_read_timeout_ms",
                 raw.server.header_read_timeout_ms,
             ),
-            ("server.body_read_timeout_ms", raw.server.body_read_timeout_ms),
+            (
+                "server.body_read_timeout_ms",
+                raw.server.body_read_timeout_ms,
+            ),
             ("server.idle_timeout_ms", raw.server.idle_timeout_ms),
             ("server.max_connections", raw.server.max_connections),
         ] {
@@ -498,8 +501,7 @@ impl Validator<'_> {
                 header_read_timeout: Duration::from_millis(raw.server.header_read_timeout_ms),
                 body_read_timeout: Duration::from_millis(raw.server.body_read_timeout_ms),
                 idle_timeout: Duration::from_millis(raw.server.idle_timeout_ms),
-                max_connections: usize::try_from(raw.server.max_connections)
-                    .unwrap_or(usize::MAX),
+                max_connections: usize::try_from(raw.server.max_connections).unwrap_or(usize::MAX),
                 // Both checked to lie in 256..=1 MiB above.
                 max_uri_bytes: raw.server.max_uri_bytes as usize,
                 max_header_bytes: raw.server.max_header_bytes as usize,

@@ -107,7 +107,10 @@ pub async fn serve(
     // The accept loops return at once; after that no connection is added.
     while accepting.join_next().await.is_some() {}
     connections.close();
-    if tokio::time::timeout(grace, connections.wait()).await.is_err() {
+    if tokio::time::timeout(grace, connections.wait())
+        .await
+        .is_err()
+    {
         tracing::warn!(
             grace_secs = grace.as_secs(),
             "shutdown grace period over; dropping remaining connections"

@@ -12,9 +12,9 @@ use std::time::{Duration, Instant};
 use axum::body::Bytes;
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, header};
-use http_body::Body as _;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use http_body::Body as _;
 use tracing::Instrument;
 
 use crate::app::AppState;
@@ -118,10 +118,7 @@ fn dialect_of(path: &str) -> ErrorDialect {
 pub async fn edge_limits(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let server = &state.config().server;
     let dialect = dialect_of(req.uri().path());
-    let uri_bytes = req
-        .uri()
-        .path_and_query()
-        .map_or(0, |pq| pq.as_str().len())
+    let uri_bytes = req.uri().path_and_query().map_or(0, |pq| pq.as_str().len())
         + req.uri().authority().map_or(0, |a| a.as_str().len());
     if uri_bytes > server.max_uri_bytes {
         return close(ApiError::UriTooLong(server.max_uri_bytes).render(dialect));

@@ -430,7 +430,11 @@ async fn metrics_with_a_bearer_token() {
     let err = expect_error(res, 401, "invalid_token").await;
     assert_eq!(err["error"]["type"], "authentication_error");
     assert!(!err.to_string().contains(token), "the token is not echoed");
-    for wrong in ["wrong", "metrics-token-012345678", "metrics-token-01234567890"] {
+    for wrong in [
+        "wrong",
+        "metrics-token-012345678",
+        "metrics-token-01234567890",
+    ] {
         let res = gw
             .client
             .get(gw.url("/metrics"))
@@ -480,7 +484,11 @@ async fn metrics_on_their_own_listener_only() {
         .await
         .unwrap();
     expect_error(res, 404, "not_found").await;
-    let res = http.get(format!("{main_base}/health")).send().await.unwrap();
+    let res = http
+        .get(format!("{main_base}/health"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 200);
 
     let res = http
@@ -503,4 +511,139 @@ async fn metrics_on_their_own_listener_only() {
         .expect("both listeners stop on shutdown")
         .unwrap()
         .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn h2c_is_served_with_the_same_json_errors() {
+    let gw = Gateway::start_with(|raw| raw.server.max_header_bytes = 4096).await;
+    let h2 = reqwest::Client::builder()
+        .no_proxy()
+        .http2_prior_knowledge()
+        .build()
+        .unwrap();
+    let res = h2.get(gw.url("/health")).send().await.unwrap();
+    assert_eq!(res.version(), reqwest::Version::HTTP_2);
+    assert_eq!(res.status(), 200);
+    let res = h2
+        .get(gw.url("/health"))
+        .header("x-padding", "c".repeat(6000))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.version(), reqwest::Version::HTTP_2);
+    assert!(
+        !res.headers().contains_key("connection"),
+        "no connection header on h2"
+    );
+    expect_error(res, 431, "header_too_large").await;
+}
+
+/// A gateway served by hand, to drive its shutdown.
+struct Served {
+    base: String,
+    key: String,
+    stop: tokio::sync::oneshot::Sender<()>,
+    server: tokio::task::JoinHandle<std::io::Result<()>>,
+    _dir: tempfile::TempDir,
+    _mock: Mock,
+}
+
+async fn serve_by_hand(tweak: impl FnOnce(&mut tollgate::config::RawConfig)) -> Served {
+    let mock = Mock::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut raw = base_config(dir.path(), &mock.base);
+    tweak(&mut raw);
+    let config = Config::from_raw(raw, dir.path().to_owned()).unwrap();
+    let app = App::build(config).await.unwrap();
+    let admin = app.bootstrap_key().unwrap().expose().to_owned();
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let (stop, rx) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(app.serve(listener, async move {
+        let _ = rx.await;
+    }));
+    let res = client()
+        .post(format!("{base}/admin/keys"))
+        .bearer_auth(&admin)
+        .json(&json!({"name": "t"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    let key = res.json::<Value>().await.unwrap()["key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    Served {
+        base,
+        key,
+        stop,
+        server,
+        _dir: dir,
+        _mock: mock,
+    }
+}
+
+async fn open_stream(s: &Served, directives: &str) -> reqwest::Response {
+    let res = client()
+        .post(format!("{}/v1/chat/completions", s.base))
+        .bearer_auth(&s.key)
+        .json(&json!({
+            "model": "gpt-4o-mini",
+            "stream": true,
+            "messages": [{"role": "user", "content": directives}],
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    res
+}
+
+/// Reads the rest of a response body; `Err` if the connection broke first.
+async fn rest_of(res: reqwest::Response) -> Result<String, reqwest::Error> {
+    let bytes = tokio::time::timeout(DEADLINE, res.bytes())
+        .await
+        .expect("the body ends before the deadline")?;
+    Ok(String::from_utf8_lossy(&bytes).into_owned())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn shutdown_stops_accepting_and_lets_a_stream_finish() {
+    let s = serve_by_hand(|_| {}).await;
+    let mut res = open_stream(&s, "[[mock:words=20]] [[mock:chunk_delay_ms=50]]").await;
+    let first = res.chunk().await.unwrap().expect("a first event");
+    assert!(!first.is_empty());
+    let _ = s.stop.send(());
+    let addr = s.base.trim_start_matches("http://").to_owned();
+    eventually(DEADLINE, "the listener to stop accepting", || {
+        let addr = addr.clone();
+        async move { TcpStream::connect(&addr).await.is_err().then_some(()) }
+    })
+    .await;
+    let rest = rest_of(res).await.expect("the stream was not cut");
+    assert!(rest.contains("data: [DONE]"), "the stream finished: {rest}");
+    tokio::time::timeout(DEADLINE, s.server)
+        .await
+        .expect("serve returns once the stream is done")
+        .unwrap()
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn shutdown_cuts_what_is_still_open_after_the_grace() {
+    let s = serve_by_hand(|raw| raw.server.shutdown_grace_secs = 1).await;
+    // About 60 s of stream: only the grace deadline can end it in time.
+    let mut res = open_stream(&s, "[[mock:words=300]] [[mock:chunk_delay_ms=200]]").await;
+    res.chunk().await.unwrap().expect("a first event");
+    let _ = s.stop.send(());
+    tokio::time::timeout(DEADLINE, s.server)
+        .await
+        .expect("serve returns at the grace deadline")
+        .unwrap()
+        .unwrap();
+    match rest_of(res).await {
+        Err(_) => {}
+        Ok(rest) => assert!(!rest.contains("[DONE]"), "the stream was cut: {rest}"),
+    }
 }
