@@ -647,3 +647,53 @@ async fn shutdown_cuts_what_is_still_open_after_the_grace() {
         Ok(rest) => assert!(!rest.contains("[DONE]"), "the stream was cut: {rest}"),
     }
 }
+
+/// The soft and hard `Max open files` of a process, from `/proc/<pid>/limits`.
+fn nofile_limits(pid: u32) -> (String, String) {
+    let limits = std::fs::read_to_string(format!("/proc/{pid}/limits")).unwrap();
+    let line = limits
+        .lines()
+        .find(|l| l.starts_with("Max open files"))
+        .expect("a Max open files line");
+    let mut fields = line["Max open files".len()..].split_whitespace();
+    (
+        fields.next().unwrap().to_owned(),
+        fields.next().unwrap().to_owned(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn serve_raises_the_open_files_limit_to_the_hard_limit() {
+    use tokio::io::AsyncBufReadExt;
+    let mock = Mock::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), &mock.base, "");
+    let hard = nofile_limits(std::process::id()).1;
+    // Start with a low soft limit, as many systems do (1024).
+    let mut child = tokio::process::Command::new("prlimit")
+        .arg(format!("--nofile=256:{hard}"))
+        .arg(binary())
+        .arg("--config")
+        .arg(&config)
+        .arg("serve")
+        .env("TOLLGATE_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("prlimit (util-linux) runs");
+    let mut lines = tokio::io::BufReader::new(child.stderr.take().unwrap()).lines();
+    tokio::time::timeout(Duration::from_secs(30), async {
+        while let Some(line) = lines.next_line().await.unwrap() {
+            if line.starts_with("tollgate listening on ") {
+                return;
+            }
+        }
+        panic!("tollgate serve exited before listening");
+    })
+    .await
+    .expect("tollgate serve started");
+    let pid = child.id().unwrap();
+    assert_eq!(nofile_limits(pid), (hard.clone(), hard));
+    child.kill().await.unwrap();
+}
