@@ -697,3 +697,30 @@ async fn serve_raises_the_open_files_limit_to_the_hard_limit() {
     assert_eq!(nofile_limits(pid), (hard.clone(), hard));
     child.kill().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_idle_h2c_connection_is_closed() {
+    let gw = Gateway::start_with(|raw| {
+        raw.server.idle_timeout_ms = 300;
+        raw.server.header_read_timeout_ms = 60_000;
+    })
+    .await;
+    let (client, connection) = h2::client::handshake(connect(&gw).await).await.unwrap();
+    // The connection future resolves only when the server ends the connection.
+    let connection = tokio::spawn(connection);
+    let mut client = client.ready().await.unwrap();
+    let req = http::Request::get(gw.url("/health")).body(()).unwrap();
+    let (response, _) = client.send_request(req, true).unwrap();
+    let mut res = response.await.unwrap();
+    assert_eq!(res.status(), 200);
+    while let Some(chunk) = res.body_mut().data().await {
+        chunk.unwrap();
+    }
+    // Keep our handle: an h2 client with no handles left closes the connection itself.
+    tokio::time::timeout(DEADLINE, connection)
+        .await
+        .expect("the server closed the idle h2 connection")
+        .unwrap()
+        .ok();
+    drop(client);
+}
