@@ -246,10 +246,17 @@ impl App {
             .route("/admin/usage", get(admin::usage::report))
             .route("/admin/keys/{id}/usage", get(admin::usage::key_report))
             .route_layer(gated(Scope::Analytics));
-        Router::new()
+        // With `[metrics] listen`, /metrics lives on its own listener only.
+        let metrics_here = state.config().metrics.listen.is_none();
+        let public_routes = Router::new()
             .route("/health", get(public::health))
-            .route("/v1/models", get(public::models))
-            .route("/metrics", get(public::metrics))
+            .route("/v1/models", get(public::models));
+        let public_routes = if metrics_here {
+            public_routes.route("/metrics", get(public::metrics))
+        } else {
+            public_routes
+        };
+        public_routes
             .merge(gateway(
                 "/v1/chat/completions",
                 post(chat::completions),
@@ -280,6 +287,7 @@ impl App {
                     .layer(CatchPanicLayer::custom(middleware::panic_response))
                     .layer(SetSensitiveRequestHeadersLayer::new(sensitive))
                     .layer(axum::middleware::from_fn(middleware::trace_request))
+                    .layer(from_fn_with_state(state.clone(), middleware::edge_limits))
                     .layer(DefaultBodyLimit::max(state.max_body_bytes())),
             )
             .with_state(state.clone())
@@ -287,38 +295,36 @@ impl App {
 
     /// Serves until `shutdown` resolves, then stops accepting and lets in-flight
     /// requests (streams included) finish for up to `[server] shutdown_grace_secs`.
+    /// With `[metrics] listen`, `/metrics` is served on that address.
     pub async fn serve(
-        mut self,
+        self,
         listener: TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        use axum::serve::ListenerExt;
-        let grace = self.state.config().server.shutdown_grace;
-        let router = self.router();
-        let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
-        let listener = listener.tap_io(|tcp| {
-            // Small SSE frames must leave at once, not wait for Nagle.
-            let _ = tcp.set_nodelay(true);
-        });
-        let service = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
-        let server = axum::serve(listener, service).with_graceful_shutdown(async move {
-            shutdown.await;
-            let _ = stopping_tx.send(());
-        });
-        let deadline = async move {
-            if stopping_rx.await.is_ok() {
-                tokio::time::sleep(grace).await;
-            } else {
-                std::future::pending::<()>().await;
-            }
-        };
-        let result = tokio::select! {
-            res = server => res,
-            () = deadline => {
-                tracing::warn!(grace_secs = grace.as_secs(), "shutdown grace period over; dropping remaining connections");
-                Ok(())
-            }
-        };
+        self.serve_with(listener, None, shutdown).await
+    }
+
+    /// Like [`App::serve`], with `/metrics` on `metrics` (already bound, e.g. on
+    /// port 0 in tests) when `[metrics] listen` is set; `None` binds that address.
+    pub async fn serve_with(
+        mut self,
+        listener: TcpListener,
+        metrics: Option<TcpListener>,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let config = self.state.config();
+        let grace = config.server.shutdown_grace;
+        let limits = crate::http::listener::Limits::from_config(&config.server);
+        let mut listeners = vec![(listener, self.router())];
+        if let Some(addr) = config.metrics.listen {
+            let metrics = match metrics {
+                Some(l) => l,
+                None => TcpListener::bind(addr).await?,
+            };
+            tracing::info!(local = %metrics.local_addr()?, "/metrics listening");
+            listeners.push((metrics, self.metrics_router()));
+        }
+        crate::http::listener::serve(listeners, limits, shutdown, grace).await;
         // Every request has finished (or was cut at the deadline, and metered as
         // such): write what is queued before exiting.
         if let Some(writer) = self.writer.take() {
@@ -327,7 +333,25 @@ impl App {
         if let Err(e) = self.state.auth().cache().flush_used().await {
             tracing::warn!(error = %e, "could not write last_used_at at shutdown");
         }
-        result
+        Ok(())
+    }
+
+    /// `/metrics` alone, for its own listener (`[metrics] listen`).
+    fn metrics_router(&self) -> Router {
+        Router::new()
+            .route("/metrics", get(public::metrics))
+            .fallback(public::not_found)
+            .method_not_allowed_fallback(public::method_not_allowed)
+            .layer(
+                ServiceBuilder::new()
+                    .layer(CatchPanicLayer::custom(middleware::panic_response))
+                    .layer(axum::middleware::from_fn(middleware::trace_request))
+                    .layer(from_fn_with_state(
+                        self.state.clone(),
+                        middleware::edge_limits,
+                    )),
+            )
+            .with_state(self.state.clone())
     }
 }
 

@@ -47,6 +47,20 @@ pub enum ApiError {
     UnknownModel(String),
     #[error("request body is larger than the {0}-byte limit ([server] max_body_bytes)")]
     BodyTooLarge(usize),
+    #[error("the request body did not arrive within {}s ([server] body_read_timeout_ms); send it faster or in a smaller request", .0.as_secs_f64())]
+    BodyTimeout(std::time::Duration),
+    #[error(
+        "request headers are larger than the {0}-byte limit ([server] max_header_bytes); send fewer or shorter headers"
+    )]
+    HeaderTooLarge(usize),
+    #[error(
+        "request URI is longer than the {0}-byte limit ([server] max_uri_bytes); move data into the request body"
+    )]
+    UriTooLong(usize),
+    #[error(
+        "GET /metrics needs `Authorization: Bearer <token>` with the configured [metrics] bearer_token"
+    )]
+    MetricsToken,
     /// Always a 401; store failures during auth become `Internal` in `From`.
     #[error(transparent)]
     Auth(AuthError),
@@ -137,7 +151,17 @@ impl ApiError {
                 ApiError::BodyTooLarge(_) => {
                     (StatusCode::PAYLOAD_TOO_LARGE, "body_too_large".into(), None)
                 }
+                ApiError::BodyTimeout(_) => {
+                    (StatusCode::REQUEST_TIMEOUT, "body_timeout".into(), None)
+                }
+                ApiError::HeaderTooLarge(_) => (
+                    StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+                    "header_too_large".into(),
+                    None,
+                ),
+                ApiError::UriTooLong(_) => (StatusCode::URI_TOO_LONG, "uri_too_long".into(), None),
                 ApiError::Auth(e) => (StatusCode::UNAUTHORIZED, e.code().into(), None),
+                ApiError::MetricsToken => (StatusCode::UNAUTHORIZED, "invalid_token".into(), None),
                 ApiError::NotFound(_) | ApiError::ResourceNotFound(_) => {
                     (StatusCode::NOT_FOUND, "not_found".into(), None)
                 }
@@ -209,9 +233,10 @@ impl ApiError {
     fn retry_may_help(&self) -> bool {
         match self {
             ApiError::Upstream(e) => e.retry_may_help(),
-            ApiError::Internal(_) | ApiError::RateLimited(_) | ApiError::ConcurrencyLimited(_) => {
-                true
-            }
+            ApiError::Internal(_)
+            | ApiError::RateLimited(_)
+            | ApiError::ConcurrencyLimited(_)
+            | ApiError::BodyTimeout(_) => true,
             _ => false,
         }
     }

@@ -16,6 +16,7 @@ pub async fn run(config: Config, listen: Option<String>) -> anyhow::Result<()> {
             key.expose()
         );
     }
+    raise_nofile_limit();
     let listener = super::bind(&addr).await?;
     let local = listener.local_addr()?;
     tracing::info!(%local, storage = %storage, "tollgate listening");
@@ -26,4 +27,13 @@ pub async fn run(config: Config, listen: Option<String>) -> anyhow::Result<()> {
         .context("server failed")?;
     tracing::info!("tollgate stopped");
     Ok(())
+}
+
+/// Every connection is a file descriptor, and the usual soft limit (1024) is far
+/// below `[server] max_connections`: raise it to the hard limit the system allows.
+fn raise_nofile_limit() {
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(limit) => tracing::info!(limit, "open-files limit (RLIMIT_NOFILE)"),
+        Err(e) => tracing::warn!(error = %e, "could not raise the open-files limit"),
+    }
 }

@@ -55,6 +55,7 @@ pub struct Config {
     pub byok: ByokPolicy,
     pub exchange_rates: ExchangeRates,
     pub usage: UsageConfig,
+    pub metrics: MetricsConfig,
     pub models: Vec<RawModel>,
     pub aliases: Vec<RawAlias>,
     pub data_dir: PathBuf,
@@ -70,6 +71,20 @@ pub struct ServerConfig {
     pub max_body_bytes: usize,
     pub shutdown_grace: Duration,
     pub trusted_proxies: Vec<IpNet>,
+    pub header_read_timeout: Duration,
+    pub body_read_timeout: Duration,
+    pub idle_timeout: Duration,
+    pub max_connections: usize,
+    pub max_uri_bytes: usize,
+    pub max_header_bytes: usize,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct MetricsConfig {
+    /// `/metrics` gets its own listener here, and leaves the main one.
+    pub listen: Option<SocketAddr>,
+    /// Callers of `/metrics` must send `Authorization: Bearer <token>`.
+    pub bearer_token: Option<Secret<String>>,
 }
 
 #[derive(Debug, Clone)]
@@ -265,11 +280,52 @@ impl Validator<'_> {
             ("upstream.idle_timeout_ms", raw.upstream.idle_timeout_ms),
             ("keys.revocation_poll_ms", raw.keys.revocation_poll_ms),
             ("keys.cache_ttl_secs", raw.keys.cache_ttl_secs),
+            (
+                "server.header_read_timeout_ms",
+                raw.server.header_read_timeout_ms,
+            ),
+            (
+                "server.body_read_timeout_ms",
+                raw.server.body_read_timeout_ms,
+            ),
+            ("server.idle_timeout_ms", raw.server.idle_timeout_ms),
+            ("server.max_connections", raw.server.max_connections),
         ] {
             if v == 0 {
                 return Err(self.invalid(key, v, "must be at least 1"));
             }
         }
+
+        for (key, v) in [
+            ("server.max_uri_bytes", raw.server.max_uri_bytes),
+            ("server.max_header_bytes", raw.server.max_header_bytes),
+        ] {
+            if !(256..=1 << 20).contains(&v) {
+                return Err(self.invalid(key, v, "must be between 256 and 1048576"));
+            }
+        }
+        let metrics_listen = match raw.metrics.listen.trim() {
+            "" => None,
+            addr => Some(addr.parse::<SocketAddr>().map_err(|_| {
+                self.invalid(
+                    "metrics.listen",
+                    addr,
+                    "not a socket address; write e.g. \"127.0.0.1:9100\", or leave it empty to serve /metrics on [server] listen",
+                )
+            })?),
+        };
+        // Fail closed: a token that names an unset variable must not leave /metrics open.
+        let metrics_token = match self.expand("metrics.bearer_token", &raw.metrics.bearer_token)? {
+            Some(token) => Some(Secret::new(token)),
+            None if raw.metrics.bearer_token.trim().is_empty() => None,
+            None => {
+                return Err(self.invalid(
+                    "metrics.bearer_token",
+                    "[redacted]",
+                    "refers to an unset or empty variable; set it, or remove bearer_token to leave /metrics open",
+                ));
+            }
+        };
 
         let mut rates = Vec::new();
         for (code, rate) in &raw.billing.exchange_rates {
@@ -442,6 +498,17 @@ impl Validator<'_> {
                 max_body_bytes,
                 shutdown_grace: Duration::from_secs(raw.server.shutdown_grace_secs),
                 trusted_proxies,
+                header_read_timeout: Duration::from_millis(raw.server.header_read_timeout_ms),
+                body_read_timeout: Duration::from_millis(raw.server.body_read_timeout_ms),
+                idle_timeout: Duration::from_millis(raw.server.idle_timeout_ms),
+                max_connections: usize::try_from(raw.server.max_connections).unwrap_or(usize::MAX),
+                // Both checked to lie in 256..=1 MiB above.
+                max_uri_bytes: raw.server.max_uri_bytes as usize,
+                max_header_bytes: raw.server.max_header_bytes as usize,
+            },
+            metrics: MetricsConfig {
+                listen: metrics_listen,
+                bearer_token: metrics_token,
             },
             upstream: UpstreamConfig {
                 connect_timeout: Duration::from_millis(raw.upstream.connect_timeout_ms),

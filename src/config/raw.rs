@@ -16,6 +16,7 @@ pub struct RawConfig {
     pub byok: RawByok,
     pub billing: RawBilling,
     pub usage: RawUsage,
+    pub metrics: RawMetrics,
     pub models: Vec<RawModel>,
     pub aliases: Vec<RawAlias>,
 }
@@ -57,6 +58,28 @@ pub struct RawServer {
     pub shutdown_grace_secs: u64,
     /// Proxies whose `X-Forwarded-For` we believe (IPs or CIDRs).
     pub trusted_proxies: Vec<String>,
+    /// A connection must deliver a complete request head within this; the clock
+    /// also runs while an HTTP/1.1 connection waits for its next request.
+    pub header_read_timeout_ms: u64,
+    /// A request body must arrive completely within this (slow bodies hold permits).
+    pub body_read_timeout_ms: u64,
+    /// A connection with no request in flight for this long is closed.
+    pub idle_timeout_ms: u64,
+    /// Open connections per listener; at the cap, new ones wait in the accept backlog.
+    pub max_connections: u64,
+    /// Request line target longer than this: 414 `uri_too_long`.
+    pub max_uri_bytes: u64,
+    /// Header names + values (+4 per header) above this: 431 `header_too_large`.
+    pub max_header_bytes: u64,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawMetrics {
+    /// Serve `/metrics` on this address only (not on `[server] listen`). Empty: main listener.
+    pub listen: String,
+    /// Require `Authorization: Bearer <token>` on `/metrics`. Empty: open.
+    pub bearer_token: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -151,6 +174,12 @@ impl Default for RawServer {
             max_body_bytes: 25 * 1024 * 1024,
             shutdown_grace_secs: 30,
             trusted_proxies: Vec::new(),
+            header_read_timeout_ms: 10_000,
+            body_read_timeout_ms: 120_000,
+            idle_timeout_ms: 60_000,
+            max_connections: 10_000,
+            max_uri_bytes: 8_192,
+            max_header_bytes: 32_768,
         }
     }
 }

@@ -148,3 +148,48 @@ fn env_models_name_real_environments() {
     let err = load_toml("[keys.env_models]\nprod = [\"gpt-4o\"]\n").unwrap_err();
     assert!(err.to_string().contains("keys.env_models.prod"), "{err}");
 }
+
+#[test]
+fn listener_limits_have_defaults_and_reject_zero() {
+    let cfg = Config::from_raw(RawConfig::default(), PathBuf::from("/tmp/x")).unwrap();
+    assert_eq!(cfg.server.header_read_timeout, Duration::from_secs(10));
+    assert_eq!(cfg.server.max_connections, 10_000);
+    assert_eq!(cfg.server.max_uri_bytes, 8192);
+    assert!(cfg.metrics.listen.is_none() && cfg.metrics.bearer_token.is_none());
+    for (toml, key) in [
+        (
+            "[server]\nheader_read_timeout_ms = 0\n",
+            "server.header_read_timeout_ms",
+        ),
+        ("[server]\nmax_connections = 0\n", "server.max_connections"),
+        (
+            "[server]\nmax_header_bytes = 10\n",
+            "server.max_header_bytes",
+        ),
+        ("[metrics]\nlisten = \"nowhere\"\n", "metrics.listen"),
+    ] {
+        let err = load_toml(toml).unwrap_err().to_string();
+        assert!(err.contains(key), "{toml}: {err}");
+    }
+}
+
+#[test]
+fn a_metrics_token_naming_an_unset_variable_stops_startup() {
+    // Fail closed: an unset variable must not leave /metrics open.
+    let err = load_toml("[metrics]\nbearer_token = \"${TOLLGATE_TEST_UNSET_METRICS_TOKEN}\"\n")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("metrics.bearer_token"), "{err}");
+    assert!(err.contains("[redacted]"), "{err}");
+    let cfg =
+        load_toml("[metrics]\nbearer_token = \"literal-token\"\nlisten = \"127.0.0.1:9100\"\n")
+            .unwrap();
+    assert_eq!(
+        cfg.metrics
+            .bearer_token
+            .as_ref()
+            .map(|t| t.expose().as_str()),
+        Some("literal-token")
+    );
+    assert_eq!(cfg.metrics.listen.unwrap().port(), 9100);
+}

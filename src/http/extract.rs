@@ -1,7 +1,7 @@
 //! Extractors whose rejections are `ApiError`s, so every failure has the documented body.
 
 use axum::body::Bytes;
-use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request};
 use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 
@@ -49,11 +49,82 @@ impl FromRequest<AppState> for RawBody {
             Err(rejection) if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE => {
                 Err(ApiError::BodyTooLarge(state.max_body_bytes()))
             }
+            Err(rejection) if body_timed_out(&rejection) => Err(ApiError::BodyTimeout(
+                state.config().server.body_read_timeout,
+            )),
             Err(rejection) => Err(ApiError::InvalidJson(format!(
                 "the request body could not be read: {}",
                 rejection.body_text()
             ))),
         }
+    }
+}
+
+/// Whether reading the body failed on `[server] body_read_timeout_ms` (set by
+/// `http::middleware::edge_limits`), somewhere down the error's source chain.
+fn body_timed_out(rejection: &axum::extract::rejection::BytesRejection) -> bool {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(rejection);
+    while let Some(e) = cause {
+        if e.is::<crate::http::middleware::BodyReadTimeout>() {
+            return true;
+        }
+        cause = e.source();
+    }
+    false
+}
+
+/// The longest `{id}` path segment we look up; anything longer is no id of ours.
+pub const MAX_PATH_ID_BYTES: usize = 128;
+
+/// The `{id}` segment of a management route, percent-decoded into printable
+/// UTF-8 of at most [`MAX_PATH_ID_BYTES`]. Bad percent-encoding, control
+/// characters (NUL included) and over-long ids are a 400 `invalid_field` with
+/// `param: "id"`, in the API's error body, instead of axum's plain-text rejection.
+#[derive(Debug, Clone)]
+pub struct PathId(pub String);
+
+impl FromRequestParts<AppState> for PathId {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let Path(id) = Path::<String>::from_request_parts(parts, state)
+            .await
+            .map_err(|rejection| {
+                ApiError::invalid_field(
+                    "id",
+                    format!(
+                        "the id in the path could not be read ({}); percent-encode it as UTF-8",
+                        rejection.body_text()
+                    ),
+                )
+            })?;
+        if id.is_empty() || id.len() > MAX_PATH_ID_BYTES {
+            return Err(ApiError::invalid_field(
+                "id",
+                format!("the id in the path must be 1 to {MAX_PATH_ID_BYTES} bytes long"),
+            ));
+        }
+        if id.chars().any(char::is_control) {
+            return Err(ApiError::invalid_field(
+                "id",
+                "the id in the path must not contain control characters",
+            ));
+        }
+        Ok(PathId(id))
+    }
+}
+
+/// A query string whose rejections are `ApiError`s (400 `invalid_field`, `param: "query"`).
+pub struct ApiQuery<T>(pub T);
+
+impl<T: DeserializeOwned + Send> FromRequestParts<AppState> for ApiQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|Query(q)| ApiQuery(q))
+            .map_err(|rejection| ApiError::invalid_field("query", rejection.body_text()))
     }
 }
 

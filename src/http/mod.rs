@@ -7,6 +7,7 @@ pub mod dispatch;
 pub mod embeddings;
 pub mod extract;
 pub mod gate;
+pub mod listener;
 pub mod messages;
 pub mod metering;
 pub mod middleware;

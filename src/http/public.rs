@@ -55,10 +55,34 @@ pub async fn method_not_allowed() -> ApiError {
     ApiError::MethodNotAllowed
 }
 
-/// `GET /metrics`: Prometheus text exposition.
-pub async fn metrics() -> impl IntoResponse {
-    (
+/// `GET /metrics`: Prometheus text exposition. With `[metrics] bearer_token`, only
+/// for `Authorization: Bearer <token>`; anything else is a 401 `invalid_token`.
+pub async fn metrics(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<impl IntoResponse, ApiError> {
+    if let Some(token) = &state.config().metrics.bearer_token {
+        let presented = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .unwrap_or_default();
+        if !token_matches(presented, token.expose()) {
+            return Err(ApiError::MetricsToken);
+        }
+    }
+    Ok((
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         crate::telemetry::render_metrics(),
-    )
+    ))
+}
+
+/// Constant-time comparison; hashing both sides first keeps the token's length
+/// out of the timing too.
+fn token_matches(presented: &str, token: &str) -> bool {
+    use sha2::{Digest, Sha256};
+    use subtle::ConstantTimeEq;
+    let a = Sha256::digest(presented.as_bytes());
+    let b = Sha256::digest(token.as_bytes());
+    a.as_slice().ct_eq(b.as_slice()).into()
 }

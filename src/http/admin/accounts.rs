@@ -3,7 +3,7 @@
 //! audited credits.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use serde::Deserialize;
 use serde_json::Value;
@@ -13,7 +13,7 @@ use super::list;
 use crate::app::AppState;
 use crate::auth::Principal;
 use crate::error::ApiError;
-use crate::http::extract::ApiJson;
+use crate::http::extract::{ApiJson, PathId};
 use crate::metering::money::{Currency, MicroUnits};
 use crate::store::{Account, BillingMode, StoreError};
 
@@ -70,21 +70,21 @@ pub async fn list_accounts(State(state): State<AppState>) -> Result<Json<Value>,
 
 pub async fn get(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    PathId(id): PathId,
 ) -> Result<Json<Value>, ApiError> {
     view(&state, &id).await
 }
 
 pub async fn disable(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    PathId(id): PathId,
 ) -> Result<Json<Value>, ApiError> {
     set_disabled(&state, &id, true).await
 }
 
 pub async fn enable(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    PathId(id): PathId,
 ) -> Result<Json<Value>, ApiError> {
     set_disabled(&state, &id, false).await
 }
@@ -130,7 +130,7 @@ pub struct UpdateBilling {
 /// `PATCH /admin/accounts/{id}`: currency and prepaid/postpaid.
 pub async fn update_billing(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    PathId(id): PathId,
     ApiJson(req): ApiJson<UpdateBilling>,
 ) -> Result<Json<Value>, ApiError> {
     find(&state, &id).await?;
@@ -170,7 +170,7 @@ pub struct Credit {
 pub async fn credit(
     State(state): State<AppState>,
     principal: Principal,
-    Path(id): Path<String>,
+    PathId(id): PathId,
     ApiJson(req): ApiJson<Credit>,
 ) -> Result<Json<Value>, ApiError> {
     let amount = MicroUnits::parse_decimal(&req.amount)
@@ -208,7 +208,7 @@ pub async fn credit(
 /// `GET /admin/accounts/{id}/credits`: the audit trail of balance changes.
 pub async fn credits(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    PathId(id): PathId,
 ) -> Result<Json<Value>, ApiError> {
     find(&state, &id).await?;
     let rows = state

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use serde::Deserialize;
 use serde_json::Value;
@@ -14,7 +14,7 @@ use time::OffsetDateTime;
 use super::{double_option, double_option_rfc3339, list};
 use crate::app::AppState;
 use crate::error::ApiError;
-use crate::http::extract::ApiJson;
+use crate::http::extract::{ApiJson, ApiQuery, PathId};
 use crate::key_service::{self, DEFAULT_ROTATION_GRACE, IssuedKey, KeySpec};
 use crate::keys::{KeyEnv, KeyKind, KeyPolicy, ScopeSet};
 use crate::metering::pricing::KeyType;
@@ -148,7 +148,7 @@ pub async fn create(
 
 pub async fn list_keys(
     State(state): State<AppState>,
-    Query(params): Query<HashMap<String, String>>,
+    ApiQuery(params): ApiQuery<HashMap<String, String>>,
 ) -> Result<Json<Value>, ApiError> {
     let mut filter = KeyFilter::default();
     for (k, v) in &params {
@@ -181,7 +181,7 @@ pub async fn list_keys(
 
 pub async fn get(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    PathId(id): PathId,
 ) -> Result<Json<Value>, ApiError> {
     let key = state
         .store()
@@ -194,7 +194,7 @@ pub async fn get(
 
 pub async fn update(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    PathId(id): PathId,
     ApiJson(req): ApiJson<UpdateKey>,
 ) -> Result<Json<Value>, ApiError> {
     let current = state
@@ -232,7 +232,7 @@ pub async fn update(
 
 pub async fn revoke(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    PathId(id): PathId,
 ) -> Result<Json<Value>, ApiError> {
     let record = key_service::revoke(state.store(), &id).await?;
     changed(&state, &record).await;
@@ -241,7 +241,7 @@ pub async fn revoke(
 
 pub async fn rotate(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    PathId(id): PathId,
     ApiJson(req): ApiJson<RotateKey>,
 ) -> Result<Json<Value>, ApiError> {
     let grace = req

@@ -9,7 +9,7 @@
 use std::collections::HashMap;
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use serde_json::{Value, json};
 use time::format_description::well_known::Rfc3339;
 use time::{Duration, OffsetDateTime};
@@ -17,6 +17,7 @@ use time::{Duration, OffsetDateTime};
 use crate::app::AppState;
 use crate::auth::Principal;
 use crate::error::ApiError;
+use crate::http::extract::{ApiQuery, PathId};
 use crate::keys::Scope;
 use crate::store::{GroupBy, UsageQuery, UsageReport, UsageTotals, records_from_ms, records_ms};
 
@@ -32,7 +33,7 @@ const KEY_REPORT_PARAMS: &[&str] = &["from", "to", "group_by"];
 pub async fn report(
     State(state): State<AppState>,
     principal: Principal,
-    Query(params): Query<HashMap<String, String>>,
+    ApiQuery(params): ApiQuery<HashMap<String, String>>,
 ) -> Result<Json<Value>, ApiError> {
     let params = ReportParams::parse(&params, REPORT_PARAMS, OffsetDateTime::now_utc())?;
     let account_id = visible_account(
@@ -54,8 +55,8 @@ pub async fn report(
 pub async fn key_report(
     State(state): State<AppState>,
     principal: Principal,
-    Path(id): Path<String>,
-    Query(params): Query<HashMap<String, String>>,
+    PathId(id): PathId,
+    ApiQuery(params): ApiQuery<HashMap<String, String>>,
 ) -> Result<Json<Value>, ApiError> {
     let params = ReportParams::parse(&params, KEY_REPORT_PARAMS, OffsetDateTime::now_utc())?;
     let key = state
