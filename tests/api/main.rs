@@ -13,5 +13,6 @@ mod gemini;
 mod metering;
 mod policy;
 mod sdk;
+mod secrets;
 mod streaming;
 mod upstream_faults;
