@@ -5,6 +5,7 @@ mod common;
 mod admin;
 mod anthropic;
 mod auth;
+mod auth_brake;
 mod byok;
 mod chat;
 mod cli;
