@@ -19,8 +19,10 @@
 //! With the bucket empty, such requests get 429 `rate_limit_exceeded` with
 //! `Retry-After` (the time until one token is back), and nothing else is learnt:
 //! known, unknown and absent-cached kids all look the same. A cached key presented
-//! with its right secret is never charged, so the brake cannot lock out a valid key
-//! that is in use, even from the braked address; an attacker can only brake itself
+//! with its right secret is never charged, nor is the lookup of a key whose record
+//! just left the cache if the same secret authenticated within the last day (the
+//! authenticator's `vouched` memory), so the brake cannot lock out a valid key that
+//! is in use, even from the braked address; an attacker can only brake itself
 //! (and addresses behind the same NAT or untrusted proxy, so list your load
 //! balancers in `[server] trusted_proxies`).
 //!

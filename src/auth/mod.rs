@@ -9,7 +9,7 @@ mod brake;
 mod credentials;
 mod key_cache;
 
-pub use brake::{Braked, ClientNet, FailureBrake, MAX_NETWORKS};
+pub use brake::{Braked, ClientNet, FailureBrake, MAX_NETWORKS, Reservation};
 pub use credentials::presented_key;
 pub use key_cache::{Cached, CachedKey, KeyCache, NEGATIVE_CAPACITY, NEGATIVE_TTL};
 
@@ -77,13 +77,25 @@ fn ceil_secs(d: std::time::Duration) -> u64 {
 /// then the peppered hash in constant time, then the key's lifecycle. Anything the
 /// secret has not earned (a lookup, a verdict on a cached kid) first takes a token
 /// from the client network's failure brake (see `brake.rs`).
+///
+/// `vouched` remembers, per kid, the hash of the last secret that authenticated, for
+/// a day after its last use: a key in use whose record just left the cache (TTL, a
+/// change seen by the poller) is looked up again without a brake token, so a braked
+/// address never locks out a valid key it is using. Only a correct secret gets in, so
+/// its size is bounded by the keys that exist ([`VOUCHED_CAPACITY`] caps it anyway).
+/// It only spares the token; the lookup still decides (revoked, expired, rotated).
 #[derive(Clone)]
 pub struct Authenticator {
     prefix: Arc<str>,
     hasher: KeyHasher,
     cache: KeyCache,
     brake: FailureBrake,
+    vouched: moka::sync::Cache<crate::keys::KeyId, SecretHash>,
 }
+
+/// Kids whose last good secret is remembered (see [`Authenticator`]).
+pub const VOUCHED_CAPACITY: u64 = 100_000;
+const VOUCHED_IDLE: std::time::Duration = std::time::Duration::from_secs(86_400);
 
 impl Authenticator {
     pub fn new(prefix: &str, hasher: KeyHasher, cache: KeyCache, brake: FailureBrake) -> Self {
@@ -92,6 +104,10 @@ impl Authenticator {
             hasher,
             cache,
             brake,
+            vouched: moka::sync::Cache::builder()
+                .max_capacity(VOUCHED_CAPACITY)
+                .time_to_idle(VOUCHED_IDLE)
+                .build(),
         }
     }
 
@@ -117,20 +133,33 @@ impl Authenticator {
                 return Err(AuthError::Invalid);
             }
             Cached::Unknown => {
-                let reservation = self.brake.reserve(client).map_err(AuthError::Braked)?;
+                let vouched = self
+                    .vouched
+                    .get(&key.kid)
+                    .is_some_and(|good| good.matches(&presented_hash));
+                let reservation = if vouched {
+                    None
+                } else {
+                    Some(self.brake.reserve(client).map_err(AuthError::Braked)?)
+                };
                 let loaded = match self.cache.load(&key.kid).await {
                     Ok(Some(loaded)) => loaded,
                     Ok(None) => return Err(AuthError::Invalid),
                     // Our failure, not the caller's: it does not count.
                     Err(e) => {
-                        reservation.refund();
+                        if let Some(r) = reservation {
+                            r.refund();
+                        }
                         return Err(e.into());
                     }
                 };
                 if !self.secret_matches(&loaded.record, &presented_hash, now) {
                     return Err(AuthError::Invalid);
                 }
-                reservation.refund();
+                if let Some(r) = reservation {
+                    r.refund();
+                }
+                self.vouched.insert(key.kid.clone(), presented_hash);
                 loaded
             }
         };

@@ -98,12 +98,20 @@ async fn forged_keys_cost_at_most_n_lookups_then_429_and_others_are_unaffected()
     );
     expect_braked(chat_from(&gw, wrong_secret.expose(), ATTACKER).await).await;
     expect_braked(chat_from(&gw, &uncached, ATTACKER).await).await;
-    // The valid key in use keeps working, even from the braked address.
+    // The valid key in use keeps working, even from the braked address, also once
+    // its record has left the cache (TTL, a change seen by the poller).
     assert_eq!(chat_from(&gw, &cached, ATTACKER).await.status(), 200);
+    let kid = tollgate::keys::KeyId::parse(prefix.rsplit('_').next().unwrap()).unwrap();
+    gw.state().auth().cache().invalidate(&kid).await;
+    let lookups_now = lookups(&gw);
+    assert_eq!(chat_from(&gw, &cached, ATTACKER).await.status(), 200);
+    assert_eq!(lookups(&gw), lookups_now + 1, "it was looked up again");
 
     // Another address has its own budget: a valid key that needs a lookup works,
     // and its forged keys are plain 401s.
-    assert_eq!(chat_from(&gw, &uncached, NEIGHBOUR).await.status(), 200);
+    let res = chat_from(&gw, &uncached, NEIGHBOUR).await;
+    let status = res.status();
+    assert_eq!(status, 200, "{}", res.text().await.unwrap());
     expect_error(
         chat_from(&gw, &forged(), NEIGHBOUR).await,
         401,
