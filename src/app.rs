@@ -130,7 +130,8 @@ impl App {
         .await?;
         let cache = KeyCache::new(store.clone(), config.keys.cache_ttl);
         let background = cache.spawn_background(config.keys.revocation_poll);
-        let auth = Authenticator::new(&config.keys.prefix, hasher.clone(), cache);
+        let brake = crate::auth::FailureBrake::new(config.keys.auth_failures);
+        let auth = Authenticator::new(&config.keys.prefix, hasher.clone(), cache, brake);
         let catalog = Catalog::build(&config.models, &config.aliases);
         let upstreams = Upstreams::new(&config)?;
         let ledger = Arc::new(Ledger::new(store.clone()));

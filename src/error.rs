@@ -87,6 +87,9 @@ pub enum ApiError {
     ModelNotAllowed(String),
     #[error("rate limit of {} requests exceeded; retry after {}s", .0.limit, .0.retry_after_secs())]
     RateLimited(RateLimitInfo),
+    /// The failed-authentication brake (`auth/brake.rs`); a 429 like a rate limit.
+    #[error("too many failed authentications from your address; retry after {}s with a valid key", .0.retry_after_secs())]
+    AuthBraked(RateLimitInfo),
     #[error("this key already has {0} requests in flight, its limit; retry when one finishes")]
     ConcurrencyLimited(u32),
     #[error("method not allowed on this route")]
@@ -187,7 +190,7 @@ impl ApiError {
                     "model_not_allowed".into(),
                     Some("model".into()),
                 ),
-                ApiError::RateLimited(_) => (
+                ApiError::RateLimited(_) | ApiError::AuthBraked(_) => (
                     StatusCode::TOO_MANY_REQUESTS,
                     "rate_limit_exceeded".into(),
                     None,
@@ -235,6 +238,7 @@ impl ApiError {
             ApiError::Upstream(e) => e.retry_may_help(),
             ApiError::Internal(_)
             | ApiError::RateLimited(_)
+            | ApiError::AuthBraked(_)
             | ApiError::ConcurrencyLimited(_)
             | ApiError::BodyTimeout(_) => true,
             _ => false,
@@ -244,13 +248,13 @@ impl ApiError {
     pub fn render(&self, dialect: ErrorDialect) -> Response {
         let parts = self.parts();
         let details = match self {
-            ApiError::RateLimited(info) => Some(info.details()),
+            ApiError::RateLimited(info) | ApiError::AuthBraked(info) => Some(info.details()),
             _ => None,
         };
         let body = dialect_body(dialect, &parts, details.as_ref());
         let mut res = (parts.status, axum::Json(body)).into_response();
         let headers = res.headers_mut();
-        if let ApiError::RateLimited(info) = self {
+        if let ApiError::RateLimited(info) | ApiError::AuthBraked(info) = self {
             info.write_headers(headers);
             headers.insert(
                 header::RETRY_AFTER,
@@ -399,6 +403,12 @@ impl From<AuthError> for ApiError {
     fn from(e: AuthError) -> Self {
         match e {
             AuthError::Store(e) => ApiError::Internal(e.to_string()),
+            AuthError::Braked(b) => ApiError::AuthBraked(RateLimitInfo {
+                limit: b.limit,
+                remaining: 0,
+                reset_at: SystemTime::now() + b.retry_after,
+                retry_after: b.retry_after,
+            }),
             other => ApiError::Auth(other),
         }
     }

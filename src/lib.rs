@@ -11,6 +11,7 @@
 //! - `auth`: presented key → `Principal`; cached key records.
 //! - `keys`: the key format (checksummed) and peppered hashing; `key_service` issues keys.
 //! - `routing`: the model catalog and alias resolution.
+//! - `outbound`: where caller-chosen URLs may lead (SSRF policy, filtering DNS resolver).
 //! - `providers`: upstream clients, shared sending, stream relaying.
 //! - `translate`: pure functions over wire formats.
 //! - `store`: persistence (SQLite; backend-dispatching `Store`).
@@ -26,6 +27,7 @@ pub mod key_service;
 pub mod keys;
 pub mod metering;
 pub mod mock_upstream;
+pub mod outbound;
 pub mod policy;
 pub mod providers;
 pub mod routing;

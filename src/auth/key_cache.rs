@@ -5,15 +5,26 @@
 //! and evicts them, so a revocation made by the CLI or another instance takes effect
 //! here within about one poll interval (well under the 5 s we promise). Entries also
 //! expire after `[keys] cache_ttl_secs` as a backstop. Unknown kids are cached as
-//! absent for a short time so a flood of well-formed fake keys cannot hammer the
-//! database; a newly created key is evicted from that negative cache by the poller.
+//! absent for a short time, so a client retrying a deleted or mistyped key costs one
+//! query per [`NEGATIVE_TTL`]; a newly created key is evicted from that negative cache
+//! by the poller. A flood of *different* forged kids is the failure brake's job
+//! (`brake.rs`): the caller reserves a brake token before [`KeyCache::load`].
+//!
+//! The negative cache is sized for an attack: it is its own cache, so absent kids can
+//! never evict a found key, and it is capped at [`NEGATIVE_CAPACITY`] entries (a
+//! 12-character kid plus moka's bookkeeping, ≈ 150 bytes: ≈ 15 MB when full). With the
+//! brake at its default (20 failures per minute per client network), filling it
+//! within one [`NEGATIVE_TTL`] takes ~10,000 networks; past that, moka's admission
+//! keeps the kids asked for most often and the rest only cost brake-charged lookups.
+//! The found cache holds only kids that exist, so its size is bounded by the key
+//! table, whoever asks.
 //!
 //! `last_used_at` is coalesced: each cached key remembers when it was last marked,
 //! and only the first use per second per key takes a (short) lock to join the dirty
 //! set that a background task writes in one batch every few seconds.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -27,7 +38,10 @@ use crate::store::{KeyRecord, Store, StoreError, records_ms};
 /// poll started (a slow transaction, another writer's clock) is not missed. A change
 /// is thus seen by a few consecutive polls; evicting twice is harmless.
 const POLL_OVERLAP_MS: i64 = 5_000;
-const NEGATIVE_TTL: Duration = Duration::from_secs(30);
+/// How long a kid the store did not have is answered from memory.
+pub const NEGATIVE_TTL: Duration = Duration::from_secs(30);
+/// Absent kids remembered at once (see the module docs for the sizing).
+pub const NEGATIVE_CAPACITY: u64 = 100_000;
 /// `last_used_at` resolution: uses closer together than this are not recorded.
 const TOUCH_EVERY_MS: i64 = 1_000;
 /// How often the batched `last_used_at` writes go to the store.
@@ -45,6 +59,17 @@ pub struct KeyCache {
     found: Cache<KeyId, Arc<CachedKey>>,
     absent: Cache<KeyId, ()>,
     dirty: Arc<Mutex<HashMap<KeyId, i64>>>,
+    /// Store queries by kid, for `/metrics` and tests.
+    lookups: Arc<AtomicU64>,
+}
+
+/// What memory alone knows about a kid.
+pub enum Cached {
+    Found(Arc<CachedKey>),
+    /// The store did not have it a moment ago.
+    Absent,
+    /// Not in memory: only [`KeyCache::load`] can tell.
+    Unknown,
 }
 
 impl KeyCache {
@@ -56,26 +81,40 @@ impl KeyCache {
                 .time_to_live(ttl)
                 .build(),
             absent: Cache::builder()
-                .max_capacity(10_000)
+                .max_capacity(NEGATIVE_CAPACITY)
                 .time_to_live(NEGATIVE_TTL)
                 .build(),
             dirty: Arc::default(),
+            lookups: Arc::default(),
         }
     }
 
-    /// The record for `kid`: from memory, or loaded once (concurrent misses for the
-    /// same kid share one query).
-    pub async fn get(&self, kid: &KeyId) -> Result<Option<Arc<CachedKey>>, StoreError> {
+    /// What memory knows about `kid`, without I/O.
+    pub async fn cached(&self, kid: &KeyId) -> Cached {
         if let Some(rec) = self.found.get(kid).await {
-            return Ok(Some(rec));
+            return Cached::Found(rec);
         }
         if self.absent.contains_key(kid) {
-            return Ok(None);
+            return Cached::Absent;
+        }
+        Cached::Unknown
+    }
+
+    /// The record for `kid` from memory, or else from the store (concurrent misses
+    /// for the same kid share one query).
+    pub async fn load(&self, kid: &KeyId) -> Result<Option<Arc<CachedKey>>, StoreError> {
+        match self.cached(kid).await {
+            Cached::Found(rec) => return Ok(Some(rec)),
+            Cached::Absent => return Ok(None),
+            Cached::Unknown => {}
         }
         let store = self.store.clone();
+        let lookups = Arc::clone(&self.lookups);
         let loaded = self
             .found
             .try_get_with_by_ref(kid, async move {
+                lookups.fetch_add(1, Ordering::Relaxed);
+                metrics::counter!("tollgate_key_lookups_total").increment(1);
                 match store.key_by_kid(kid).await {
                     Ok(Some(rec)) => Ok(Arc::new(CachedKey {
                         last_marked_ms: AtomicI64::new(
@@ -98,6 +137,11 @@ impl KeyCache {
                 LoadError::Store(msg) => Err(StoreError::Lookup(msg.clone())),
             },
         }
+    }
+
+    /// Store queries by kid so far (each coalesced miss counts once).
+    pub fn store_lookups(&self) -> u64 {
+        self.lookups.load(Ordering::Relaxed)
     }
 
     /// Notes that `key` was used at `now`; cheap (an atomic load) except once a second.

@@ -2,19 +2,23 @@
 //!
 //! `credentials` finds the presented key in the headers; `key_cache` holds key
 //! records so a hot key costs no database round trip, and keeps them fresh when
-//! another process (the CLI, another instance) revokes or changes a key.
+//! another process (the CLI, another instance) revokes or changes a key; `brake`
+//! refuses a client network early once it has presented too many keys that failed.
 
+mod brake;
 mod credentials;
 mod key_cache;
 
+pub use brake::{Braked, ClientNet, FailureBrake, MAX_NETWORKS, Reservation};
 pub use credentials::presented_key;
-pub use key_cache::{CachedKey, KeyCache};
+pub use key_cache::{Cached, CachedKey, KeyCache, NEGATIVE_CAPACITY, NEGATIVE_TTL};
 
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use time::OffsetDateTime;
 
-use crate::keys::{ApiKey, KeyHasher};
+use crate::keys::{ApiKey, KeyHasher, SecretHash};
 use crate::store::{KeyRecord, KeyStatus, StoreError};
 
 #[derive(Debug, thiserror::Error)]
@@ -33,6 +37,12 @@ pub enum AuthError {
     AccountDisabled,
     #[error("the bearer token is not valid")]
     InvalidToken,
+    /// Too many failed keys from this client network: refused before any lookup.
+    #[error(
+        "too many failed authentications from your address; retry after {}s with a valid key",
+        ceil_secs(.0.retry_after)
+    )]
+    Braked(Braked),
     /// The key store could not be read: our failure, not the caller's.
     #[error("key lookup failed: {0}")]
     Store(#[from] StoreError),
@@ -47,6 +57,7 @@ impl AuthError {
             AuthError::Revoked => "revoked_api_key",
             AuthError::AccountDisabled => "account_disabled",
             AuthError::InvalidToken => "invalid_token",
+            AuthError::Braked(_) => "rate_limit_exceeded",
             AuthError::Store(_) => "internal_error",
         }
     }
@@ -58,21 +69,45 @@ pub struct Principal {
     pub key: Arc<KeyRecord>,
 }
 
+fn ceil_secs(d: std::time::Duration) -> u64 {
+    d.as_secs() + u64::from(d.subsec_nanos() > 0)
+}
+
 /// Checks presented keys: format and checksum first (no I/O), then the cached record,
-/// then the peppered hash in constant time, then the key's lifecycle.
+/// then the peppered hash in constant time, then the key's lifecycle. Anything the
+/// secret has not earned (a lookup, a verdict on a cached kid) first takes a token
+/// from the client network's failure brake (see `brake.rs`).
+///
+/// `vouched` remembers, per kid, the hash of the last secret that authenticated, for
+/// a day after its last use: a key in use whose record just left the cache (TTL, a
+/// change seen by the poller) is looked up again without a brake token, so a braked
+/// address never locks out a valid key it is using. Only a correct secret gets in, so
+/// its size is bounded by the keys that exist ([`VOUCHED_CAPACITY`] caps it anyway).
+/// It only spares the token; the lookup still decides (revoked, expired, rotated).
 #[derive(Clone)]
 pub struct Authenticator {
     prefix: Arc<str>,
     hasher: KeyHasher,
     cache: KeyCache,
+    brake: FailureBrake,
+    vouched: moka::sync::Cache<crate::keys::KeyId, SecretHash>,
 }
 
+/// Kids whose last good secret is remembered (see [`Authenticator`]).
+pub const VOUCHED_CAPACITY: u64 = 100_000;
+const VOUCHED_IDLE: std::time::Duration = std::time::Duration::from_secs(86_400);
+
 impl Authenticator {
-    pub fn new(prefix: &str, hasher: KeyHasher, cache: KeyCache) -> Self {
+    pub fn new(prefix: &str, hasher: KeyHasher, cache: KeyCache, brake: FailureBrake) -> Self {
         Authenticator {
             prefix: prefix.into(),
             hasher,
             cache,
+            brake,
+            vouched: moka::sync::Cache::builder()
+                .max_capacity(VOUCHED_CAPACITY)
+                .time_to_idle(VOUCHED_IDLE)
+                .build(),
         }
     }
 
@@ -80,27 +115,55 @@ impl Authenticator {
         &self.cache
     }
 
-    /// Authenticates `presented` for the gateway (`sk` keys).
+    /// Authenticates `presented`, sent from `client`, for the gateway (`sk` keys).
     pub async fn authenticate(
         &self,
         presented: &str,
+        client: IpAddr,
         now: OffsetDateTime,
     ) -> Result<Principal, AuthError> {
         let key = ApiKey::parse(&self.prefix, presented).map_err(|_| AuthError::Invalid)?;
-        let cached = self.cache.get(&key.kid).await?.ok_or(AuthError::Invalid)?;
-        let record = &cached.record;
-        // The stored env and kind are bound into the hash, so a match proves both.
-        // Both secrets are always compared, so timing does not tell which matched.
         let presented_hash = self.hasher.hash(&key);
-        let current = presented_hash.matches(&record.secret_hash);
-        let previous = record
-            .prev_secret_hash
-            .as_ref()
-            .is_some_and(|prev| prev.matches(&presented_hash));
-        let previous_valid = previous && record.prev_secret_expires_at.is_some_and(|t| now < t);
-        if !(current | previous_valid) {
-            return Err(AuthError::Invalid);
-        }
+        let cached = match self.cache.cached(&key.kid).await {
+            // The hot path: a cached key with its right secret costs no token.
+            Cached::Found(c) if self.secret_matches(&c.record, &presented_hash, now) => c,
+            // Everything else is an answer the secret has not earned.
+            Cached::Found(_) | Cached::Absent => {
+                let _counted = self.brake.reserve(client).map_err(AuthError::Braked)?;
+                return Err(AuthError::Invalid);
+            }
+            Cached::Unknown => {
+                let vouched = self
+                    .vouched
+                    .get(&key.kid)
+                    .is_some_and(|good| good.matches(&presented_hash));
+                let reservation = if vouched {
+                    None
+                } else {
+                    Some(self.brake.reserve(client).map_err(AuthError::Braked)?)
+                };
+                let loaded = match self.cache.load(&key.kid).await {
+                    Ok(Some(loaded)) => loaded,
+                    Ok(None) => return Err(AuthError::Invalid),
+                    // Our failure, not the caller's: it does not count.
+                    Err(e) => {
+                        if let Some(r) = reservation {
+                            r.refund();
+                        }
+                        return Err(e.into());
+                    }
+                };
+                if !self.secret_matches(&loaded.record, &presented_hash, now) {
+                    return Err(AuthError::Invalid);
+                }
+                if let Some(r) = reservation {
+                    r.refund();
+                }
+                self.vouched.insert(key.kid.clone(), presented_hash);
+                loaded
+            }
+        };
+        let record = &cached.record;
         match record.status(now) {
             KeyStatus::Revoked => return Err(AuthError::Revoked),
             KeyStatus::Expired => return Err(AuthError::Expired),
@@ -113,5 +176,23 @@ impl Authenticator {
         Ok(Principal {
             key: record.clone(),
         })
+    }
+
+    /// The current secret, or the previous one within its grace period. The stored
+    /// env and kind are bound into the hash, so a match proves both. Both secrets are
+    /// always compared, so timing does not tell which matched.
+    fn secret_matches(
+        &self,
+        record: &KeyRecord,
+        presented: &SecretHash,
+        now: OffsetDateTime,
+    ) -> bool {
+        let current = presented.matches(&record.secret_hash);
+        let previous = record
+            .prev_secret_hash
+            .as_ref()
+            .is_some_and(|prev| prev.matches(presented));
+        let previous_valid = previous && record.prev_secret_expires_at.is_some_and(|t| now < t);
+        current | previous_valid
     }
 }

@@ -115,6 +115,8 @@ pub struct KeysConfig {
     pub revocation_poll: Duration,
     /// Models each environment's keys are confined to (`[keys] env_models`).
     pub env_models: BTreeMap<KeyEnv, Vec<String>>,
+    /// The failed-authentication brake per client network; `None` when off.
+    pub auth_failures: Option<crate::policy::rate_limit::Quota>,
 }
 
 #[derive(Debug, Clone)]
@@ -349,6 +351,26 @@ impl Validator<'_> {
             ));
         }
 
+        let auth_failures = match raw.keys.auth_failure_limit {
+            0 => None,
+            limit => {
+                let period = raw.keys.auth_failure_period.parse().map_err(
+                    |e: crate::policy::rate_limit::ParsePeriodError| {
+                        self.invalid(
+                            "keys.auth_failure_period",
+                            &raw.keys.auth_failure_period,
+                            e.to_string(),
+                        )
+                    },
+                )?;
+                Some(crate::policy::rate_limit::Quota {
+                    requests: limit,
+                    period,
+                    burst: limit,
+                })
+            }
+        };
+
         let mut env_models = BTreeMap::new();
         for (env, models) in &raw.keys.env_models {
             let env: KeyEnv = env.parse().map_err(|_| {
@@ -523,6 +545,7 @@ impl Validator<'_> {
                 cache_ttl: Duration::from_secs(raw.keys.cache_ttl_secs),
                 revocation_poll: Duration::from_millis(raw.keys.revocation_poll_ms),
                 env_models,
+                auth_failures,
             },
             providers,
             byok: ByokPolicy {

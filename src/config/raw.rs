@@ -109,6 +109,11 @@ pub struct RawKeys {
     /// Per environment (`live`, `stg`, `dev`): the only models its keys may use
     /// (ids as requested or served, `provider/*`, `*`). Absent: no restriction.
     pub env_models: BTreeMap<String, Vec<String>>,
+    /// Failed authentications per client network (IPv4 address, IPv6 /64) per
+    /// `auth_failure_period` before key lookups from it are refused with 429; 0 = off.
+    pub auth_failure_limit: u32,
+    /// `second`, `minute`, `hour` or `day`.
+    pub auth_failure_period: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -205,6 +210,8 @@ impl Default for RawKeys {
             cache_ttl_secs: 300,
             revocation_poll_ms: 1_000,
             env_models: BTreeMap::new(),
+            auth_failure_limit: 20,
+            auth_failure_period: "minute".into(),
         }
     }
 }

@@ -67,6 +67,33 @@ fn prefix_with_underscore_is_refused() {
 }
 
 #[test]
+fn the_auth_failure_brake_defaults_on_and_can_be_set_or_turned_off() {
+    use crate::policy::rate_limit::{Period, Quota};
+    let cfg = load_toml("").unwrap();
+    assert_eq!(
+        cfg.keys.auth_failures,
+        Some(Quota {
+            requests: 20,
+            period: Period::Minute,
+            burst: 20
+        })
+    );
+    let cfg =
+        load_toml("[keys]\nauth_failure_limit = 5\nauth_failure_period = \"hour\"\n").unwrap();
+    assert_eq!(
+        cfg.keys.auth_failures.map(|q| (q.requests, q.period)),
+        Some((5, Period::Hour))
+    );
+    let cfg = load_toml("[keys]\nauth_failure_limit = 0\n").unwrap();
+    assert_eq!(cfg.keys.auth_failures, None);
+    let err = load_toml("[keys]\nauth_failure_period = \"fortnight\"\n").unwrap_err();
+    assert!(
+        err.to_string().contains("keys.auth_failure_period"),
+        "{err}"
+    );
+}
+
+#[test]
 fn unset_env_reference_means_no_key_and_a_warning() {
     let raw = RawConfig {
         providers: RawProviders {

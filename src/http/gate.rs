@@ -39,10 +39,14 @@ pub async fn guard(
     next: Next,
 ) -> Result<Response, ApiError> {
     let state = &gate.state;
-    let principal = authenticate(state, req.headers()).await.inspect_err(|e| {
-        let code = e.parts().code;
-        metrics::counter!("tollgate_auth_failures_total", "code" => code.into_owned()).increment(1);
-    })?;
+    let client = request_ip(state, &req);
+    let principal = authenticate(state, req.headers(), client)
+        .await
+        .inspect_err(|e| {
+            let code = e.parts().code;
+            metrics::counter!("tollgate_auth_failures_total", "code" => code.into_owned())
+                .increment(1);
+        })?;
     let policy = &principal.key.policy;
     tracing::Span::current().record("kid", principal.key.kid.as_str());
     if let Some(meter) = req.extensions().get::<Meter>() {
@@ -111,11 +115,15 @@ pub async fn guard(
     Ok(res)
 }
 
-async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Principal, ApiError> {
+async fn authenticate(
+    state: &AppState,
+    headers: &HeaderMap,
+    client: IpAddr,
+) -> Result<Principal, ApiError> {
     let presented = presented_key(headers, state.alt_header())?.ok_or(AuthError::Missing)?;
     Ok(state
         .auth()
-        .authenticate(presented, OffsetDateTime::now_utc())
+        .authenticate(presented, client, OffsetDateTime::now_utc())
         .await?)
 }
 

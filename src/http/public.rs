@@ -2,7 +2,7 @@
 
 use axum::Json;
 use axum::extract::{OriginalUri, State};
-use axum::http::{HeaderMap, header};
+use axum::http::header;
 use time::OffsetDateTime;
 
 use crate::auth::presented_key;
@@ -22,14 +22,15 @@ pub async fn health() -> impl IntoResponse {
 /// presented but invalid is refused, as anywhere else.
 pub async fn models(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    req: axum::extract::Request,
 ) -> Result<impl IntoResponse, ApiError> {
-    let body = match presented_key(&headers, state.alt_header())? {
+    let body = match presented_key(req.headers(), state.alt_header())? {
         None => state.catalog().list_body(),
         Some(key) => {
+            let client = crate::http::gate::request_ip(&state, &req);
             let principal = state
                 .auth()
-                .authenticate(key, OffsetDateTime::now_utc())
+                .authenticate(key, client, OffsetDateTime::now_utc())
                 .await?;
             let key = &principal.key;
             let unrestricted = key.policy.allowed_models.is_empty()

@@ -44,6 +44,55 @@ pub(crate) struct Directives {
     /// `blocked`: refuse the prompt the way Gemini's safety filter does, a
     /// 200 with no candidates (Gemini; other dialects ignore it).
     pub blocked: bool,
+    /// `echo_key=full|head:N|tail:N|mid:N`: an error answer's message quotes the
+    /// credential the request carried, whole or cut, as providers do (every route;
+    /// only with `status=NNN` or another error). For testing secret redaction.
+    pub echo_key: Option<KeyEcho>,
+}
+
+/// Which part of the presented credential `echo_key` quotes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum KeyEcho {
+    Full,
+    /// The first N characters.
+    Head(usize),
+    /// The last N characters.
+    Tail(usize),
+    /// N characters from the middle.
+    Middle(usize),
+}
+
+impl KeyEcho {
+    fn parse(value: &str) -> Option<Self> {
+        if value == "full" {
+            return Some(KeyEcho::Full);
+        }
+        let (kind, n) = value.split_once(':')?;
+        let n = n.trim().parse().ok()?;
+        match kind.trim() {
+            "head" => Some(KeyEcho::Head(n)),
+            "tail" => Some(KeyEcho::Tail(n)),
+            "mid" => Some(KeyEcho::Middle(n)),
+            _ => None,
+        }
+    }
+
+    /// The part of `key` to quote (all of it when N is longer than the key).
+    pub(crate) fn cut(self, key: &str) -> String {
+        let chars: Vec<char> = key.chars().collect();
+        let len = chars.len();
+        let (from, to) = match self {
+            KeyEcho::Full => (0, len),
+            KeyEcho::Head(n) => (0, n.min(len)),
+            KeyEcho::Tail(n) => (len.saturating_sub(n), len),
+            KeyEcho::Middle(n) => {
+                let n = n.min(len);
+                let from = (len - n) / 2;
+                (from, from + n)
+            }
+        };
+        chars[from..to].iter().collect()
+    }
 }
 
 impl Directives {
@@ -98,6 +147,11 @@ impl Directives {
                     self.thoughts = Some(n);
                 }
             }
+            ("echo_key", Some(v)) => {
+                if let Some(echo) = KeyEcho::parse(v) {
+                    self.echo_key = Some(echo);
+                }
+            }
             ("tool_call", None) => self.tool_call = true,
             ("stream_error", None) => self.stream_error = true,
             ("blocked", None) => self.blocked = true,
@@ -142,7 +196,8 @@ mod tests {
         let d = Directives::parse(
             "hi [[mock:status=503]] [[mock:delay_ms=250]][[mock:chunk_delay_ms=5]] \
              [[mock:drop_after=3]] [[mock:words=12]] [[mock:tool_call]] \
-             [[mock:stream_error]] [[mock:thoughts=7]] [[mock:blocked]] bye",
+             [[mock:stream_error]] [[mock:thoughts=7]] [[mock:blocked]] \
+             [[mock:echo_key=tail:9]] bye",
         );
         assert_eq!(
             d,
@@ -156,8 +211,35 @@ mod tests {
                 stream_error: true,
                 thoughts: Some(7),
                 blocked: true,
+                echo_key: Some(KeyEcho::Tail(9)),
             }
         );
+    }
+
+    #[test]
+    fn echo_key_cuts_the_credential() {
+        let key = "abcdefghij";
+        for (tag, want) in [
+            ("full", "abcdefghij"),
+            ("head:3", "abc"),
+            ("tail:4", "ghij"),
+            ("mid:4", "defg"),
+            ("head:99", "abcdefghij"),
+        ] {
+            let d = Directives::parse(&format!("[[mock:echo_key={tag}]]"));
+            assert_eq!(
+                d.echo_key.map(|e| e.cut(key)).as_deref(),
+                Some(want),
+                "{tag}"
+            );
+        }
+        for bad in [
+            "[[mock:echo_key]]",
+            "[[mock:echo_key=side:3]]",
+            "[[mock:echo_key=head:x]]",
+        ] {
+            assert_eq!(Directives::parse(bad).echo_key, None, "{bad}");
+        }
     }
 
     #[test]

@@ -94,6 +94,7 @@
 //! | `[[mock:tool_call]]` | if the request has tools, call the first one with `{"location":"Paris"}`; Anthropic says `Let me check.` first, in its own text block; Gemini sends one `functionCall` part (whole, in one chunk when streamed) with `finishReason: "STOP"` |
 //! | `[[mock:stream_error]]` | Anthropic streams only: after `message_start` and the first text delta, send `event: error` (`overloaded_error`) and end the stream; counted in `streams_aborted`. Ignored when not streaming and by the other routes |
 //! | `[[mock:thoughts=N]]` | Gemini only: lead with a `{"text":"thinking…","thought":true}` part (its own chunk when streamed) and report `thoughtsTokenCount: N`, apart from `candidatesTokenCount` and inside `totalTokenCount` |
+//! | `[[mock:echo_key=full\|head:N\|tail:N\|mid:N]]` | an error answer's `error.message` ends with `; the key you sent: <the credential, whole or N characters of it>` (found anywhere in the request body; see [`key_echo`]). Every route, with `status=NNN` or any other error |
 //! | `[[mock:blocked]]` | Gemini only: a 200 with no `candidates`, only `promptFeedback: {"blockReason":"SAFETY"}` and the prompt's usage (one chunk when streamed) |
 
 mod anthropic;
@@ -104,6 +105,7 @@ mod error_body;
 mod event_stream;
 mod gemini;
 mod journal;
+mod key_echo;
 mod openai;
 mod query;
 mod reply;
@@ -222,7 +224,14 @@ async fn record_provider_request(
         Err(_) => return body_too_large(&state, head.uri.path()),
     };
     state.journal.record(&head, Bytes::clone(&body));
-    next.run(Request::from_parts(head, Body::from(body))).await
+    if !key_echo::requested(&body) {
+        return next.run(Request::from_parts(head, Body::from(body))).await;
+    }
+    let (headers, uri) = (head.headers.clone(), head.uri.clone());
+    let response = next
+        .run(Request::from_parts(head, Body::from(Bytes::clone(&body))))
+        .await;
+    key_echo::apply(&headers, uri.query(), &body, response).await
 }
 
 /// A 413 in the shape of the route's dialect.

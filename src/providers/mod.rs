@@ -22,8 +22,9 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::config::{Config, UpstreamConfig};
+use crate::outbound::PolicyResolver;
 use crate::routing::ProviderKind;
-use crate::routing::byok::{Byok, PublicOnlyResolver};
+use crate::routing::byok::Byok;
 
 /// Whose provider account a call runs on.
 #[derive(Debug, Clone, Copy)]
@@ -98,10 +99,7 @@ impl Upstreams {
     pub fn new(config: &Config) -> Result<Self, UpstreamError> {
         let clients = Clients {
             gateway: build_client(&config.upstream, None)?,
-            byok: build_client(
-                &config.upstream,
-                Some(PublicOnlyResolver::shared(config.byok.allow_private_base)),
-            )?,
+            byok: build_client(&config.upstream, Some(config.byok.addresses().resolver()))?,
         };
         let first_byte = config.upstream.first_byte_timeout;
         let openai_like = ProviderKind::ALL
@@ -152,7 +150,7 @@ impl Upstreams {
 
 fn build_client(
     t: &UpstreamConfig,
-    resolver: Option<Arc<PublicOnlyResolver>>,
+    resolver: Option<Arc<PolicyResolver>>,
 ) -> Result<reqwest::Client, UpstreamError> {
     let mut builder = reqwest::Client::builder()
         // No read or total timeout here: the first-byte wait is bounded in `send`

@@ -1,6 +1,15 @@
 //! The one sending path every provider uses: first-byte timeout, transport error
 //! mapping, and turning a non-2xx answer into [`UpstreamError::Rejected`] with the
 //! provider's own message (bounded, with our credentials scrubbed out).
+//!
+//! Secrets in upstream text: a 401/403 body is about the credentials we sent, the
+//! likeliest text to echo them, so it is never passed on at all; the caller gets a
+//! fixed message saying whose key was refused. Any other message (and code) passes
+//! through [`redact`], which removes every piece of 8 or more characters of the key
+//! this attempt sent (the gateway's provider key, or the caller's BYOK key), not just
+//! exact copies.
+
+mod redact;
 
 use std::time::Duration;
 
@@ -56,10 +65,17 @@ pub(super) async fn send(
         .and_then(|v| v.trim().parse::<u64>().ok());
     let body = read_bounded(response).await;
     let (message, code) = error_message(&body);
+    let keys: Vec<&str> = attempt.secret.iter().map(|s| s.expose().as_str()).collect();
+    let message = match status.as_u16() {
+        401 | 403 => auth_refusal(provider, status.as_u16(), attempt.credentials),
+        _ => scrub(message, &keys),
+    };
+    // A code that held key material is dropped, not shown half-redacted.
+    let code = code.filter(|c| redact::redact(c, &keys) == *c);
     Err(UpstreamError::Rejected {
         provider,
         status: status.as_u16(),
-        message: scrub(message, attempt.secret),
+        message,
         code,
         retry_after,
         credentials: attempt.credentials,
@@ -136,12 +152,22 @@ fn error_message(body: &[u8]) -> (String, Option<String>) {
     (message, code)
 }
 
-fn scrub(mut message: String, secret: Option<&Secret<String>>) -> String {
-    if let Some(s) = secret
-        && !s.expose().is_empty()
-    {
-        message = message.replace(s.expose().as_str(), "[redacted]");
+/// What the caller sees instead of a provider's 401/403 body.
+fn auth_refusal(provider: ProviderKind, status: u16, credentials: Credentials) -> String {
+    match credentials {
+        Credentials::Caller => format!(
+            "{provider} refused the key in x-byok-api-key (HTTP {status}); check the key and its permissions"
+        ),
+        Credentials::Gateway => format!(
+            "{provider} refused the gateway's credentials (HTTP {status}); the operator should check providers.{provider}.api_key"
+        ),
     }
+}
+
+/// Redacts key pieces (before cutting, so a cut cannot leave a piece behind that the
+/// redaction would have seen whole) and bounds the length.
+fn scrub(message: String, keys: &[&str]) -> String {
+    let mut message = redact::redact(&message, keys);
     if message.chars().count() > MAX_MESSAGE_CHARS {
         message = message.chars().take(MAX_MESSAGE_CHARS).collect::<String>() + "…";
     }
@@ -179,13 +205,17 @@ mod tests {
 
     #[test]
     fn scrub_removes_our_key_and_bounds_length() {
-        let key = Secret::new("sk-gateway-secret".to_string());
         let m = scrub(
             "Incorrect API key provided: sk-gateway-secret".into(),
-            Some(&key),
+            &["sk-gateway-secret"],
         );
         assert!(!m.contains("sk-gateway-secret"));
-        let long = scrub("x".repeat(5_000), None);
+        let m = scrub(
+            "Incorrect API key provided: sk-gatew****".into(),
+            &["sk-gateway-secret"],
+        );
+        assert!(!m.contains("sk-gatew"), "{m}");
+        let long = scrub("x".repeat(5_000), &[]);
         assert!(long.chars().count() <= MAX_MESSAGE_CHARS + 1);
     }
 }

@@ -5,19 +5,17 @@
 //! providers is one table, [`SUPPORT`]. A BYOK request still needs a valid gateway key
 //! and passes every policy check; only the upstream credentials change.
 //!
-//! `x-byok-api-base` is an SSRF vector: it must be `https` (unless
-//! `[byok] allow_http_base`), and neither its literal address nor anything its host
-//! resolves to may be loopback, private, link-local or otherwise internal (unless
-//! `[byok] allow_private_base`). The check here gives a clear 400; the BYOK HTTP
-//! client also resolves through [`PublicOnlyResolver`], so a DNS answer that changes
-//! between the check and the connection (rebinding) is refused too.
-
-use std::net::{IpAddr, SocketAddr};
-use std::sync::Arc;
+//! `x-byok-api-base` is an SSRF vector. Where it may lead is the outbound address
+//! policy's call ([`crate::outbound`]): `https` only unless `[byok] allow_http_base`,
+//! and no address in the IANA special-purpose registries unless
+//! `[byok] allow_private_base`. This module only maps those two keys onto an
+//! [`AddressPolicy`], adds the BYOK-specific rules (no query or fragment in a base)
+//! and turns refusals into a 400 naming the header.
 
 use axum::http::HeaderMap;
 
 use super::ProviderKind;
+use crate::outbound::{AddressPolicy, OutboundError};
 use crate::secret::Secret;
 
 /// Endpoint families, for the support matrix.
@@ -85,6 +83,16 @@ pub fn supported(endpoint: Endpoint, provider: ProviderKind) -> bool {
 pub struct ByokPolicy {
     pub allow_http_base: bool,
     pub allow_private_base: bool,
+}
+
+impl ByokPolicy {
+    /// The outbound address policy for caller-chosen BYOK bases.
+    pub fn addresses(self) -> AddressPolicy {
+        AddressPolicy {
+            allow_http: self.allow_http_base,
+            allow_private: self.allow_private_base,
+        }
+    }
 }
 
 /// The caller's provider credentials for one request.
@@ -201,134 +209,32 @@ impl Byok {
         let Some(base) = &self.api_base else {
             return Ok(());
         };
-        if policy.allow_private_base {
-            return Ok(());
-        }
-        let url = reqwest::Url::parse(base).map_err(|_| bad("x-byok-api-base", "not a URL"))?;
-        let Some(host) = url.host_str() else {
-            return Err(bad("x-byok-api-base", "has no host"));
-        };
-        let port = url.port_or_known_default().unwrap_or(443);
-        let host = host.trim_start_matches('[').trim_end_matches(']');
-        let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host, port))
-            .await
-            .map_err(|_| bad("x-byok-api-base", format!("host {host} does not resolve")))?
-            .collect();
-        if addrs.is_empty() {
-            return Err(bad(
-                "x-byok-api-base",
-                format!("host {host} does not resolve"),
-            ));
-        }
-        if let Some(a) = addrs.iter().find(|a| is_internal(a.ip())) {
-            return Err(bad(
-                "x-byok-api-base",
-                format!(
-                    "resolves to an internal address ({}), which is not allowed",
-                    a.ip()
-                ),
-            ));
-        }
-        Ok(())
+        let addresses = policy.addresses();
+        let url = addresses.check_url(base).map_err(base_error)?;
+        addresses.check_resolved(&url).await.map_err(base_error)
     }
+}
+
+fn base_error(e: OutboundError) -> ByokError {
+    let problem = match &e {
+        OutboundError::HttpNotAllowed => "must use https ([byok] allow_http_base is off)".into(),
+        OutboundError::NotAUrl => {
+            "must be an absolute URL such as https://myres.openai.azure.com".into()
+        }
+        OutboundError::Refused { .. } | OutboundError::ResolvesToRefused { .. } => {
+            format!("{e} ([byok] allow_private_base is off)")
+        }
+        _ => e.to_string(),
+    };
+    bad("x-byok-api-base", problem)
 }
 
 fn validate_base(base: &str, policy: ByokPolicy) -> Result<String, ByokError> {
-    let url = reqwest::Url::parse(base).map_err(|_| {
-        bad(
-            "x-byok-api-base",
-            "must be an absolute URL such as https://myres.openai.azure.com",
-        )
-    })?;
-    match url.scheme() {
-        "https" => {}
-        "http" if policy.allow_http_base => {}
-        "http" => {
-            return Err(bad(
-                "x-byok-api-base",
-                "must use https ([byok] allow_http_base is off)",
-            ));
-        }
-        _ => return Err(bad("x-byok-api-base", "must be an https URL")),
-    }
-    if !url.username().is_empty() || url.password().is_some() {
-        return Err(bad("x-byok-api-base", "must not contain credentials"));
-    }
+    let url = policy.addresses().check_url(base).map_err(base_error)?;
     if url.query().is_some() || url.fragment().is_some() {
         return Err(bad("x-byok-api-base", "must not have a query or fragment"));
     }
-    let literal = url
-        .host_str()
-        .unwrap_or_default()
-        .trim_start_matches('[')
-        .trim_end_matches(']')
-        .parse::<IpAddr>();
-    if !policy.allow_private_base
-        && let Ok(ip) = literal
-        && is_internal(ip)
-    {
-        return Err(bad(
-            "x-byok-api-base",
-            format!("{ip} is an internal address, which is not allowed"),
-        ));
-    }
     Ok(url.as_str().trim_end_matches('/').to_owned())
-}
-
-/// Addresses a caller-supplied URL must never reach: loopback, private, link-local,
-/// shared (CGNAT), unique-local, multicast, unspecified and broadcast.
-pub fn is_internal(ip: IpAddr) -> bool {
-    match ip.to_canonical() {
-        IpAddr::V4(v4) => {
-            let o = v4.octets();
-            v4.is_loopback()
-                || v4.is_private()
-                || v4.is_link_local()
-                || v4.is_unspecified()
-                || v4.is_broadcast()
-                || v4.is_multicast()
-                || o[0] == 0
-                || (o[0] == 100 && (o[1] & 0xC0) == 64)
-        }
-        IpAddr::V6(v6) => {
-            let s = v6.segments();
-            v6.is_loopback()
-                || v6.is_unspecified()
-                || v6.is_multicast()
-                || (s[0] & 0xfe00) == 0xfc00
-                || (s[0] & 0xffc0) == 0xfe80
-        }
-    }
-}
-
-/// DNS for the BYOK client: like the system resolver, minus internal addresses
-/// (unless allowed), so a rebinding answer cannot reach our network.
-#[derive(Debug, Clone, Copy)]
-pub struct PublicOnlyResolver {
-    pub allow_private: bool,
-}
-
-impl reqwest::dns::Resolve for PublicOnlyResolver {
-    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
-        let allow_private = self.allow_private;
-        let host = name.as_str().to_owned();
-        Box::pin(async move {
-            let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0))
-                .await?
-                .filter(|a| allow_private || !is_internal(a.ip()))
-                .collect();
-            if addrs.is_empty() {
-                return Err(format!("{host} has no public address").into());
-            }
-            Ok(Box::new(addrs.into_iter()) as reqwest::dns::Addrs)
-        })
-    }
-}
-
-impl PublicOnlyResolver {
-    pub fn shared(allow_private: bool) -> Arc<Self> {
-        Arc::new(PublicOnlyResolver { allow_private })
-    }
 }
 
 #[cfg(test)]
@@ -406,28 +312,6 @@ mod tests {
             validate_base("http://127.0.0.1:9/", lax).unwrap(),
             "http://127.0.0.1:9"
         );
-    }
-
-    #[test]
-    fn internal_ranges() {
-        for ip in [
-            "127.0.0.1",
-            "10.0.0.1",
-            "172.16.5.4",
-            "192.168.1.1",
-            "169.254.169.254",
-            "100.64.0.1",
-            "0.0.0.0",
-            "::1",
-            "fd00::1",
-            "fe80::1",
-            "::ffff:127.0.0.1",
-        ] {
-            assert!(is_internal(ip.parse().unwrap()), "{ip}");
-        }
-        for ip in ["8.8.8.8", "1.1.1.1", "2606:4700::1111"] {
-            assert!(!is_internal(ip.parse().unwrap()), "{ip}");
-        }
     }
 
     #[tokio::test]

@@ -324,3 +324,46 @@ async fn azure_style_base_uses_deployment_path_api_key_and_api_version() {
     assert_eq!(sent["headers"]["api-key"], CALLER_KEY);
     assert!(sent["headers"].get("authorization").is_none());
 }
+
+/// The ranges the old check missed (hardening issue, item 9): IPv4-compatible, NAT64
+/// (well-known and local-use), 6to4, site-local, benchmarking, IETF protocol
+/// assignments and reserved. Each is refused up front with a 400 naming the header
+/// and the registry block, and nothing reaches the upstream.
+#[tokio::test(flavor = "multi_thread")]
+async fn api_base_in_any_special_purpose_range_is_refused() {
+    let gw = Gateway::start().await;
+    let key = gw.key().await;
+    for (base, block) in [
+        ("https://[::127.0.0.1]:8443", "Loopback"),
+        ("https://[::a00:7]", "Private-Use"),
+        ("https://[64:ff9b::7f00:1]", "Loopback"),
+        ("https://[64:ff9b::a9fe:a9fe]", "Link Local"),
+        ("https://[64:ff9b:1::1]", "IPv4-IPv6 Translat."),
+        ("https://[2002:7f00:1::1]", "6to4"),
+        ("https://[fec0::1]", "Site-Local"),
+        ("https://198.18.0.1", "Benchmarking"),
+        ("https://198.19.255.254", "Benchmarking"),
+        ("https://192.0.0.1", "IPv4 Service Continuity Prefix"),
+        ("https://192.0.0.200", "IETF Protocol Assignments"),
+        ("https://240.0.0.1", "Reserved"),
+        ("https://[ff02::1]", "Multicast"),
+        ("https://[2001:db8::1]", "Documentation"),
+    ] {
+        let mut headers = byok("openai");
+        headers.push(("x-byok-api-base", base));
+        let res = gw
+            .post(
+                "/v1/chat/completions",
+                &key,
+                &headers,
+                chat_body("gpt-4o-mini", "x"),
+            )
+            .await;
+        let err = expect_error(res, 400, "invalid_field").await;
+        assert_eq!(err["error"]["param"], "x-byok-api-base", "{base}: {err}");
+        let message = err["error"]["message"].as_str().unwrap();
+        assert!(message.contains(block), "{base}: {message}");
+        assert!(message.contains("allow_private_base"), "{base}: {message}");
+    }
+    assert_eq!(gw.mock.stats().await["requests"], 0, "nothing was fetched");
+}

@@ -347,6 +347,19 @@ impl GcraState {
             }
         }
     }
+
+    /// Gives back one allowed request's cost `T` (a reservation that turned out not
+    /// to count, e.g. an auth lookup that found a valid key). Never makes the bucket
+    /// fuller than full: a TAT moved below `now` means full, whatever its value.
+    pub fn refund(&self, quota: &Quota) {
+        let t = Params::of(quota).emission_ns;
+        // `fetch_update` with a closure that always returns `Some` cannot fail.
+        let _ = self
+            .tat_ns
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |tat| {
+                Some(tat.saturating_sub(t))
+            });
+    }
 }
 
 #[cfg(test)]
@@ -363,6 +376,27 @@ mod tests {
             period,
             burst,
         }
+    }
+
+    #[test]
+    fn a_refund_gives_back_exactly_one_request() {
+        let q = quota(3, Period::Minute, 3);
+        let s = GcraState::new();
+        for _ in 0..3 {
+            assert!(s.check(&q, 0).allowed);
+        }
+        assert!(!s.check(&q, 0).allowed);
+        s.refund(&q);
+        assert!(s.check(&q, 0).allowed);
+        assert!(!s.check(&q, 0).allowed);
+        // Refunds on a full bucket do not bank extra requests.
+        let fresh = GcraState::new();
+        fresh.refund(&q);
+        fresh.refund(&q);
+        for _ in 0..3 {
+            assert!(fresh.check(&q, 10 * SEC).allowed);
+        }
+        assert!(!fresh.check(&q, 10 * SEC).allowed);
     }
 
     #[test]
