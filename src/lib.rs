@@ -26,6 +26,7 @@ pub mod key_service;
 pub mod keys;
 pub mod metering;
 pub mod mock_upstream;
+pub mod pipeline;
 pub mod policy;
 pub mod providers;
 pub mod routing;

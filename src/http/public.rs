@@ -39,7 +39,13 @@ pub async fn models(
                 state.catalog().list_body()
             } else {
                 state.catalog().render_list(|provider, id| {
-                    crate::http::dispatch::may_use(&state, key, id, id, provider)
+                    crate::policy::admit::model_allowed(
+                        &state.config().keys.env_models,
+                        key,
+                        id,
+                        id,
+                        provider,
+                    )
                 })
             }
         }
