@@ -9,6 +9,7 @@
 
 pub mod adapter;
 mod anthropic;
+mod credential;
 mod error;
 mod gemini;
 mod openai;

@@ -105,6 +105,12 @@ impl std::str::FromStr for ProviderKind {
     }
 }
 
+impl fmt::Display for ProviderKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -118,11 +124,5 @@ mod tests {
             assert!(msg.contains(p.as_str()), "{msg} lacks {p}");
             assert_eq!(p.as_str().parse::<ProviderKind>(), Ok(p));
         }
-    }
-}
-
-impl fmt::Display for ProviderKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
     }
 }
