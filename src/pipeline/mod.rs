@@ -81,17 +81,13 @@ pub async fn run(
         wants_stream_usage(&body),
         body_format == BodyFormat::OpenAiSse,
     );
-    reserve(
-        state,
-        principal,
-        meter,
-        &routed,
-        &peek.model,
-        &body,
-        body_format,
+    let request = Request {
+        model: &peek.model,
+        body: &body,
+        format: body_format,
         usage,
-    )
-    .await?;
+    };
+    reserve(state, principal, meter, &routed, &request).await?;
 
     let upstream_model = &*routed.route.upstream_model;
     let outbound = (translation.request)(&table::Ctx {
@@ -193,24 +189,36 @@ pub async fn route(
     })
 }
 
+/// The caller's request as metering sees it.
+#[derive(Clone, Copy)]
+struct Request<'a> {
+    /// The model name the caller sent.
+    model: &'a str,
+    body: &'a Bytes,
+    format: BodyFormat,
+    usage: UsagePlan,
+}
+
 /// Records where the request goes and, for a prepaid account, holds a pessimistic
 /// estimate of its charge: 402 `insufficient_balance` before anything is sent
 /// upstream if the balance cannot cover it. BYOK requests are not charged. With
 /// metering off there is nothing to record and no balance is checked.
-#[allow(clippy::too_many_arguments)]
 async fn reserve(
     state: &AppState,
     principal: &Principal,
     meter: &Meter,
     routed: &Routed,
-    requested_model: &str,
-    body: &Bytes,
-    format: BodyFormat,
-    usage: UsagePlan,
+    request: &Request<'_>,
 ) -> Result<(), ApiError> {
     if meter.is_detached() {
         return Ok(());
     }
+    let Request {
+        model: requested_model,
+        body,
+        format,
+        usage,
+    } = *request;
     let route = &routed.route;
     let prices = route.entry.as_ref().map(|e| Prices {
         input: e.input_micro_usd_per_mtok,
