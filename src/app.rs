@@ -207,9 +207,7 @@ impl App {
                 router
             }
         };
-        let messages_routes = gateway("/v1/messages", post(messages::create), Scope::Chat)
-            // Outermost, so every refusal on this route takes Anthropic's shape.
-            .layer(axum::middleware::from_fn(middleware::anthropic_errors));
+        let messages_routes = gateway("/v1/messages", post(messages::create), Scope::Chat);
         let admin_routes = Router::new()
             .route(
                 "/admin/keys",
@@ -283,6 +281,9 @@ impl App {
             .merge(analytics_routes)
             .fallback(public::not_found)
             .method_not_allowed_fallback(public::method_not_allowed)
+            // Outside the routes and fallbacks, so every refusal under /v1/messages
+            // (404 and 405 included) takes Anthropic's shape.
+            .layer(axum::middleware::from_fn(messages::anthropic_errors))
             .layer(
                 ServiceBuilder::new()
                     .layer(CatchPanicLayer::custom(middleware::panic_response))

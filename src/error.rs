@@ -414,6 +414,49 @@ impl From<AuthError> for ApiError {
     }
 }
 
+impl From<crate::policy::PolicyError> for ApiError {
+    fn from(e: crate::policy::PolicyError) -> Self {
+        use crate::policy::PolicyError as P;
+        match e {
+            P::IpNotAllowed(ip) => ApiError::IpNotAllowed(ip),
+            P::MissingScope(scope) => ApiError::MissingScope(scope),
+            P::RateLimited(s) => ApiError::RateLimited(s.into()),
+            P::ConcurrencyLimited(max) => ApiError::ConcurrencyLimited(max),
+            P::ModelNotAllowed(model) => ApiError::ModelNotAllowed(model),
+            e @ P::LimitsUnavailable(_) => ApiError::internal(e),
+        }
+    }
+}
+
+impl From<crate::policy::admit::RateState> for RateLimitInfo {
+    fn from(s: crate::policy::admit::RateState) -> Self {
+        RateLimitInfo {
+            limit: s.limit,
+            remaining: s.remaining,
+            reset_at: s.reset_at,
+            retry_after: s.retry_after,
+        }
+    }
+}
+
+impl From<crate::metering::billing::BillingError> for ApiError {
+    fn from(e: crate::metering::billing::BillingError) -> Self {
+        use crate::metering::billing::BillingError as B;
+        match e {
+            B::Insufficient {
+                available,
+                needed,
+                currency,
+            } => ApiError::InsufficientBalance {
+                available,
+                needed,
+                currency,
+            },
+            other => ApiError::internal(other),
+        }
+    }
+}
+
 impl From<PeekError> for ApiError {
     fn from(e: PeekError) -> Self {
         match e {

@@ -1,6 +1,8 @@
 //! The gate in front of every gateway and management route: who is calling
-//! (auth), from where (IP allowlist), for what (scope), how often (rate limit) and
-//! how much at once (concurrency cap). All of it is in memory on a cached key.
+//! (auth), then `policy::admit` decides from where (IP allowlist), for what
+//! (scope), how often (rate limit) and how much at once (concurrency cap). All of
+//! it is in memory on a cached key. The principal rides on the response (refused
+//! or not) for the meter to record; the gate writes no metering fields.
 //!
 //! The concurrency permit rides inside the response body, so a stream holds its
 //! slot until the last byte is sent or the client goes away.
@@ -14,7 +16,7 @@ use axum::body::Body;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::HeaderMap;
 use axum::middleware::Next;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use http_body::Frame;
 use time::OffsetDateTime;
 
@@ -22,7 +24,7 @@ use crate::app::AppState;
 use crate::auth::{AuthError, Principal, presented_key};
 use crate::error::{ApiError, RateLimitInfo};
 use crate::keys::Scope;
-use crate::metering::meter::Meter;
+use crate::policy::admit::{Facts, Limits, OnFailure, admit};
 use crate::policy::concurrency::ConcurrencyPermit;
 use crate::policy::ip_allowlist::client_ip;
 
@@ -47,64 +49,38 @@ pub async fn guard(
             metrics::counter!("tollgate_auth_failures_total", "code" => code.into_owned())
                 .increment(1);
         })?;
-    let policy = &principal.key.policy;
     tracing::Span::current().record("kid", principal.key.kid.as_str());
-    if let Some(meter) = req.extensions().get::<Meter>() {
-        meter.with(|d| {
-            d.account_id = principal.key.account_id.clone();
-            d.kid = principal.key.kid.as_str().to_owned();
-            d.key_markup_bps = Some(policy.markup_bps());
-        });
-    }
-
-    if !policy.ip_allowlist.is_empty() {
-        let ip = request_ip(state, &req);
-        if !policy.ip_allowlist.allows(ip) {
-            return Err(ApiError::IpNotAllowed(ip));
+    // Who was refused or admitted is the meter's to record (from the response).
+    let admitted = admit(
+        &principal,
+        &Facts {
+            scope: gate.scope,
+            ip: client,
+            now: SystemTime::now(),
+            limits: Limits::Local {
+                rate: state.rate_limiter(),
+                concurrency: state.concurrency(),
+            },
+            on_failure: OnFailure::Open,
+        },
+    )
+    .await;
+    let admission = match admitted {
+        Ok(a) => a,
+        Err(e) => {
+            let mut res = ApiError::from(e).into_response();
+            res.extensions_mut().insert(principal);
+            return Ok(res);
         }
-    }
-    if !policy.scopes.contains(gate.scope) {
-        return Err(ApiError::MissingScope(gate.scope));
-    }
-    let rate = match &policy.rate_limit {
-        Some(quota) => {
-            let d = state
-                .rate_limiter()
-                .check(principal.key.kid.as_str(), quota);
-            let info = RateLimitInfo {
-                limit: d.limit,
-                remaining: d.remaining,
-                reset_at: SystemTime::now() + d.reset_after,
-                retry_after: d.retry_after,
-            };
-            if !d.allowed {
-                metrics::counter!("tollgate_rate_limited_total", "limit" => "rate").increment(1);
-                return Err(ApiError::RateLimited(info));
-            }
-            Some(info)
-        }
-        None => None,
-    };
-    let permit = match policy.max_concurrency {
-        Some(max) => Some(
-            state
-                .concurrency()
-                .try_acquire(principal.key.kid.as_str(), max)
-                .ok_or_else(|| {
-                    metrics::counter!("tollgate_rate_limited_total", "limit" => "concurrency")
-                        .increment(1);
-                    ApiError::ConcurrencyLimited(max)
-                })?,
-        ),
-        None => None,
     };
 
-    req.extensions_mut().insert(principal);
+    req.extensions_mut().insert(principal.clone());
     let mut res = next.run(req).await;
-    if let Some(info) = rate {
-        info.write_headers(res.headers_mut());
+    res.extensions_mut().insert(principal);
+    if let Some(state) = admission.rate {
+        RateLimitInfo::from(state).write_headers(res.headers_mut());
     }
-    if let Some(permit) = permit {
+    if let Some(permit) = admission.permit {
         res = res.map(|body| {
             Body::new(HoldPermit {
                 body,

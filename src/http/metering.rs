@@ -51,6 +51,13 @@ pub async fn meter(State(state): State<AppState>, mut req: Request, next: Next) 
     let meter = Meter::new(draft, crate::store::records_ms(OffsetDateTime::now_utc()));
     req.extensions_mut().insert(meter.clone());
     let res = next.run(req).await;
+    if let Some(p) = res.extensions().get::<crate::auth::Principal>() {
+        meter.with(|d| {
+            d.account_id = p.key.account_id.clone();
+            d.kid = p.key.kid.as_str().to_owned();
+            d.key_markup_bps = Some(p.key.policy.markup_bps());
+        });
+    }
     let metering = state.metering();
     if let Some(err) = res.extensions().get::<RenderedError>() {
         metering.finish(&meter, res.status().as_u16(), &err.parts.code, None);

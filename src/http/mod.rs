@@ -1,9 +1,9 @@
 //! HTTP handlers, one file per endpoint family, plus the extractors and middleware
-//! they share. Handlers stay thin: extract, call into auth/routing/providers, render.
+//! they share. Handlers stay thin: extract, then call `pipeline::run` with the
+//! route's `RouteSpec` (model routes) or the service they front.
 
 pub mod admin;
 pub mod chat;
-pub mod dispatch;
 pub mod embeddings;
 pub mod extract;
 pub mod gate;

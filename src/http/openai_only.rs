@@ -9,15 +9,23 @@ use axum::response::Response;
 use crate::app::AppState;
 use crate::auth::Principal;
 use crate::error::ApiError;
-use crate::http::dispatch::{self, Billing};
 use crate::http::extract::RawBody;
 use crate::metering::meter::Meter;
-use crate::metering::observe::BodyFormat;
-use crate::providers::relay::StreamDialect;
-use crate::providers::{OpenAiEndpoint, UpstreamError};
-use crate::routing::Dialect;
+use crate::pipeline::{self, CallerFormat, RouteSpec};
 use crate::routing::byok::Endpoint;
-use crate::translate::peek::{ChatPeek, Shape, wants_stream_usage, with_stream_usage};
+use crate::translate::peek::Shape;
+
+pub const COMPLETIONS: RouteSpec = RouteSpec {
+    format: CallerFormat::OpenAiCompletions,
+    endpoint: Endpoint::Completions,
+    shape: Shape::Prompt,
+};
+
+pub const IMAGES: RouteSpec = RouteSpec {
+    format: CallerFormat::OpenAiImages,
+    endpoint: Endpoint::Images,
+    shape: Shape::ImagePrompt,
+};
 
 pub async fn completions(
     State(state): State<AppState>,
@@ -26,17 +34,7 @@ pub async fn completions(
     headers: HeaderMap,
     RawBody(body): RawBody,
 ) -> Result<Response, ApiError> {
-    forward(
-        &state,
-        &principal,
-        &meter,
-        &headers,
-        &body,
-        Shape::Prompt,
-        Endpoint::Completions,
-        OpenAiEndpoint::Completions,
-    )
-    .await
+    pipeline::run(&state, &principal, &meter, &headers, body, COMPLETIONS).await
 }
 
 pub async fn images(
@@ -46,76 +44,5 @@ pub async fn images(
     headers: HeaderMap,
     RawBody(body): RawBody,
 ) -> Result<Response, ApiError> {
-    forward(
-        &state,
-        &principal,
-        &meter,
-        &headers,
-        &body,
-        Shape::ImagePrompt,
-        Endpoint::Images,
-        OpenAiEndpoint::ImagesGenerations,
-    )
-    .await
-}
-
-#[allow(clippy::too_many_arguments)]
-async fn forward(
-    state: &AppState,
-    principal: &Principal,
-    meter: &Meter,
-    headers: &HeaderMap,
-    body: &bytes::Bytes,
-    shape: Shape,
-    endpoint: Endpoint,
-    upstream_endpoint: OpenAiEndpoint,
-) -> Result<Response, ApiError> {
-    let peek = ChatPeek::parse_as(body, shape)?;
-    let routed = dispatch::route(state, principal, headers, endpoint, &peek.model).await?;
-    let route = &routed.route;
-    if route.provider.dialect() != Dialect::OpenAi {
-        return Err(UpstreamError::Unsupported {
-            provider: route.provider,
-            model: peek.model.into_owned(),
-        }
-        .into());
-    }
-    let format = match (upstream_endpoint, peek.stream) {
-        (OpenAiEndpoint::ImagesGenerations, _) => BodyFormat::Opaque,
-        (_, true) => BodyFormat::OpenAiSse,
-        (_, false) => BodyFormat::OpenAiJson,
-    };
-    dispatch::bill(
-        state,
-        principal,
-        &routed,
-        &peek.model,
-        Billing {
-            meter,
-            body,
-            streamed: peek.stream,
-            format,
-            caller_wants_usage: wants_stream_usage(body),
-        },
-    )
-    .await?;
-    let mut forwarded = peek.with_model(body, &route.upstream_model);
-    if format == BodyFormat::OpenAiSse {
-        forwarded = with_stream_usage(&forwarded);
-    }
-    let upstreams = state.upstreams();
-    let upstream = upstreams
-        .openai(route.provider)?
-        .post(
-            upstream_endpoint,
-            &route.upstream_model,
-            forwarded,
-            routed.account(),
-        )
-        .await?;
-    Ok(dispatch::relay_response(
-        upstream,
-        StreamDialect::OpenAi,
-        upstreams.timeouts().idle_timeout,
-    ))
+    pipeline::run(&state, &principal, &meter, &headers, body, IMAGES).await
 }

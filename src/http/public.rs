@@ -2,14 +2,13 @@
 
 use axum::Json;
 use axum::extract::{OriginalUri, State};
-use axum::http::header;
-use time::OffsetDateTime;
-
-use crate::auth::presented_key;
+use axum::http::{HeaderMap, header};
 use axum::response::IntoResponse;
 use serde_json::json;
+use time::OffsetDateTime;
 
 use crate::app::AppState;
+use crate::auth::presented_key;
 use crate::error::ApiError;
 
 /// `GET /health`: the process is up and serving.
@@ -40,7 +39,13 @@ pub async fn models(
                 state.catalog().list_body()
             } else {
                 state.catalog().render_list(|provider, id| {
-                    crate::http::dispatch::may_use(&state, key, id, id, provider)
+                    crate::policy::admit::model_allowed(
+                        &state.config().keys.env_models,
+                        key,
+                        id,
+                        id,
+                        provider,
+                    )
                 })
             }
         }

@@ -15,8 +15,11 @@ pub struct RouteInfo {
     pub provider: String,
     pub model_requested: String,
     pub model_served: String,
-    /// Catalog prices (micro-USD per Mtok): input, output, cached input.
-    pub prices: Option<(u64, u64, u64)>,
+    /// Catalog prices (micro-USD per Mtok), when the model is in the catalog.
+    pub prices: Option<crate::metering::pricing::Prices>,
+    /// The output tokens a prepaid reservation covered (the request's own limit,
+    /// else the model's default): no more is billed.
+    pub max_output_tokens: u64,
     pub byok: bool,
     pub streamed: bool,
     /// The shape of the caller-facing body, for reading usage out of it.

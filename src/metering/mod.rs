@@ -5,10 +5,13 @@
 //! - `meter`: one request's draft, filled in along the way and closed once.
 //! - `observe`: token usage read from the caller-facing response.
 //! - `tokens`: tiktoken estimates when no usage was reported.
+//! - `usage_scan`: the top-level `usage` of a whole answer, found as it streams past.
 //! - `money`, `pricing`: exact arithmetic for cost, markup and currency.
+//! - `billing`: prepaid holds before sending, capped charges at the end.
 //! - `ledger`: balances and reservations in memory (prepaid accounts).
 //! - `sink`: the bounded channel and the batch writer.
 
+pub mod billing;
 pub mod event;
 pub mod ledger;
 pub mod meter;
@@ -18,5 +21,6 @@ pub mod pricing;
 pub mod service;
 pub mod sink;
 pub mod tokens;
+pub mod usage_scan;
 
 pub use event::{UsageEvent, UsageSource};

@@ -3,17 +3,46 @@
 //! a stream cut short can still be billed for what was sent.
 //!
 //! Streams are parsed event by event as they pass (the bytes are forwarded
-//! untouched, except that an OpenAI usage chunk the caller did not ask for — the
-//! gateway always asks upstream — is removed). Whole JSON answers are kept up to
-//! `MAX_JSON` bytes and parsed at the end.
+//! untouched, except that an OpenAI usage chunk the caller did not ask for is
+//! removed: see [`UsagePlan`], the one place that both asks upstream for the chunk
+//! and decides to strip it). Whole JSON answers go through a `UsageScanner`, which
+//! finds the top-level `usage` whatever the answer's size; only answers that
+//! report no usage are kept (up to `MAX_JSON` bytes) to estimate from their text.
 
 use bytes::{Bytes, BytesMut};
 use serde_json::Value;
 
 use super::meter::TokenCounts;
+use super::usage_scan::UsageScanner;
 use crate::translate::sse::{SseEvent, SseParser};
 
+/// The most of a whole answer kept for a text estimate when it reports no usage.
 const MAX_JSON: usize = 4 * 1024 * 1024;
+
+/// Whether to ask an OpenAI-dialect upstream for the stream usage chunk, and
+/// whether to remove it before the caller sees it. Decided once, from whether the
+/// request is metered and whether the caller asked for the chunk itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UsagePlan {
+    /// The stream carries the usage chunk: ask the upstream for it
+    /// (`stream_options.include_usage`), or have the translator write it.
+    pub include: bool,
+    /// Remove the usage chunk from the caller's stream.
+    pub strip: bool,
+}
+
+impl UsagePlan {
+    /// `metered`: usage is recorded for this request; `caller_asked`: the caller's
+    /// own `stream_options.include_usage`; `openai_stream`: the caller-facing body
+    /// is an OpenAI event stream. Metering adds the chunk and removes it again;
+    /// with metering off the caller gets exactly what it asked for.
+    pub fn new(metered: bool, caller_asked: bool, openai_stream: bool) -> Self {
+        UsagePlan {
+            include: openai_stream && (caller_asked || metered),
+            strip: openai_stream && metered && !caller_asked,
+        }
+    }
+}
 
 /// The shape of the caller-facing body.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,7 +51,9 @@ pub enum BodyFormat {
     OpenAiSse,
     AnthropicJson,
     AnthropicSse,
-    /// No tokens (images, errors).
+    /// `/v1/images/generations`: counted per image; usage read if reported.
+    OpenAiImages,
+    /// No tokens (errors).
     Opaque,
 }
 
@@ -30,7 +61,10 @@ pub struct Observer {
     format: BodyFormat,
     strip_usage_chunk: bool,
     parser: SseParser,
+    scanner: UsageScanner,
     json: BytesMut,
+    /// The answer did not fit in `json`: no text estimate from it.
+    json_cut: bool,
     reported: Option<TokenCounts>,
     /// Text and tool-argument characters delivered, for estimates.
     pub delivered_text: String,
@@ -44,7 +78,9 @@ impl Observer {
             format,
             strip_usage_chunk,
             parser: SseParser::new(),
+            scanner: UsageScanner::new(),
             json: BytesMut::new(),
+            json_cut: false,
             reported: None,
             delivered_text: String::new(),
             completed: false,
@@ -54,9 +90,13 @@ impl Observer {
     /// Sees a chunk on its way to the caller; returns what to send instead.
     pub fn chunk(&mut self, chunk: Bytes) -> Bytes {
         match self.format {
-            BodyFormat::OpenAiJson | BodyFormat::AnthropicJson => {
-                if self.json.len() + chunk.len() <= MAX_JSON {
+            BodyFormat::OpenAiJson | BodyFormat::AnthropicJson | BodyFormat::OpenAiImages => {
+                self.scanner.feed(&chunk);
+                if !self.json_cut && self.json.len() + chunk.len() <= MAX_JSON {
                     self.json.extend_from_slice(&chunk);
+                } else {
+                    self.json_cut = true;
+                    self.json = BytesMut::new();
                 }
                 chunk
             }
@@ -134,44 +174,47 @@ impl Observer {
 
     /// Usage the provider reported, once the body has ended.
     pub fn reported(&mut self) -> Option<TokenCounts> {
-        if matches!(
+        if !matches!(
             self.format,
-            BodyFormat::OpenAiJson | BodyFormat::AnthropicJson
-        ) && self.reported.is_none()
-            && let Ok(answer) = serde_json::from_slice::<UsageOnly>(&self.json)
+            BodyFormat::OpenAiJson | BodyFormat::AnthropicJson | BodyFormat::OpenAiImages
+        ) || self.reported.is_some()
         {
-            // Only `usage` is materialized; the rest of the answer is skimmed.
-            self.completed = true;
-            match &answer.usage {
-                Some(u) => {
-                    self.reported = match self.format {
-                        BodyFormat::OpenAiJson => openai_usage_object(u),
-                        _ => anthropic_usage(u),
-                    };
-                }
-                // Rare: no usage reported. Read the answer's text for an estimate.
-                None => {
-                    if let Ok(v) = serde_json::from_slice::<Value>(&self.json) {
-                        push_str(
-                            &mut self.delivered_text,
-                            &v["choices"][0]["message"]["content"],
-                        );
-                        for block in v["content"].as_array().into_iter().flatten() {
-                            push_str(&mut self.delivered_text, &block["text"]);
-                        }
+            return self.reported;
+        }
+        match self.scanner.usage() {
+            Some(u) if u.is_object() => {
+                self.completed = true;
+                self.reported = match self.format {
+                    BodyFormat::OpenAiJson => openai_usage_object(&u),
+                    BodyFormat::OpenAiImages => images_usage(&u),
+                    _ => anthropic_usage(&u),
+                };
+            }
+            // Rare: no usage reported. Read the answer's text for an estimate.
+            _ if !self.json_cut => {
+                if let Ok(v) = serde_json::from_slice::<Value>(&self.json) {
+                    self.completed = true;
+                    push_str(
+                        &mut self.delivered_text,
+                        &v["choices"][0]["message"]["content"],
+                    );
+                    for block in v["content"].as_array().into_iter().flatten() {
+                        push_str(&mut self.delivered_text, &block["text"]);
                     }
                 }
             }
+            _ => {}
         }
         self.reported
     }
-}
 
-/// A whole answer, reading nothing but its `usage` object.
-#[derive(serde::Deserialize)]
-struct UsageOnly {
-    #[serde(default)]
-    usage: Option<Value>,
+    /// Images delivered (`/v1/images/generations`), 0 for other formats.
+    pub fn images(&self) -> u64 {
+        match self.format {
+            BodyFormat::OpenAiImages => self.scanner.data_items(),
+            _ => 0,
+        }
+    }
 }
 
 fn push_str(out: &mut String, v: &Value) {
@@ -193,6 +236,18 @@ fn openai_usage_object(u: &Value) -> Option<TokenCounts> {
         output: u["completion_tokens"].as_u64().unwrap_or(0),
         cached: u
             .pointer("/prompt_tokens_details/cached_tokens")
+            .and_then(Value::as_u64)
+            .unwrap_or(0),
+    })
+}
+
+/// gpt-image-1 reports `input_tokens` / `output_tokens` (image tokens included).
+fn images_usage(u: &Value) -> Option<TokenCounts> {
+    Some(TokenCounts {
+        input: u["input_tokens"].as_u64()?,
+        output: u["output_tokens"].as_u64().unwrap_or(0),
+        cached: u
+            .pointer("/input_tokens_details/cached_tokens")
             .and_then(Value::as_u64)
             .unwrap_or(0),
     })
@@ -293,6 +348,82 @@ mod tests {
             Some(TokenCounts {
                 input: 3,
                 output: 4,
+                cached: 0
+            })
+        );
+    }
+
+    fn answer(format: BodyFormat, pad: usize, input: u64, output: u64) -> Vec<u8> {
+        let text = "x".repeat(pad);
+        match format {
+            BodyFormat::OpenAiJson => serde_json::to_vec(&serde_json::json!({
+                "id": "c", "choices": [{"index": 0, "message": {"role": "assistant", "content": text}}],
+                "usage": {"prompt_tokens": input, "completion_tokens": output}
+            }))
+            .unwrap(),
+            BodyFormat::AnthropicJson => serde_json::to_vec(&serde_json::json!({
+                "id": "m", "type": "message", "content": [{"type": "text", "text": text}],
+                "usage": {"input_tokens": input, "output_tokens": output}
+            }))
+            .unwrap(),
+            BodyFormat::OpenAiSse => format!(
+                "data: {}\n\ndata: {}\n\ndata: [DONE]\n\n",
+                serde_json::json!({"choices": [{"index": 0, "delta": {"content": text}}]}),
+                serde_json::json!({"choices": [], "usage": {"prompt_tokens": input, "completion_tokens": output}}),
+            )
+            .into_bytes(),
+            _ => format!(
+                "event: message_start\ndata: {}\n\nevent: content_block_delta\ndata: {}\n\nevent: message_delta\ndata: {}\n\nevent: message_stop\ndata: {{\"type\":\"message_stop\"}}\n\n",
+                serde_json::json!({"type": "message_start", "message": {"usage": {"input_tokens": input, "output_tokens": 1}}}),
+                serde_json::json!({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": text}}),
+                serde_json::json!({"type": "message_delta", "delta": {}, "usage": {"output_tokens": output}}),
+            )
+            .into_bytes(),
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(24))]
+        /// Every answer with provider-reported usage yields that usage, whatever
+        /// its size (past the old 4 MiB cut too), format and chunking.
+        #[test]
+        fn reported_usage_is_found_for_any_size_format_and_chunking(
+            format in proptest::sample::select(vec![
+                BodyFormat::OpenAiJson, BodyFormat::AnthropicJson,
+                BodyFormat::OpenAiSse, BodyFormat::AnthropicSse,
+            ]),
+            pad in proptest::prop_oneof![0usize..4096, (4usize << 20)..(5usize << 20)],
+            chunk in 1usize..70_000,
+            input in 1u64..1_000_000,
+            output in 1u64..1_000_000,
+        ) {
+            let bytes = answer(format, pad, input, output);
+            let mut o = Observer::new(format, false);
+            for c in bytes.chunks(chunk) {
+                o.chunk(Bytes::copy_from_slice(c));
+            }
+            proptest::prop_assert_eq!(
+                o.reported(),
+                Some(TokenCounts { input, output, cached: 0 })
+            );
+        }
+    }
+
+    #[test]
+    fn images_are_counted_and_their_usage_read() {
+        let mut o = Observer::new(BodyFormat::OpenAiImages, false);
+        o.chunk(Bytes::from_static(
+            br#"{"created":1,"data":[{"b64_json":"AA=="},{"b64_json":"AA=="}],"#,
+        ));
+        o.chunk(Bytes::from_static(
+            br#""usage":{"input_tokens":5,"output_tokens":272,"total_tokens":277}}"#,
+        ));
+        assert_eq!(o.images(), 2);
+        assert_eq!(
+            o.reported(),
+            Some(TokenCounts {
+                input: 5,
+                output: 272,
                 cached: 0
             })
         );

@@ -1,21 +1,55 @@
 //! `Metering`: closes a request's draft into a priced `UsageEvent` and hands it to
 //! the writer. Runs once per request, at its end (also from a dropped body, so it
 //! never awaits).
+//!
+//! The draft's lock is held only to move its fields out. Token estimates (tiktoken
+//! over the request and the delivered text, for streams cut short or answers
+//! without usage) run on a blocking thread, never on a runtime worker and never
+//! under the lock; pricing, settlement and the event follow there.
+//!
+//! A prepaid request is never charged more than it reserved: output past the
+//! reserved `max_tokens` (an upstream that ignores the limit) is not billed, and
+//! the charge is capped at the reservation. That bounds any overdraw by what the
+//! ledger admitted.
 
 use std::sync::Arc;
+use std::time::Duration;
 
-use super::ledger::Ledger;
-use super::meter::{Meter, TokenCounts};
+use super::ledger::{Ledger, Reservation};
+use super::meter::{Draft, Meter, RouteInfo, TokenCounts};
 use super::money::{Currency, ExchangeRates, MicroUnits};
 use super::observe::Observer;
-use super::pricing::{self, Prices, Tokens};
+use super::pricing::{self, Tokens};
 use super::sink::UsageSink;
 use super::{UsageEvent, UsageSource, tokens};
 
+#[derive(Clone)]
 pub struct Metering {
     pub sink: UsageSink,
     pub ledger: Arc<Ledger>,
     pub rates: ExchangeRates,
+}
+
+/// How a request's tokens are known at its end.
+enum Measured {
+    Known(TokenCounts, UsageSource),
+    /// Count them: the request body and the text the caller received.
+    Estimate {
+        request_body: bytes::Bytes,
+        delivered: String,
+    },
+}
+
+/// Everything taken out of the draft, owned, so the rest runs without its lock.
+struct Closing {
+    draft: Draft,
+    route: Option<RouteInfo>,
+    reservation: Option<Reservation>,
+    status: u16,
+    error_code: String,
+    latency: Duration,
+    started_ms: i64,
+    images: u64,
 }
 
 impl Metering {
@@ -29,88 +63,165 @@ impl Metering {
         observer: Option<&mut Observer>,
     ) {
         let latency = meter.started.elapsed();
-        let event = meter.with(|d| {
-            let route = d.route.clone();
-            let (tokens, source) = match (&route, observer) {
-                (None, _) => (TokenCounts::default(), UsageSource::None),
-                (Some(_), None) => (TokenCounts::default(), UsageSource::None),
-                (Some(_), Some(obs)) => match obs.reported() {
-                    Some(t) => (t, UsageSource::Reported),
-                    None if obs.delivered_text.is_empty() && !obs.completed => {
-                        // The stream never started: nothing to bill.
-                        (TokenCounts::default(), UsageSource::None)
-                    }
-                    None => (
-                        TokenCounts {
-                            input: tokens::count(&tokens::request_text(&d.request_body)),
-                            output: tokens::count(&obs.delivered_text),
-                            cached: 0,
-                        },
-                        UsageSource::Estimated,
-                    ),
+        let mut draft = meter.with(std::mem::take);
+        let route = draft.route.take();
+        let reservation = draft.reservation.take();
+        let images = observer.as_ref().map_or(0, |o| o.images());
+        let measured = match (&route, observer) {
+            (None, _) | (Some(_), None) => {
+                Measured::Known(TokenCounts::default(), UsageSource::None)
+            }
+            (Some(_), Some(obs)) => match obs.reported() {
+                Some(t) => Measured::Known(t, UsageSource::Reported),
+                None if obs.delivered_text.is_empty() && !obs.completed => {
+                    // The stream never started: nothing to bill.
+                    Measured::Known(TokenCounts::default(), UsageSource::None)
+                }
+                None => Measured::Estimate {
+                    request_body: std::mem::take(&mut draft.request_body),
+                    delivered: std::mem::take(&mut obs.delivered_text),
                 },
-            };
-            let prices = route.as_ref().and_then(|r| r.prices).map(|(i, o, c)| Prices {
-                input: i,
-                output: o,
-                cached_input: c,
-            });
-            let cost = prices
+            },
+        };
+        let closing = Closing {
+            draft,
+            route,
+            reservation,
+            status,
+            error_code: error_code.to_owned(),
+            latency,
+            started_ms: meter.started_ms,
+            images,
+        };
+        match measured {
+            Measured::Known(t, source) => self.complete(closing, t, source),
+            Measured::Estimate {
+                request_body,
+                delivered,
+            } => {
+                let count = move || TokenCounts {
+                    input: tokens::count(&tokens::request_text(&request_body)),
+                    output: tokens::count(&delivered),
+                    cached: 0,
+                };
+                match tokio::runtime::Handle::try_current() {
+                    Ok(rt) => {
+                        let this = self.clone();
+                        let span = tracing::Span::current();
+                        rt.spawn_blocking(move || {
+                            span.in_scope(|| {
+                                this.complete(closing, count(), UsageSource::Estimated)
+                            })
+                        });
+                    }
+                    Err(_) => self.complete(closing, count(), UsageSource::Estimated),
+                }
+            }
+        }
+    }
+
+    /// Prices the tokens, settles the reservation and records the event.
+    fn complete(&self, c: Closing, tokens: TokenCounts, source: UsageSource) {
+        let Closing {
+            mut draft,
+            route,
+            reservation,
+            status,
+            error_code,
+            latency,
+            started_ms,
+            images,
+        } = c;
+        let d = &mut draft;
+        let prices = route.as_ref().and_then(|r| r.prices);
+        let cost_of = |t: &TokenCounts| {
+            prices
                 .map(|p| {
                     pricing::cost(
                         &p,
                         &Tokens {
-                            input: tokens.input,
-                            output: tokens.output,
-                            cached_input: tokens.cached,
+                            input: t.input,
+                            output: t.output,
+                            cached_input: t.cached,
                         },
                     )
                     .unwrap_or(MicroUnits(i64::MAX))
                 })
-                .unwrap_or_default();
-            let byok = route.as_ref().is_some_and(|r| r.byok);
-            let currency = if d.currency.is_empty() { "USD".to_owned() } else { d.currency.clone() };
-            let charge = if byok || d.account_id.is_empty() {
-                MicroUnits::ZERO
-            } else {
-                Currency::parse(&currency)
-                    .and_then(|c| pricing::charge(cost, d.key_markup_bps.unwrap_or(0), &c, &self.rates))
-                    .unwrap_or_else(|e| {
-                        tracing::error!(error = %e, account = %d.account_id, "cannot price a request; charging nothing");
-                        MicroUnits::ZERO
-                    })
-            };
-            self.ledger.settle(d.reservation.take().as_ref(), &d.account_id, charge.0);
-            let ttfb = d.ttfb.unwrap_or(latency);
-            UsageEvent {
-                id: uuid::Uuid::now_v7().to_string(),
-                ts_ms: meter.started_ms,
-                request_id: std::mem::take(&mut d.request_id),
-                account_id: d.account_id.clone(),
-                kid: d.kid.clone(),
-                user_id: std::mem::take(&mut d.user_id),
-                endpoint: std::mem::take(&mut d.endpoint),
-                provider: route.as_ref().map(|r| r.provider.clone()).unwrap_or_default(),
-                model_requested: route.as_ref().map(|r| r.model_requested.clone()).unwrap_or_default(),
-                model_served: route.as_ref().map(|r| r.model_served.clone()).unwrap_or_default(),
-                status,
-                error_code: error_code.to_owned(),
-                input_tokens: tokens.input as i64,
-                output_tokens: tokens.output as i64,
-                cached_tokens: tokens.cached as i64,
-                usage_source: source,
-                cost_micro_usd: cost.0,
-                charge_micro: charge.0,
-                currency,
-                latency_ms: latency.as_millis() as i64,
-                ttfb_ms: ttfb.as_millis() as i64,
-                client_ip: std::mem::take(&mut d.client_ip),
-                session_id: std::mem::take(&mut d.session_id),
-                app_version: std::mem::take(&mut d.app_version),
-                byok,
-                streamed: route.as_ref().is_some_and(|r| r.streamed),
-            }
-        });
+                .unwrap_or_default()
+        };
+        let cost = cost_of(&tokens);
+        // What the caller is billed for: no more output than the reservation covered.
+        let billed_cost = match (&reservation, &route) {
+            (Some(_), Some(r)) if tokens.output > r.max_output_tokens => cost_of(&TokenCounts {
+                output: r.max_output_tokens,
+                ..tokens
+            }),
+            _ => cost,
+        };
+        let byok = route.as_ref().is_some_and(|r| r.byok);
+        let currency = if d.currency.is_empty() {
+            "USD".to_owned()
+        } else {
+            d.currency.clone()
+        };
+        let mut charge = if byok || d.account_id.is_empty() {
+            MicroUnits::ZERO
+        } else {
+            Currency::parse(&currency)
+                .and_then(|c| {
+                    pricing::charge(billed_cost, d.key_markup_bps.unwrap_or(0), &c, &self.rates)
+                })
+                .unwrap_or_else(|e| {
+                    tracing::error!(error = %e, account = %d.account_id, "cannot price a request; charging nothing");
+                    MicroUnits::ZERO
+                })
+        };
+        if let Some(r) = &reservation
+            && charge.0 > r.amount_micro
+        {
+            metrics::counter!("tollgate_charge_capped_total").increment(1);
+            charge = MicroUnits(r.amount_micro);
+        }
+        self.ledger
+            .settle(reservation.as_ref(), &d.account_id, charge.0);
+        let ttfb = d.ttfb.unwrap_or(latency);
+        let event = UsageEvent {
+            id: uuid::Uuid::now_v7().to_string(),
+            ts_ms: started_ms,
+            request_id: std::mem::take(&mut d.request_id),
+            account_id: d.account_id.clone(),
+            kid: d.kid.clone(),
+            user_id: std::mem::take(&mut d.user_id),
+            endpoint: std::mem::take(&mut d.endpoint),
+            provider: route
+                .as_ref()
+                .map(|r| r.provider.clone())
+                .unwrap_or_default(),
+            model_requested: route
+                .as_ref()
+                .map(|r| r.model_requested.clone())
+                .unwrap_or_default(),
+            model_served: route
+                .as_ref()
+                .map(|r| r.model_served.clone())
+                .unwrap_or_default(),
+            status,
+            error_code,
+            input_tokens: tokens.input as i64,
+            output_tokens: tokens.output as i64,
+            cached_tokens: tokens.cached as i64,
+            usage_source: source,
+            cost_micro_usd: cost.0,
+            charge_micro: charge.0,
+            currency,
+            latency_ms: latency.as_millis() as i64,
+            ttfb_ms: ttfb.as_millis() as i64,
+            client_ip: std::mem::take(&mut d.client_ip),
+            session_id: std::mem::take(&mut d.session_id),
+            app_version: std::mem::take(&mut d.app_version),
+            byok,
+            streamed: route.as_ref().is_some_and(|r| r.streamed),
+        };
         metrics::counter!(
             "tollgate_requests_total",
             "route" => event.endpoint.clone(),
@@ -123,6 +234,10 @@ impl Metering {
         if !event.provider.is_empty() {
             metrics::histogram!("tollgate_upstream_ttfb_seconds", "provider" => event.provider.clone())
                 .record(event.ttfb_ms as f64 / 1000.0);
+        }
+        if images > 0 {
+            metrics::counter!("tollgate_images_total", "model" => event.model_served.clone())
+                .increment(images);
         }
         metrics::counter!("tollgate_tokens_total", "direction" => "input")
             .increment(event.input_tokens as u64);

@@ -7,16 +7,20 @@
 //! key's quota, its allowlist, the socket peer) and get a decision back; turning a
 //! refusal into a 403 or 429 body is `error.rs`'s job.
 //!
+//! - `admit`: the gate's one decision (`admit`) and the model rule (`model_allowed`),
+//!   with the limit backends behind `Limits`.
 //! - `ip_allowlist`: per-key IP allowlists and the client address behind trusted
 //!   proxies.
 //! - `rate_limit`: GCRA per key (`gcra`), and the in-process registry (`local`).
 //! - `concurrency`: per-key cap on requests in flight, with a permit a streaming body
 //!   can hold.
 
+pub mod admit;
 pub mod concurrency;
 pub mod ip_allowlist;
 pub mod rate_limit;
 
+pub use admit::{Admission, Facts, Limits, OnFailure, PolicyError, admit};
 pub use concurrency::{ConcurrencyLimiter, ConcurrencyPermit};
 pub use ip_allowlist::{IpAllowlist, IpAllowlistError, client_ip};
 pub use rate_limit::{Decision, LocalRateLimiter, Period, Quota, QuotaError};

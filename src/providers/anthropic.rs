@@ -7,21 +7,16 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::HeaderValue;
 
+use super::credential::{Keyring, sensitive};
 use super::send::{Attempt, send};
-use super::{Account, Credentials, UpstreamError, UpstreamResponse};
+use super::{Account, UpstreamError, UpstreamResponse};
 use crate::config::ProviderConfig;
 use crate::routing::ProviderKind;
-use crate::secret::Secret;
 
 const DEFAULT_VERSION: &str = "2023-06-01";
 
 pub struct Anthropic {
-    client: reqwest::Client,
-    byok_client: reqwest::Client,
-    base_url: String,
-    api_key: Option<Secret<String>>,
-    /// `x-api-key` value, built once and marked sensitive so it is never logged.
-    auth: Option<HeaderValue>,
+    keys: Keyring,
     version: HeaderValue,
     first_byte_timeout: Duration,
 }
@@ -39,29 +34,20 @@ impl Anthropic {
         cfg: &ProviderConfig,
         first_byte_timeout: Duration,
     ) -> Self {
-        let auth = cfg.api_key.as_ref().and_then(|k| {
-            let mut v = HeaderValue::try_from(k.expose().as_str()).ok()?;
-            v.set_sensitive(true);
-            Some(v)
-        });
         let version = cfg
             .api_version
             .as_deref()
             .and_then(|v| HeaderValue::try_from(v).ok())
             .unwrap_or(HeaderValue::from_static(DEFAULT_VERSION));
         Anthropic {
-            client: clients.gateway.clone(),
-            byok_client: clients.byok.clone(),
-            base_url: cfg.base_url.clone(),
-            api_key: cfg.api_key.clone(),
-            auth,
+            keys: Keyring::new(ProviderKind::Anthropic, clients, cfg, sensitive),
             version,
             first_byte_timeout,
         }
     }
 
     pub fn has_credentials(&self) -> bool {
-        self.auth.is_some()
+        self.keys.has_credentials()
     }
 
     /// Forwards a messages body (model already upstream's).
@@ -71,49 +57,18 @@ impl Anthropic {
         headers: &AnthropicHeaders,
         account: Account<'_>,
     ) -> Result<UpstreamResponse, UpstreamError> {
-        let caller_version = headers.version.clone();
-        let (client, base, key, credentials, secret, version) = match account {
-            Account::Gateway => (
-                &self.client,
-                self.base_url.as_str(),
-                self.auth
-                    .clone()
-                    .ok_or(UpstreamError::NotConfigured(ProviderKind::Anthropic))?,
-                Credentials::Gateway,
-                self.api_key.as_ref(),
-                caller_version,
-            ),
-            Account::Caller(byok) => {
-                let mut key =
-                    HeaderValue::try_from(byok.api_key.expose().as_str()).map_err(|_| {
-                        UpstreamError::Protocol {
-                            provider: ProviderKind::Anthropic,
-                            detail: "the x-byok-api-key is not a valid header value".into(),
-                        }
-                    })?;
-                key.set_sensitive(true);
-                let version = byok
-                    .api_version
-                    .as_deref()
-                    .and_then(|v| HeaderValue::try_from(v).ok())
-                    .or(caller_version);
-                (
-                    &self.byok_client,
-                    byok.api_base.as_deref().unwrap_or(&self.base_url),
-                    key,
-                    Credentials::Caller,
-                    Some(&byok.api_key),
-                    version,
-                )
-            }
-        };
-        let mut req = client
-            .post(format!("{base}/v1/messages"))
-            .header("x-api-key", key)
-            .header(
-                "anthropic-version",
-                version.unwrap_or_else(|| self.version.clone()),
-            )
+        let c = self.keys.resolve(account)?;
+        // A BYOK version wins over the caller's header, which wins over ours.
+        let version = c
+            .api_version
+            .and_then(|v| HeaderValue::try_from(v).ok())
+            .or_else(|| headers.version.clone())
+            .unwrap_or_else(|| self.version.clone());
+        let mut req = c
+            .client
+            .post(format!("{}/v1/messages", c.base))
+            .header("x-api-key", c.auth)
+            .header("anthropic-version", version)
             .header(http::header::CONTENT_TYPE, "application/json")
             .body(body);
         if let Some(beta) = &headers.beta {
@@ -123,8 +78,8 @@ impl Anthropic {
             req,
             Attempt {
                 provider: ProviderKind::Anthropic,
-                credentials,
-                secret,
+                credentials: c.credentials,
+                secret: c.secret,
                 first_byte_timeout: self.first_byte_timeout,
             },
         )

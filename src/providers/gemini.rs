@@ -5,14 +5,13 @@
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::HeaderValue;
 
+use super::credential::{Keyring, sensitive};
 use super::openai::urlencode;
 use super::send::{Attempt, send};
-use super::{Account, Credentials, UpstreamError, UpstreamResponse};
+use super::{Account, UpstreamError, UpstreamResponse};
 use crate::config::ProviderConfig;
 use crate::routing::ProviderKind;
-use crate::secret::Secret;
 
 const DEFAULT_VERSION: &str = "v1beta";
 
@@ -37,11 +36,7 @@ impl GeminiMethod {
 }
 
 pub struct Gemini {
-    client: reqwest::Client,
-    byok_client: reqwest::Client,
-    base_url: String,
-    api_key: Option<Secret<String>>,
-    auth: Option<HeaderValue>,
+    keys: Keyring,
     first_byte_timeout: Duration,
 }
 
@@ -51,19 +46,14 @@ impl Gemini {
         cfg: &ProviderConfig,
         first_byte_timeout: Duration,
     ) -> Self {
-        let auth = cfg.api_key.as_ref().and_then(|k| sensitive(k.expose()));
         Gemini {
-            client: clients.gateway.clone(),
-            byok_client: clients.byok.clone(),
-            base_url: cfg.base_url.clone(),
-            api_key: cfg.api_key.clone(),
-            auth,
+            keys: Keyring::new(ProviderKind::Gemini, clients, cfg, sensitive),
             first_byte_timeout,
         }
     }
 
     pub fn has_credentials(&self) -> bool {
-        self.auth.is_some()
+        self.keys.has_credentials()
     }
 
     pub async fn call(
@@ -73,55 +63,29 @@ impl Gemini {
         body: Bytes,
         account: Account<'_>,
     ) -> Result<UpstreamResponse, UpstreamError> {
-        let (client, base, version, key, credentials, secret) = match account {
-            Account::Gateway => (
-                &self.client,
-                self.base_url.as_str(),
-                DEFAULT_VERSION,
-                self.auth
-                    .clone()
-                    .ok_or(UpstreamError::NotConfigured(ProviderKind::Gemini))?,
-                Credentials::Gateway,
-                self.api_key.as_ref(),
-            ),
-            Account::Caller(byok) => (
-                &self.byok_client,
-                byok.api_base.as_deref().unwrap_or(&self.base_url),
-                byok.api_version.as_deref().unwrap_or(DEFAULT_VERSION),
-                sensitive(byok.api_key.expose()).ok_or_else(|| UpstreamError::Protocol {
-                    provider: ProviderKind::Gemini,
-                    detail: "the x-byok-api-key is not a valid header value".into(),
-                })?,
-                Credentials::Caller,
-                Some(&byok.api_key),
-            ),
-        };
+        let c = self.keys.resolve(account)?;
         let url = format!(
-            "{base}/{}/models/{}{}",
-            urlencode(version),
+            "{}/{}/models/{}{}",
+            c.base,
+            urlencode(c.api_version.unwrap_or(DEFAULT_VERSION)),
             urlencode(model),
             method.suffix()
         );
-        let req = client
+        let req = c
+            .client
             .post(url)
-            .header("x-goog-api-key", key)
+            .header("x-goog-api-key", c.auth)
             .header(http::header::CONTENT_TYPE, "application/json")
             .body(body);
         send(
             req,
             Attempt {
                 provider: ProviderKind::Gemini,
-                credentials,
-                secret,
+                credentials: c.credentials,
+                secret: c.secret,
                 first_byte_timeout: self.first_byte_timeout,
             },
         )
         .await
     }
-}
-
-fn sensitive(key: &str) -> Option<HeaderValue> {
-    let mut v = HeaderValue::try_from(key).ok()?;
-    v.set_sensitive(true);
-    Some(v)
 }

@@ -4,15 +4,19 @@
 //! for configured upstreams, one with filtered DNS for BYOK bases) with connect and
 //! first-byte timeouts, an idle timeout between body chunks, and no whole-response
 //! timeout (it would cut streams). `send` is the shared sending and error-mapping path; each provider
-//! file only knows its URLs and auth headers. `relay` streams bodies back.
+//! file only knows its URLs and auth headers. `adapter` is the one trait the
+//! pipeline calls, with one table entry per provider. `relay` streams bodies back.
 
+pub mod adapter;
 mod anthropic;
+mod credential;
 mod error;
 mod gemini;
 mod openai;
 pub mod relay;
 mod send;
 
+pub use adapter::{Adapter, Call, Operation};
 pub use anthropic::{Anthropic, AnthropicHeaders};
 pub use error::{Credentials, UpstreamError};
 pub use gemini::{Gemini, GeminiMethod};
@@ -26,7 +30,8 @@ use crate::outbound::PolicyResolver;
 use crate::routing::ProviderKind;
 use crate::routing::byok::Byok;
 
-/// Whose provider account a call runs on.
+/// Whose provider account a call runs on: the one credential type every adapter
+/// resolves once per call. Vault keys and deployments will be new variants.
 #[derive(Debug, Clone, Copy)]
 pub enum Account<'a> {
     /// The gateway's configured key.
@@ -92,6 +97,8 @@ pub struct Upstreams {
     openai_like: Arc<HashMap<ProviderKind, OpenAi>>,
     pub anthropic: Arc<Anthropic>,
     pub gemini: Arc<Gemini>,
+    /// One adapter per provider that has a dialect implementation.
+    adapters: Arc<HashMap<ProviderKind, Arc<dyn Adapter>>>,
     timeouts: UpstreamConfig,
 }
 
@@ -119,8 +126,22 @@ impl Upstreams {
                 config.provider(ProviderKind::Gemini),
                 first_byte,
             )),
+            adapters: Arc::new(
+                ProviderKind::ALL
+                    .into_iter()
+                    .filter_map(|p| Some((p, adapter::build(p, &clients, config, first_byte)?)))
+                    .collect(),
+            ),
             timeouts: config.upstream.clone(),
         })
+    }
+
+    /// The adapter serving `provider`.
+    pub fn adapter(&self, provider: ProviderKind) -> Result<&dyn Adapter, UpstreamError> {
+        self.adapters
+            .get(&provider)
+            .map(|a| &**a)
+            .ok_or(UpstreamError::NotConfigured(provider))
     }
 
     /// The OpenAI-dialect client for `provider` (OpenAI or a compatible vendor).
@@ -132,15 +153,9 @@ impl Upstreams {
 
     /// Whether `provider` can serve a request with the gateway's own credentials.
     pub fn has_credentials(&self, provider: ProviderKind) -> bool {
-        match provider {
-            ProviderKind::Anthropic => self.anthropic.has_credentials(),
-            ProviderKind::Gemini => self.gemini.has_credentials(),
-            ProviderKind::Deepgram => false,
-            other => self
-                .openai_like
-                .get(&other)
-                .is_some_and(OpenAi::has_credentials),
-        }
+        self.adapters
+            .get(&provider)
+            .is_some_and(|a| a.has_credentials())
     }
 
     pub fn timeouts(&self) -> &UpstreamConfig {

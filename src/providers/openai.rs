@@ -4,13 +4,12 @@
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::HeaderValue;
 
+use super::credential::{Keyring, bad_key, sensitive};
 use super::send::{Attempt, send};
-use super::{Account, Credentials, UpstreamError, UpstreamResponse};
+use super::{Account, UpstreamError, UpstreamResponse};
 use crate::config::ProviderConfig;
 use crate::routing::ProviderKind;
-use crate::secret::Secret;
 
 /// The OpenAI endpoints the gateway forwards.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,13 +33,12 @@ impl OpenAiEndpoint {
 
 pub struct OpenAi {
     kind: ProviderKind,
-    client: reqwest::Client,
-    byok_client: reqwest::Client,
-    base_url: String,
-    api_key: Option<Secret<String>>,
-    /// `Bearer <key>`, built once and marked sensitive so it is never logged.
-    auth: Option<HeaderValue>,
+    keys: Keyring,
     first_byte_timeout: Duration,
+}
+
+fn bearer(key: &str) -> Option<http::HeaderValue> {
+    sensitive(&format!("Bearer {key}"))
 }
 
 impl OpenAi {
@@ -50,20 +48,15 @@ impl OpenAi {
         cfg: &ProviderConfig,
         first_byte_timeout: Duration,
     ) -> Self {
-        let auth = cfg.api_key.as_ref().and_then(|k| bearer(k.expose()));
         OpenAi {
             kind,
-            client: clients.gateway.clone(),
-            byok_client: clients.byok.clone(),
-            base_url: cfg.base_url.clone(),
-            api_key: cfg.api_key.clone(),
-            auth,
+            keys: Keyring::new(kind, clients, cfg, bearer),
             first_byte_timeout,
         }
     }
 
     pub fn has_credentials(&self) -> bool {
-        self.auth.is_some()
+        self.keys.has_credentials()
     }
 
     /// Forwards a body (already validated, model already the upstream's) to `endpoint`.
@@ -76,46 +69,24 @@ impl OpenAi {
         body: Bytes,
         account: Account<'_>,
     ) -> Result<UpstreamResponse, UpstreamError> {
-        let (req, credentials, secret) = match account {
-            Account::Gateway => {
-                let auth = self
-                    .auth
-                    .clone()
-                    .ok_or(UpstreamError::NotConfigured(self.kind))?;
-                let url = format!("{}{}", self.base_url, endpoint.path());
-                let req = self
-                    .client
-                    .post(url)
-                    .header(http::header::AUTHORIZATION, auth);
-                (req, Credentials::Gateway, self.api_key.as_ref())
+        let c = self.keys.resolve(account)?;
+        let req = match (c.api_version, c.secret) {
+            // Azure OpenAI: the deployment is in the path, the key in `api-key`.
+            (Some(version), Some(key)) => {
+                let url = format!(
+                    "{}/openai/deployments/{}{}?api-version={}",
+                    c.base,
+                    urlencode(model),
+                    endpoint.path(),
+                    urlencode(version)
+                );
+                let key = sensitive(key.expose()).ok_or_else(|| bad_key(self.kind))?;
+                c.client.post(url).header("api-key", key)
             }
-            Account::Caller(byok) => {
-                let base = byok.api_base.as_deref().unwrap_or(&self.base_url);
-                let key = byok.api_key.expose();
-                let req = match &byok.api_version {
-                    // Azure OpenAI: the deployment is in the path, the key in `api-key`.
-                    Some(version) => {
-                        let url = format!(
-                            "{base}/openai/deployments/{}{}?api-version={}",
-                            urlencode(model),
-                            endpoint.path(),
-                            urlencode(version)
-                        );
-                        let mut key_header =
-                            HeaderValue::try_from(key.as_str()).map_err(|_| bad_key(self.kind))?;
-                        key_header.set_sensitive(true);
-                        self.byok_client.post(url).header("api-key", key_header)
-                    }
-                    None => {
-                        let url = format!("{base}{}", endpoint.path());
-                        let auth = bearer(key).ok_or_else(|| bad_key(self.kind))?;
-                        self.byok_client
-                            .post(url)
-                            .header(http::header::AUTHORIZATION, auth)
-                    }
-                };
-                (req, Credentials::Caller, Some(&byok.api_key))
-            }
+            _ => c
+                .client
+                .post(format!("{}{}", c.base, endpoint.path()))
+                .header(http::header::AUTHORIZATION, c.auth),
         };
         let req = req
             .header(http::header::CONTENT_TYPE, "application/json")
@@ -124,25 +95,12 @@ impl OpenAi {
             req,
             Attempt {
                 provider: self.kind,
-                credentials,
-                secret,
+                credentials: c.credentials,
+                secret: c.secret,
                 first_byte_timeout: self.first_byte_timeout,
             },
         )
         .await
-    }
-}
-
-fn bearer(key: &str) -> Option<HeaderValue> {
-    let mut v = HeaderValue::try_from(format!("Bearer {key}")).ok()?;
-    v.set_sensitive(true);
-    Some(v)
-}
-
-fn bad_key(provider: ProviderKind) -> UpstreamError {
-    UpstreamError::Protocol {
-        provider,
-        detail: "the x-byok-api-key is not a valid header value".into(),
     }
 }
 

@@ -11,11 +11,12 @@ use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use futures_util::{Stream, StreamExt};
-use serde_json::json;
 
 use crate::routing::ProviderKind;
 use crate::translate::sse::SseParser;
-use crate::translate::stream::StreamTranslator;
+use crate::translate::stream::{
+    ErrorEventDialect, StreamTranslator, UPSTREAM_ERROR, UPSTREAM_TIMEOUT,
+};
 
 /// An event whose end we have not seen yet is held back, up to this size; past it we
 /// forward what we have (the upstream is not speaking SSE as we know it).
@@ -207,26 +208,20 @@ fn last_event_end(data: &[u8]) -> Option<usize> {
 fn error_event(dialect: StreamDialect, provider: ProviderKind, timed_out: bool) -> Bytes {
     let (code, message) = if timed_out {
         (
-            "upstream_timeout",
+            UPSTREAM_TIMEOUT,
             format!("{provider} went silent mid-stream; the response is incomplete"),
         )
     } else {
         (
-            "upstream_error",
+            UPSTREAM_ERROR,
             format!("{provider} broke off the stream; the response is incomplete"),
         )
     };
-    let text = match dialect {
-        StreamDialect::OpenAi => format!(
-            "data: {}\n\n",
-            json!({"error": {"message": message, "type": "upstream_error", "code": code, "param": null}})
-        ),
-        StreamDialect::Anthropic => format!(
-            "event: error\ndata: {}\n\n",
-            json!({"type": "error", "error": {"type": "api_error", "message": message}})
-        ),
+    let dialect = match dialect {
+        StreamDialect::OpenAi => ErrorEventDialect::OpenAi,
+        StreamDialect::Anthropic => ErrorEventDialect::Anthropic,
     };
-    Bytes::from(text)
+    crate::translate::stream::error_event(dialect, code, &message)
 }
 
 #[cfg(test)]
@@ -249,11 +244,18 @@ mod tests {
         let json: serde_json::Value =
             serde_json::from_str(text.strip_prefix("data: ").unwrap().trim()).unwrap();
         assert_eq!(json["error"]["code"], "upstream_error");
+        assert_eq!(json["error"]["param"], serde_json::Value::Null);
         let e = error_event(StreamDialect::Anthropic, ProviderKind::Anthropic, true);
+        let text = std::str::from_utf8(&e).unwrap();
+        let data = text.strip_prefix("event: error\ndata: ").unwrap();
+        let json: serde_json::Value = serde_json::from_str(data.trim()).unwrap();
+        assert_eq!(json["type"], "error");
+        assert_eq!(json["error"]["type"], "api_error");
         assert!(
-            std::str::from_utf8(&e)
+            json["error"]["message"]
+                .as_str()
                 .unwrap()
-                .starts_with("event: error\n")
+                .contains("silent")
         );
     }
 }

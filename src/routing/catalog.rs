@@ -22,6 +22,9 @@ pub struct ModelEntry {
     pub input_micro_usd_per_mtok: u64,
     pub output_micro_usd_per_mtok: u64,
     pub cached_input_micro_usd_per_mtok: u64,
+    /// The most output the provider produces when a request names no limit (its
+    /// documented maximum), for prepaid reservations; `None` when unknown.
+    pub max_output_tokens: Option<u64>,
 }
 
 /// The outcome of resolving a requested model id.
@@ -85,6 +88,28 @@ const BUILT_IN: &[(&str, ProviderKind, f64, f64, f64)] = &[
     ("MiniMax-M2",             ProviderKind::MiniMax,   0.30,  1.20, 0.30),
 ];
 
+/// Each built-in model's documented maximum output, in tokens: what a request
+/// without `max_tokens` may produce, so what a prepaid reservation must cover.
+/// Embedding models produce none. A `[[models]]` entry for one of these ids keeps it.
+#[rustfmt::skip]
+const MAX_OUTPUT: &[(&str, u64)] = &[
+    ("gpt-5", 128_000), ("gpt-5-mini", 128_000), ("gpt-5-nano", 128_000),
+    ("gpt-4.1", 32_768), ("gpt-4.1-mini", 32_768), ("gpt-4.1-nano", 32_768),
+    ("gpt-4o", 16_384), ("gpt-4o-mini", 16_384), ("o3", 100_000), ("o4-mini", 100_000),
+    ("gpt-3.5-turbo-instruct", 4_096),
+    ("text-embedding-3-small", 0), ("text-embedding-3-large", 0),
+    ("claude-opus-4-1", 32_000), ("claude-sonnet-4-5", 64_000), ("claude-haiku-4-5", 64_000),
+    ("gemini-2.5-pro", 65_536), ("gemini-2.5-flash", 65_536), ("gemini-2.5-flash-lite", 65_536),
+    ("gemini-embedding-001", 0), ("text-embedding-004", 0),
+    ("deepseek-chat", 8_192), ("deepseek-reasoner", 64_000),
+    ("qwen-plus", 32_768), ("qwen-max", 8_192),
+    ("kimi-k2-0905-preview", 16_384), ("MiniMax-M2", 131_072),
+];
+
+fn max_output(id: &str) -> Option<u64> {
+    MAX_OUTPUT.iter().find(|(m, _)| *m == id).map(|&(_, n)| n)
+}
+
 /// (alias, openai, anthropic, gemini)
 const BUILT_IN_ALIASES: &[(&str, &str, &str, &str)] = &[
     (
@@ -120,6 +145,7 @@ impl Catalog {
                 input_micro_usd_per_mtok: micro(i),
                 output_micro_usd_per_mtok: micro(o),
                 cached_input_micro_usd_per_mtok: micro(c),
+                max_output_tokens: max_output(id),
             });
         }
         for m in models {
@@ -134,6 +160,7 @@ impl Catalog {
                 cached_input_micro_usd_per_mtok: micro(
                     m.cached_input_usd_per_mtok.unwrap_or(m.input_usd_per_mtok),
                 ),
+                max_output_tokens: max_output(&m.id),
             });
         }
 

@@ -76,18 +76,53 @@ impl ProviderKind {
     }
 }
 
+/// A provider name that is not one of [`ProviderKind::ALL`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnknownProvider(pub String);
+
+impl fmt::Display for UnknownProvider {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "unknown provider `{}`; use one of ", self.0)?;
+        for (i, p) in ProviderKind::ALL.iter().enumerate() {
+            if i > 0 {
+                f.write_str(", ")?;
+            }
+            f.write_str(p.as_str())?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for UnknownProvider {}
+
 impl std::str::FromStr for ProviderKind {
-    type Err = ();
-    fn from_str(s: &str) -> Result<Self, ()> {
+    type Err = UnknownProvider;
+    fn from_str(s: &str) -> Result<Self, UnknownProvider> {
         ProviderKind::ALL
             .into_iter()
             .find(|p| p.as_str() == s)
-            .ok_or(())
+            .ok_or_else(|| UnknownProvider(s.to_owned()))
     }
 }
 
 impl fmt::Display for ProviderKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_provider_names_every_provider() {
+        let e = "openia".parse::<ProviderKind>().unwrap_err();
+        let msg = e.to_string();
+        assert!(msg.contains("`openia`"), "{msg}");
+        for p in ProviderKind::ALL {
+            assert!(msg.contains(p.as_str()), "{msg} lacks {p}");
+            assert_eq!(p.as_str().parse::<ProviderKind>(), Ok(p));
+        }
     }
 }

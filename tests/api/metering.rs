@@ -294,6 +294,64 @@ async fn concurrent_requests_never_overdraw_by_more_than_one_request() {
     );
 }
 
+/// Regression (hardening #8): the mock's chat ignores `max_tokens`, as some
+/// upstreams do. Each request reserves 5 output tokens but gets 200; before the
+/// cap, every admitted request overdrew by ~0.4 USD.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_upstream_ignoring_max_tokens_cannot_overdraw_a_prepaid_balance() {
+    let gw = std::sync::Arc::new(start().await);
+    account(&gw, "tiny", "USD", "prepaid").await;
+    let key = gw.create_key(json!({"account_id": "tiny"})).await;
+    gw.admin(
+        Method::POST,
+        "/admin/accounts/tiny/credit",
+        Some(json!({"amount": "0.20"})),
+    )
+    .await;
+    let body = json!({"model": PRICEY, "max_tokens": 5,
+        "messages": [{"role": "user", "content": "[[mock:words=200]]"}]});
+    let body_len = serde_json::to_vec(&body).unwrap().len() as i64;
+    let tasks: Vec<_> = (0..300)
+        .map(|_| {
+            let gw = gw.clone();
+            let key = key.clone();
+            let body = body.clone();
+            tokio::spawn(async move { gw.chat(&key, body).await.status().as_u16() })
+        })
+        .collect();
+    let mut ok = 0;
+    for t in tasks {
+        match t.await.unwrap() {
+            200 => ok += 1,
+            402 => {}
+            other => panic!("unexpected {other}"),
+        }
+    }
+    assert!((1..300).contains(&ok), "some pass, some are refused: {ok}");
+    // One request's reservation: body bytes / 4 input tokens and 5 output tokens,
+    // with at most the default 50 % markup.
+    let one_reservation = ((body_len + 3) / 4 * 1000 + 5 * 2000) * 3 / 2;
+    let final_balance = eventually(Duration::from_secs(30), "charges to be written", || async {
+        let n = gw.state().store().count_usage_events().await.unwrap();
+        if n < 300 {
+            return None;
+        }
+        let b = gw
+            .state()
+            .store()
+            .account_billing("tiny")
+            .await
+            .unwrap()
+            .unwrap();
+        Some(b.balance_micro)
+    })
+    .await;
+    assert!(
+        final_balance >= -one_reservation,
+        "overdrawn past one reservation ({one_reservation}): {final_balance}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_stream_cut_by_the_client_is_billed_once_for_what_was_delivered() {
     let gw = start().await;
@@ -646,6 +704,10 @@ async fn with_usage_disabled_the_gateway_is_a_pure_proxy() {
         .await
         .unwrap();
     assert!(text.trim_end().ends_with("data: [DONE]"));
+    assert!(
+        !text.contains("\"choices\":[]"),
+        "a pure proxy adds no usage chunk: {text}"
+    );
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(gw.state().store().count_usage_events().await.unwrap(), 0);
 }

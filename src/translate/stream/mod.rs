@@ -82,6 +82,34 @@ pub trait StreamTranslator: Send {
     fn usage(&self) -> StreamUsage;
 }
 
+/// The caller's wire format, for an error event written mid-stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorEventDialect {
+    OpenAi,
+    Anthropic,
+}
+
+/// The one mid-stream error event per dialect, for streams relayed untranslated
+/// (translators write the same events): OpenAI's `data: {"error":…}` (then no
+/// `[DONE]`), Anthropic's `event: error`. `code` is [`UPSTREAM_ERROR`] or
+/// [`UPSTREAM_TIMEOUT`].
+pub fn error_event(dialect: ErrorEventDialect, code: &str, message: &str) -> Bytes {
+    let mut out = EventWriter::default();
+    match dialect {
+        ErrorEventDialect::OpenAi => chat_chunks::ChunkWriter::error(code, message, &mut out),
+        ErrorEventDialect::Anthropic => {
+            let event = anthropic_events::Outgoing::Error {
+                error: anthropic_events::ErrorOut {
+                    kind: "api_error",
+                    message,
+                },
+            };
+            out.event(event.name(), &event);
+        }
+    }
+    Bytes::from(out.buf)
+}
+
 /// Collects the SSE events one call produces into a single buffer.
 #[derive(Default)]
 pub(crate) struct EventWriter {

@@ -1,0 +1,127 @@
+//! Billing decisions for one request: before it is sent, hold a pessimistic
+//! estimate of its charge on a prepaid account (or refuse it); at its end, the
+//! charge, capped by what was held.
+//!
+//! The estimate is `body bytes / 4` input tokens plus the request's own output
+//! limit, else the model's documented maximum output (`ModelEntry::max_output_tokens`),
+//! else [`FALLBACK_MAX_OUTPUT`]. Settling never charges more output than that
+//! limit nor more than the hold, so an upstream that ignores `max_tokens` cannot
+//! drive a prepaid balance below zero by more than what the ledger admitted.
+
+use super::ledger::{LedgerError, Reservation};
+use super::money::{Currency, MicroUnits, MoneyError};
+use super::pricing::{self, Prices};
+use super::service::Metering;
+use crate::store::BillingMode;
+
+/// Output limit for a request that names none, for a model whose maximum the
+/// catalog does not know.
+pub const FALLBACK_MAX_OUTPUT: u64 = 4096;
+
+/// Why a request cannot be billed.
+#[derive(Debug, thiserror::Error)]
+pub enum BillingError {
+    #[error("the balance cannot cover this request")]
+    Insufficient {
+        available: MicroUnits,
+        needed: MicroUnits,
+        currency: String,
+    },
+    #[error(transparent)]
+    Ledger(#[from] LedgerError),
+    #[error(transparent)]
+    Money(#[from] MoneyError),
+}
+
+/// What was decided before sending: the account currency and, for a prepaid
+/// account, the money held.
+#[derive(Debug)]
+pub struct Hold {
+    pub currency: String,
+    pub reservation: Option<Reservation>,
+}
+
+/// What a request may cost at most.
+pub struct Estimate<'a> {
+    pub prices: Option<Prices>,
+    pub body: &'a [u8],
+    pub max_output_tokens: u64,
+    pub markup_bps: u32,
+}
+
+/// Loads the account's terms and, if it is prepaid, reserves `estimate`.
+pub async fn reserve(
+    metering: &Metering,
+    account: &str,
+    estimate: Estimate<'_>,
+) -> Result<Hold, BillingError> {
+    let terms = metering.ledger.terms(account).await?;
+    if terms.mode != BillingMode::Prepaid {
+        return Ok(Hold {
+            currency: terms.currency,
+            reservation: None,
+        });
+    }
+    let amount = pricing::reservation(
+        &estimate.prices.unwrap_or_default(),
+        estimate.body.len(),
+        estimate.max_output_tokens,
+        estimate.markup_bps,
+        &Currency::parse(&terms.currency)?,
+        &metering.rates,
+    )?;
+    match metering.ledger.reserve(account, amount.0) {
+        Ok(reservation) => Ok(Hold {
+            currency: terms.currency,
+            reservation,
+        }),
+        Err(LedgerError::Insufficient { available, needed }) => Err(BillingError::Insufficient {
+            available: MicroUnits(available),
+            needed: MicroUnits(needed),
+            currency: terms.currency,
+        }),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The output limit a request runs under: its own (`max_completion_tokens`,
+/// `max_tokens`, `max_output_tokens`), else the model's default.
+pub fn max_output_tokens(body: &[u8], model_default: Option<u64>) -> u64 {
+    #[derive(serde::Deserialize)]
+    struct Limits {
+        #[serde(default)]
+        max_tokens: Option<u64>,
+        #[serde(default)]
+        max_completion_tokens: Option<u64>,
+        #[serde(default)]
+        max_output_tokens: Option<u64>,
+    }
+    serde_json::from_slice::<Limits>(body)
+        .ok()
+        .and_then(|l| {
+            l.max_completion_tokens
+                .or(l.max_tokens)
+                .or(l.max_output_tokens)
+        })
+        .or(model_default)
+        .unwrap_or(FALLBACK_MAX_OUTPUT)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_request_limit_wins_then_the_model_default() {
+        assert_eq!(max_output_tokens(br#"{"max_tokens":7}"#, Some(100)), 7);
+        assert_eq!(
+            max_output_tokens(br#"{"max_completion_tokens":9,"max_tokens":7}"#, None),
+            9
+        );
+        assert_eq!(max_output_tokens(br#"{"model":"m"}"#, Some(16_384)), 16_384);
+        assert_eq!(
+            max_output_tokens(br#"{"model":"m"}"#, None),
+            FALLBACK_MAX_OUTPUT
+        );
+    }
+}

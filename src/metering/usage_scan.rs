@@ -1,0 +1,224 @@
+//! Finds the top-level `usage` object of a JSON answer as its bytes stream past,
+//! without holding the answer: a small state machine that tracks nesting depth,
+//! strings and escapes, and captures only the value of the key `usage` at depth 1.
+//!
+//! Why: whole answers can be large (a batch of 3072-dimension embeddings is many
+//! MiB) and providers put `usage` last. Buffering up to a cap and parsing at the
+//! end billed every answer past the cap at zero. This scanner costs one branch per
+//! byte and keeps at most `MAX_USAGE_BYTES` of the answer.
+//!
+//! It never fails: malformed JSON simply yields no usage (the caller then falls
+//! back to an estimate).
+
+/// A `usage` value longer than this is not usage: stop capturing.
+const MAX_USAGE_BYTES: usize = 64 * 1024;
+/// Only short keys are compared with `usage`.
+const MAX_KEY: usize = 16;
+
+#[derive(Debug, Default)]
+pub struct UsageScanner {
+    depth: u32,
+    in_string: bool,
+    escape: bool,
+    /// At depth 1, the next string is a key.
+    expect_key: bool,
+    reading_key: bool,
+    key: Vec<u8>,
+    /// Capturing the value of `usage`; `capture_depth` is the depth it started at.
+    capturing: bool,
+    overflowed: bool,
+    capture: Vec<u8>,
+    found: Option<Vec<u8>>,
+    /// The next value at depth 1 is the top-level `data`.
+    data_next: bool,
+    in_data: bool,
+    /// Objects in the top-level `data` array (images, embeddings).
+    data_items: u64,
+}
+
+impl UsageScanner {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sees the next bytes of the answer.
+    pub fn feed(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.byte(b);
+        }
+    }
+
+    fn byte(&mut self, b: u8) {
+        if self.in_string {
+            if self.capturing {
+                self.keep(b);
+            }
+            if self.escape {
+                self.escape = false;
+            } else if b == b'\\' {
+                self.escape = true;
+            } else if b == b'"' {
+                self.in_string = false;
+                self.reading_key = false;
+                return;
+            }
+            if self.reading_key && self.key.len() <= MAX_KEY {
+                self.key.push(b);
+            }
+            return;
+        }
+        match b {
+            b'"' => {
+                self.in_string = true;
+                if self.depth == 1 && self.expect_key && !self.capturing {
+                    self.reading_key = true;
+                    self.key.clear();
+                    self.expect_key = false;
+                }
+                if self.capturing {
+                    self.keep(b);
+                }
+            }
+            b'{' | b'[' => {
+                self.depth += 1;
+                if self.depth == 1 {
+                    self.expect_key = b == b'{';
+                }
+                if self.depth == 2 && b == b'[' && self.data_next {
+                    self.in_data = true;
+                }
+                if self.depth == 3 && b == b'{' && self.in_data {
+                    self.data_items += 1;
+                }
+                if self.depth == 2 {
+                    self.data_next = false;
+                }
+                if self.capturing {
+                    self.keep(b);
+                }
+            }
+            b'}' | b']' => {
+                if self.depth == 1 && self.capturing {
+                    self.end_capture();
+                } else if self.capturing {
+                    self.keep(b);
+                }
+                if self.depth == 2 {
+                    self.in_data = false;
+                }
+                self.depth = self.depth.saturating_sub(1);
+            }
+            b',' if self.depth == 1 => {
+                if self.capturing {
+                    self.end_capture();
+                }
+                self.expect_key = true;
+                self.data_next = false;
+            }
+            b':' if self.depth == 1 && !self.capturing => {
+                self.data_next = self.key == b"data";
+                if self.key == b"usage" {
+                    self.capturing = true;
+                    self.overflowed = false;
+                    self.capture.clear();
+                }
+                self.key.clear();
+            }
+            _ => {
+                if self.capturing {
+                    self.keep(b);
+                }
+            }
+        }
+    }
+
+    fn keep(&mut self, b: u8) {
+        if self.capture.len() < MAX_USAGE_BYTES {
+            self.capture.push(b);
+        } else {
+            self.overflowed = true;
+        }
+    }
+
+    fn end_capture(&mut self) {
+        self.capturing = false;
+        if !self.overflowed {
+            self.found = Some(std::mem::take(&mut self.capture));
+        }
+        self.capture.clear();
+    }
+
+    /// How many objects the top-level `data` array held.
+    pub fn data_items(&self) -> u64 {
+        self.data_items
+    }
+
+    /// The `usage` value, parsed, once the answer has been seen.
+    pub fn usage(&self) -> Option<serde_json::Value> {
+        serde_json::from_slice(self.found.as_deref()?).ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use serde_json::json;
+
+    fn scan(chunks: &[&[u8]]) -> Option<serde_json::Value> {
+        let mut s = UsageScanner::new();
+        for c in chunks {
+            s.feed(c);
+        }
+        s.usage()
+    }
+
+    #[test]
+    fn finds_top_level_usage_only() {
+        let body = br#"{"data":[{"usage":{"x":1}}],"note":"\"usage\": {","usage":{"prompt_tokens":3,"completion_tokens":4}}"#;
+        assert_eq!(
+            scan(&[body]),
+            Some(json!({"prompt_tokens":3,"completion_tokens":4}))
+        );
+        assert_eq!(scan(&[br#"{"data":[1,2]}"#]), None);
+        assert_eq!(scan(&[br#"{"usage":null,"a":1}"#]), Some(json!(null)));
+        assert_eq!(scan(&[b"not json at all"]), None);
+    }
+
+    #[test]
+    fn counts_the_objects_of_top_level_data() {
+        let mut s = UsageScanner::new();
+        s.feed(br#"{"created":1,"data":[{"url":"a","x":{"y":[{}]}},{"url":"b"}],"more":[{}]}"#);
+        assert_eq!(s.data_items(), 2);
+    }
+
+    proptest! {
+        #[test]
+        fn usage_survives_any_chunking_and_position(
+            pad in 0usize..20_000,
+            first in any::<bool>(),
+            cuts in proptest::collection::vec(any::<prop::sample::Index>(), 0..8),
+            input in 0u64..1_000_000,
+            output in 0u64..1_000_000,
+        ) {
+            let usage = json!({"prompt_tokens": input, "completion_tokens": output, "d": {"s": "}\",{"}});
+            let data = json!([{"embedding": vec![0.5f32; pad / 8], "text": "a \"b\" {c}"}]);
+            let body = if first {
+                json!({"usage": usage, "object": "list", "data": data})
+            } else {
+                json!({"object": "list", "data": data, "usage": usage})
+            };
+            let bytes = serde_json::to_vec(&body).unwrap();
+            let mut at: Vec<usize> = cuts.iter().map(|i| i.index(bytes.len())).collect();
+            at.sort_unstable();
+            let mut s = UsageScanner::new();
+            let mut prev = 0;
+            for c in at {
+                s.feed(&bytes[prev..c]);
+                prev = c;
+            }
+            s.feed(&bytes[prev..]);
+            prop_assert_eq!(s.usage(), Some(usage));
+        }
+    }
+}

@@ -1,0 +1,263 @@
+//! The request pipeline every model route runs: peek → route → reserve → send →
+//! translate → respond; settlement happens when the response body ends (the
+//! meter). Admission (auth, scope, IP, limits) ran before, in the gate.
+//!
+//! A route is a `RouteSpec` (which caller format, which BYOK endpoint, what the
+//! body must carry); a provider is an adapter (`providers::adapter`); what goes
+//! between them is the translator table (`table`). Adding a route or a provider is
+//! an entry there, not a new match in a handler.
+//!
+//! - `table`: (caller format, upstream dialect) → request and response translation.
+//! - `respond`: an upstream's 2xx answer as the caller's response.
+//! - `embeddings`: Gemini embeddings in OpenAI's shape.
+
+pub mod embeddings;
+pub mod respond;
+pub mod table;
+
+use axum::http::HeaderMap;
+use axum::response::Response;
+use bytes::Bytes;
+
+use crate::app::AppState;
+use crate::auth::Principal;
+use crate::error::ApiError;
+use crate::metering::billing::{self, Estimate};
+use crate::metering::meter::{Meter, RouteInfo};
+use crate::metering::observe::{BodyFormat, UsagePlan};
+use crate::metering::pricing::Prices;
+use crate::policy::PolicyError;
+use crate::policy::admit::model_allowed;
+use crate::providers::{Account, AnthropicHeaders, Call, UpstreamError};
+use crate::routing::Resolved;
+use crate::routing::byok::{Byok, Endpoint};
+use crate::translate::peek::{ChatPeek, Shape, wants_stream_usage};
+
+pub use table::CallerFormat;
+
+/// What a route is, as the pipeline needs it.
+#[derive(Debug, Clone, Copy)]
+pub struct RouteSpec {
+    pub format: CallerFormat,
+    /// The BYOK support-matrix entry.
+    pub endpoint: Endpoint,
+    /// What the body must carry besides `model`.
+    pub shape: Shape,
+}
+
+/// Where a request goes: the resolved model and, with BYOK, the caller's credentials.
+pub struct Routed {
+    pub route: Resolved,
+    pub byok: Option<Byok>,
+}
+
+impl Routed {
+    pub fn account(&self) -> Account<'_> {
+        Account::from_byok(self.byok.as_ref())
+    }
+}
+
+/// One model request, from the caller's body to the caller's response.
+pub async fn run(
+    state: &AppState,
+    principal: &Principal,
+    meter: &Meter,
+    headers: &HeaderMap,
+    body: Bytes,
+    spec: RouteSpec,
+) -> Result<Response, ApiError> {
+    let peek = ChatPeek::parse_as(&body, spec.shape)?;
+    let routed = route(state, principal, headers, spec.endpoint, &peek.model).await?;
+    let provider = routed.route.provider;
+    let translation = table::translation(spec.format, provider.dialect()).ok_or_else(|| {
+        UpstreamError::Unsupported {
+            provider,
+            model: peek.model.to_string(),
+        }
+    })?;
+    let body_format = spec.format.body_format(peek.stream);
+    let usage = UsagePlan::new(
+        !meter.is_detached(),
+        wants_stream_usage(&body),
+        body_format == BodyFormat::OpenAiSse,
+    );
+    let request = Request {
+        model: &peek.model,
+        body: &body,
+        format: body_format,
+        usage,
+    };
+    reserve(state, principal, meter, &routed, &request).await?;
+
+    let upstream_model = &*routed.route.upstream_model;
+    let outbound = (translation.request)(&table::Ctx {
+        body: &body,
+        forwarded: peek.with_model(&body, upstream_model),
+        upstream_model,
+        stream: peek.stream,
+        include_usage: usage.include,
+    })?;
+    let passed = if translation.pass_anthropic_headers {
+        AnthropicHeaders {
+            version: headers.get("anthropic-version").cloned(),
+            beta: headers.get("anthropic-beta").cloned(),
+        }
+    } else {
+        AnthropicHeaders::default()
+    };
+    let upstreams = state.upstreams();
+    let upstream = upstreams
+        .adapter(provider)?
+        .send(Call {
+            operation: outbound.operation,
+            model: upstream_model,
+            body: outbound.body,
+            account: routed.account(),
+            headers: &passed,
+        })
+        .await?;
+    respond::respond(
+        upstream,
+        &translation.respond,
+        respond::Answer {
+            model: &peek.model,
+            request: &body,
+            include_usage: usage.include,
+            idle: upstreams.timeouts().idle_timeout,
+        },
+    )
+    .await
+}
+
+/// Reads BYOK headers (checked against the support matrix and the SSRF rules),
+/// resolves `model` through the catalog, and checks the key may use it.
+///
+/// With BYOK, aliases pick the caller's provider, and a model the catalog does not
+/// know is passed to that provider as is: the caller's own account decides what
+/// exists there (e.g. Azure deployment names).
+pub async fn route(
+    state: &AppState,
+    principal: &Principal,
+    headers: &HeaderMap,
+    endpoint: Endpoint,
+    model: &str,
+) -> Result<Routed, ApiError> {
+    let policy = state.config().byok;
+    let byok = Byok::from_headers(headers, endpoint, policy)?;
+    if let Some(b) = &byok {
+        b.check_resolved_base(policy).await?;
+    }
+    let upstreams = state.upstreams();
+    let resolved = match &byok {
+        Some(b) => state
+            .catalog()
+            .resolve(model, |p| p == b.provider)
+            .unwrap_or_else(|| Resolved {
+                provider: b.provider,
+                upstream_model: model.into(),
+                entry: None,
+            }),
+        None => state
+            .catalog()
+            .resolve(model, |p| upstreams.has_credentials(p))
+            .ok_or_else(|| ApiError::UnknownModel(model.to_owned()))?,
+    };
+    if let Some(b) = &byok
+        && resolved.provider != b.provider
+    {
+        return Err(ApiError::invalid_field(
+            "x-byok-provider",
+            format!(
+                "model `{model}` is served by {}, but x-byok-provider is {}",
+                resolved.provider, b.provider
+            ),
+        ));
+    }
+    tracing::Span::current().record("model", &*resolved.upstream_model);
+    if !model_allowed(
+        &state.config().keys.env_models,
+        &principal.key,
+        model,
+        &resolved.upstream_model,
+        resolved.provider,
+    ) {
+        return Err(PolicyError::ModelNotAllowed(model.to_owned()).into());
+    }
+    Ok(Routed {
+        route: resolved,
+        byok,
+    })
+}
+
+/// The caller's request as metering sees it.
+#[derive(Clone, Copy)]
+struct Request<'a> {
+    /// The model name the caller sent.
+    model: &'a str,
+    body: &'a Bytes,
+    format: BodyFormat,
+    usage: UsagePlan,
+}
+
+/// Records where the request goes and, for a prepaid account, holds a pessimistic
+/// estimate of its charge: 402 `insufficient_balance` before anything is sent
+/// upstream if the balance cannot cover it. BYOK requests are not charged. With
+/// metering off there is nothing to record and no balance is checked.
+async fn reserve(
+    state: &AppState,
+    principal: &Principal,
+    meter: &Meter,
+    routed: &Routed,
+    request: &Request<'_>,
+) -> Result<(), ApiError> {
+    if meter.is_detached() {
+        return Ok(());
+    }
+    let Request {
+        model: requested_model,
+        body,
+        format,
+        usage,
+    } = *request;
+    let route = &routed.route;
+    let prices = route.entry.as_ref().map(|e| Prices {
+        input: e.input_micro_usd_per_mtok,
+        output: e.output_micro_usd_per_mtok,
+        cached_input: e.cached_input_micro_usd_per_mtok,
+    });
+    let max_output_tokens =
+        billing::max_output_tokens(body, route.entry.as_ref().and_then(|e| e.max_output_tokens));
+    meter.with(|d| {
+        d.request_body = body.clone();
+        d.route = Some(RouteInfo {
+            provider: route.provider.as_str().to_owned(),
+            model_requested: requested_model.to_owned(),
+            model_served: route.upstream_model.to_string(),
+            prices,
+            max_output_tokens,
+            byok: routed.byok.is_some(),
+            streamed: matches!(format, BodyFormat::OpenAiSse | BodyFormat::AnthropicSse),
+            format,
+            strip_usage_chunk: usage.strip,
+        });
+    });
+    if routed.byok.is_some() {
+        return Ok(());
+    }
+    let hold = billing::reserve(
+        state.metering(),
+        principal.key.account_id.as_str(),
+        Estimate {
+            prices,
+            body,
+            max_output_tokens,
+            markup_bps: principal.key.policy.markup_bps(),
+        },
+    )
+    .await?;
+    meter.with(|d| {
+        d.currency = hold.currency;
+        d.reservation = hold.reservation;
+    });
+    Ok(())
+}

@@ -1,0 +1,103 @@
+//! Credentials resolved once per call, the same way for every provider: the
+//! gateway's configured key on the gateway client and base URL, or the caller's
+//! BYOK key on the filtered-DNS client and its own base. Each provider only says
+//! how a key becomes its auth header (`Bearer`, `x-api-key`, `x-goog-api-key`).
+//!
+//! A new credential source (vault keys, configured deployments) is a new
+//! `Account` variant handled in `Keyring::resolve`, not a new path per provider.
+
+use http::HeaderValue;
+
+use super::{Account, Clients, Credentials, UpstreamError};
+use crate::config::ProviderConfig;
+use crate::routing::ProviderKind;
+use crate::secret::Secret;
+
+/// How a provider turns a key into its auth header value.
+pub(super) type AuthHeader = fn(&str) -> Option<HeaderValue>;
+
+/// One provider's gateway-side credentials, built once at start.
+pub(super) struct Keyring {
+    provider: ProviderKind,
+    gateway: reqwest::Client,
+    byok: reqwest::Client,
+    base_url: String,
+    api_key: Option<Secret<String>>,
+    /// The gateway key's header value, built once and marked sensitive.
+    auth: Option<HeaderValue>,
+    header: AuthHeader,
+}
+
+/// The credentials one call runs with.
+pub(super) struct Resolved<'a> {
+    pub client: &'a reqwest::Client,
+    /// Base URL without a trailing `/`.
+    pub base: &'a str,
+    pub auth: HeaderValue,
+    pub credentials: Credentials,
+    /// The key itself, scrubbed from upstream messages (and Azure's `api-key`).
+    pub secret: Option<&'a Secret<String>>,
+    /// The caller's `x-byok-api-version`, if any.
+    pub api_version: Option<&'a str>,
+}
+
+impl Keyring {
+    pub fn new(
+        provider: ProviderKind,
+        clients: &Clients,
+        cfg: &ProviderConfig,
+        header: AuthHeader,
+    ) -> Self {
+        Keyring {
+            provider,
+            gateway: clients.gateway.clone(),
+            byok: clients.byok.clone(),
+            base_url: cfg.base_url.clone(),
+            api_key: cfg.api_key.clone(),
+            auth: cfg.api_key.as_ref().and_then(|k| header(k.expose())),
+            header,
+        }
+    }
+
+    pub fn has_credentials(&self) -> bool {
+        self.auth.is_some()
+    }
+
+    pub fn resolve<'a>(&'a self, account: Account<'a>) -> Result<Resolved<'a>, UpstreamError> {
+        match account {
+            Account::Gateway => Ok(Resolved {
+                client: &self.gateway,
+                base: &self.base_url,
+                auth: self
+                    .auth
+                    .clone()
+                    .ok_or(UpstreamError::NotConfigured(self.provider))?,
+                credentials: Credentials::Gateway,
+                secret: self.api_key.as_ref(),
+                api_version: None,
+            }),
+            Account::Caller(byok) => Ok(Resolved {
+                client: &self.byok,
+                base: byok.api_base.as_deref().unwrap_or(&self.base_url),
+                auth: (self.header)(byok.api_key.expose()).ok_or_else(|| bad_key(self.provider))?,
+                credentials: Credentials::Caller,
+                secret: Some(&byok.api_key),
+                api_version: byok.api_version.as_deref(),
+            }),
+        }
+    }
+}
+
+/// `value` as a header value marked sensitive (never logged).
+pub(super) fn sensitive(value: &str) -> Option<HeaderValue> {
+    let mut v = HeaderValue::try_from(value).ok()?;
+    v.set_sensitive(true);
+    Some(v)
+}
+
+pub(super) fn bad_key(provider: ProviderKind) -> UpstreamError {
+    UpstreamError::Protocol {
+        provider,
+        detail: "the x-byok-api-key is not a valid header value".into(),
+    }
+}
