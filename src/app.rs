@@ -250,6 +250,7 @@ impl App {
             .route("/health", get(public::health))
             .route("/v1/models", get(public::models))
             .route("/metrics", get(public::metrics))
+            .route("/openapi.json", get(crate::openapi::serve))
             .merge(gateway(
                 "/v1/chat/completions",
                 post(chat::completions),

@@ -14,6 +14,7 @@
 //! - `providers`: upstream clients, shared sending, stream relaying.
 //! - `translate`: pure functions over wire formats.
 //! - `store`: persistence (SQLite; backend-dispatching `Store`).
+//! - `openapi`: the OpenAPI 3.1 document at `GET /openapi.json`, from the code.
 //! - `mock_upstream`: fake providers speaking the real wire formats (tests, demo, bench).
 //! - `secret`: `Secret<T>`, redacted everywhere.
 
@@ -26,6 +27,7 @@ pub mod key_service;
 pub mod keys;
 pub mod metering;
 pub mod mock_upstream;
+pub mod openapi;
 pub mod policy;
 pub mod providers;
 pub mod routing;

@@ -3,6 +3,7 @@
 mod common;
 
 mod admin;
+mod admin_reach;
 mod anthropic;
 mod auth;
 mod byok;
@@ -10,8 +11,11 @@ mod chat;
 mod cli;
 mod errors;
 mod gemini;
+mod key_json;
 mod metering;
+mod openapi;
 mod policy;
+mod schemathesis;
 mod sdk;
 mod streaming;
 mod upstream_faults;
