@@ -269,7 +269,7 @@ pub enum BillingMode {
 
 /// `POST /admin/keys/{id}/revoke`: the same as `DELETE /admin/keys/{id}`
 /// (one handler, two routes; a function carries one operation).
-#[utoipa::path(post, path = "/admin/keys/{id}/revoke", tag = "admin",
+#[utoipa::path(post, path = "/admin/keys/{id}/revoke", operation_id = "revoke_key_post", tag = "admin",
     params(("id" = String, Path, description = "Key id or kid")),
     responses(
         (status = 200, description = "The revoked key", body = Key),

@@ -24,6 +24,7 @@ pub struct ChatMessage {
 
 /// `POST /v1/chat/completions` (OpenAI format; routed to any provider by `model`).
 #[derive(Serialize, ToSchema)]
+#[schema(example = json!({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Hello"}]}))]
 pub struct ChatCompletionRequest {
     /// A catalog id (`GET /v1/models`), `provider/id`, or an alias.
     pub model: String,
@@ -44,6 +45,7 @@ pub struct AnthropicMessage {
 
 /// `POST /v1/messages` (Anthropic format; routed to any provider by `model`).
 #[derive(Serialize, ToSchema)]
+#[schema(example = json!({"model": "claude-haiku-4-5", "max_tokens": 64, "messages": [{"role": "user", "content": "Hello"}]}))]
 pub struct MessagesRequest {
     pub model: String,
     #[schema(minimum = 1)]
@@ -58,6 +60,7 @@ pub struct MessagesRequest {
 
 /// `POST /v1/embeddings` (OpenAI format).
 #[derive(Serialize, ToSchema)]
+#[schema(example = json!({"model": "text-embedding-3-small", "input": "Hello"}))]
 pub struct EmbeddingsRequest {
     pub model: String,
     /// A string, a list of strings, or token arrays.
@@ -67,6 +70,7 @@ pub struct EmbeddingsRequest {
 
 /// `POST /v1/completions` (OpenAI's legacy completions; OpenAI models only).
 #[derive(Serialize, ToSchema)]
+#[schema(example = json!({"model": "gpt-3.5-turbo-instruct", "prompt": "Hello"}))]
 pub struct CompletionsRequest {
     pub model: String,
     /// A string or a list of strings.
@@ -77,10 +81,21 @@ pub struct CompletionsRequest {
 
 /// `POST /v1/images/generations` (OpenAI models only).
 #[derive(Serialize, ToSchema)]
+#[schema(example = json!({"model": "gpt-image-1", "prompt": "A lighthouse at dawn"}))]
 pub struct ImageGenerationRequest {
     pub prompt: String,
     /// Defaults to the provider's image model.
     pub model: Option<String>,
+}
+
+/// One server-sent event of a stream (`stream: true`), as a client parses it;
+/// `data` holds the provider's JSON chunk, or `[DONE]`.
+#[derive(Serialize, ToSchema)]
+pub struct SseEvent {
+    pub event: Option<String>,
+    pub data: String,
+    pub id: Option<String>,
+    pub retry: Option<u64>,
 }
 
 /// The provider's response in the route's own wire format, passed through.
@@ -118,7 +133,7 @@ pub struct Health {
     responses(
         (status = 200, description = "The completion (or, with `stream`, its events)", content(
             (ProviderResponse = "application/json"),
-            (String = "text/event-stream"),
+            (SseEvent = "text/event-stream"),
         )),
         GatewayErrors,
     ))]
@@ -129,7 +144,7 @@ pub fn chat_completions() {}
     responses(
         (status = 200, description = "The message (or, with `stream`, its events)", content(
             (ProviderResponse = "application/json"),
-            (String = "text/event-stream"),
+            (SseEvent = "text/event-stream"),
         )),
         MessagesErrors,
     ))]
@@ -148,7 +163,7 @@ pub fn embeddings() {}
     responses(
         (status = 200, description = "The completion (or, with `stream`, its events)", content(
             (ProviderResponse = "application/json"),
-            (String = "text/event-stream"),
+            (SseEvent = "text/event-stream"),
         )),
         GatewayErrors,
     ))]

@@ -127,9 +127,16 @@ async fn the_document_is_openapi_3_1_and_lists_every_route() {
         "documented but not served: {unserved:?}"
     );
 
-    // Each operation documents its errors in the documented shapes.
+    // Each operation documents its errors in the documented shapes, under a
+    // unique operationId.
+    let mut operation_ids = BTreeSet::new();
     for (path, method) in &documented {
         let op = &paths[path][method];
+        let id = op["operationId"].as_str().unwrap_or_default().to_owned();
+        assert!(
+            operation_ids.insert(id.clone()),
+            "{method} {path}: operationId {id:?} twice"
+        );
         let responses = op["responses"].as_object().unwrap();
         assert!(
             responses.keys().any(|s| s.starts_with('2')),

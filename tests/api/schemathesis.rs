@@ -69,8 +69,24 @@ async fn schemathesis_finds_no_server_errors_or_schema_violations() {
     let mock = Mock::start().await;
     let dir = tempfile::tempdir().unwrap();
     let config = write_config(dir.path(), &mock.base, "");
-    // One real key for every route: a global management key that also holds
-    // every gateway scope (only `sk` keys are barred from `admin`).
+    // One real key for every route: a global management key (`admin:global`)
+    // that also holds every gateway scope (only `sk` keys are barred from
+    // `admin`). It lives in an account of its own, with an id the run cannot
+    // guess, so fuzzing `POST /admin/accounts/{id}/disable` cannot lock it out.
+    let account = format!("st-{}", uuid::Uuid::new_v4().simple());
+    let (ok, _, err) = cli(
+        &config,
+        &[
+            "accounts",
+            "create",
+            "--name",
+            "schemathesis",
+            "--id",
+            &account,
+        ],
+    )
+    .await;
+    assert!(ok, "{err}");
     let (ok, out, err) = cli(
         &config,
         &[
@@ -80,8 +96,10 @@ async fn schemathesis_finds_no_server_errors_or_schema_violations() {
             "schemathesis",
             "--kind",
             "mk",
+            "--account",
+            &account,
             "--scopes",
-            "chat,completions,embeddings,images,audio,analytics,admin",
+            "chat,completions,embeddings,images,audio,analytics,admin,admin:global",
             "--json",
         ],
     )
@@ -136,5 +154,7 @@ async fn schemathesis_finds_no_server_errors_or_schema_violations() {
         .env("NO_COLOR", "1");
     let (ok, out) = run(&mut st, RUN_DEADLINE, "schemathesis").await;
     assert!(ok, "schemathesis found problems:\n{out}");
+    // Its summary (operations, cases, checks) for the log.
+    eprintln!("{out}");
     drop(server);
 }

@@ -28,15 +28,19 @@ use crate::store::{Account, BillingMode, StoreError};
 #[serde(deny_unknown_fields)]
 pub struct CreateAccount {
     /// At most 256 characters, no control characters.
-    #[schema(max_length = 256)]
+    #[schema(
+        max_length = 256,
+        pattern = r"^[^\u0000-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u001F\u007F-\u009F]*$"
+    )]
     name: String,
     /// Optional caller-chosen id (letters, digits, `-`, `_`); a UUID otherwise.
     #[serde(default)]
+    #[schema(pattern = "^[A-Za-z0-9_-]{1,64}$")]
     id: Option<String>,
 }
 
 /// Creates an account (global management keys only).
-#[utoipa::path(post, path = "/admin/accounts", tag = "admin",
+#[utoipa::path(post, path = "/admin/accounts", operation_id = "create_account", tag = "admin",
     request_body = CreateAccount,
     responses((status = 201, description = "The new account", body = doc::Account), AdminErrors))]
 pub async fn create(
@@ -74,7 +78,7 @@ pub async fn create(
 }
 
 /// Every account for a global key; an account's key sees only its own.
-#[utoipa::path(get, path = "/admin/accounts", tag = "admin",
+#[utoipa::path(get, path = "/admin/accounts", operation_id = "list_accounts", tag = "admin",
     responses((status = 200, description = "The accounts", body = doc::AccountList), AdminErrors))]
 pub async fn list_accounts(
     State(state): State<AppState>,
@@ -94,7 +98,7 @@ pub async fn list_accounts(
     ))
 }
 
-#[utoipa::path(get, path = "/admin/accounts/{id}", tag = "admin", params(("id" = String, Path, description = "Account id")),
+#[utoipa::path(get, path = "/admin/accounts/{id}", operation_id = "get_account", tag = "admin", params(("id" = String, Path, description = "Account id")),
     responses((status = 200, description = "The account with its billing", body = doc::Account), AdminErrors))]
 pub async fn get(
     State(state): State<AppState>,
@@ -106,7 +110,7 @@ pub async fn get(
 }
 
 /// Disables an account: every key of it answers 401 `account_disabled` (global only).
-#[utoipa::path(post, path = "/admin/accounts/{id}/disable", tag = "admin", params(("id" = String, Path, description = "Account id")),
+#[utoipa::path(post, path = "/admin/accounts/{id}/disable", operation_id = "disable_account", tag = "admin", params(("id" = String, Path, description = "Account id")),
     responses((status = 200, description = "The account", body = doc::Account), AdminErrors))]
 pub async fn disable(
     State(state): State<AppState>,
@@ -118,7 +122,7 @@ pub async fn disable(
 }
 
 /// Enables a disabled account (global only).
-#[utoipa::path(post, path = "/admin/accounts/{id}/enable", tag = "admin", params(("id" = String, Path, description = "Account id")),
+#[utoipa::path(post, path = "/admin/accounts/{id}/enable", operation_id = "enable_account", tag = "admin", params(("id" = String, Path, description = "Account id")),
     responses((status = 200, description = "The account", body = doc::Account), AdminErrors))]
 pub async fn enable(
     State(state): State<AppState>,
@@ -182,7 +186,7 @@ pub struct UpdateBilling {
 }
 
 /// `PATCH /admin/accounts/{id}`: currency and prepaid/postpaid (global only).
-#[utoipa::path(patch, path = "/admin/accounts/{id}", tag = "admin", params(("id" = String, Path, description = "Account id")),
+#[utoipa::path(patch, path = "/admin/accounts/{id}", operation_id = "update_account_billing", tag = "admin", params(("id" = String, Path, description = "Account id")),
     request_body = UpdateBilling,
     responses((status = 200, description = "The account with its billing", body = doc::Account), AdminErrors))]
 pub async fn update_billing(
@@ -221,6 +225,7 @@ pub async fn update_billing(
 #[serde(deny_unknown_fields)]
 pub struct Credit {
     /// Decimal amount in the account currency, e.g. "25.00"; negative corrects.
+    #[schema(pattern = r"^-?[0-9]{1,12}(\.[0-9]{1,6})?$", example = "25.00")]
     amount: String,
     #[serde(default)]
     note: String,
@@ -228,7 +233,7 @@ pub struct Credit {
 
 /// `POST /admin/accounts/{id}/credit`: adds funds, audited (who, when, how much);
 /// global management keys only.
-#[utoipa::path(post, path = "/admin/accounts/{id}/credit", tag = "admin", params(("id" = String, Path, description = "Account id")),
+#[utoipa::path(post, path = "/admin/accounts/{id}/credit", operation_id = "credit_account", tag = "admin", params(("id" = String, Path, description = "Account id")),
     request_body = Credit,
     responses((status = 200, description = "The account with its new balance", body = doc::Account), AdminErrors))]
 pub async fn credit(
@@ -271,7 +276,7 @@ pub async fn credit(
 }
 
 /// `GET /admin/accounts/{id}/credits`: the audit trail of balance changes.
-#[utoipa::path(get, path = "/admin/accounts/{id}/credits", tag = "admin", params(("id" = String, Path, description = "Account id")),
+#[utoipa::path(get, path = "/admin/accounts/{id}/credits", operation_id = "list_account_credits", tag = "admin", params(("id" = String, Path, description = "Account id")),
     responses((status = 200, description = "The balance changes", body = doc::AccountCreditList), AdminErrors))]
 pub async fn credits(
     State(state): State<AppState>,

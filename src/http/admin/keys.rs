@@ -20,7 +20,7 @@ use crate::app::AppState;
 use crate::error::ApiError;
 use crate::http::extract::ApiJson;
 use crate::key_service::{self, DEFAULT_ROTATION_GRACE, IssuedKey, KeySpec, OPERATOR_ACCOUNT};
-use crate::keys::{KeyKind, KeyPolicy, Scope, ScopeSet};
+use crate::keys::{KeyEnv, KeyKind, KeyPolicy, Scope, ScopeSet};
 use crate::metering::pricing::KeyType;
 use crate::openapi::admin as doc;
 use crate::openapi::errors::AdminErrors;
@@ -34,7 +34,10 @@ use crate::store::{KeyFilter, KeyRecord, KeyUpdate};
 #[serde(deny_unknown_fields)]
 pub struct CreateKey {
     /// At most 256 characters, no control characters.
-    #[schema(max_length = 256)]
+    #[schema(
+        max_length = 256,
+        pattern = r"^[^\u0000-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u001F\u007F-\u009F]*$"
+    )]
     name: String,
     /// `live` when neither `env` nor `environment` is given.
     #[serde(default)]
@@ -101,7 +104,10 @@ fn sk() -> KeyKind {
 #[serde(deny_unknown_fields)]
 pub struct UpdateKey {
     #[serde(default)]
-    #[schema(max_length = 256)]
+    #[schema(
+        max_length = 256,
+        pattern = r"^[^\u0000-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u001F\u007F-\u009F]*$"
+    )]
     name: Option<String>,
     #[serde(default, deserialize_with = "double_option_rfc3339")]
     #[schema(value_type = Option<String>, format = DateTime, nullable)]
@@ -157,7 +163,7 @@ pub struct RotateKey {
 }
 
 /// Creates a key; the response carries its plaintext, this once.
-#[utoipa::path(post, path = "/admin/keys", tag = "admin",
+#[utoipa::path(post, path = "/admin/keys", operation_id = "create_key", tag = "admin",
     request_body = CreateKey,
     responses((status = 201, description = "The new key", body = doc::IssuedKey), AdminErrors))]
 pub async fn create(
@@ -174,8 +180,7 @@ pub async fn create(
         }
         None => reach.account().unwrap_or(OPERATOR_ACCOUNT).to_owned(),
     };
-    let env = either(req.env, req.environment, "environment", "env")?
-        .map_or(crate::keys::KeyEnv::Live, |e| e.0);
+    let env = either(req.env, req.environment, "environment", "env")?.map_or(KeyEnv::Live, |e| e.0);
     let expires_at = match (req.expires_at, req.expires_in_secs) {
         (Some(_), Some(_)) => {
             return Err(ApiError::invalid_field(
@@ -184,7 +189,19 @@ pub async fn create(
             ));
         }
         (Some(t), None) => Some(t),
-        (None, Some(secs)) => Some(OffsetDateTime::now_utc() + Duration::from_secs(secs)),
+        // Checked: a lifetime past year 9999 would panic in `+`.
+        (None, Some(secs)) => Some(
+            OffsetDateTime::now_utc()
+                .checked_add(time::Duration::seconds(
+                    i64::try_from(secs).unwrap_or(i64::MAX),
+                ))
+                .ok_or_else(|| {
+                    ApiError::invalid_field(
+                        "expires_in_secs",
+                        "`expires_in_secs` reaches past year 9999; give a shorter lifetime or none",
+                    )
+                })?,
+        ),
         (None, None) => None,
     };
     let mut policy = KeyPolicy::default_for(req.kind);
@@ -236,7 +253,7 @@ pub async fn create(
 }
 
 /// Lists keys (an account's key: its own account's only).
-#[utoipa::path(get, path = "/admin/keys", tag = "admin",
+#[utoipa::path(get, path = "/admin/keys", operation_id = "list_keys", tag = "admin",
     params(
         ("env" = Option<String>, Query, description = "live, stg or dev"),
         ("kind" = Option<String>, Query, description = "sk or mk"),
@@ -298,7 +315,7 @@ pub async fn list_keys(
     ))
 }
 
-#[utoipa::path(get, path = "/admin/keys/{id}", tag = "admin",
+#[utoipa::path(get, path = "/admin/keys/{id}", operation_id = "get_key", tag = "admin",
     params(("id" = String, Path, description = "Key id or kid")),
     responses((status = 200, description = "The key", body = doc::Key), AdminErrors))]
 pub async fn get(
@@ -311,7 +328,7 @@ pub async fn get(
 }
 
 /// Changes a key's name, expiry or policy (either spelling).
-#[utoipa::path(patch, path = "/admin/keys/{id}", tag = "admin",
+#[utoipa::path(patch, path = "/admin/keys/{id}", operation_id = "update_key", tag = "admin",
     params(("id" = String, Path, description = "Key id or kid")),
     request_body = UpdateKey,
     responses((status = 200, description = "The key as changed", body = doc::Key), AdminErrors))]
@@ -382,7 +399,7 @@ pub async fn update(
 }
 
 /// Revokes a key; running gateways refuse it within seconds.
-#[utoipa::path(delete, path = "/admin/keys/{id}", tag = "admin",
+#[utoipa::path(delete, path = "/admin/keys/{id}", operation_id = "revoke_key", tag = "admin",
     params(("id" = String, Path, description = "Key id or kid")),
     responses((status = 200, description = "The revoked key", body = doc::Key), AdminErrors))]
 pub async fn revoke(
@@ -397,7 +414,7 @@ pub async fn revoke(
 }
 
 /// Issues a new secret for the key; the old one works for the grace period.
-#[utoipa::path(post, path = "/admin/keys/{id}/rotate", tag = "admin",
+#[utoipa::path(post, path = "/admin/keys/{id}/rotate", operation_id = "rotate_key", tag = "admin",
     params(("id" = String, Path, description = "Key id or kid")),
     request_body(content = Option<RotateKey>, description = "May be empty: 24 h grace"),
     responses((status = 200, description = "The key with its new plaintext", body = doc::IssuedKey), AdminErrors))]

@@ -30,7 +30,7 @@ const REPORT_PARAMS: &[&str] = &["from", "to", "group_by", "account_id", "kid"];
 const KEY_REPORT_PARAMS: &[&str] = &["from", "to", "group_by"];
 
 /// `GET /admin/usage?from=&to=&group_by=&account_id=&kid=`
-#[utoipa::path(get, path = "/admin/usage", tag = "analytics",
+#[utoipa::path(get, path = "/admin/usage", operation_id = "usage_report", tag = "analytics",
     params(
         ("from" = Option<String>, Query, description = "RFC 3339; default: a day before `to`"),
         ("to" = Option<String>, Query, description = "RFC 3339; default: now"),
@@ -62,7 +62,7 @@ pub async fn report(
 }
 
 /// `GET /admin/keys/{id}/usage?from=&to=&group_by=`, the key by id or kid.
-#[utoipa::path(get, path = "/admin/keys/{id}/usage", tag = "analytics",
+#[utoipa::path(get, path = "/admin/keys/{id}/usage", operation_id = "key_usage_report", tag = "analytics",
     params(
         ("id" = String, Path, description = "Key id or kid"),
         ("from" = Option<String>, Query, description = "RFC 3339; default: a day before `to`"),
