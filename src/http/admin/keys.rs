@@ -424,11 +424,15 @@ pub async fn rotate(
     Path(id): Path<String>,
     ApiJson(req): ApiJson<RotateKey>,
 ) -> Result<Json<Value>, ApiError> {
-    visible_key(&state, &reach, &id).await?;
     let grace = req
         .grace_period_secs
         .map(Duration::from_secs)
         .unwrap_or(DEFAULT_ROTATION_GRACE);
+    // The body is checked before the key is looked up, as key_service does.
+    if grace > key_service::MAX_ROTATION_GRACE {
+        return Err(key_service::KeyServiceError::GraceTooLong.into());
+    }
+    visible_key(&state, &reach, &id).await?;
     let issued = key_service::rotate(
         state.store(),
         &state.hasher(),
