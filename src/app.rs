@@ -249,7 +249,8 @@ impl App {
         let metrics_here = state.config().metrics.listen.is_none();
         let public_routes = Router::new()
             .route("/health", get(public::health))
-            .route("/v1/models", get(public::models));
+            .route("/v1/models", get(public::models))
+            .route("/openapi.json", get(crate::openapi::serve));
         let public_routes = if metrics_here {
             public_routes.route("/metrics", get(public::metrics))
         } else {

@@ -7,13 +7,58 @@ use std::time::Duration;
 use time::OffsetDateTime;
 
 use crate::keys::policy::PolicyError;
-use crate::keys::{ApiKey, KeyEnv, KeyHasher, KeyKind, KeyPolicy};
+use crate::keys::{ApiKey, KeyEnv, KeyHasher, KeyKind, KeyPolicy, Scope};
 use crate::store::{KeyRecord, KeyStatus, KeyUpdate, NewKey, Store, StoreError};
 
 /// How long a rotated-out secret keeps working unless the caller says otherwise.
 pub const DEFAULT_ROTATION_GRACE: Duration = Duration::from_secs(24 * 3600);
 /// Longest grace period a rotation may ask for.
 pub const MAX_ROTATION_GRACE: Duration = Duration::from_secs(30 * 24 * 3600);
+
+/// The operator's own account: keys made without an account land in it, and its
+/// management keys administer every account (the bootstrap key is one).
+pub const OPERATOR_ACCOUNT: &str = "default";
+
+/// Longest key or account name, in characters: names show up in listings,
+/// logs and dashboards, and are not a place to store documents.
+pub const MAX_NAME_CHARS: usize = 256;
+
+/// Why a key or account name is refused (the CLI and the management API share it).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NameError {
+    #[error("`name` must not be empty")]
+    Empty,
+    #[error("`name` is {0} characters long; the limit is 256")]
+    TooLong(usize),
+    #[error("`name` must not contain control characters (newlines, tabs, escapes)")]
+    ControlCharacter,
+}
+
+/// Checks a key or account name: not blank, at most [`MAX_NAME_CHARS`]
+/// characters, no control characters (they would forge lines in logs and CLI tables).
+pub fn check_name(name: &str) -> Result<(), NameError> {
+    if name.trim().is_empty() {
+        return Err(NameError::Empty);
+    }
+    let chars = name.chars().count();
+    if chars > MAX_NAME_CHARS {
+        return Err(NameError::TooLong(chars));
+    }
+    if name.chars().any(char::is_control) {
+        return Err(NameError::ControlCharacter);
+    }
+    Ok(())
+}
+
+/// Whether a key administers every account rather than only its own: a
+/// management key with the `admin` scope that belongs to [`OPERATOR_ACCOUNT`]
+/// or holds `admin:global`.
+pub fn is_global_admin(key: &KeyRecord) -> bool {
+    let scopes = key.policy.scopes;
+    key.kind == KeyKind::Mk
+        && scopes.contains(Scope::Admin)
+        && (key.account_id == OPERATOR_ACCOUNT || scopes.contains(Scope::AdminGlobal))
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum KeyServiceError {
@@ -87,7 +132,7 @@ pub async fn adopt(
         .insert_key(&NewKey {
             id: uuid::Uuid::now_v7().to_string(),
             kid: key.kid.clone(),
-            account_id: "default".into(),
+            account_id: OPERATOR_ACCOUNT.into(),
             name: name.into(),
             env: key.env,
             kind: key.kind,
@@ -192,7 +237,7 @@ pub async fn bootstrap_admin(
             name: "bootstrap".into(),
             env: KeyEnv::Live,
             kind: KeyKind::Mk,
-            account_id: "default".into(),
+            account_id: OPERATOR_ACCOUNT.into(),
             expires_at: None,
             policy: None,
         },
@@ -211,4 +256,21 @@ pub enum BootstrapError {
     Format(crate::keys::KeyFormatError),
     #[error("TOLLGATE_BOOTSTRAP_ADMIN_KEY must be a management key (<prefix>_<env>_mk_…)")]
     NotManagementKey,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_bounded_and_printable() {
+        assert_eq!(check_name("svc-a (prod) ünïcode ✓"), Ok(()));
+        assert_eq!(check_name(&"é".repeat(256)), Ok(()));
+        assert_eq!(check_name(""), Err(NameError::Empty));
+        assert_eq!(check_name("   "), Err(NameError::Empty));
+        assert_eq!(check_name(&"a".repeat(257)), Err(NameError::TooLong(257)));
+        for bad in ["a\nb", "tab\there", "esc\u{1b}[31m", "nul\0", "del\u{7f}"] {
+            assert_eq!(check_name(bad), Err(NameError::ControlCharacter), "{bad:?}");
+        }
+    }
 }

@@ -22,6 +22,7 @@
 //! - `metering`: usage drafts, the response observer, billing holds, pricing, the writer.
 //! - `translate`: pure functions over wire formats.
 //! - `store`: persistence (SQLite; backend-dispatching `Store`).
+//! - `openapi`: the OpenAPI 3.1 document at `GET /openapi.json`, from the code.
 //! - `mock_upstream`: fake providers speaking the real wire formats (tests, demo, bench).
 //! - `secret`: `Secret<T>`, redacted everywhere.
 
@@ -34,6 +35,7 @@ pub mod key_service;
 pub mod keys;
 pub mod metering;
 pub mod mock_upstream;
+pub mod openapi;
 pub mod outbound;
 pub mod pipeline;
 pub mod policy;

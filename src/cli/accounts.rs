@@ -1,6 +1,6 @@
 //! `tollgate accounts …`: the same operations as `/admin/accounts`, on the database.
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use clap::Subcommand;
 use time::OffsetDateTime;
 
@@ -62,9 +62,7 @@ async fn dispatch(store: &Store, cmd: AccountsCommand) -> anyhow::Result<()> {
     };
     match cmd {
         AccountsCommand::Create { name, id } => {
-            if name.trim().is_empty() {
-                bail!("--name must not be empty");
-            }
+            tollgate::key_service::check_name(&name).map_err(|e| anyhow::anyhow!("--name: {e}"))?;
             let account = Account {
                 id: id.unwrap_or_else(|| uuid::Uuid::now_v7().to_string()),
                 name,

@@ -59,6 +59,8 @@ pub struct CreateArgs {
     /// sk (API key) or mk (management key).
     #[arg(long, default_value = "sk")]
     kind: String,
+    /// The owning account. A management key of an account other than `default`
+    /// manages that account only, unless --scopes includes admin:global.
     #[arg(long, default_value = "default")]
     account: String,
     /// Lifetime such as 30d, 12h or 90m; the key never expires without it.
@@ -87,7 +89,8 @@ pub struct UpdateArgs {
 #[derive(Args, Debug, Default)]
 pub struct PolicyArgs {
     /// Comma-separated scopes (chat, completions, embeddings, images, audio,
-    /// connections, email, analytics, admin).
+    /// connections, email, analytics, admin; admin:global gives a management key
+    /// of an account reach over every account).
     #[arg(long)]
     scopes: Option<String>,
     /// REQUESTS/PERIOD, e.g. 100/minute (period: second, minute, hour, day), or `none`.
@@ -197,6 +200,9 @@ async fn dispatch(config: &Config, store: &Store, cmd: KeysCommand) -> anyhow::R
                 .find_key(&args.id)
                 .await?
                 .with_context(|| no_such_key(&args.id))?;
+            if let Some(name) = &args.name {
+                key_service::check_name(name).map_err(|e| anyhow!("--name: {e}"))?;
+            }
             let mut policy = current.policy.clone();
             let changed = args.policy.apply(&mut policy)?;
             let expires_at = match args.expires_in.as_deref() {
@@ -237,6 +243,7 @@ async fn dispatch(config: &Config, store: &Store, cmd: KeysCommand) -> anyhow::R
 }
 
 async fn create(config: &Config, store: &Store, args: CreateArgs) -> anyhow::Result<()> {
+    key_service::check_name(&args.name).map_err(|e| anyhow!("--name: {e}"))?;
     let env = parse_env(&args.env)?;
     let kind = parse_kind(&args.kind)?;
     let expires_at = args

@@ -46,7 +46,7 @@ fn default_key_type() -> KeyType {
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PolicyError {
-    #[error("the `admin` scope is only for management keys (kind mk)")]
+    #[error("the `admin` and `admin:global` scopes are only for management keys (kind mk)")]
     AdminScopeOnApiKey,
     #[error("{0}")]
     Quota(String),
@@ -82,7 +82,7 @@ impl KeyPolicy {
 
     /// Checks the rules that span fields or depend on the key's kind.
     pub fn validate(&self, kind: KeyKind) -> Result<(), PolicyError> {
-        if kind == KeyKind::Sk && self.scopes.contains(Scope::Admin) {
+        if kind == KeyKind::Sk && self.scopes.iter().any(Scope::is_management) {
             return Err(PolicyError::AdminScopeOnApiKey);
         }
         if let Some(q) = &self.rate_limit {
@@ -153,6 +153,11 @@ mod tests {
             Err(PolicyError::AdminScopeOnApiKey)
         );
         assert!(p.validate(KeyKind::Mk).is_ok());
+        p.scopes = [Scope::Chat, Scope::AdminGlobal].into_iter().collect();
+        assert_eq!(
+            p.validate(KeyKind::Sk),
+            Err(PolicyError::AdminScopeOnApiKey)
+        );
     }
 
     #[test]

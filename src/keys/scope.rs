@@ -1,5 +1,10 @@
 //! Scopes: which endpoint families a key may call. The names are a contract
 //! (DESIGN §1.4); they are parsed once into a bit set so a check is one AND.
+//!
+//! `admin:global` lets a management key owned by an account administer every
+//! account (a management key of the operator's `default` account has that reach
+//! without it). The Bastio seed's permission names map onto these scopes through
+//! [`Scope::from_permission`], so its key JSON is accepted beside ours.
 
 use std::fmt;
 
@@ -16,10 +21,12 @@ pub enum Scope {
     Email,
     Analytics,
     Admin,
+    /// A management key's reach over every account, not only its own.
+    AdminGlobal,
 }
 
 impl Scope {
-    pub const ALL: [Scope; 9] = [
+    pub const ALL: [Scope; 10] = [
         Scope::Chat,
         Scope::Completions,
         Scope::Embeddings,
@@ -29,6 +36,7 @@ impl Scope {
         Scope::Email,
         Scope::Analytics,
         Scope::Admin,
+        Scope::AdminGlobal,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -42,7 +50,24 @@ impl Scope {
             Scope::Email => "email",
             Scope::Analytics => "analytics",
             Scope::Admin => "admin",
+            Scope::AdminGlobal => "admin:global",
         }
+    }
+
+    /// A permission name of the Bastio seed's key JSON (`chat_completions`, …);
+    /// our own scope names are accepted too.
+    pub fn from_permission(name: &str) -> Result<Scope, UnknownPermission> {
+        match name {
+            "chat_completions" => Ok(Scope::Chat),
+            other => other
+                .parse()
+                .map_err(|_| UnknownPermission(other.to_owned())),
+        }
+    }
+
+    /// Scopes only a management key (kind `mk`) may hold.
+    pub fn is_management(self) -> bool {
+        matches!(self, Scope::Admin | Scope::AdminGlobal)
     }
 
     fn bit(self) -> u16 {
@@ -68,9 +93,15 @@ impl fmt::Display for Scope {
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "unknown scope `{0}`; scopes are chat, completions, embeddings, images, audio, connections, email, analytics, admin"
+    "unknown scope `{0}`; scopes are chat, completions, embeddings, images, audio, connections, email, analytics, admin, admin:global"
 )]
 pub struct UnknownScope(pub String);
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "unknown permission `{0}`; permissions are chat_completions, completions, embeddings, images, audio, analytics, admin (or our scope names)"
+)]
+pub struct UnknownPermission(pub String);
 
 /// A set of scopes; serialized as a sorted list of names.
 #[derive(Clone, Copy, PartialEq, Eq, Default)]
@@ -82,7 +113,7 @@ impl ScopeSet {
     pub fn default_for_api_key() -> Self {
         Scope::ALL
             .into_iter()
-            .filter(|s| !matches!(s, Scope::Admin | Scope::Analytics))
+            .filter(|s| !s.is_management() && *s != Scope::Analytics)
             .collect()
     }
 
@@ -93,6 +124,14 @@ impl ScopeSet {
 
     pub fn contains(self, scope: Scope) -> bool {
         self.0 & scope.bit() != 0
+    }
+
+    pub fn insert(&mut self, scope: Scope) {
+        self.0 |= scope.bit();
+    }
+
+    pub fn remove(&mut self, scope: Scope) {
+        self.0 &= !scope.bit();
     }
 
     pub fn iter(self) -> impl Iterator<Item = Scope> {
@@ -142,6 +181,36 @@ mod tests {
         assert!(!api.contains(Scope::Admin) && !api.contains(Scope::Analytics));
         let mk = ScopeSet::default_for_management_key();
         assert!(mk.contains(Scope::Admin) && !mk.contains(Scope::Chat));
+        // Reach over every account is never a default.
+        assert!(!api.contains(Scope::AdminGlobal) && !mk.contains(Scope::AdminGlobal));
+    }
+
+    #[test]
+    fn seed_permissions_map_to_scopes() {
+        let cases = [
+            ("chat_completions", Scope::Chat),
+            ("completions", Scope::Completions),
+            ("embeddings", Scope::Embeddings),
+            ("images", Scope::Images),
+            ("audio", Scope::Audio),
+            ("analytics", Scope::Analytics),
+            ("admin", Scope::Admin),
+        ];
+        for (name, scope) in cases {
+            assert_eq!(Scope::from_permission(name), Ok(scope), "{name}");
+        }
+        let err = Scope::from_permission("chat-completions").unwrap_err();
+        assert!(err.to_string().contains("`chat-completions`"), "{err}");
+    }
+
+    #[test]
+    fn admin_global_round_trips_by_name() {
+        let set: ScopeSet = serde_json::from_str(r#"["admin:global","admin"]"#).unwrap();
+        assert!(set.contains(Scope::AdminGlobal));
+        assert_eq!(
+            serde_json::to_string(&set).unwrap(),
+            r#"["admin","admin:global"]"#
+        );
     }
 
     #[test]

@@ -548,3 +548,19 @@ async fn last_used_at_is_recorded_without_a_write_per_request() {
     .unwrap();
     assert!(used >= created);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_expiry_past_the_calendar_is_a_400_not_a_500() {
+    let gw = Gateway::start().await;
+    for secs in [u64::MAX, i64::MAX as u64, 400_000_000_000] {
+        let res = gw
+            .admin(
+                Method::POST,
+                "/admin/keys",
+                Some(json!({"name": "far", "expires_in_secs": secs})),
+            )
+            .await;
+        let err = expect_error(res, 400, "invalid_field").await;
+        assert_eq!(err["error"]["param"], "expires_in_secs", "{secs}");
+    }
+}

@@ -3,6 +3,7 @@
 mod common;
 
 mod admin;
+mod admin_reach;
 mod anthropic;
 mod auth;
 mod auth_brake;
@@ -13,9 +14,12 @@ mod conformance;
 mod edge;
 mod errors;
 mod gemini;
+mod key_json;
 mod metering;
+mod openapi;
 mod pipeline;
 mod policy;
+mod schemathesis;
 mod sdk;
 mod secrets;
 mod streaming;

@@ -2,9 +2,10 @@
 //! `analytics`) read from the hourly rollups, plus the busiest client IPs from the
 //! raw events still within retention.
 //!
-//! A management key (scope `admin`) may look at any account; every other key sees
-//! only its own account, and naming another one is a 403. Money leaves here as exact
-//! decimal strings, never floats.
+//! A global management key (`admin::Reach::Global`) may look at any account; every
+//! other key, an account's own management key included, sees only its own account:
+//! naming another one is a 403, and another account's key is "not found". Money
+//! leaves here as exact decimal strings, never floats.
 
 use std::collections::HashMap;
 
@@ -30,6 +31,16 @@ const REPORT_PARAMS: &[&str] = &["from", "to", "group_by", "account_id", "kid"];
 const KEY_REPORT_PARAMS: &[&str] = &["from", "to", "group_by"];
 
 /// `GET /admin/usage?from=&to=&group_by=&account_id=&kid=`
+#[utoipa::path(get, path = "/admin/usage", operation_id = "usage_report", tag = "analytics",
+    params(
+        ("from" = Option<String>, Query, description = "RFC 3339; default: a day before `to`"),
+        ("to" = Option<String>, Query, description = "RFC 3339; default: now"),
+        ("group_by" = Option<String>, Query, description = "none, key, model, provider, status, hour or day"),
+        ("account_id" = Option<String>, Query, description = "Another account than the caller's needs a global management key (403)"),
+        ("kid" = Option<String>, Query, description = "One key's usage"),
+    ),
+    responses((status = 200, description = "The report", body = crate::openapi::admin::UsageReport),
+        crate::openapi::errors::AdminErrors))]
 pub async fn report(
     State(state): State<AppState>,
     principal: Principal,
@@ -37,7 +48,7 @@ pub async fn report(
 ) -> Result<Json<Value>, ApiError> {
     let params = ReportParams::parse(&params, REPORT_PARAMS, OffsetDateTime::now_utc())?;
     let account_id = visible_account(
-        is_admin(&principal),
+        is_global(&principal),
         &principal.key.account_id,
         params.account_id,
     )?;
@@ -52,6 +63,15 @@ pub async fn report(
 }
 
 /// `GET /admin/keys/{id}/usage?from=&to=&group_by=`, the key by id or kid.
+#[utoipa::path(get, path = "/admin/keys/{id}/usage", operation_id = "key_usage_report", tag = "analytics",
+    params(
+        ("id" = String, Path, description = "Key id or kid"),
+        ("from" = Option<String>, Query, description = "RFC 3339; default: a day before `to`"),
+        ("to" = Option<String>, Query, description = "RFC 3339; default: now"),
+        ("group_by" = Option<String>, Query, description = "none, key, model, provider, status, hour or day"),
+    ),
+    responses((status = 200, description = "The report", body = crate::openapi::admin::UsageReport),
+        crate::openapi::errors::AdminErrors))]
 pub async fn key_report(
     State(state): State<AppState>,
     principal: Principal,
@@ -64,12 +84,8 @@ pub async fn key_report(
         .find_key(&id)
         .await
         .map_err(ApiError::internal)?
+        .filter(|k| super::Reach::of(&principal).sees_key(k))
         .ok_or_else(|| ApiError::key_not_found(&id))?;
-    visible_account(
-        is_admin(&principal),
-        &principal.key.account_id,
-        Some(key.account_id.clone()),
-    )?;
     let q = UsageQuery {
         from_ms: params.from_ms,
         to_ms: params.to_ms,
@@ -90,8 +106,8 @@ async fn respond(state: &AppState, q: &UsageQuery) -> Result<Json<Value>, ApiErr
     Ok(Json(report_body(q, &report, &ips)))
 }
 
-fn is_admin(principal: &Principal) -> bool {
-    principal.key.policy.scopes.contains(Scope::Admin)
+fn is_global(principal: &Principal) -> bool {
+    crate::key_service::is_global_admin(&principal.key)
 }
 
 /// The account a report may cover: anything (or everything) for a management key,
@@ -103,7 +119,7 @@ fn visible_account(
 ) -> Result<Option<String>, ApiError> {
     match requested {
         _ if admin => Ok(requested),
-        Some(other) if other != own => Err(ApiError::MissingScope(Scope::Admin)),
+        Some(other) if other != own => Err(ApiError::MissingScope(Scope::AdminGlobal)),
         _ => Ok(Some(own.to_owned())),
     }
 }
@@ -370,7 +386,7 @@ mod tests {
             Some("acme".into())
         );
         let err = visible_account(false, "acme", Some("other".into())).unwrap_err();
-        assert!(matches!(err, ApiError::MissingScope(Scope::Admin)));
+        assert!(matches!(err, ApiError::MissingScope(Scope::AdminGlobal)));
         assert_eq!(err.parts().status, axum::http::StatusCode::FORBIDDEN);
     }
 

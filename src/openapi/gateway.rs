@@ -1,0 +1,199 @@
+//! The gateway and public routes, described here rather than on their handlers.
+//!
+//! The gateway handlers (`http::{chat, messages, embeddings, openai_only}`) take the
+//! provider wire formats as bytes and read only the fields they route on, and they
+//! are being refactored this week: so their operations are `#[utoipa::path]`s on
+//! the empty functions below, and their bodies are the schema types here. Each
+//! schema names the fields the gateway reads or requires (`model`, `messages`,
+//! `stream`, …) and leaves `additionalProperties` open: everything else is the
+//! provider's and passes through untouched.
+
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use super::errors::{GatewayErrors, MessagesErrors, ModelsErrors};
+
+/// An OpenAI chat message; `content` is a string or a list of content parts.
+#[derive(Serialize, ToSchema)]
+pub struct ChatMessage {
+    /// `system`, `developer`, `user`, `assistant` or `tool`.
+    pub role: String,
+    #[schema(value_type = Value)]
+    pub content: serde_json::Value,
+}
+
+/// `POST /v1/chat/completions` (OpenAI format; routed to any provider by `model`).
+#[derive(Serialize, ToSchema)]
+#[schema(example = json!({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Hello"}]}))]
+pub struct ChatCompletionRequest {
+    /// A catalog id (`GET /v1/models`), `provider/id`, or an alias.
+    pub model: String,
+    #[schema(min_items = 1)]
+    pub messages: Vec<ChatMessage>,
+    /// Server-sent events instead of one JSON body.
+    pub stream: Option<bool>,
+}
+
+/// An Anthropic message; `content` is a string or a list of content blocks.
+#[derive(Serialize, ToSchema)]
+pub struct AnthropicMessage {
+    /// `user` or `assistant`.
+    pub role: String,
+    #[schema(value_type = Value)]
+    pub content: serde_json::Value,
+}
+
+/// `POST /v1/messages` (Anthropic format; routed to any provider by `model`).
+#[derive(Serialize, ToSchema)]
+#[schema(example = json!({"model": "claude-haiku-4-5", "max_tokens": 64, "messages": [{"role": "user", "content": "Hello"}]}))]
+pub struct MessagesRequest {
+    pub model: String,
+    #[schema(minimum = 1)]
+    pub max_tokens: u32,
+    #[schema(min_items = 1)]
+    pub messages: Vec<AnthropicMessage>,
+    /// A string or a list of text blocks.
+    #[schema(value_type = Option<Value>)]
+    pub system: Option<serde_json::Value>,
+    pub stream: Option<bool>,
+}
+
+/// `POST /v1/embeddings` (OpenAI format).
+#[derive(Serialize, ToSchema)]
+#[schema(example = json!({"model": "text-embedding-3-small", "input": "Hello"}))]
+pub struct EmbeddingsRequest {
+    pub model: String,
+    /// A string, a list of strings, or token arrays.
+    #[schema(value_type = Value)]
+    pub input: serde_json::Value,
+}
+
+/// `POST /v1/completions` (OpenAI's legacy completions; OpenAI models only).
+#[derive(Serialize, ToSchema)]
+#[schema(example = json!({"model": "gpt-3.5-turbo-instruct", "prompt": "Hello"}))]
+pub struct CompletionsRequest {
+    pub model: String,
+    /// A string or a list of strings.
+    #[schema(value_type = Value)]
+    pub prompt: serde_json::Value,
+    pub stream: Option<bool>,
+}
+
+/// `POST /v1/images/generations` (OpenAI models only).
+#[derive(Serialize, ToSchema)]
+#[schema(example = json!({"model": "gpt-image-1", "prompt": "A lighthouse at dawn"}))]
+pub struct ImageGenerationRequest {
+    pub prompt: String,
+    /// Defaults to the provider's image model.
+    pub model: Option<String>,
+}
+
+/// One server-sent event of a stream (`stream: true`), as a client parses it;
+/// `data` holds the provider's JSON chunk, or `[DONE]`.
+#[derive(Serialize, ToSchema)]
+pub struct SseEvent {
+    pub event: Option<String>,
+    pub data: String,
+    pub id: Option<String>,
+    pub retry: Option<u64>,
+}
+
+/// The provider's response in the route's own wire format, passed through.
+#[derive(Serialize, ToSchema)]
+#[schema(value_type = Object)]
+pub struct ProviderResponse(serde_json::Value);
+
+/// One model of the catalog, in OpenAI's shape.
+#[derive(Serialize, ToSchema)]
+pub struct Model {
+    pub id: String,
+    /// Always `model`.
+    pub object: String,
+    pub created: i64,
+    /// The provider serving it, or `tollgate` for an alias.
+    pub owned_by: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ModelList {
+    /// Always `list`.
+    pub object: String,
+    pub data: Vec<Model>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Health {
+    /// Always `ok`.
+    pub status: String,
+    pub version: String,
+}
+
+#[utoipa::path(post, path = "/v1/chat/completions", tag = "gateway",
+    request_body = ChatCompletionRequest,
+    responses(
+        (status = 200, description = "The completion (or, with `stream`, its events)", content(
+            (ProviderResponse = "application/json"),
+            (SseEvent = "text/event-stream"),
+        )),
+        GatewayErrors,
+    ))]
+pub fn chat_completions() {}
+
+#[utoipa::path(post, path = "/v1/messages", tag = "gateway",
+    request_body = MessagesRequest,
+    responses(
+        (status = 200, description = "The message (or, with `stream`, its events)", content(
+            (ProviderResponse = "application/json"),
+            (SseEvent = "text/event-stream"),
+        )),
+        MessagesErrors,
+    ))]
+pub fn messages() {}
+
+#[utoipa::path(post, path = "/v1/embeddings", tag = "gateway",
+    request_body = EmbeddingsRequest,
+    responses(
+        (status = 200, description = "The embeddings", body = ProviderResponse),
+        GatewayErrors,
+    ))]
+pub fn embeddings() {}
+
+#[utoipa::path(post, path = "/v1/completions", tag = "gateway",
+    request_body = CompletionsRequest,
+    responses(
+        (status = 200, description = "The completion (or, with `stream`, its events)", content(
+            (ProviderResponse = "application/json"),
+            (SseEvent = "text/event-stream"),
+        )),
+        GatewayErrors,
+    ))]
+pub fn completions() {}
+
+#[utoipa::path(post, path = "/v1/images/generations", tag = "gateway",
+    request_body = ImageGenerationRequest,
+    responses(
+        (status = 200, description = "The generated images", body = ProviderResponse),
+        GatewayErrors,
+    ))]
+pub fn images() {}
+
+/// Public; with a key, only the models that key may use.
+#[utoipa::path(get, path = "/v1/models", tag = "public",
+    security((), ("bearer" = []), ("x-api-key" = []), ("x-goog-api-key" = []), ("alt-header" = [])),
+    responses(
+        (status = 200, description = "The model catalog", body = ModelList),
+        ModelsErrors,
+    ))]
+pub fn models() {}
+
+#[utoipa::path(get, path = "/health", tag = "public", security(()),
+    responses((status = 200, description = "The process is up", body = Health)))]
+pub fn health() {}
+
+#[utoipa::path(get, path = "/metrics", tag = "public", security(()),
+    responses((status = 200, description = "Prometheus text exposition", content_type = "text/plain", body = String)))]
+pub fn metrics() {}
+
+#[utoipa::path(get, path = "/openapi.json", tag = "public", security(()),
+    responses((status = 200, description = "This document (OpenAPI 3.1)", body = Object)))]
+pub fn openapi_json() {}

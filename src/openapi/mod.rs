@@ -1,0 +1,126 @@
+//! The OpenAPI 3.1 document served at `GET /openapi.json`, generated from the code
+//! with `utoipa`: the management handlers carry their own `#[utoipa::path]` and
+//! their request types derive `ToSchema`; the gateway and public routes are
+//! described in [`gateway`] (their handlers are not annotated, see there), the
+//! error bodies in [`errors`], the management responses in [`admin`].
+//!
+//! Every route the router serves must be in here: `tests/api/openapi.rs` compares
+//! the document with the routes `app.rs` declares and probes, so a route added
+//! without documentation fails the suite. Authentication is one global
+//! requirement (any of the four ways to present a key, the alternative header
+//! named as configured); public operations override it.
+
+pub mod admin;
+pub mod errors;
+pub mod gateway;
+
+use axum::Json;
+use axum::extract::State;
+use utoipa::OpenApi;
+use utoipa::openapi::security::{
+    ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme,
+};
+
+use crate::app::AppState;
+use crate::http::admin as handlers;
+
+/// The ways to present a key (DESIGN §1.3), as security scheme names.
+pub const SECURITY_SCHEMES: [&str; 4] = ["bearer", "x-api-key", "x-goog-api-key", "alt-header"];
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Tollgate",
+        description = "Self-hosted AI gateway: OpenAI, Anthropic and Gemini behind one endpoint, with keys, policy, routing and metering. Errors follow DESIGN §1.5: OpenAI's shape everywhere but /v1/messages, which answers in Anthropic's.",
+    ),
+    paths(
+        gateway::health,
+        gateway::models,
+        gateway::metrics,
+        gateway::openapi_json,
+        gateway::chat_completions,
+        gateway::messages,
+        gateway::embeddings,
+        gateway::completions,
+        gateway::images,
+        handlers::keys::create,
+        handlers::keys::list_keys,
+        handlers::keys::get,
+        handlers::keys::update,
+        handlers::keys::revoke,
+        admin::revoke_key_post,
+        handlers::keys::rotate,
+        handlers::accounts::create,
+        handlers::accounts::list_accounts,
+        handlers::accounts::get,
+        handlers::accounts::update_billing,
+        handlers::accounts::disable,
+        handlers::accounts::enable,
+        handlers::accounts::credit,
+        handlers::accounts::credits,
+        handlers::usage::report,
+        handlers::usage::key_report,
+    ),
+    components(schemas(
+        errors::ErrorBody,
+        errors::AnthropicErrorBody,
+    )),
+    tags(
+        (name = "public", description = "No key needed"),
+        (name = "gateway", description = "Provider wire formats, passed through; scope per route"),
+        (name = "admin", description = "Management keys (scope `admin`); an account's key reaches only its account"),
+        (name = "analytics", description = "Usage reports (scope `analytics`)"),
+    ),
+)]
+struct ApiDoc;
+
+/// The document, with the alternative key header named as configured.
+pub fn document(alt_header: &str) -> utoipa::openapi::OpenApi {
+    let mut doc = ApiDoc::openapi();
+    let components = doc.components.get_or_insert_with(Default::default);
+    components.add_security_scheme(
+        "bearer",
+        SecurityScheme::Http(
+            HttpBuilder::new()
+                .scheme(HttpAuthScheme::Bearer)
+                .description(Some(
+                    "A Tollgate key (or an end user's JWT) in `Authorization: Bearer`",
+                ))
+                .build(),
+        ),
+    );
+    let header = |name: &str, what: &str| {
+        SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(name, what)))
+    };
+    components.add_security_scheme(
+        "x-api-key",
+        header("x-api-key", "A Tollgate key, as the Anthropic SDK sends it"),
+    );
+    components.add_security_scheme(
+        "x-goog-api-key",
+        header(
+            "x-goog-api-key",
+            "A Tollgate key, as the Gemini SDK sends it",
+        ),
+    );
+    components.add_security_scheme(
+        "alt-header",
+        header(
+            alt_header,
+            "A Tollgate key in the configured `[keys] alt_header`",
+        ),
+    );
+    doc.security = Some(
+        SECURITY_SCHEMES
+            .iter()
+            .map(|name| SecurityRequirement::new(*name, Vec::<String>::new()))
+            .collect(),
+    );
+    doc
+}
+
+/// `GET /openapi.json` (public). Built per call: it is small, and the alt
+/// header differs between gateways in one process (tests).
+pub async fn serve(State(state): State<AppState>) -> Json<utoipa::openapi::OpenApi> {
+    Json(document(state.alt_header().as_str()))
+}
