@@ -8,6 +8,7 @@
 //! - `money`, `pricing`: exact arithmetic for cost, markup and currency.
 //! - `ledger`: balances and reservations in memory (prepaid accounts).
 //! - `sink`: the bounded channel and the batch writer.
+//! - `service`: closes a request's draft into a priced `UsageEvent` for the writer.
 
 pub mod event;
 pub mod ledger;

@@ -47,8 +47,8 @@ impl UsageSink {
     }
 }
 
-/// Starts the writer. Drop every `UsageSink` clone (or call [`Writer::close`]) and
-/// await the handle to flush everything.
+/// Starts the writer. To flush everything, drop every `UsageSink` clone or call
+/// [`Writer::finish`], which tells the writer to drain and waits for it.
 pub fn spawn(store: Store, ledger: Arc<Ledger>, capacity: usize) -> (UsageSink, Writer) {
     let (tx, rx) = mpsc::channel(capacity.max(1));
     let overflow = Arc::new(Mutex::new(Vec::new()));
