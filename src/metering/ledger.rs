@@ -9,7 +9,7 @@
 //! `reserved` the estimates of requests in flight.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use parking_lot::Mutex;
 
 use crate::store::{BillingMode, Store, StoreError};
 
@@ -59,16 +59,9 @@ impl Ledger {
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Entry>> {
-        match self.accounts.lock() {
-            Ok(g) => g,
-            Err(p) => p.into_inner(),
-        }
-    }
-
     /// The account's currency and billing mode (loaded once, then from memory).
     pub async fn terms(&self, account_id: &str) -> Result<AccountTerms, LedgerError> {
-        if let Some(e) = self.lock().get(account_id) {
+        if let Some(e) = self.accounts.lock().get(account_id) {
             return Ok(e.terms.clone());
         }
         let billing = self
@@ -80,7 +73,7 @@ impl Ledger {
             currency: billing.currency.clone(),
             mode: billing.billing_mode,
         };
-        self.lock().entry(account_id.to_owned()).or_insert(Entry {
+        self.accounts.lock().entry(account_id.to_owned()).or_insert(Entry {
             terms: terms.clone(),
             balance: billing.balance_micro,
             unpersisted: 0,
@@ -96,7 +89,7 @@ impl Ledger {
         account_id: &str,
         amount_micro: i64,
     ) -> Result<Option<Reservation>, LedgerError> {
-        let mut accounts = self.lock();
+        let mut accounts = self.accounts.lock();
         let e = accounts
             .get_mut(account_id)
             .ok_or_else(|| LedgerError::UnknownAccount(account_id.to_owned()))?;
@@ -119,7 +112,7 @@ impl Ledger {
 
     /// Releases a reservation and books the real charge (not yet persisted).
     pub fn settle(&self, reservation: Option<&Reservation>, account_id: &str, charge_micro: i64) {
-        let mut accounts = self.lock();
+        let mut accounts = self.accounts.lock();
         if let Some(r) = reservation
             && let Some(e) = accounts.get_mut(&r.account_id)
         {
@@ -132,7 +125,7 @@ impl Ledger {
 
     /// The writer committed these charges to the database.
     pub fn persisted(&self, account_id: &str, charge_micro: i64) {
-        if let Some(e) = self.lock().get_mut(account_id) {
+        if let Some(e) = self.accounts.lock().get_mut(account_id) {
             e.balance -= charge_micro;
             e.unpersisted -= charge_micro;
         }
@@ -142,7 +135,7 @@ impl Ledger {
     /// process (the CLI) are seen. Called by the usage writer between batches, so it
     /// never races with [`Ledger::persisted`].
     pub async fn refresh_all(&self) {
-        let ids: Vec<String> = self.lock().keys().cloned().collect();
+        let ids: Vec<String> = self.accounts.lock().keys().cloned().collect();
         for id in ids {
             if let Err(e) = self.reload(&id).await {
                 tracing::warn!(error = %e, account = %id, "balance refresh failed");
@@ -154,10 +147,10 @@ impl Ledger {
     /// keeping what is in flight.
     pub async fn reload(&self, account_id: &str) -> Result<(), LedgerError> {
         let Some(billing) = self.store.account_billing(account_id).await? else {
-            self.lock().remove(account_id);
+            self.accounts.lock().remove(account_id);
             return Ok(());
         };
-        let mut accounts = self.lock();
+        let mut accounts = self.accounts.lock();
         match accounts.get_mut(account_id) {
             Some(e) => {
                 e.balance = billing.balance_micro;
