@@ -4,11 +4,11 @@
 //! - `event`: the usage row.
 //! - `meter`: one request's draft, filled in along the way and closed once.
 //! - `observe`: token usage read from the caller-facing response.
+//! - `service`: closes a request's draft into a priced `UsageEvent` for the writer.
 //! - `tokens`: tiktoken estimates when no usage was reported.
 //! - `money`, `pricing`: exact arithmetic for cost, markup and currency.
 //! - `ledger`: balances and reservations in memory (prepaid accounts).
 //! - `sink`: the bounded channel and the batch writer.
-//! - `service`: closes a request's draft into a priced `UsageEvent` for the writer.
 
 pub mod event;
 pub mod ledger;
