@@ -13,8 +13,8 @@
 //! set that a background task writes in one batch every few seconds.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
 use moka::future::Cache;

@@ -9,6 +9,7 @@
 //! `reserved` the estimates of requests in flight.
 
 use std::collections::HashMap;
+
 use parking_lot::Mutex;
 
 use crate::store::{BillingMode, Store, StoreError};
@@ -73,12 +74,15 @@ impl Ledger {
             currency: billing.currency.clone(),
             mode: billing.billing_mode,
         };
-        self.accounts.lock().entry(account_id.to_owned()).or_insert(Entry {
-            terms: terms.clone(),
-            balance: billing.balance_micro,
-            unpersisted: 0,
-            reserved: 0,
-        });
+        self.accounts
+            .lock()
+            .entry(account_id.to_owned())
+            .or_insert(Entry {
+                terms: terms.clone(),
+                balance: billing.balance_micro,
+                unpersisted: 0,
+                reserved: 0,
+            });
         Ok(terms)
     }
 

@@ -14,6 +14,7 @@
 //! into JSON waits until someone asks.
 
 use std::collections::VecDeque;
+
 use bytes::Bytes;
 use http::request::Parts;
 use http::{HeaderMap, Method, Uri};
