@@ -1,26 +1,25 @@
 //! Tollgate: a self-hosted AI gateway. One OpenAI-compatible endpoint in front of
 //! OpenAI, Anthropic, Gemini and Deepgram, with our own API keys, policy and metering.
 //!
-//! A request flows one way: [`http`] (listener, extractors) → [`auth`] (who) →
-//! [`policy`] (whether) → [`routing`] (which provider, which model) → [`providers`]
-//! (forward, relay back), and [`metering`] records what it cost.
+//! A request flows one way: `http` (listener, extractors) → `auth` (who) → `policy`
+//! (whether) → `routing` (which provider, which model) → `providers` (forward, relay
+//! back), and `metering` records what it cost.
 //!
-//! - [`app`]: `App::build(Config)`, the router and layer stack, graceful serving.
-//! - [`config`]: defaults < TOML file < `TOLLGATE_…` env, validated once.
-//! - [`error`]: `ApiError`, the one error type that renders the documented bodies.
-//! - [`http`]: thin handlers, extractors, middleware.
-//! - [`auth`]: presented key → `Principal`; cached key records.
-//! - [`policy`]: scopes, IP allowlists, rate and concurrency limits; pure, no I/O.
-//! - [`keys`]: the key format (checksummed), peppered hashing, scopes and key policy.
-//! - [`key_service`]: issues, updates, rotates and revokes keys (CLI and management API).
-//! - [`routing`]: the model catalog, alias resolution and BYOK credentials.
-//! - [`providers`]: upstream clients, shared sending, stream relaying.
-//! - [`translate`]: pure functions over wire formats.
-//! - [`metering`]: usage events, prices, balances and the batch writer.
-//! - [`store`]: persistence (SQLite; backend-dispatching `Store`).
-//! - [`mock_upstream`]: fake providers speaking the real wire formats (tests, demo, bench).
-//! - [`secret`]: `Secret<T>`, redacted everywhere.
-//! - [`telemetry`]: logging setup.
+//! - `app`: `App::build(Config)`, the router and layer stack, graceful serving.
+//! - `config`: defaults < TOML file < `TOLLGATE_…` env, validated once.
+//! - `error`: `ApiError`, the one error type that renders the documented bodies.
+//! - `http`: thin handlers, extractors, middleware.
+//! - `auth`: presented key → `Principal`; cached key records.
+//! - `keys`: the key format (checksummed) and peppered hashing; `key_service` issues keys.
+//! - `routing`: the model catalog and alias resolution.
+//! - `providers`: upstream clients, shared sending, stream relaying.
+//! - `translate`: pure functions over wire formats.
+//! - `store`: persistence (SQLite; backend-dispatching `Store`).
+//! - `mock_upstream`: fake providers speaking the real wire formats (tests, demo, bench).
+//! - `secret`: `Secret<T>`, redacted everywhere.
+//! - `policy`: scopes, IP allowlists, rate and concurrency limits; pure, no I/O.
+//! - `metering`: usage events, prices, balances and the batch writer.
+//! - `telemetry`: logging setup.
 
 pub mod app;
 pub mod auth;
