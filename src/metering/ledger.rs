@@ -10,7 +10,7 @@
 
 use std::collections::HashMap;
 
-use parking_lot::Mutex;
+use parking_lot::{Mutex, MutexGuard};
 
 use crate::store::{BillingMode, Store, StoreError};
 
@@ -60,9 +60,13 @@ impl Ledger {
         }
     }
 
+    fn lock(&self) -> MutexGuard<'_, HashMap<String, Entry>> {
+        self.accounts.lock()
+    }
+
     /// The account's currency and billing mode (loaded once, then from memory).
     pub async fn terms(&self, account_id: &str) -> Result<AccountTerms, LedgerError> {
-        if let Some(e) = self.accounts.lock().get(account_id) {
+        if let Some(e) = self.lock().get(account_id) {
             return Ok(e.terms.clone());
         }
         let billing = self
@@ -74,15 +78,12 @@ impl Ledger {
             currency: billing.currency.clone(),
             mode: billing.billing_mode,
         };
-        self.accounts
-            .lock()
-            .entry(account_id.to_owned())
-            .or_insert(Entry {
-                terms: terms.clone(),
-                balance: billing.balance_micro,
-                unpersisted: 0,
-                reserved: 0,
-            });
+        self.lock().entry(account_id.to_owned()).or_insert(Entry {
+            terms: terms.clone(),
+            balance: billing.balance_micro,
+            unpersisted: 0,
+            reserved: 0,
+        });
         Ok(terms)
     }
 
@@ -93,7 +94,7 @@ impl Ledger {
         account_id: &str,
         amount_micro: i64,
     ) -> Result<Option<Reservation>, LedgerError> {
-        let mut accounts = self.accounts.lock();
+        let mut accounts = self.lock();
         let e = accounts
             .get_mut(account_id)
             .ok_or_else(|| LedgerError::UnknownAccount(account_id.to_owned()))?;
@@ -116,7 +117,7 @@ impl Ledger {
 
     /// Releases a reservation and books the real charge (not yet persisted).
     pub fn settle(&self, reservation: Option<&Reservation>, account_id: &str, charge_micro: i64) {
-        let mut accounts = self.accounts.lock();
+        let mut accounts = self.lock();
         if let Some(r) = reservation
             && let Some(e) = accounts.get_mut(&r.account_id)
         {
@@ -129,7 +130,7 @@ impl Ledger {
 
     /// The writer committed these charges to the database.
     pub fn persisted(&self, account_id: &str, charge_micro: i64) {
-        if let Some(e) = self.accounts.lock().get_mut(account_id) {
+        if let Some(e) = self.lock().get_mut(account_id) {
             e.balance -= charge_micro;
             e.unpersisted -= charge_micro;
         }
@@ -139,7 +140,7 @@ impl Ledger {
     /// process (the CLI) are seen. Called by the usage writer between batches, so it
     /// never races with [`Ledger::persisted`].
     pub async fn refresh_all(&self) {
-        let ids: Vec<String> = self.accounts.lock().keys().cloned().collect();
+        let ids: Vec<String> = self.lock().keys().cloned().collect();
         for id in ids {
             if let Err(e) = self.reload(&id).await {
                 tracing::warn!(error = %e, account = %id, "balance refresh failed");
@@ -151,10 +152,10 @@ impl Ledger {
     /// keeping what is in flight.
     pub async fn reload(&self, account_id: &str) -> Result<(), LedgerError> {
         let Some(billing) = self.store.account_billing(account_id).await? else {
-            self.accounts.lock().remove(account_id);
+            self.lock().remove(account_id);
             return Ok(());
         };
-        let mut accounts = self.accounts.lock();
+        let mut accounts = self.lock();
         match accounts.get_mut(account_id) {
             Some(e) => {
                 e.balance = billing.balance_micro;
