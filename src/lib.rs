@@ -25,6 +25,10 @@
 //! - `openapi`: the OpenAPI 3.1 document at `GET /openapi.json`, from the code.
 //! - `mock_upstream`: fake providers speaking the real wire formats (tests, demo, bench).
 //! - `secret`: `Secret<T>`, redacted everywhere.
+//! - `telemetry`: logging and metrics setup.
+//! - `policy`: scopes, IP allowlists, rate and concurrency limits; pure, no I/O.
+//! - `metering`: usage events, prices, balances and the batch writer.
+//! - `telemetry`: logging setup.
 
 pub mod app;
 pub mod auth;

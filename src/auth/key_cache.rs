@@ -24,11 +24,12 @@
 //! set that a background task writes in one batch every few seconds.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use moka::future::Cache;
+use parking_lot::Mutex;
 use time::OffsetDateTime;
 
 use crate::keys::KeyId;
@@ -157,21 +158,19 @@ impl KeyCache {
             .is_ok()
         {
             // No await while held: the map insert is the whole critical section.
-            if let Ok(mut dirty) = self.dirty.lock() {
-                dirty.insert(key.record.kid.clone(), now_ms);
-            }
+            self.dirty.lock().insert(key.record.kid.clone(), now_ms);
         }
     }
 
     /// Writes pending `last_used_at` values (also called at shutdown).
     pub async fn flush_used(&self) -> Result<(), StoreError> {
-        let batch: Vec<(KeyId, OffsetDateTime)> = match self.dirty.lock() {
-            Ok(mut dirty) => dirty
-                .drain()
-                .map(|(kid, ms)| (kid, crate::store::records_from_ms(ms)))
-                .collect(),
-            Err(_) => return Ok(()),
-        };
+        // The guard is a temporary of this statement: released before the await.
+        let batch: Vec<(KeyId, OffsetDateTime)> = self
+            .dirty
+            .lock()
+            .drain()
+            .map(|(kid, ms)| (kid, crate::store::records_from_ms(ms)))
+            .collect();
         self.store.touch_keys(&batch).await
     }
 

@@ -42,22 +42,24 @@ fn wrong_type_is_an_error() {
 }
 
 #[test]
+#[allow(
+    clippy::result_large_err,
+    reason = "figment::Jail's closure must return figment::Error"
+)]
 fn env_overrides_file_and_plain_tollgate_vars_are_not_config() {
-    // SAFETY: no other test reads or writes these variables, and no other test
-    // looks at `upstream.idle_timeout_ms`, so a parallel load cannot be confused.
-    unsafe {
-        std::env::set_var("TOLLGATE_UPSTREAM__IDLE_TIMEOUT_MS", "4096");
-        std::env::set_var("TOLLGATE_SOME_SECRET", "not-a-config-key");
-    }
-    let cfg = load_toml("[upstream]\nidle_timeout_ms = 2048\n");
-    unsafe {
-        std::env::remove_var("TOLLGATE_UPSTREAM__IDLE_TIMEOUT_MS");
-        std::env::remove_var("TOLLGATE_SOME_SECRET");
-    }
-    assert_eq!(
-        cfg.unwrap().upstream.idle_timeout,
-        std::time::Duration::from_millis(4096)
-    );
+    // figment's Jail sets the variables (no `unsafe` here: the crate forbids it),
+    // serializes jailed tests and restores the environment and cwd afterwards.
+    figment::Jail::expect_with(|jail| {
+        jail.set_env("TOLLGATE_UPSTREAM__IDLE_TIMEOUT_MS", "4096");
+        jail.set_env("TOLLGATE_SOME_SECRET", "not-a-config-key");
+        jail.create_file("t.toml", "[upstream]\nidle_timeout_ms = 2048\n")?;
+        let cfg = Config::load(Some(Path::new("t.toml"))).map_err(|e| e.to_string())?;
+        assert_eq!(
+            cfg.upstream.idle_timeout,
+            std::time::Duration::from_millis(4096)
+        );
+        Ok(())
+    });
 }
 
 #[test]

@@ -39,6 +39,12 @@ pub struct KeyHasher {
 }
 
 impl KeyHasher {
+    // HMAC pads or hashes any key to its block size (RFC 2104 §2), so
+    // `new_from_slice` never returns `InvalidLength` for `Hmac<Sha256>`.
+    #[allow(
+        clippy::expect_used,
+        reason = "HMAC-SHA256 accepts keys of every length"
+    )]
     pub fn new(pepper: &Secret<Vec<u8>>) -> Self {
         let mac = <Hmac<Sha256> as KeyInit>::new_from_slice(pepper.expose())
             .expect("HMAC accepts keys of any length");

@@ -1,4 +1,6 @@
-//! API keys: the wire format (`format`) and how secrets are kept at rest (`hashing`).
+//! API keys: the wire format ([`format`](mod@format)), how secrets are kept at rest
+//! ([`hashing`]), and what a key may do: its [`scope`]s and the rest of its
+//! [`policy`] (limits, allowlists, allowed models).
 //!
 //! Nothing here touches the database or the network: parsing a key and checking its
 //! checksum is pure, so a mistyped or forged key is rejected before any lookup.

@@ -9,7 +9,8 @@
 //! `reserved` the estimates of requests in flight.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+
+use parking_lot::{Mutex, MutexGuard};
 
 use crate::store::{BillingMode, Store, StoreError};
 
@@ -59,11 +60,8 @@ impl Ledger {
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Entry>> {
-        match self.accounts.lock() {
-            Ok(g) => g,
-            Err(p) => p.into_inner(),
-        }
+    fn lock(&self) -> MutexGuard<'_, HashMap<String, Entry>> {
+        self.accounts.lock()
     }
 
     /// The account's currency and billing mode (loaded once, then from memory).

@@ -4,8 +4,10 @@
 //! `UsageEvent` — when the response is an error, when the body ends, or when the
 //! client goes away mid-stream (the body is dropped).
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Instant;
+
+use parking_lot::Mutex;
 
 use crate::metering::UsageSource;
 
@@ -92,11 +94,7 @@ impl Meter {
 
     /// Runs `f` on the draft. The lock is never held across an await.
     pub fn with<R>(&self, f: impl FnOnce(&mut Draft) -> R) -> R {
-        let mut guard = match self.draft.lock() {
-            Ok(g) => g,
-            Err(poisoned) => poisoned.into_inner(),
-        };
-        f(&mut guard)
+        f(&mut self.draft.lock())
     }
 
     pub fn set_route(&self, route: RouteInfo) {

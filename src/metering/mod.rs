@@ -4,6 +4,7 @@
 //! - `event`: the usage row.
 //! - `meter`: one request's draft, filled in along the way and closed once.
 //! - `observe`: token usage read from the caller-facing response.
+//! - `service`: closes a request's draft into a priced `UsageEvent` for the writer.
 //! - `tokens`: tiktoken estimates when no usage was reported.
 //! - `usage_scan`: the top-level `usage` of a whole answer, found as it streams past.
 //! - `money`, `pricing`: exact arithmetic for cost, markup and currency.

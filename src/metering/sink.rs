@@ -7,9 +7,10 @@
 //! write keeps its batch and retries. On shutdown the server closes the sink after
 //! the last request has finished, and the writer drains everything before exiting.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
+use parking_lot::Mutex;
 use tokio::sync::mpsc;
 
 use super::UsageEvent;
@@ -38,17 +39,14 @@ impl UsageSink {
                 mpsc::error::TrySendError::Full(event) | mpsc::error::TrySendError::Closed(event),
             ) => {
                 metrics::counter!("tollgate_usage_spilled_total").increment(1);
-                match self.overflow.lock() {
-                    Ok(mut o) => o.push(event),
-                    Err(p) => p.into_inner().push(event),
-                }
+                self.overflow.lock().push(event);
             }
         }
     }
 }
 
-/// Starts the writer. Drop every `UsageSink` clone (or call [`Writer::close`]) and
-/// await the handle to flush everything.
+/// Starts the writer. To flush everything, drop every `UsageSink` clone or call
+/// [`Writer::finish`], which tells the writer to drain and waits for it.
 pub fn spawn(store: Store, ledger: Arc<Ledger>, capacity: usize) -> (UsageSink, Writer) {
     let (tx, rx) = mpsc::channel(capacity.max(1));
     let overflow = Arc::new(Mutex::new(Vec::new()));
@@ -142,10 +140,7 @@ async fn run(
         }
         if closed {
             // Senders are gone: take what is left in the overflow, then stop.
-            let rest: Vec<UsageEvent> = match overflow.lock() {
-                Ok(mut o) => std::mem::take(&mut *o),
-                Err(p) => std::mem::take(&mut *p.into_inner()),
-            };
+            let rest: Vec<UsageEvent> = std::mem::take(&mut *overflow.lock());
             batch.extend(rest);
             while !batch.is_empty() {
                 write(&store, &ledger, &mut batch).await;
@@ -162,9 +157,7 @@ async fn collect(
     overflow: &Mutex<Vec<UsageEvent>>,
     batch: &mut Vec<UsageEvent>,
 ) -> bool {
-    if let Ok(mut o) = overflow.lock() {
-        batch.append(&mut o);
-    }
+    batch.append(&mut overflow.lock());
     if batch.is_empty() {
         // Wake up now and then even without traffic, for the balance refresh.
         match tokio::time::timeout(REFRESH_EVERY, rx.recv()).await {

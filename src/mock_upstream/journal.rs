@@ -14,11 +14,11 @@
 //! into JSON waits until someone asks.
 
 use std::collections::VecDeque;
-use std::sync::Mutex;
 
 use bytes::Bytes;
 use http::request::Parts;
 use http::{HeaderMap, Method, Uri};
+use parking_lot::Mutex;
 use serde_json::{Map, Value};
 
 use super::query;
@@ -37,7 +37,7 @@ struct Entry {
 
 /// A bounded, oldest-first log of requests.
 ///
-/// `std::sync::Mutex` rather than tokio's: nothing awaits while holding it
+/// A blocking mutex rather than tokio's: nothing awaits while holding it
 /// and each critical section is a push, a clear or a short render.
 #[derive(Debug, Default)]
 pub(crate) struct Journal {
@@ -52,7 +52,7 @@ impl Journal {
             headers: head.headers.clone(),
             body,
         };
-        let mut entries = self.lock();
+        let mut entries = self.entries.lock();
         if entries.len() == CAPACITY {
             entries.pop_front();
         }
@@ -60,20 +60,12 @@ impl Journal {
     }
 
     pub(crate) fn clear(&self) {
-        self.lock().clear();
+        self.entries.lock().clear();
     }
 
     /// The JSON body of `GET /_mock/requests`, oldest first.
     pub(crate) fn to_json(&self) -> Value {
-        Value::Array(self.lock().iter().map(Entry::to_json).collect())
-    }
-
-    /// A panic while holding the lock cannot leave the deque half-updated in
-    /// a way that matters to a test log, so a poisoned lock is still used.
-    fn lock(&self) -> std::sync::MutexGuard<'_, VecDeque<Entry>> {
-        self.entries
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        Value::Array(self.entries.lock().iter().map(Entry::to_json).collect())
     }
 }
 

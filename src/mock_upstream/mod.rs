@@ -6,7 +6,7 @@
 //! # Routes
 //!
 //! - `POST /v1/chat/completions`: OpenAI Chat Completions, plain and streamed
-//!   ([`openai`]). With a gateway `base_url` of `http://host:port/v1` this is
+//!   (`openai`). With a gateway `base_url` of `http://host:port/v1` this is
 //!   the URL it posts to. There is deliberately no alias without `/v1`, so a
 //!   gateway that builds the URL wrongly gets a 404 instead of a pass.
 //! - `POST /v1/completions`, `POST /v1/embeddings`,
@@ -15,34 +15,34 @@
 //!   All OpenAI routes require `Authorization: Bearer <non-empty key>` (401
 //!   `invalid_api_key` otherwise) and answer with `x-request-id: req_mock_<n>`.
 //! - `POST /openai/deployments/{deployment}/chat/completions?api-version=…`
-//!   and `…/embeddings?api-version=…`: Azure OpenAI ([`openai::azure`]), for
+//!   and `…/embeddings?api-version=…`: Azure OpenAI (`openai::azure`), for
 //!   BYOK to an Azure base URL. Key in `api-key` (401 otherwise, `Bearer` is
 //!   not accepted); no `api-version` is a 404 `Resource not found`, as Azure
 //!   answers, and one not shaped `YYYY-MM-DD[-preview]` a 400. Then answered
 //!   like the OpenAI routes, the deployment as the model.
 //! - `POST /v1/messages`: Anthropic Messages, plain and streamed
-//!   ([`anthropic`]). The gateway's Anthropic `base_url` is the mock's root,
+//!   (`anthropic`). The gateway's Anthropic `base_url` is the mock's root,
 //!   `http://host:port`. Requires a non-empty key in `x-api-key` or
 //!   `Authorization: Bearer` (401 otherwise; the real API takes both) and
 //!   one dated `anthropic-version` such as `2023-06-01` (400 otherwise);
 //!   answers with a `request-id: req_mock_<n>` header.
 //! - `POST /v1beta/models/{model}:generateContent`, `:streamGenerateContent`
 //!   (`?alt=sse` for SSE, otherwise a JSON array), `:embedContent`,
-//!   `:batchEmbedContents`: Gemini ([`gemini`]); its `base_url` is the mock's
+//!   `:batchEmbedContents`: Gemini (`gemini`); its `base_url` is the mock's
 //!   root too. Key in `x-goog-api-key` or `?key=`: none is 403
 //!   `PERMISSION_DENIED`, the key `bad` is 400 `API_KEY_INVALID`, as Google
 //!   answers.
 //! - `GET /_mock/stats`: `{"requests", "streams_started", "streams_completed",
-//!   "streams_cancelled", "streams_aborted"}` ([`stats`]), all routes above
+//!   "streams_cancelled", "streams_aborted"}` (`stats`), all routes above
 //!   counted.
 //! - `GET /_mock/requests`: the last 50 provider requests (every dialect) as
 //!   `{"method","path","query","query_params","headers","body"}`, headers
 //!   and query verbatim (`authorization`, `x-api-key`, `api-key`,
 //!   `x-goog-api-key`, `?key=`, `?api-version=`…); `DELETE` clears them
-//!   ([`journal`]).
-//! - anything else: 404 with an OpenAI-shaped error body ([`error_body`]).
+//!   (`journal`).
+//! - anything else: 404 with an OpenAI-shaped error body (`error_body`).
 //!
-//! Errors come in each provider's shape ([`error_body`]): OpenAI's
+//! Errors come in each provider's shape (`error_body`): OpenAI's
 //! `{"error":{"message","type","param","code"}}`, Anthropic's
 //! `{"type":"error","error":{"type","message"},"request_id"}`, Gemini's
 //! `{"error":{"code","message","status"}}` with Google's canonical status
@@ -71,7 +71,7 @@
 //! `_delta`… / `_stop`, `message_delta`, `message_stop`. Gemini chunks carry
 //! running `usageMetadata` totals; the last adds `finishReason: "STOP"`.
 //!
-//! Embeddings (OpenAI, Azure, Gemini) are [`embedding::vector`] of the
+//! Embeddings (OpenAI, Azure, Gemini) are `embedding::vector` of the
 //! text: deterministic, in `[-1, 1)`, 8 values unless `dimensions` /
 //! `outputDimensionality` asks otherwise, equal across providers for equal
 //! text.

@@ -291,14 +291,6 @@ mod tests {
         parts.param.expect("names the parameter").into_owned()
     }
 
-    /// The handlers satisfy axum's `Handler` (checked here, as nothing routes them yet).
-    #[test]
-    fn handlers_are_routable() {
-        let _: axum::Router<AppState> = axum::Router::new()
-            .route("/admin/usage", axum::routing::get(report))
-            .route("/admin/keys/{id}/usage", axum::routing::get(key_report));
-    }
-
     #[test]
     fn micro_to_decimal_is_exact() {
         assert_eq!(micro_to_decimal(0), "0.000000");
