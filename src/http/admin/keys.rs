@@ -113,7 +113,9 @@ pub async fn create(
             ));
         }
         (Some(t), None) => Some(t),
-        (None, Some(secs)) => Some(OffsetDateTime::now_utc() + Duration::from_secs(secs)),
+        (None, Some(secs)) => Some(
+            OffsetDateTime::now_utc() + bounded_secs("expires_in_secs", secs)?,
+        ),
         (None, None) => None,
     };
     let mut policy = KeyPolicy::default_for(req.kind);
@@ -246,7 +248,8 @@ pub async fn rotate(
 ) -> Result<Json<Value>, ApiError> {
     let grace = req
         .grace_period_secs
-        .map(Duration::from_secs)
+        .map(|secs| bounded_secs("grace_period_secs", secs))
+        .transpose()?
         .unwrap_or(DEFAULT_ROTATION_GRACE);
     let issued = key_service::rotate(
         state.store(),
@@ -293,4 +296,17 @@ fn parse_param<T: std::str::FromStr>(
 
 fn not_found(id: &str) -> ApiError {
     ApiError::key_not_found(id)
+}
+
+/// A span in seconds from now, refused past 100 years: adding more to a date would
+/// leave the calendar's range (a panic before this check).
+fn bounded_secs(param: &'static str, secs: u64) -> Result<Duration, ApiError> {
+    const MAX_SECS: u64 = 100 * 365 * 86_400;
+    if secs > MAX_SECS {
+        return Err(ApiError::invalid_field(
+            param,
+            format!("`{param}` must be at most {MAX_SECS} (100 years)"),
+        ));
+    }
+    Ok(Duration::from_secs(secs))
 }
