@@ -6,6 +6,8 @@ mod records;
 mod sqlite;
 mod usage;
 
+pub use usage::Recorded;
+
 pub use records::{
     Account, AccountId, KeyFilter, KeyRecord, KeyStatus, KeyUpdate, NewKey,
     from_ms as records_from_ms, to_ms as records_ms,
@@ -35,6 +37,10 @@ pub enum StoreError {
     /// A failure reported through a shared cache load (the original is not `Clone`).
     #[error("store lookup failed: {0}")]
     Lookup(String),
+    /// A value the store refuses to hold (a credit too large, a balance that
+    /// would leave its range): the caller's mistake, not a failure.
+    #[error("{0}")]
+    OutOfRange(String),
     #[error("corrupt row in {table}: {detail}")]
     Corrupt { table: &'static str, detail: String },
 }
@@ -201,6 +207,16 @@ impl Store {
     pub async fn record_usage(&self, events: &[UsageEvent]) -> Result<u64, StoreError> {
         match &self.backend {
             Backend::Sqlite(s) => s.record_usage(events).await,
+        }
+    }
+
+    /// Like [`Store::record_usage`], also saying what each account was charged.
+    pub async fn record_usage_batch(
+        &self,
+        events: &[UsageEvent],
+    ) -> Result<Recorded, StoreError> {
+        match &self.backend {
+            Backend::Sqlite(s) => s.record_usage_batch(events).await,
         }
     }
 
