@@ -2,13 +2,16 @@
 //! micro-units, written in batches off the request path.
 //!
 //! - `event`: the usage row.
+//! - `bounds`: the range of every usage number, and the clamp for provider counts.
 //! - `meter`: one request's draft, filled in along the way and closed once.
 //! - `observe`: token usage read from the caller-facing response.
 //! - `tokens`: tiktoken estimates when no usage was reported.
 //! - `money`, `pricing`: exact arithmetic for cost, markup and currency.
 //! - `ledger`: balances and reservations in memory (prepaid accounts).
 //! - `sink`: the bounded channel and the batch writer.
+//! - `spill`: the local file the writer falls back to when the database refuses.
 
+pub mod bounds;
 pub mod event;
 pub mod ledger;
 pub mod meter;
@@ -17,6 +20,7 @@ pub mod observe;
 pub mod pricing;
 pub mod service;
 pub mod sink;
+pub mod spill;
 pub mod tokens;
 
 pub use event::{UsageEvent, UsageSource};
