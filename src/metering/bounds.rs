@@ -85,7 +85,13 @@ mod tests {
         assert_eq!(reported_tokens(&json!(u64::MAX)), MAX_TOKENS);
         assert_eq!(reported_tokens(&json!(1e30)), MAX_TOKENS);
         assert_eq!(reported_tokens(&json!(7.9)), 7);
-        for zero in [json!(-1), json!(-1e30), json!("12"), json!(null), json!(0.5)] {
+        for zero in [
+            json!(-1),
+            json!(-1e30),
+            json!("12"),
+            json!(null),
+            json!(0.5),
+        ] {
             assert_eq!(reported_tokens(&zero), 0, "{zero}");
         }
     }

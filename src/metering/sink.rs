@@ -366,7 +366,10 @@ impl Task {
         }
         match self.spill.clear() {
             Ok(()) => {
-                tracing::info!(rows = events.len(), "usage from the spill file is in the database");
+                tracing::info!(
+                    rows = events.len(),
+                    "usage from the spill file is in the database"
+                );
                 self.earlier = 0;
                 self.retry_at = None;
                 metrics::gauge!("tollgate_usage_spill_file_rows").set(0.0);
@@ -404,7 +407,10 @@ impl Task {
                 {
                     Ok(Ok(())) => continue,
                     Ok(Err(e)) => self.refused(&e, chunk.len()),
-                    Err(_) => tracing::error!(rows = chunk.len(), "the database did not take usage before the shutdown deadline"),
+                    Err(_) => tracing::error!(
+                        rows = chunk.len(),
+                        "the database did not take usage before the shutdown deadline"
+                    ),
                 }
                 db_ok = false;
             }

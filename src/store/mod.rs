@@ -211,12 +211,18 @@ impl Store {
     }
 
     /// Like [`Store::record_usage`], also saying what each account was charged.
-    pub async fn record_usage_batch(
-        &self,
-        events: &[UsageEvent],
-    ) -> Result<Recorded, StoreError> {
+    pub async fn record_usage_batch(&self, events: &[UsageEvent]) -> Result<Recorded, StoreError> {
         match &self.backend {
             Backend::Sqlite(s) => s.record_usage_batch(events).await,
+        }
+    }
+
+    /// Test support: makes the database behave as if its disk were full (`true`)
+    /// or had room again (`false`).
+    #[doc(hidden)]
+    pub async fn limit_size_for_tests(&self, capped: bool) -> Result<(), StoreError> {
+        match &self.backend {
+            Backend::Sqlite(s) => s.limit_size_for_tests(capped).await,
         }
     }
 

@@ -8,6 +8,7 @@ mod auth;
 mod byok;
 mod chat;
 mod cli;
+mod durability;
 mod errors;
 mod gemini;
 mod metering;

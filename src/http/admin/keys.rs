@@ -113,9 +113,9 @@ pub async fn create(
             ));
         }
         (Some(t), None) => Some(t),
-        (None, Some(secs)) => Some(
-            OffsetDateTime::now_utc() + bounded_secs("expires_in_secs", secs)?,
-        ),
+        (None, Some(secs)) => {
+            Some(OffsetDateTime::now_utc() + bounded_secs("expires_in_secs", secs)?)
+        }
         (None, None) => None,
     };
     let mut policy = KeyPolicy::default_for(req.kind);

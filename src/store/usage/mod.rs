@@ -119,6 +119,31 @@ impl SqliteStore {
         }
     }
 
+    /// Test support: caps the database at its current size (`Some`) or lifts the
+    /// cap (`None`) on every pooled connection, so writes fail with SQLITE_FULL as
+    /// on a full disk. `PRAGMA max_page_count` is per connection, hence all of them.
+    pub async fn limit_size_for_tests(&self, capped: bool) -> Result<(), StoreError> {
+        let mut conns = Vec::new();
+        for _ in 0..self.pool.options().get_max_connections() {
+            conns.push(self.pool.acquire().await?);
+        }
+        for conn in &mut conns {
+            let pages: i64 = if capped {
+                sqlx::query_scalar("PRAGMA page_count")
+                    .fetch_one(&mut **conn)
+                    .await?
+            } else {
+                4_294_967_294
+            };
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "PRAGMA max_page_count = {pages}"
+            )))
+            .execute(&mut **conn)
+            .await?;
+        }
+        Ok(())
+    }
+
     pub async fn purge_usage_before(&self, ts_ms: i64) -> Result<u64, StoreError> {
         let mut purged = 0;
         loop {
