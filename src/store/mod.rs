@@ -1,9 +1,22 @@
-//! Persistence. [`Store`] is what callers use; it dispatches to a backend
-//! (`sqlite` today). A PostgreSQL backend is one more variant of `Backend` and one
-//! more file beside `sqlite.rs`, with its own migrations folder; callers don't change.
+//! Persistence, split by concern into traits: [`KeyStore`] (API keys),
+//! [`AccountStore`] (accounts), [`BillingStore`] (balances, credits, billing
+//! settings) and [`UsageStore`] (usage events, rollups, analytics). A backend
+//! implements all four plus [`Backend`]; [`Store`] is a cheap, cloneable handle to
+//! one, opened from the storage URL. SQLite is the backend today; PostgreSQL is one
+//! more implementation with its own migrations folder, and callers don't change.
+//!
+//! Callers bring the trait of the concern they use into scope
+//! (`use crate::store::KeyStore;`) and call through the handle. Methods that exist
+//! only for tests (`count_usage_events`, `usage_events_for_request`) are compiled
+//! under `cfg(test)` or the `test-support` feature, never into a release build.
+//! The trait methods are boxed futures (`async_trait`): a store call is a database
+//! round trip, next to which the allocation is noise, and the hot path only reaches
+//! the store on a key-cache miss.
 
 mod records;
 mod sqlite;
+#[cfg(test)]
+pub(crate) mod testing;
 mod usage;
 
 pub use usage::Recorded;
@@ -17,6 +30,9 @@ pub use records::{
     UsageQueryError, UsageReport, UsageTotals,
 };
 
+use std::sync::Arc;
+
+use async_trait::async_trait;
 use time::OffsetDateTime;
 
 use crate::keys::{KeyId, KeyKind, SecretHash};
@@ -45,269 +61,180 @@ pub enum StoreError {
     Corrupt { table: &'static str, detail: String },
 }
 
-#[derive(Clone)]
-pub struct Store {
-    backend: Backend,
-}
+/// API keys: issue, look up, change, revoke, rotate, and the freshness feed for
+/// caches in other processes.
+#[async_trait]
+pub trait KeyStore: Send + Sync {
+    async fn insert_key(&self, key: &NewKey) -> Result<KeyRecord, StoreError>;
 
-#[derive(Clone)]
-enum Backend {
-    Sqlite(sqlite::SqliteStore),
-}
-
-impl Store {
-    /// Opens (creating if needed) the database at `url` and applies migrations.
-    pub async fn open(url: &str) -> Result<Store, StoreError> {
-        let store = if url.starts_with("sqlite:") {
-            Store {
-                backend: Backend::Sqlite(sqlite::SqliteStore::connect(url).await?),
-            }
-        } else {
-            return Err(StoreError::UnsupportedUrl(url.to_owned()));
-        };
-        store.migrate().await?;
-        Ok(store)
-    }
-
-    pub async fn migrate(&self) -> Result<(), StoreError> {
-        match &self.backend {
-            Backend::Sqlite(s) => s.migrate().await,
-        }
-    }
-
-    pub async fn insert_key(&self, key: &NewKey) -> Result<KeyRecord, StoreError> {
-        match &self.backend {
-            Backend::Sqlite(s) => s.insert_key(key).await,
-        }
-    }
-
-    pub async fn key_by_kid(&self, kid: &KeyId) -> Result<Option<KeyRecord>, StoreError> {
-        match &self.backend {
-            Backend::Sqlite(s) => s.key_by_kid(kid).await,
-        }
-    }
+    async fn key_by_kid(&self, kid: &KeyId) -> Result<Option<KeyRecord>, StoreError>;
 
     /// Finds a key by its row id or its kid (what operators have at hand).
-    pub async fn find_key(&self, id_or_kid: &str) -> Result<Option<KeyRecord>, StoreError> {
-        match &self.backend {
-            Backend::Sqlite(s) => s.find_key(id_or_kid).await,
-        }
-    }
+    async fn find_key(&self, id_or_kid: &str) -> Result<Option<KeyRecord>, StoreError>;
 
-    pub async fn list_keys(
+    async fn list_keys(
         &self,
         filter: &KeyFilter,
         now: OffsetDateTime,
-    ) -> Result<Vec<KeyRecord>, StoreError> {
-        match &self.backend {
-            Backend::Sqlite(s) => s.list_keys(filter, now).await,
-        }
-    }
+    ) -> Result<Vec<KeyRecord>, StoreError>;
 
-    pub async fn update_key(
+    async fn update_key(
         &self,
         id_or_kid: &str,
         update: &KeyUpdate,
         now: OffsetDateTime,
-    ) -> Result<Option<KeyRecord>, StoreError> {
-        match &self.backend {
-            Backend::Sqlite(s) => s.update_key(id_or_kid, update, now).await,
-        }
-    }
+    ) -> Result<Option<KeyRecord>, StoreError>;
 
     /// Replaces a key's secret; the old one stays valid until `old_valid_until`.
-    pub async fn rotate_key(
+    async fn rotate_key(
         &self,
         id_or_kid: &str,
         new_hash: &SecretHash,
         old_valid_until: OffsetDateTime,
         now: OffsetDateTime,
-    ) -> Result<Option<KeyRecord>, StoreError> {
-        match &self.backend {
-            Backend::Sqlite(s) => {
-                s.rotate_key(id_or_kid, new_hash, old_valid_until, now)
-                    .await
-            }
-        }
-    }
-
-    /// Records when keys were last used (a coalesced batch; does not evict caches).
-    pub async fn touch_keys(&self, used: &[(KeyId, OffsetDateTime)]) -> Result<(), StoreError> {
-        match &self.backend {
-            Backend::Sqlite(s) => s.touch_keys(used).await,
-        }
-    }
-
-    pub async fn count_keys(&self, kind: KeyKind) -> Result<u64, StoreError> {
-        match &self.backend {
-            Backend::Sqlite(s) => s.count_keys(kind).await,
-        }
-    }
-
-    pub async fn create_account(&self, account: &Account) -> Result<(), StoreError> {
-        match &self.backend {
-            Backend::Sqlite(s) => s.create_account(account).await,
-        }
-    }
-
-    pub async fn account(&self, id: &str) -> Result<Option<Account>, StoreError> {
-        match &self.backend {
-            Backend::Sqlite(s) => s.account(id).await,
-        }
-    }
-
-    pub async fn list_accounts(&self) -> Result<Vec<Account>, StoreError> {
-        match &self.backend {
-            Backend::Sqlite(s) => s.list_accounts().await,
-        }
-    }
+    ) -> Result<Option<KeyRecord>, StoreError>;
 
     /// Marks a key revoked (idempotent: the first revocation time is kept).
-    pub async fn revoke_key(
+    async fn revoke_key(
         &self,
         id_or_kid: &str,
         now: OffsetDateTime,
-    ) -> Result<Option<KeyRecord>, StoreError> {
-        match &self.backend {
-            Backend::Sqlite(s) => s.revoke_key(id_or_kid, now).await,
-        }
-    }
+    ) -> Result<Option<KeyRecord>, StoreError>;
+
+    /// Records when keys were last used (a coalesced batch; does not evict caches).
+    async fn touch_keys(&self, used: &[(KeyId, OffsetDateTime)]) -> Result<(), StoreError>;
+
+    async fn count_keys(&self, kind: KeyKind) -> Result<u64, StoreError>;
 
     /// Kids of keys created or changed at or after `since_ms`, for cache
     /// invalidation across processes.
-    pub async fn keys_changed_since(&self, since_ms: i64) -> Result<Vec<KeyId>, StoreError> {
-        match &self.backend {
-            Backend::Sqlite(s) => s.keys_changed_since(since_ms).await,
-        }
-    }
+    async fn keys_changed_since(&self, since_ms: i64) -> Result<Vec<KeyId>, StoreError>;
+}
+
+/// Accounts: the owners of keys, which can be disabled as a whole.
+#[async_trait]
+pub trait AccountStore: Send + Sync {
+    async fn create_account(&self, account: &Account) -> Result<(), StoreError>;
+
+    async fn account(&self, id: &str) -> Result<Option<Account>, StoreError>;
+
+    async fn list_accounts(&self) -> Result<Vec<Account>, StoreError>;
 
     /// Disables (or re-enables) an account; its keys count as changed so caches drop them.
-    pub async fn set_account_disabled(
+    async fn set_account_disabled(
         &self,
         account_id: &str,
         disabled: bool,
         now: OffsetDateTime,
-    ) -> Result<bool, StoreError> {
-        match &self.backend {
-            Backend::Sqlite(s) => s.set_account_disabled(account_id, disabled, now).await,
-        }
-    }
+    ) -> Result<bool, StoreError>;
+}
 
-    pub async fn close(&self) {
-        match &self.backend {
-            Backend::Sqlite(s) => s.close().await,
-        }
-    }
-
-    /// One transaction: inserts the events, adds them to the hourly rollups and
-    /// subtracts each event's `charge_micro` from its account's balance (events with
-    /// an empty `account_id` skip the balance). Idempotent per event id: only events
-    /// not stored before touch rollups and balances, so a retried batch never
-    /// double-charges. Returns how many events were new.
-    pub async fn record_usage(&self, events: &[UsageEvent]) -> Result<u64, StoreError> {
-        match &self.backend {
-            Backend::Sqlite(s) => s.record_usage(events).await,
-        }
-    }
-
-    /// Like [`Store::record_usage`], also saying what each account was charged.
-    pub async fn record_usage_batch(&self, events: &[UsageEvent]) -> Result<Recorded, StoreError> {
-        match &self.backend {
-            Backend::Sqlite(s) => s.record_usage_batch(events).await,
-        }
-    }
-
-    /// Test support: makes the database behave as if its disk were full (`true`)
-    /// or had room again (`false`).
-    #[doc(hidden)]
-    pub async fn limit_size_for_tests(&self, capped: bool) -> Result<(), StoreError> {
-        match &self.backend {
-            Backend::Sqlite(s) => s.limit_size_for_tests(capped).await,
-        }
-    }
-
-    /// Deletes raw events older than `ts_ms`; the hourly rollups stay.
-    pub async fn purge_usage_before(&self, ts_ms: i64) -> Result<u64, StoreError> {
-        match &self.backend {
-            Backend::Sqlite(s) => s.purge_usage_before(ts_ms).await,
-        }
-    }
-
-    pub async fn count_usage_events(&self) -> Result<u64, StoreError> {
-        match &self.backend {
-            Backend::Sqlite(s) => s.count_usage_events().await,
-        }
-    }
-
-    /// The raw events of one request (a full scan: for tests and debugging).
-    pub async fn usage_events_for_request(
-        &self,
-        request_id: &str,
-    ) -> Result<Vec<UsageEvent>, StoreError> {
-        match &self.backend {
-            Backend::Sqlite(s) => s.usage_events_for_request(request_id).await,
-        }
-    }
-
-    pub async fn account_billing(&self, id: &str) -> Result<Option<AccountBilling>, StoreError> {
-        match &self.backend {
-            Backend::Sqlite(s) => s.account_billing(id).await,
-        }
-    }
+/// Money on accounts: currency, billing mode, balance and the credit audit trail.
+#[async_trait]
+pub trait BillingStore: Send + Sync {
+    async fn account_billing(&self, id: &str) -> Result<Option<AccountBilling>, StoreError>;
 
     /// Changes the given billing settings; `false` when the account does not exist.
-    pub async fn set_account_billing(
+    async fn set_account_billing(
         &self,
         id: &str,
         currency: Option<&str>,
         mode: Option<BillingMode>,
-    ) -> Result<bool, StoreError> {
-        match &self.backend {
-            Backend::Sqlite(s) => s.set_account_billing(id, currency, mode).await,
-        }
-    }
+    ) -> Result<bool, StoreError>;
 
     /// Adds funds (negative for corrections) and records the audit row, in one
     /// transaction. Returns the new balance, `None` when the account does not exist.
-    pub async fn credit_account(
+    async fn credit_account(
         &self,
         id: &str,
         amount_micro: i64,
         actor: &str,
         note: &str,
         now: OffsetDateTime,
-    ) -> Result<Option<i64>, StoreError> {
-        match &self.backend {
-            Backend::Sqlite(s) => s.credit_account(id, amount_micro, actor, note, now).await,
-        }
-    }
+    ) -> Result<Option<i64>, StoreError>;
 
     /// An account's credit audit trail, oldest first.
-    pub async fn account_credits(&self, id: &str) -> Result<Vec<CreditRecord>, StoreError> {
-        match &self.backend {
-            Backend::Sqlite(s) => s.account_credits(id).await,
-        }
-    }
+    async fn account_credits(&self, id: &str) -> Result<Vec<CreditRecord>, StoreError>;
+}
+
+/// Usage events, their hourly rollups, and the analytics read from them.
+#[async_trait]
+pub trait UsageStore: Send + Sync {
+    /// One transaction: inserts the events, adds them to the hourly rollups and
+    /// subtracts each event's `charge_micro` from its account's balance (events with
+    /// an empty `account_id` skip the balance). Idempotent per event id: only events
+    /// not stored before touch rollups and balances, so a retried batch never
+    /// double-charges. Returns how many events were new.
+    async fn record_usage(&self, events: &[UsageEvent]) -> Result<u64, StoreError>;
+
+    /// Like [`UsageStore::record_usage`], also saying what each account was
+    /// charged, so the caller tells the ledger only what was committed. A failed
+    /// batch leaves no transaction behind on its connection.
+    async fn record_usage_batch(&self, events: &[UsageEvent]) -> Result<Recorded, StoreError>;
+
+    /// Makes the database behave as if its disk were full (`true`) or had room
+    /// again (`false`) (tests only).
+    #[cfg(any(test, feature = "test-support"))]
+    async fn limit_size_for_tests(&self, capped: bool) -> Result<(), StoreError>;
+
+    /// Deletes raw events older than `ts_ms`; the hourly rollups stay.
+    async fn purge_usage_before(&self, ts_ms: i64) -> Result<u64, StoreError>;
 
     /// Totals and groups from the hourly rollups (fast on large logs, and beyond the
     /// raw events' retention) over the query's range widened to whole hours
     /// ([`UsageQuery::window`]); an empty range gives an empty report.
-    pub async fn usage_report(&self, q: &UsageQuery) -> Result<UsageReport, StoreError> {
-        match &self.backend {
-            Backend::Sqlite(s) => s.usage_report(q).await,
-        }
-    }
+    async fn usage_report(&self, q: &UsageQuery) -> Result<UsageReport, StoreError>;
 
     /// The client IPs with the most requests over the same window as
-    /// [`Store::usage_report`], most first. Reads raw events, so only what is still
-    /// within retention counts.
-    pub async fn top_client_ips(
+    /// [`UsageStore::usage_report`], most first. Reads raw events, so only what is
+    /// still within retention counts.
+    async fn top_client_ips(
         &self,
         q: &UsageQuery,
         limit: u32,
-    ) -> Result<Vec<(String, u64)>, StoreError> {
-        match &self.backend {
-            Backend::Sqlite(s) => s.top_client_ips(q, limit).await,
-        }
+    ) -> Result<Vec<(String, u64)>, StoreError>;
+
+    /// How many raw events are stored (tests only).
+    #[cfg(any(test, feature = "test-support"))]
+    async fn count_usage_events(&self) -> Result<u64, StoreError>;
+
+    /// The raw events of one request (a full scan: tests only).
+    #[cfg(any(test, feature = "test-support"))]
+    async fn usage_events_for_request(
+        &self,
+        request_id: &str,
+    ) -> Result<Vec<UsageEvent>, StoreError>;
+}
+
+/// Everything a storage backend provides, plus its own lifecycle.
+#[async_trait]
+pub trait Backend: KeyStore + AccountStore + BillingStore + UsageStore {
+    async fn migrate(&self) -> Result<(), StoreError>;
+
+    async fn close(&self);
+}
+
+/// A handle to the opened backend. Cloning is one `Arc` bump; it derefs to the
+/// backend, so `store.find_key(..)` works with [`KeyStore`] in scope.
+#[derive(Clone)]
+pub struct Store(Arc<dyn Backend>);
+
+impl std::ops::Deref for Store {
+    type Target = dyn Backend;
+    fn deref(&self) -> &Self::Target {
+        &*self.0
+    }
+}
+
+impl Store {
+    /// Opens (creating if needed) the database at `url` and applies migrations.
+    pub async fn open(url: &str) -> Result<Store, StoreError> {
+        let store = if url.starts_with("sqlite:") {
+            Store(Arc::new(sqlite::SqliteStore::connect(url).await?))
+        } else {
+            return Err(StoreError::UnsupportedUrl(url.to_owned()));
+        };
+        store.migrate().await?;
+        Ok(store)
     }
 }

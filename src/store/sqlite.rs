@@ -4,6 +4,7 @@
 use std::str::FromStr;
 use std::time::Duration;
 
+use async_trait::async_trait;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
 };
@@ -11,7 +12,10 @@ use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
 use time::OffsetDateTime;
 
 use super::records::{from_ms, to_ms};
-use super::{Account, KeyFilter, KeyRecord, KeyStatus, KeyUpdate, NewKey, StoreError};
+use super::{
+    Account, AccountStore, Backend, KeyFilter, KeyRecord, KeyStatus, KeyStore, KeyUpdate, NewKey,
+    StoreError,
+};
 use crate::keys::{KeyId, KeyKind, KeyPolicy, SecretHash};
 
 const KEY_SELECT: &str = "SELECT k.id, k.kid, k.account_id, \
@@ -41,17 +45,23 @@ impl SqliteStore {
             .await?;
         Ok(SqliteStore { pool })
     }
+}
 
-    pub async fn migrate(&self) -> Result<(), StoreError> {
+#[async_trait]
+impl Backend for SqliteStore {
+    async fn migrate(&self) -> Result<(), StoreError> {
         sqlx::migrate!("migrations/sqlite").run(&self.pool).await?;
         Ok(())
     }
 
-    pub async fn close(&self) {
+    async fn close(&self) {
         self.pool.close().await;
     }
+}
 
-    pub async fn insert_key(&self, key: &NewKey) -> Result<KeyRecord, StoreError> {
+#[async_trait]
+impl KeyStore for SqliteStore {
+    async fn insert_key(&self, key: &NewKey) -> Result<KeyRecord, StoreError> {
         let created = to_ms(key.created_at);
         let result = sqlx::query(
             "INSERT INTO api_keys (id, kid, account_id, name, env, kind, secret_hash, policy, \
@@ -81,7 +91,7 @@ impl SqliteStore {
             .ok_or_else(|| corrupt("inserted row not found"))
     }
 
-    pub async fn key_by_kid(&self, kid: &KeyId) -> Result<Option<KeyRecord>, StoreError> {
+    async fn key_by_kid(&self, kid: &KeyId) -> Result<Option<KeyRecord>, StoreError> {
         let row = sqlx::query(sqlx::AssertSqlSafe(format!("{KEY_SELECT} WHERE k.kid = ?")))
             .bind(kid.as_str())
             .fetch_optional(&self.pool)
@@ -89,7 +99,7 @@ impl SqliteStore {
         row.as_ref().map(key_from_row).transpose()
     }
 
-    pub async fn find_key(&self, id_or_kid: &str) -> Result<Option<KeyRecord>, StoreError> {
+    async fn find_key(&self, id_or_kid: &str) -> Result<Option<KeyRecord>, StoreError> {
         let sql = format!("{KEY_SELECT} WHERE k.id = ?1 OR k.kid = ?1");
         let row = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(id_or_kid)
@@ -98,7 +108,7 @@ impl SqliteStore {
         row.as_ref().map(key_from_row).transpose()
     }
 
-    pub async fn list_keys(
+    async fn list_keys(
         &self,
         filter: &KeyFilter,
         now: OffsetDateTime,
@@ -140,7 +150,7 @@ impl SqliteStore {
         rows.iter().map(key_from_row).collect()
     }
 
-    pub async fn update_key(
+    async fn update_key(
         &self,
         id_or_kid: &str,
         update: &KeyUpdate,
@@ -165,7 +175,7 @@ impl SqliteStore {
         self.find_key(id_or_kid).await
     }
 
-    pub async fn rotate_key(
+    async fn rotate_key(
         &self,
         id_or_kid: &str,
         new_hash: &SecretHash,
@@ -185,7 +195,7 @@ impl SqliteStore {
         self.find_key(id_or_kid).await
     }
 
-    pub async fn revoke_key(
+    async fn revoke_key(
         &self,
         id_or_kid: &str,
         now: OffsetDateTime,
@@ -202,7 +212,7 @@ impl SqliteStore {
         self.find_key(id_or_kid).await
     }
 
-    pub async fn touch_keys(&self, used: &[(KeyId, OffsetDateTime)]) -> Result<(), StoreError> {
+    async fn touch_keys(&self, used: &[(KeyId, OffsetDateTime)]) -> Result<(), StoreError> {
         if used.is_empty() {
             return Ok(());
         }
@@ -220,7 +230,7 @@ impl SqliteStore {
         Ok(())
     }
 
-    pub async fn count_keys(&self, kind: KeyKind) -> Result<u64, StoreError> {
+    async fn count_keys(&self, kind: KeyKind) -> Result<u64, StoreError> {
         let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM api_keys WHERE kind = ?")
             .bind(kind.as_str())
             .fetch_one(&self.pool)
@@ -228,7 +238,7 @@ impl SqliteStore {
         Ok(n.max(0) as u64)
     }
 
-    pub async fn keys_changed_since(&self, since_ms: i64) -> Result<Vec<KeyId>, StoreError> {
+    async fn keys_changed_since(&self, since_ms: i64) -> Result<Vec<KeyId>, StoreError> {
         let rows = sqlx::query("SELECT kid FROM api_keys WHERE updated_at >= ?")
             .bind(since_ms)
             .fetch_all(&self.pool)
@@ -240,8 +250,11 @@ impl SqliteStore {
             })
             .collect()
     }
+}
 
-    pub async fn create_account(&self, account: &Account) -> Result<(), StoreError> {
+#[async_trait]
+impl AccountStore for SqliteStore {
+    async fn create_account(&self, account: &Account) -> Result<(), StoreError> {
         let result = sqlx::query(
             "INSERT INTO accounts (id, name, created_at, disabled_at) VALUES (?, ?, ?, ?)",
         )
@@ -259,7 +272,7 @@ impl SqliteStore {
         }
     }
 
-    pub async fn account(&self, id: &str) -> Result<Option<Account>, StoreError> {
+    async fn account(&self, id: &str) -> Result<Option<Account>, StoreError> {
         let row =
             sqlx::query("SELECT id, name, created_at, disabled_at FROM accounts WHERE id = ?")
                 .bind(id)
@@ -268,7 +281,7 @@ impl SqliteStore {
         row.as_ref().map(account_from_row).transpose()
     }
 
-    pub async fn list_accounts(&self) -> Result<Vec<Account>, StoreError> {
+    async fn list_accounts(&self) -> Result<Vec<Account>, StoreError> {
         let rows = sqlx::query(
             "SELECT id, name, created_at, disabled_at FROM accounts ORDER BY created_at, id",
         )
@@ -277,7 +290,7 @@ impl SqliteStore {
         rows.iter().map(account_from_row).collect()
     }
 
-    pub async fn set_account_disabled(
+    async fn set_account_disabled(
         &self,
         account_id: &str,
         disabled: bool,

@@ -9,17 +9,18 @@
 
 use std::collections::{BTreeMap, HashSet};
 
+use async_trait::async_trait;
 use sqlx::sqlite::SqliteRow;
 use sqlx::{QueryBuilder, Row, Sqlite};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use super::StoreError;
 use super::records::{
     AccountBilling, BillingMode, CreditRecord, GroupBy, HOUR_MS, UsageQuery, UsageReport,
     UsageTotals, from_ms, to_ms,
 };
 use super::sqlite::SqliteStore;
+use super::{BillingStore, StoreError, UsageStore};
 use crate::metering::bounds::{MAX_BALANCE_MICRO, check_credit};
 use crate::metering::{UsageEvent, UsageSource};
 
@@ -58,6 +59,9 @@ const ROLLUP_ON_CONFLICT: &str = " ON CONFLICT (hour_ms, account_id, kid, provid
 /// `TOTAL` instead of `SUM`: `SUM` fails the whole report with "integer overflow"
 /// past `i64`; `TOTAL` is exact below 2^53 (nine billion currency units in
 /// micro-units) and saturates beyond, so a report always answers.
+/// `TOTAL` instead of `SUM`: `SUM` fails the whole report with "integer overflow"
+/// past `i64`; `TOTAL` is exact below 2^53 (nine billion currency units in
+/// micro-units) and saturates beyond, so a report always answers.
 const TOTAL_COLUMNS: &str = "CAST(MAX(MIN(TOTAL(requests), 9.0e18), -9.0e18) AS INTEGER) AS requests, \
      CAST(MAX(MIN(TOTAL(errors), 9.0e18), -9.0e18) AS INTEGER) AS errors, \
      CAST(MAX(MIN(TOTAL(auth_failures), 9.0e18), -9.0e18) AS INTEGER) AS auth_failures, \
@@ -80,8 +84,9 @@ struct RollupKey<'a> {
     currency: &'a str,
 }
 
-impl SqliteStore {
-    pub async fn record_usage(&self, events: &[UsageEvent]) -> Result<u64, StoreError> {
+#[async_trait]
+impl UsageStore for SqliteStore {
+    async fn record_usage(&self, events: &[UsageEvent]) -> Result<u64, StoreError> {
         Ok(self.record_usage_batch(events).await?.inserted)
     }
 
@@ -96,7 +101,7 @@ impl SqliteStore {
     /// the write lock, so after the disk had room again every batch failed with
     /// "database is locked". Here a failure always ends in our own ROLLBACK, and a
     /// connection that cannot roll back is closed instead of returned to the pool.
-    pub async fn record_usage_batch(&self, events: &[UsageEvent]) -> Result<Recorded, StoreError> {
+    async fn record_usage_batch(&self, events: &[UsageEvent]) -> Result<Recorded, StoreError> {
         if events.is_empty() {
             return Ok(Recorded::default());
         }
@@ -122,7 +127,8 @@ impl SqliteStore {
     /// Test support: caps the database at its current size (`Some`) or lifts the
     /// cap (`None`) on every pooled connection, so writes fail with SQLITE_FULL as
     /// on a full disk. `PRAGMA max_page_count` is per connection, hence all of them.
-    pub async fn limit_size_for_tests(&self, capped: bool) -> Result<(), StoreError> {
+    #[cfg(any(test, feature = "test-support"))]
+    async fn limit_size_for_tests(&self, capped: bool) -> Result<(), StoreError> {
         let mut conns = Vec::new();
         for _ in 0..self.pool.options().get_max_connections() {
             conns.push(self.pool.acquire().await?);
@@ -144,7 +150,7 @@ impl SqliteStore {
         Ok(())
     }
 
-    pub async fn purge_usage_before(&self, ts_ms: i64) -> Result<u64, StoreError> {
+    async fn purge_usage_before(&self, ts_ms: i64) -> Result<u64, StoreError> {
         let mut purged = 0;
         loop {
             let n = sqlx::query(
@@ -163,14 +169,16 @@ impl SqliteStore {
         }
     }
 
-    pub async fn count_usage_events(&self) -> Result<u64, StoreError> {
+    #[cfg(any(test, feature = "test-support"))]
+    async fn count_usage_events(&self) -> Result<u64, StoreError> {
         let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM usage_events")
             .fetch_one(&self.pool)
             .await?;
         Ok(n.max(0) as u64)
     }
 
-    pub async fn usage_events_for_request(
+    #[cfg(any(test, feature = "test-support"))]
+    async fn usage_events_for_request(
         &self,
         request_id: &str,
     ) -> Result<Vec<UsageEvent>, StoreError> {
@@ -186,129 +194,7 @@ impl SqliteStore {
         rows.iter().map(event_from_row).collect()
     }
 
-    pub async fn account_billing(&self, id: &str) -> Result<Option<AccountBilling>, StoreError> {
-        let row =
-            sqlx::query("SELECT currency, billing_mode, balance_micro FROM accounts WHERE id = ?")
-                .bind(id)
-                .fetch_optional(&self.pool)
-                .await?;
-        row.map(|row| {
-            let mode: String = row.try_get("billing_mode")?;
-            Ok(AccountBilling {
-                currency: row.try_get("currency")?,
-                billing_mode: mode
-                    .parse()
-                    .map_err(|_| corrupt("accounts", format!("billing_mode {mode:?}")))?,
-                balance_micro: row.try_get("balance_micro")?,
-            })
-        })
-        .transpose()
-    }
-
-    pub async fn set_account_billing(
-        &self,
-        id: &str,
-        currency: Option<&str>,
-        mode: Option<BillingMode>,
-    ) -> Result<bool, StoreError> {
-        if currency.is_none() && mode.is_none() {
-            let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM accounts WHERE id = ?")
-                .bind(id)
-                .fetch_one(&self.pool)
-                .await?;
-            return Ok(n == 1);
-        }
-        let mut q = QueryBuilder::<Sqlite>::new("UPDATE accounts SET ");
-        let mut set = q.separated(", ");
-        if let Some(currency) = currency {
-            set.push("currency = ").push_bind_unseparated(currency);
-        }
-        if let Some(mode) = mode {
-            set.push("billing_mode = ")
-                .push_bind_unseparated(mode.as_str());
-        }
-        q.push(" WHERE id = ").push_bind(id);
-        let changed = q.build().execute(&self.pool).await?.rows_affected();
-        Ok(changed == 1)
-    }
-
-    pub async fn credit_account(
-        &self,
-        id: &str,
-        amount_micro: i64,
-        actor: &str,
-        note: &str,
-        now: OffsetDateTime,
-    ) -> Result<Option<i64>, StoreError> {
-        // The UPDATE comes first so the transaction takes the write lock at once
-        // (a read first could not upgrade if another writer got in between).
-        let amount_micro = check_credit(amount_micro).map_err(StoreError::OutOfRange)?;
-        let mut tx = self.pool.begin().await?;
-        // Both within range, so the sum cannot overflow; a balance that would leave
-        // ±MAX_BALANCE_MICRO matches no row.
-        let balance: Option<i64> = sqlx::query_scalar(
-            "UPDATE accounts SET balance_micro = balance_micro + ?1 WHERE id = ?2 \
-             AND balance_micro + ?1 BETWEEN -?3 AND ?3 RETURNING balance_micro",
-        )
-        .bind(amount_micro)
-        .bind(id)
-        .bind(MAX_BALANCE_MICRO)
-        .fetch_optional(&mut *tx)
-        .await?;
-        let Some(balance) = balance else {
-            let exists: Option<i64> = sqlx::query_scalar("SELECT 1 FROM accounts WHERE id = ?")
-                .bind(id)
-                .fetch_optional(&mut *tx)
-                .await?;
-            return match exists {
-                Some(_) => Err(StoreError::OutOfRange(format!(
-                    "the balance would leave the range ±{}",
-                    crate::metering::money::MicroUnits(MAX_BALANCE_MICRO).to_decimal_string()
-                ))),
-                None => Ok(None),
-            };
-        };
-        sqlx::query(
-            "INSERT INTO account_credits (id, account_id, amount_micro, balance_after_micro, \
-             actor, note, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(uuid::Uuid::now_v7().to_string())
-        .bind(id)
-        .bind(amount_micro)
-        .bind(balance)
-        .bind(actor)
-        .bind(note)
-        .bind(to_ms(now))
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(Some(balance))
-    }
-
-    pub async fn account_credits(&self, id: &str) -> Result<Vec<CreditRecord>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT id, account_id, amount_micro, balance_after_micro, actor, note, created_at \
-             FROM account_credits WHERE account_id = ? ORDER BY created_at, id",
-        )
-        .bind(id)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|row| {
-                Ok(CreditRecord {
-                    id: row.try_get("id")?,
-                    account_id: row.try_get("account_id")?,
-                    amount_micro: row.try_get("amount_micro")?,
-                    balance_after_micro: row.try_get("balance_after_micro")?,
-                    actor: row.try_get("actor")?,
-                    note: row.try_get("note")?,
-                    created_at: from_ms(row.try_get("created_at")?),
-                })
-            })
-            .collect()
-    }
-
-    pub async fn usage_report(&self, q: &UsageQuery) -> Result<UsageReport, StoreError> {
+    async fn usage_report(&self, q: &UsageQuery) -> Result<UsageReport, StoreError> {
         let (from, to) = q.window();
         let mut report = UsageReport {
             from_ms: from,
@@ -369,7 +255,7 @@ impl SqliteStore {
         Ok(report)
     }
 
-    pub async fn top_client_ips(
+    async fn top_client_ips(
         &self,
         q: &UsageQuery,
         limit: u32,
@@ -538,6 +424,131 @@ async fn write_batch(
 enum GroupKey {
     Number(i64),
     Text(String),
+}
+
+#[async_trait]
+impl BillingStore for SqliteStore {
+    async fn account_billing(&self, id: &str) -> Result<Option<AccountBilling>, StoreError> {
+        let row =
+            sqlx::query("SELECT currency, billing_mode, balance_micro FROM accounts WHERE id = ?")
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?;
+        row.map(|row| {
+            let mode: String = row.try_get("billing_mode")?;
+            Ok(AccountBilling {
+                currency: row.try_get("currency")?,
+                billing_mode: mode
+                    .parse()
+                    .map_err(|_| corrupt("accounts", format!("billing_mode {mode:?}")))?,
+                balance_micro: row.try_get("balance_micro")?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn set_account_billing(
+        &self,
+        id: &str,
+        currency: Option<&str>,
+        mode: Option<BillingMode>,
+    ) -> Result<bool, StoreError> {
+        if currency.is_none() && mode.is_none() {
+            let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM accounts WHERE id = ?")
+                .bind(id)
+                .fetch_one(&self.pool)
+                .await?;
+            return Ok(n == 1);
+        }
+        let mut q = QueryBuilder::<Sqlite>::new("UPDATE accounts SET ");
+        let mut set = q.separated(", ");
+        if let Some(currency) = currency {
+            set.push("currency = ").push_bind_unseparated(currency);
+        }
+        if let Some(mode) = mode {
+            set.push("billing_mode = ")
+                .push_bind_unseparated(mode.as_str());
+        }
+        q.push(" WHERE id = ").push_bind(id);
+        let changed = q.build().execute(&self.pool).await?.rows_affected();
+        Ok(changed == 1)
+    }
+
+    async fn credit_account(
+        &self,
+        id: &str,
+        amount_micro: i64,
+        actor: &str,
+        note: &str,
+        now: OffsetDateTime,
+    ) -> Result<Option<i64>, StoreError> {
+        // The UPDATE comes first so the transaction takes the write lock at once
+        // (a read first could not upgrade if another writer got in between).
+        let amount_micro = check_credit(amount_micro).map_err(StoreError::OutOfRange)?;
+        let mut tx = self.pool.begin().await?;
+        // Both within range, so the sum cannot overflow; a balance that would leave
+        // ±MAX_BALANCE_MICRO matches no row.
+        let balance: Option<i64> = sqlx::query_scalar(
+            "UPDATE accounts SET balance_micro = balance_micro + ?1 WHERE id = ?2 \
+             AND balance_micro + ?1 BETWEEN -?3 AND ?3 RETURNING balance_micro",
+        )
+        .bind(amount_micro)
+        .bind(id)
+        .bind(MAX_BALANCE_MICRO)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(balance) = balance else {
+            let exists: Option<i64> = sqlx::query_scalar("SELECT 1 FROM accounts WHERE id = ?")
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await?;
+            return match exists {
+                Some(_) => Err(StoreError::OutOfRange(format!(
+                    "the balance would leave the range ±{}",
+                    crate::metering::money::MicroUnits(MAX_BALANCE_MICRO).to_decimal_string()
+                ))),
+                None => Ok(None),
+            };
+        };
+        sqlx::query(
+            "INSERT INTO account_credits (id, account_id, amount_micro, balance_after_micro, \
+             actor, note, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(uuid::Uuid::now_v7().to_string())
+        .bind(id)
+        .bind(amount_micro)
+        .bind(balance)
+        .bind(actor)
+        .bind(note)
+        .bind(to_ms(now))
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(Some(balance))
+    }
+
+    async fn account_credits(&self, id: &str) -> Result<Vec<CreditRecord>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, account_id, amount_micro, balance_after_micro, actor, note, created_at \
+             FROM account_credits WHERE account_id = ? ORDER BY created_at, id",
+        )
+        .bind(id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(CreditRecord {
+                    id: row.try_get("id")?,
+                    account_id: row.try_get("account_id")?,
+                    amount_micro: row.try_get("amount_micro")?,
+                    balance_after_micro: row.try_get("balance_after_micro")?,
+                    actor: row.try_get("actor")?,
+                    note: row.try_get("note")?,
+                    created_at: from_ms(row.try_get("created_at")?),
+                })
+            })
+            .collect()
+    }
 }
 
 impl GroupKey {

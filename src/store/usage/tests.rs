@@ -3,14 +3,13 @@ use std::collections::HashMap;
 use time::macros::datetime;
 
 use super::*;
+use crate::store::testing::on_every_backend;
 use crate::store::{Account, DAY_MS, Store, UsageQueryError};
 
 const T0: i64 = 1_738_368_000_000; // 2025-02-01T00:00:00Z
 
-async fn store() -> (Store, tempfile::TempDir) {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}/t.db", dir.path().display());
-    let store = Store::open(&url).await.unwrap();
+/// Every test runs once per backend, on a store holding the accounts acme and globex.
+async fn seed(store: Store) {
     for id in ["acme", "globex"] {
         store
             .create_account(&Account {
@@ -22,7 +21,6 @@ async fn store() -> (Store, tempfile::TempDir) {
             .await
             .unwrap();
     }
-    (store, dir)
 }
 
 fn event(n: u32, ts_ms: i64, account_id: &str, kid: &str, model: &str, status: u16) -> UsageEvent {
@@ -135,7 +133,10 @@ fn group_key(e: &UsageEvent, group_by: GroupBy) -> String {
 
 #[tokio::test]
 async fn rollups_equal_the_sum_of_events_per_group() {
-    let (store, _dir) = store().await;
+    on_every_backend(seed, rollups_equal_the_sum_of_events_per_group_on).await;
+}
+
+async fn rollups_equal_the_sum_of_events_per_group_on(store: Store) {
     let events = spread(1_200);
     // One batch larger than an insert chunk, then uneven ones as the writer sends.
     let (big, rest) = events.split_at(EVENT_CHUNK * 2 + 100);
@@ -197,7 +198,10 @@ async fn rollups_equal_the_sum_of_events_per_group() {
 
 #[tokio::test]
 async fn groups_are_ordered() {
-    let (store, _dir) = store().await;
+    on_every_backend(seed, groups_are_ordered_on).await;
+}
+
+async fn groups_are_ordered_on(store: Store) {
     store.record_usage(&spread(300)).await.unwrap();
     let (from, to) = (T0 - 2 * DAY_MS, T0 + 3 * DAY_MS);
     for group_by in [GroupBy::Hour, GroupBy::Day] {
@@ -227,7 +231,10 @@ async fn groups_are_ordered() {
 
 #[tokio::test]
 async fn hour_and_day_buckets_are_utc() {
-    let (store, _dir) = store().await;
+    on_every_backend(seed, hour_and_day_buckets_are_utc_on).await;
+}
+
+async fn hour_and_day_buckets_are_utc_on(store: Store) {
     let at = |t: OffsetDateTime| to_ms(t);
     let events = [
         event(
@@ -316,7 +323,10 @@ async fn hour_and_day_buckets_are_utc() {
 
 #[tokio::test]
 async fn reports_cover_whole_hours() {
-    let (store, _dir) = store().await;
+    on_every_backend(seed, reports_cover_whole_hours_on).await;
+}
+
+async fn reports_cover_whole_hours_on(store: Store) {
     let events = [
         event(1, T0 - 1, "acme", "kid_a1", "gpt-4o", 200), // the hour before
         event(2, T0 + 5 * 60_000, "acme", "kid_a1", "gpt-4o", 200),
@@ -337,7 +347,10 @@ async fn reports_cover_whole_hours() {
 
 #[tokio::test]
 async fn a_retried_batch_counts_and_charges_once() {
-    let (store, _dir) = store().await;
+    on_every_backend(seed, a_retried_batch_counts_and_charges_once_on).await;
+}
+
+async fn a_retried_batch_counts_and_charges_once_on(store: Store) {
     let events = spread(60);
     let q = whole(T0 - 2 * DAY_MS, T0 + 3 * DAY_MS, GroupBy::Key);
     assert_eq!(store.record_usage(&events).await.unwrap(), 60);
@@ -377,7 +390,10 @@ async fn a_retried_batch_counts_and_charges_once() {
 
 #[tokio::test]
 async fn charges_draw_down_each_account() {
-    let (store, _dir) = store().await;
+    on_every_backend(seed, charges_draw_down_each_account_on).await;
+}
+
+async fn charges_draw_down_each_account_on(store: Store) {
     store
         .credit_account("globex", 1_000_000, "cli", "top-up", from_ms(T0))
         .await
@@ -405,7 +421,10 @@ async fn charges_draw_down_each_account() {
 
 #[tokio::test]
 async fn credits_are_audited() {
-    let (store, _dir) = store().await;
+    on_every_backend(seed, credits_are_audited_on).await;
+}
+
+async fn credits_are_audited_on(store: Store) {
     let billing = store.account_billing("acme").await.unwrap().unwrap();
     assert_eq!(
         billing,
@@ -470,7 +489,10 @@ async fn credits_are_audited() {
 
 #[tokio::test]
 async fn billing_settings_change_independently() {
-    let (store, _dir) = store().await;
+    on_every_backend(seed, billing_settings_change_independently_on).await;
+}
+
+async fn billing_settings_change_independently_on(store: Store) {
     assert!(
         store
             .set_account_billing("acme", Some("TRY"), None)
@@ -509,7 +531,10 @@ async fn billing_settings_change_independently() {
 
 #[tokio::test]
 async fn purge_drops_raw_events_and_keeps_rollups() {
-    let (store, _dir) = store().await;
+    on_every_backend(seed, purge_drops_raw_events_and_keeps_rollups_on).await;
+}
+
+async fn purge_drops_raw_events_and_keeps_rollups_on(store: Store) {
     let events = spread(400);
     store.record_usage(&events).await.unwrap();
     let q = whole(T0 - 2 * DAY_MS, T0 + 3 * DAY_MS, GroupBy::Hour);
@@ -557,7 +582,10 @@ async fn purge_drops_raw_events_and_keeps_rollups() {
 
 #[tokio::test]
 async fn events_round_trip_every_field() {
-    let (store, _dir) = store().await;
+    on_every_backend(seed, events_round_trip_every_field_on).await;
+}
+
+async fn events_round_trip_every_field_on(store: Store) {
     let mut e = event(7, T0 + 123, "acme", "kid_a1", "gpt-4o", 200);
     e.user_id = "user-1".into();
     e.model_requested = "fast".into();
@@ -580,7 +608,10 @@ async fn events_round_trip_every_field() {
 
 #[tokio::test]
 async fn top_client_ips_rank_and_filter() {
-    let (store, _dir) = store().await;
+    on_every_backend(seed, top_client_ips_rank_and_filter_on).await;
+}
+
+async fn top_client_ips_rank_and_filter_on(store: Store) {
     let mut events = Vec::new();
     for (n, (ip, account)) in [
         ("10.0.0.1", "acme"),
@@ -651,7 +682,10 @@ async fn query_validation() {
     assert_eq!("credit".parse::<BillingMode>(), Err(()));
 
     // The store answers an empty or inverted range with an empty report.
-    let (store, _dir) = store().await;
+    on_every_backend(seed, empty_ranges_on).await;
+}
+
+async fn empty_ranges_on(store: Store) {
     store.record_usage(&spread(50)).await.unwrap();
     let inverted = UsageQuery {
         from_ms: T0 + DAY_MS,
