@@ -135,8 +135,15 @@ impl App {
         let catalog = Catalog::build(&config.models, &config.aliases);
         let upstreams = Upstreams::new(&config)?;
         let ledger = Arc::new(Ledger::new(store.clone()));
-        let (usage_sink, writer) =
-            sink::spawn(store.clone(), ledger.clone(), config.usage.queue_capacity);
+        let (usage_sink, writer) = sink::spawn(
+            store.clone(),
+            ledger.clone(),
+            config.usage.queue_capacity,
+            sink::SpillConfig {
+                path: config.usage.spill_path.clone(),
+                max_bytes: config.usage.spill_max_bytes,
+            },
+        );
         let mut background = background;
         background.push(spawn_retention(store.clone(), config.usage.retain));
         // The tokenizer for usage estimates takes a moment to load: do it now, off
@@ -330,11 +337,17 @@ impl App {
         crate::http::listener::serve(listeners, limits, shutdown, grace).await;
         // Every request has finished (or was cut at the deadline, and metered as
         // such): write what is queued before exiting.
-        if let Some(writer) = self.writer.take() {
-            writer.finish(Duration::from_secs(30)).await;
-        }
+        let unwritten = match self.writer.take() {
+            Some(writer) => writer.finish(Duration::from_secs(30)).await.err(),
+            None => None,
+        };
         if let Err(e) = self.state.auth().cache().flush_used().await {
             tracing::warn!(error = %e, "could not write last_used_at at shutdown");
+        }
+        // Usage not in the database makes the exit a failure, saying where it is.
+        if let Some(e) = unwritten {
+            tracing::error!(error = %e, "usage not written at shutdown");
+            return Err(std::io::Error::other(e.to_string()));
         }
         Ok(())
     }

@@ -93,7 +93,13 @@ async fn dispatch(store: &Store, cmd: AccountsCommand) -> anyhow::Result<()> {
                 .map_err(|e| anyhow::anyhow!("--amount {amount:?}: {e}"))?;
             let balance = store
                 .credit_account(&id, amount.0, "cli", &note, now)
-                .await?
+                .await
+                .map_err(|e| match e {
+                    tollgate::store::StoreError::OutOfRange(why) => {
+                        anyhow::anyhow!("--amount {}: {why}", amount.to_decimal_string())
+                    }
+                    e => e.into(),
+                })?
                 .with_context(|| format!("no account with id {id:?}"))?;
             println!("{}", MicroUnits(balance).to_decimal_string());
             Ok(())

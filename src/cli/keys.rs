@@ -378,9 +378,16 @@ fn parse_kind(s: &str) -> anyhow::Result<KeyKind> {
     s.parse().map_err(|_| anyhow!("--kind {s:?}: use sk or mk"))
 }
 
+/// A span from now, refused past 100 years: adding more to a date would leave the
+/// calendar's range (a panic before this check).
 fn parse_duration(flag: &str, text: &str) -> anyhow::Result<Duration> {
-    humantime::parse_duration(text)
-        .with_context(|| format!("{flag} {text:?}: use a duration such as 30d, 12h or 90m"))
+    const MAX: Duration = Duration::from_secs(100 * 365 * 86_400);
+    let d = humantime::parse_duration(text)
+        .with_context(|| format!("{flag} {text:?}: use a duration such as 30d, 12h or 90m"))?;
+    if d > MAX {
+        anyhow::bail!("{flag} {text:?}: must be at most 100 years");
+    }
+    Ok(d)
 }
 
 fn print_issued(record: &KeyRecord, key: &str, json: bool, what: &str) -> anyhow::Result<()> {

@@ -99,6 +99,9 @@ pub struct UsageConfig {
     pub enabled: bool,
     pub retain: Duration,
     pub queue_capacity: usize,
+    /// The usage spill file (`metering::spill`).
+    pub spill_path: PathBuf,
+    pub spill_max_bytes: u64,
 }
 
 #[derive(Debug, Clone)]
@@ -340,6 +343,9 @@ impl Validator<'_> {
         }
         let exchange_rates = ExchangeRates::new(rates)
             .map_err(|e| self.invalid("billing.exchange_rates", "…", e.to_string()))?;
+        if raw.usage.spill_max_mb == 0 {
+            return Err(self.invalid("usage.spill_max_mb", "0", "must be at least 1"));
+        }
         if raw.usage.retain_days == 0 || raw.usage.queue_capacity == 0 {
             return Err(self.invalid(
                 "usage",
@@ -441,6 +447,10 @@ impl Validator<'_> {
                 "only sqlite:// URLs are supported by this build (e.g. \"sqlite://tollgate.db\")",
             ));
         }
+        let spill_path = match raw.usage.spill_path.as_str() {
+            "" => default_spill_path(&storage_url, &data_dir),
+            path => PathBuf::from(path),
+        };
 
         let mut providers = BTreeMap::new();
         for (kind, p) in [
@@ -557,6 +567,8 @@ impl Validator<'_> {
                 enabled: raw.usage.enabled,
                 retain: Duration::from_secs(raw.usage.retain_days.saturating_mul(86_400)),
                 queue_capacity: usize::try_from(raw.usage.queue_capacity).unwrap_or(usize::MAX),
+                spill_path,
+                spill_max_bytes: raw.usage.spill_max_mb.saturating_mul(1 << 20),
             },
             models: raw.models,
             aliases: raw.aliases,
@@ -569,6 +581,20 @@ impl Validator<'_> {
 
 /// Where files live when no path is configured: `$TOLLGATE_DATA_DIR`, else the
 /// working directory.
+/// `<database file>.usage-spill` beside an SQLite file; in the data directory for
+/// an in-memory database.
+fn default_spill_path(storage_url: &str, data_dir: &Path) -> PathBuf {
+    let path = storage_url
+        .strip_prefix("sqlite://")
+        .or_else(|| storage_url.strip_prefix("sqlite:"))
+        .unwrap_or(storage_url);
+    let path = path.split('?').next().unwrap_or(path);
+    if path.is_empty() || path.contains(":memory:") {
+        return data_dir.join("tollgate.usage-spill");
+    }
+    PathBuf::from(format!("{path}.usage-spill"))
+}
+
 pub fn data_dir() -> PathBuf {
     std::env::var_os("TOLLGATE_DATA_DIR")
         .map(PathBuf::from)

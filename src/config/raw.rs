@@ -38,6 +38,11 @@ pub struct RawUsage {
     pub retain_days: u64,
     /// Events waiting for the writer before they spill to the overflow list.
     pub queue_capacity: u64,
+    /// Where usage goes when the database refuses it (and at shutdown, what it
+    /// could not take); empty: `<database file>.usage-spill`.
+    pub spill_path: String,
+    /// The spill file's size bound, in MiB.
+    pub spill_max_mb: u64,
 }
 
 impl Default for RawUsage {
@@ -46,6 +51,8 @@ impl Default for RawUsage {
             enabled: true,
             retain_days: 90,
             queue_capacity: 10_000,
+            spill_path: String::new(),
+            spill_max_mb: 1024,
         }
     }
 }

@@ -1,10 +1,10 @@
 //! `UsageEvent`: one row per gateway request, success or failure, written by the
 //! batch writer. Money is integer micro-units (1e-6 of the currency), never floats.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Where the token counts came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum UsageSource {
     /// The provider reported them.
@@ -25,7 +25,8 @@ impl UsageSource {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// Serialized as one JSON line in the spill file (`metering::spill`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UsageEvent {
     /// UUIDv7, so ids sort by time.
     pub id: String,

@@ -6,7 +6,9 @@
 //!
 //! `available = balance − unpersisted − reserved`, where `balance` is the last known
 //! database balance, `unpersisted` the settled charges not yet written, and
-//! `reserved` the estimates of requests in flight.
+//! `reserved` the estimates of requests in flight. The arithmetic saturates: the
+//! amounts are bounded (`metering::bounds`), so it never has to, but a panic or a
+//! wrap here would stop billing for everyone.
 
 use std::collections::HashMap;
 
@@ -101,14 +103,17 @@ impl Ledger {
         if e.terms.mode == BillingMode::Postpaid {
             return Ok(None);
         }
-        let available = e.balance - e.unpersisted - e.reserved;
+        let available = e
+            .balance
+            .saturating_sub(e.unpersisted)
+            .saturating_sub(e.reserved);
         if available < amount_micro.max(1) {
             return Err(LedgerError::Insufficient {
                 available,
                 needed: amount_micro.max(1),
             });
         }
-        e.reserved += amount_micro;
+        e.reserved = e.reserved.saturating_add(amount_micro);
         Ok(Some(Reservation {
             account_id: account_id.to_owned(),
             amount_micro,
@@ -121,18 +126,18 @@ impl Ledger {
         if let Some(r) = reservation
             && let Some(e) = accounts.get_mut(&r.account_id)
         {
-            e.reserved -= r.amount_micro;
+            e.reserved = e.reserved.saturating_sub(r.amount_micro);
         }
         if let Some(e) = accounts.get_mut(account_id) {
-            e.unpersisted += charge_micro;
+            e.unpersisted = e.unpersisted.saturating_add(charge_micro);
         }
     }
 
     /// The writer committed these charges to the database.
     pub fn persisted(&self, account_id: &str, charge_micro: i64) {
         if let Some(e) = self.lock().get_mut(account_id) {
-            e.balance -= charge_micro;
-            e.unpersisted -= charge_micro;
+            e.balance = e.balance.saturating_sub(charge_micro);
+            e.unpersisted = e.unpersisted.saturating_sub(charge_micro);
         }
     }
 

@@ -2,6 +2,7 @@
 //! micro-units, written in batches off the request path.
 //!
 //! - `event`: the usage row.
+//! - `bounds`: the range of every usage number, and the clamp for provider counts.
 //! - `meter`: one request's draft, filled in along the way and closed once.
 //! - `observe`: token usage read from the caller-facing response.
 //! - `service`: closes a request's draft into a priced `UsageEvent` for the writer.
@@ -11,8 +12,10 @@
 //! - `billing`: prepaid holds before sending, capped charges at the end.
 //! - `ledger`: balances and reservations in memory (prepaid accounts).
 //! - `sink`: the bounded channel and the batch writer.
+//! - `spill`: the local file the writer falls back to when the database refuses.
 
 pub mod billing;
+pub mod bounds;
 pub mod event;
 pub mod ledger;
 pub mod meter;
@@ -21,6 +24,7 @@ pub mod observe;
 pub mod pricing;
 pub mod service;
 pub mod sink;
+pub mod spill;
 pub mod tokens;
 pub mod usage_scan;
 

@@ -12,6 +12,7 @@
 use bytes::{Bytes, BytesMut};
 use serde_json::Value;
 
+use super::bounds::reported_tokens;
 use super::meter::TokenCounts;
 use super::usage_scan::UsageScanner;
 use crate::translate::sse::{SseEvent, SseParser};
@@ -153,7 +154,7 @@ impl Observer {
                     }
                     Some("message_delta") => {
                         let mut u = self.reported.unwrap_or_default();
-                        if let Some(out) = v["usage"]["output_tokens"].as_u64() {
+                        if let Some(out) = v["usage"].get("output_tokens").map(reported_tokens) {
                             // Cumulative: take the last, never sum.
                             u.output = out;
                         }
@@ -232,12 +233,11 @@ fn openai_usage_object(u: &Value) -> Option<TokenCounts> {
         return None;
     }
     Some(TokenCounts {
-        input: u["prompt_tokens"].as_u64().unwrap_or(0),
-        output: u["completion_tokens"].as_u64().unwrap_or(0),
+        input: reported_tokens(&u["prompt_tokens"]),
+        output: reported_tokens(&u["completion_tokens"]),
         cached: u
             .pointer("/prompt_tokens_details/cached_tokens")
-            .and_then(Value::as_u64)
-            .unwrap_or(0),
+            .map_or(0, reported_tokens),
     })
 }
 
@@ -258,9 +258,9 @@ fn anthropic_usage(u: &Value) -> Option<TokenCounts> {
     if !u.is_object() {
         return None;
     }
-    let input = u["input_tokens"].as_u64().unwrap_or(0);
-    let cache_write = u["cache_creation_input_tokens"].as_u64().unwrap_or(0);
-    let cache_read = u["cache_read_input_tokens"].as_u64().unwrap_or(0);
+    let input = reported_tokens(&u["input_tokens"]);
+    let cache_write = reported_tokens(&u["cache_creation_input_tokens"]);
+    let cache_read = reported_tokens(&u["cache_read_input_tokens"]);
     Some(TokenCounts {
         input: input + cache_write + cache_read,
         output: u["output_tokens"].as_u64().unwrap_or(0),

@@ -19,6 +19,8 @@ mod sqlite;
 pub(crate) mod testing;
 mod usage;
 
+pub use usage::Recorded;
+
 pub use records::{
     Account, AccountId, KeyFilter, KeyRecord, KeyStatus, KeyUpdate, NewKey,
     from_ms as records_from_ms, to_ms as records_ms,
@@ -51,6 +53,10 @@ pub enum StoreError {
     /// A failure reported through a shared cache load (the original is not `Clone`).
     #[error("store lookup failed: {0}")]
     Lookup(String),
+    /// A value the store refuses to hold (a credit too large, a balance that
+    /// would leave its range): the caller's mistake, not a failure.
+    #[error("{0}")]
+    OutOfRange(String),
     #[error("corrupt row in {table}: {detail}")]
     Corrupt { table: &'static str, detail: String },
 }
@@ -160,6 +166,16 @@ pub trait UsageStore: Send + Sync {
     /// not stored before touch rollups and balances, so a retried batch never
     /// double-charges. Returns how many events were new.
     async fn record_usage(&self, events: &[UsageEvent]) -> Result<u64, StoreError>;
+
+    /// Like [`UsageStore::record_usage`], also saying what each account was
+    /// charged, so the caller tells the ledger only what was committed. A failed
+    /// batch leaves no transaction behind on its connection.
+    async fn record_usage_batch(&self, events: &[UsageEvent]) -> Result<Recorded, StoreError>;
+
+    /// Makes the database behave as if its disk were full (`true`) or had room
+    /// again (`false`) (tests only).
+    #[cfg(any(test, feature = "test-support"))]
+    async fn limit_size_for_tests(&self, capped: bool) -> Result<(), StoreError>;
 
     /// Deletes raw events older than `ts_ms`; the hourly rollups stay.
     async fn purge_usage_before(&self, ts_ms: i64) -> Result<u64, StoreError>;

@@ -330,7 +330,7 @@ impl UsageQuery {
 
 /// Sums over a set of requests. Counts are `u64`; tokens and money (micro-units)
 /// are `i64` like the events they come from.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct UsageTotals {
     pub requests: u64,
     /// Requests answered with status >= 400.
@@ -341,8 +341,11 @@ pub struct UsageTotals {
     pub output_tokens: i64,
     pub cached_tokens: i64,
     pub cost_micro_usd: i64,
-    /// Summed as recorded: micro-units of each account's currency.
+    /// Summed as recorded: micro-units of each account's currency. Meaningful only
+    /// when `charges` has at most one currency.
     pub charge_micro: i64,
+    /// The charges per currency code: never added across currencies.
+    pub charges: std::collections::BTreeMap<String, i64>,
     pub latency_ms_sum: i64,
     /// `latency_ms_sum / requests`, 0 when there were none; kept by [`UsageTotals::add`].
     pub avg_latency_ms: u64,
@@ -359,6 +362,10 @@ impl UsageTotals {
         self.cached_tokens = self.cached_tokens.saturating_add(other.cached_tokens);
         self.cost_micro_usd = self.cost_micro_usd.saturating_add(other.cost_micro_usd);
         self.charge_micro = self.charge_micro.saturating_add(other.charge_micro);
+        for (currency, charge) in &other.charges {
+            let sum = self.charges.entry(currency.clone()).or_default();
+            *sum = sum.saturating_add(*charge);
+        }
         self.latency_ms_sum = self.latency_ms_sum.saturating_add(other.latency_ms_sum);
         self.avg_latency_ms = match self.requests {
             0 => 0,

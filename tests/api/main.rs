@@ -12,6 +12,7 @@ mod chat;
 mod cli;
 mod conformance;
 mod edge;
+mod durability;
 mod errors;
 mod gemini;
 mod key_json;

@@ -368,8 +368,9 @@ async fn a_stream_cut_by_the_client_is_billed_once_for_what_was_delivered() {
     }
     drop(stream);
     let rows = usage(&gw, &rid).await;
-    // Give the writer a moment more: a second row for the same request would be a bug.
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Everything the request recorded is committed after the barrier: a second
+    // row for the same request would be a bug.
+    gw.state().metering().sink.flush().await;
     let rows_again = gw
         .state()
         .store()
@@ -708,7 +709,8 @@ async fn with_usage_disabled_the_gateway_is_a_pure_proxy() {
         !text.contains("\"choices\":[]"),
         "a pure proxy adds no usage chunk: {text}"
     );
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Both requests have ended; anything they recorded is committed after this.
+    gw.state().metering().sink.flush().await;
     assert_eq!(gw.state().store().count_usage_events().await.unwrap(), 0);
 }
 
@@ -726,7 +728,7 @@ async fn an_upstream_failure_mid_stream_bills_what_was_sent_once() {
         "a broken stream must not look finished"
     );
     let rows = usage(&gw, &rid).await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    gw.state().metering().sink.flush().await;
     assert_eq!(
         gw.state()
             .store()

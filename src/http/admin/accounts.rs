@@ -261,7 +261,10 @@ pub async fn credit(
             OffsetDateTime::now_utc(),
         )
         .await
-        .map_err(ApiError::internal)?
+        .map_err(|e| match e {
+            StoreError::OutOfRange(why) => ApiError::invalid_field("amount", why),
+            e => ApiError::internal(e),
+        })?
         .ok_or_else(|| ApiError::ResourceNotFound(format!("no account with id `{id}`")))?;
     state
         .metering()

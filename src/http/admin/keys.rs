@@ -189,19 +189,9 @@ pub async fn create(
             ));
         }
         (Some(t), None) => Some(t),
-        // Checked: a lifetime past year 9999 would panic in `+`.
-        (None, Some(secs)) => Some(
-            OffsetDateTime::now_utc()
-                .checked_add(time::Duration::seconds(
-                    i64::try_from(secs).unwrap_or(i64::MAX),
-                ))
-                .ok_or_else(|| {
-                    ApiError::invalid_field(
-                        "expires_in_secs",
-                        "`expires_in_secs` reaches past year 9999; give a shorter lifetime or none",
-                    )
-                })?,
-        ),
+        (None, Some(secs)) => {
+            Some(OffsetDateTime::now_utc() + bounded_secs("expires_in_secs", secs)?)
+        }
         (None, None) => None,
     };
     let mut policy = KeyPolicy::default_for(req.kind);
@@ -426,7 +416,8 @@ pub async fn rotate(
 ) -> Result<Json<Value>, ApiError> {
     let grace = req
         .grace_period_secs
-        .map(Duration::from_secs)
+        .map(|secs| bounded_secs("grace_period_secs", secs))
+        .transpose()?
         .unwrap_or(DEFAULT_ROTATION_GRACE);
     // The body is checked before the key is looked up, as key_service does.
     if grace > key_service::MAX_ROTATION_GRACE {
@@ -502,4 +493,17 @@ fn parse_param<T: std::str::FromStr>(
 
 fn not_found(id: &str) -> ApiError {
     ApiError::key_not_found(id)
+}
+
+/// A span in seconds from now, refused past 100 years: adding more to a date would
+/// leave the calendar's range (a panic before this check).
+fn bounded_secs(param: &'static str, secs: u64) -> Result<Duration, ApiError> {
+    const MAX_SECS: u64 = 100 * 365 * 86_400;
+    if secs > MAX_SECS {
+        return Err(ApiError::invalid_field(
+            param,
+            format!("`{param}` must be at most {MAX_SECS} (100 years)"),
+        ));
+    }
+    Ok(Duration::from_secs(secs))
 }

@@ -246,7 +246,18 @@ fn totals_body(t: &UsageTotals) -> Value {
         "output_tokens": t.output_tokens,
         "cached_tokens": t.cached_tokens,
         "cost_usd": micro_to_decimal(t.cost_micro_usd),
-        "charge": micro_to_decimal(t.charge_micro),
+        // Charges are never added across currencies: `charges` has one sum per
+        // currency, and `charge` is that sum only when there is a single currency.
+        "charge": match t.charges.len() {
+            0 => Some(micro_to_decimal(0)),
+            1 => Some(micro_to_decimal(t.charge_micro)),
+            _ => None,
+        },
+        "charges": t
+            .charges
+            .iter()
+            .map(|(currency, micro)| (currency.clone(), Value::from(micro_to_decimal(*micro))))
+            .collect::<serde_json::Map<_, _>>(),
         "avg_latency_ms": t.avg_latency_ms,
     })
 }
@@ -393,13 +404,14 @@ mod tests {
             cached_tokens: 5,
             cost_micro_usd: 1_234,
             charge_micro: 1_851,
+            charges: [("USD".to_owned(), 1_851)].into(),
             latency_ms_sum: 400,
             avg_latency_ms: 100,
         };
         let report = UsageReport {
             from_ms: records_ms(datetime!(2025-01-01 00:00 UTC)),
             to_ms: records_ms(datetime!(2025-01-02 00:00 UTC)),
-            totals,
+            totals: totals.clone(),
             groups: vec![("gpt-4o".into(), totals)],
         };
         let q = UsageQuery {
@@ -417,6 +429,7 @@ mod tests {
         assert_eq!(body["totals"]["error_rate"], 0.25);
         assert_eq!(body["totals"]["cost_usd"], "0.001234");
         assert_eq!(body["totals"]["charge"], "0.001851");
+        assert_eq!(body["totals"]["charges"], json!({"USD": "0.001851"}));
         assert_eq!(body["totals"]["avg_latency_ms"], 100);
         assert_eq!(body["groups"][0]["key"], "gpt-4o");
         assert_eq!(body["groups"][0]["requests"], 4);

@@ -21,12 +21,13 @@ use super::records::{
 };
 use super::sqlite::SqliteStore;
 use super::{BillingStore, StoreError, UsageStore};
+use crate::metering::bounds::{MAX_BALANCE_MICRO, check_credit};
 use crate::metering::{UsageEvent, UsageSource};
 
 /// Events per multi-row INSERT: 26 variables each stays well under SQLite's limit
 /// of 32,766 per statement.
 const EVENT_CHUNK: usize = 500;
-/// Rollup rows per multi-row UPSERT (15 variables each).
+/// Rollup rows per multi-row UPSERT (16 variables each).
 const ROLLUP_CHUNK: usize = 1_000;
 /// Raw events deleted per statement when purging, so a large purge never holds the
 /// write lock long enough to stall the batch writer.
@@ -38,26 +39,38 @@ const EVENT_COLUMNS: &str = "id, ts_ms, request_id, account_id, kid, user_id, en
      client_ip, session_id, app_version, byok, streamed";
 
 const ROLLUP_UPSERT: &str = "INSERT INTO usage_hourly (hour_ms, account_id, kid, provider, \
-     model_served, status, requests, errors, auth_failures, input_tokens, output_tokens, \
-     cached_tokens, cost_micro_usd, charge_micro, latency_ms_sum) ";
+     model_served, status, currency, requests, errors, auth_failures, input_tokens, \
+     output_tokens, cached_tokens, cost_micro_usd, charge_micro, latency_ms_sum) ";
 
+/// Sums saturate at ±9·10^18 instead of overflowing (SQLite would turn an
+/// overflowing sum into REAL, which migration 0003 refuses).
 const ROLLUP_ON_CONFLICT: &str = " ON CONFLICT (hour_ms, account_id, kid, provider, \
-     model_served, status) DO UPDATE SET \
-     requests = requests + excluded.requests, \
-     errors = errors + excluded.errors, \
-     auth_failures = auth_failures + excluded.auth_failures, \
-     input_tokens = input_tokens + excluded.input_tokens, \
-     output_tokens = output_tokens + excluded.output_tokens, \
-     cached_tokens = cached_tokens + excluded.cached_tokens, \
-     cost_micro_usd = cost_micro_usd + excluded.cost_micro_usd, \
-     charge_micro = charge_micro + excluded.charge_micro, \
-     latency_ms_sum = latency_ms_sum + excluded.latency_ms_sum";
+     model_served, status, currency) DO UPDATE SET \
+     requests = MAX(MIN(requests + excluded.requests, 9000000000000000000), -9000000000000000000), \
+     errors = MAX(MIN(errors + excluded.errors, 9000000000000000000), -9000000000000000000), \
+     auth_failures = MAX(MIN(auth_failures + excluded.auth_failures, 9000000000000000000), -9000000000000000000), \
+     input_tokens = MAX(MIN(input_tokens + excluded.input_tokens, 9000000000000000000), -9000000000000000000), \
+     output_tokens = MAX(MIN(output_tokens + excluded.output_tokens, 9000000000000000000), -9000000000000000000), \
+     cached_tokens = MAX(MIN(cached_tokens + excluded.cached_tokens, 9000000000000000000), -9000000000000000000), \
+     cost_micro_usd = MAX(MIN(cost_micro_usd + excluded.cost_micro_usd, 9000000000000000000), -9000000000000000000), \
+     charge_micro = MAX(MIN(charge_micro + excluded.charge_micro, 9000000000000000000), -9000000000000000000), \
+     latency_ms_sum = MAX(MIN(latency_ms_sum + excluded.latency_ms_sum, 9000000000000000000), -9000000000000000000)";
 
-const TOTAL_COLUMNS: &str = "SUM(requests) AS requests, SUM(errors) AS errors, \
-     SUM(auth_failures) AS auth_failures, SUM(input_tokens) AS input_tokens, \
-     SUM(output_tokens) AS output_tokens, SUM(cached_tokens) AS cached_tokens, \
-     SUM(cost_micro_usd) AS cost_micro_usd, SUM(charge_micro) AS charge_micro, \
-     SUM(latency_ms_sum) AS latency_ms_sum";
+/// `TOTAL` instead of `SUM`: `SUM` fails the whole report with "integer overflow"
+/// past `i64`; `TOTAL` is exact below 2^53 (nine billion currency units in
+/// micro-units) and saturates beyond, so a report always answers.
+/// `TOTAL` instead of `SUM`: `SUM` fails the whole report with "integer overflow"
+/// past `i64`; `TOTAL` is exact below 2^53 (nine billion currency units in
+/// micro-units) and saturates beyond, so a report always answers.
+const TOTAL_COLUMNS: &str = "CAST(MAX(MIN(TOTAL(requests), 9.0e18), -9.0e18) AS INTEGER) AS requests, \
+     CAST(MAX(MIN(TOTAL(errors), 9.0e18), -9.0e18) AS INTEGER) AS errors, \
+     CAST(MAX(MIN(TOTAL(auth_failures), 9.0e18), -9.0e18) AS INTEGER) AS auth_failures, \
+     CAST(MAX(MIN(TOTAL(input_tokens), 9.0e18), -9.0e18) AS INTEGER) AS input_tokens, \
+     CAST(MAX(MIN(TOTAL(output_tokens), 9.0e18), -9.0e18) AS INTEGER) AS output_tokens, \
+     CAST(MAX(MIN(TOTAL(cached_tokens), 9.0e18), -9.0e18) AS INTEGER) AS cached_tokens, \
+     CAST(MAX(MIN(TOTAL(cost_micro_usd), 9.0e18), -9.0e18) AS INTEGER) AS cost_micro_usd, \
+     CAST(MAX(MIN(TOTAL(charge_micro), 9.0e18), -9.0e18) AS INTEGER) AS charge_micro, \
+     CAST(MAX(MIN(TOTAL(latency_ms_sum), 9.0e18), -9.0e18) AS INTEGER) AS latency_ms_sum";
 
 /// One `usage_hourly` row's identity, borrowed from the events of a batch.
 #[derive(PartialEq, Eq, PartialOrd, Ord)]
@@ -68,113 +81,73 @@ struct RollupKey<'a> {
     provider: &'a str,
     model_served: &'a str,
     status: u16,
+    currency: &'a str,
 }
 
 #[async_trait]
 impl UsageStore for SqliteStore {
     async fn record_usage(&self, events: &[UsageEvent]) -> Result<u64, StoreError> {
-        if events.is_empty() {
-            return Ok(0);
-        }
-        let mut tx = self.pool.begin().await?;
-        let mut new_ids: HashSet<String> = HashSet::new();
-        for chunk in events.chunks(EVENT_CHUNK) {
-            let mut q =
-                QueryBuilder::<Sqlite>::new(format!("INSERT INTO usage_events ({EVENT_COLUMNS}) "));
-            q.push_values(chunk, |mut row, e| {
-                row.push_bind(e.id.as_str())
-                    .push_bind(e.ts_ms)
-                    .push_bind(e.request_id.as_str())
-                    .push_bind(e.account_id.as_str())
-                    .push_bind(e.kid.as_str())
-                    .push_bind(e.user_id.as_str())
-                    .push_bind(e.endpoint.as_str())
-                    .push_bind(e.provider.as_str())
-                    .push_bind(e.model_requested.as_str())
-                    .push_bind(e.model_served.as_str())
-                    .push_bind(i64::from(e.status))
-                    .push_bind(e.error_code.as_str())
-                    .push_bind(e.input_tokens)
-                    .push_bind(e.output_tokens)
-                    .push_bind(e.cached_tokens)
-                    .push_bind(e.usage_source.as_str())
-                    .push_bind(e.cost_micro_usd)
-                    .push_bind(e.charge_micro)
-                    .push_bind(e.currency.as_str())
-                    .push_bind(e.latency_ms)
-                    .push_bind(e.ttfb_ms)
-                    .push_bind(e.client_ip.as_str())
-                    .push_bind(e.session_id.as_str())
-                    .push_bind(e.app_version.as_str())
-                    .push_bind(e.byok)
-                    .push_bind(e.streamed);
-            });
-            // Only a known id is skipped (any other violation still fails the batch),
-            // and RETURNING lists just the rows actually inserted.
-            q.push(" ON CONFLICT (id) DO NOTHING RETURNING id");
-            // Batch sizes vary; caching a statement per size would only churn the cache.
-            let ids: Vec<String> = q
-                .build_query_scalar()
-                .persistent(false)
-                .fetch_all(&mut *tx)
-                .await?;
-            new_ids.extend(ids);
-        }
-        let inserted = new_ids.len() as u64;
+        Ok(self.record_usage_batch(events).await?.inserted)
+    }
 
-        // Only the first occurrence of a new id was inserted; `remove` picks exactly it.
-        let mut rollups: BTreeMap<RollupKey<'_>, UsageTotals> = BTreeMap::new();
-        let mut charges: BTreeMap<&str, i64> = BTreeMap::new();
-        for e in events.iter().filter(|e| new_ids.remove(&e.id)) {
-            let key = RollupKey {
-                hour_ms: e.ts_ms - e.ts_ms.rem_euclid(HOUR_MS),
-                account_id: &e.account_id,
-                kid: &e.kid,
-                provider: &e.provider,
-                model_served: &e.model_served,
-                status: e.status,
-            };
-            rollups.entry(key).or_default().add(&event_totals(e));
-            if !e.account_id.is_empty() {
-                let charge = charges.entry(&e.account_id).or_default();
-                *charge = charge.saturating_add(e.charge_micro);
+    /// Writes a batch in one transaction (see the module doc) and says what it
+    /// changed.
+    ///
+    /// The transaction is begun, committed and rolled back by hand, on one pooled
+    /// connection. When SQLite fails a statement with SQLITE_FULL or an I/O error
+    /// it may roll the transaction back by itself; sqlx's transaction guard then
+    /// loses track (its ROLLBACK fails, its depth counter stays up), and that
+    /// connection went on opening savepoints instead of transactions and holding
+    /// the write lock, so after the disk had room again every batch failed with
+    /// "database is locked". Here a failure always ends in our own ROLLBACK, and a
+    /// connection that cannot roll back is closed instead of returned to the pool.
+    async fn record_usage_batch(&self, events: &[UsageEvent]) -> Result<Recorded, StoreError> {
+        if events.is_empty() {
+            return Ok(Recorded::default());
+        }
+        let mut conn = self.pool.acquire().await?;
+        // IMMEDIATE takes the write lock now (waiting up to the busy timeout),
+        // rather than failing to upgrade halfway through the batch.
+        sqlx::query("BEGIN IMMEDIATE").execute(&mut *conn).await?;
+        match write_batch(&mut conn, events).await {
+            Ok(recorded) => match sqlx::query("COMMIT").execute(&mut *conn).await {
+                Ok(_) => Ok(recorded),
+                Err(e) => {
+                    end_failed_transaction(conn).await;
+                    Err(e.into())
+                }
+            },
+            Err(e) => {
+                end_failed_transaction(conn).await;
+                Err(e)
             }
         }
+    }
 
-        let rollups: Vec<_> = rollups.into_iter().collect();
-        for chunk in rollups.chunks(ROLLUP_CHUNK) {
-            let mut q = QueryBuilder::<Sqlite>::new(ROLLUP_UPSERT);
-            q.push_values(chunk, |mut row, (k, t)| {
-                row.push_bind(k.hour_ms)
-                    .push_bind(k.account_id)
-                    .push_bind(k.kid)
-                    .push_bind(k.provider)
-                    .push_bind(k.model_served)
-                    .push_bind(i64::from(k.status))
-                    .push_bind(count_to_db(t.requests))
-                    .push_bind(count_to_db(t.errors))
-                    .push_bind(count_to_db(t.auth_failures))
-                    .push_bind(t.input_tokens)
-                    .push_bind(t.output_tokens)
-                    .push_bind(t.cached_tokens)
-                    .push_bind(t.cost_micro_usd)
-                    .push_bind(t.charge_micro)
-                    .push_bind(t.latency_ms_sum);
-            });
-            q.push(ROLLUP_ON_CONFLICT);
-            q.build().persistent(false).execute(&mut *tx).await?;
+    /// Test support: caps the database at its current size (`Some`) or lifts the
+    /// cap (`None`) on every pooled connection, so writes fail with SQLITE_FULL as
+    /// on a full disk. `PRAGMA max_page_count` is per connection, hence all of them.
+    #[cfg(any(test, feature = "test-support"))]
+    async fn limit_size_for_tests(&self, capped: bool) -> Result<(), StoreError> {
+        let mut conns = Vec::new();
+        for _ in 0..self.pool.options().get_max_connections() {
+            conns.push(self.pool.acquire().await?);
         }
-
-        // An account that does not exist (no foreign key here) simply matches no row.
-        for (account_id, charge) in charges.into_iter().filter(|(_, c)| *c != 0) {
-            sqlx::query("UPDATE accounts SET balance_micro = balance_micro - ?1 WHERE id = ?2")
-                .bind(charge)
-                .bind(account_id)
-                .execute(&mut *tx)
-                .await?;
+        for conn in &mut conns {
+            let pages: i64 = if capped {
+                sqlx::query_scalar("PRAGMA page_count")
+                    .fetch_one(&mut **conn)
+                    .await?
+            } else {
+                4_294_967_294
+            };
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "PRAGMA max_page_count = {pages}"
+            )))
+            .execute(&mut **conn)
+            .await?;
         }
-        tx.commit().await?;
-        Ok(inserted)
+        Ok(())
     }
 
     async fn purge_usage_before(&self, ts_ms: i64) -> Result<u64, StoreError> {
@@ -244,17 +217,18 @@ impl UsageStore for SqliteStore {
         };
         let mut sql = QueryBuilder::<Sqlite>::new("SELECT ");
         sql.push(group_expr)
-            .push(" AS g, ")
+            .push(" AS g, currency, ")
             .push(TOTAL_COLUMNS)
             .push(" FROM usage_hourly WHERE hour_ms >= ")
             .push_bind(from)
             .push(" AND hour_ms < ")
             .push_bind(to);
         push_filters(&mut sql, q);
-        sql.push(" GROUP BY g");
+        // Per currency too: charges in different currencies are never added up.
+        sql.push(" GROUP BY g, currency");
         let rows = sql.build().fetch_all(&self.pool).await?;
 
-        let mut groups = Vec::with_capacity(rows.len());
+        let mut by_key: BTreeMap<GroupKey, UsageTotals> = BTreeMap::new();
         for row in &rows {
             let totals = totals_from_row(row)?;
             report.totals.add(&totals);
@@ -267,8 +241,9 @@ impl UsageStore for SqliteStore {
                     GroupKey::Text(row.try_get("g")?)
                 }
             };
-            groups.push((key, totals));
+            by_key.entry(key).or_default().add(&totals);
         }
+        let mut groups: Vec<_> = by_key.into_iter().collect();
         match q.group_by {
             GroupBy::Status | GroupBy::Hour | GroupBy::Day => groups.sort_by(|a, b| a.0.cmp(&b.0)),
             _ => groups.sort_by(|a, b| b.1.requests.cmp(&a.1.requests).then(a.0.cmp(&b.0))),
@@ -304,6 +279,144 @@ impl UsageStore for SqliteStore {
             })
             .collect()
     }
+}
+
+/// What a committed batch changed: events that were new, and what was taken from
+/// each account's balance.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Recorded {
+    pub inserted: u64,
+    pub charges: Vec<(String, i64)>,
+}
+
+/// Rolls back whatever is left of a failed transaction. "No transaction is active"
+/// (SQLite already rolled back) is the expected failure; any other means the
+/// connection's state is unknown, so it is closed rather than reused.
+async fn end_failed_transaction(mut conn: sqlx::pool::PoolConnection<Sqlite>) {
+    match sqlx::query("ROLLBACK").execute(&mut *conn).await {
+        Ok(_) => {}
+        Err(sqlx::Error::Database(e)) if e.message().contains("no transaction is active") => {}
+        Err(e) => {
+            tracing::warn!(error = %e, "rollback failed; closing that database connection");
+            let _ = conn.close().await;
+        }
+    }
+}
+
+async fn write_batch(
+    conn: &mut sqlx::SqliteConnection,
+    events: &[UsageEvent],
+) -> Result<Recorded, StoreError> {
+    let mut new_ids: HashSet<String> = HashSet::new();
+    for chunk in events.chunks(EVENT_CHUNK) {
+        let mut q =
+            QueryBuilder::<Sqlite>::new(format!("INSERT INTO usage_events ({EVENT_COLUMNS}) "));
+        q.push_values(chunk, |mut row, e| {
+            row.push_bind(e.id.as_str())
+                .push_bind(e.ts_ms)
+                .push_bind(e.request_id.as_str())
+                .push_bind(e.account_id.as_str())
+                .push_bind(e.kid.as_str())
+                .push_bind(e.user_id.as_str())
+                .push_bind(e.endpoint.as_str())
+                .push_bind(e.provider.as_str())
+                .push_bind(e.model_requested.as_str())
+                .push_bind(e.model_served.as_str())
+                .push_bind(i64::from(e.status))
+                .push_bind(e.error_code.as_str())
+                .push_bind(e.input_tokens)
+                .push_bind(e.output_tokens)
+                .push_bind(e.cached_tokens)
+                .push_bind(e.usage_source.as_str())
+                .push_bind(e.cost_micro_usd)
+                .push_bind(e.charge_micro)
+                .push_bind(e.currency.as_str())
+                .push_bind(e.latency_ms)
+                .push_bind(e.ttfb_ms)
+                .push_bind(e.client_ip.as_str())
+                .push_bind(e.session_id.as_str())
+                .push_bind(e.app_version.as_str())
+                .push_bind(e.byok)
+                .push_bind(e.streamed);
+        });
+        // Only a known id is skipped (any other violation still fails the batch),
+        // and RETURNING lists just the rows actually inserted.
+        q.push(" ON CONFLICT (id) DO NOTHING RETURNING id");
+        // Batch sizes vary; caching a statement per size would only churn the cache.
+        let ids: Vec<String> = q
+            .build_query_scalar()
+            .persistent(false)
+            .fetch_all(&mut *conn)
+            .await?;
+        new_ids.extend(ids);
+    }
+    let inserted = new_ids.len() as u64;
+
+    // Only the first occurrence of a new id was inserted; `remove` picks exactly it.
+    let mut rollups: BTreeMap<RollupKey<'_>, UsageTotals> = BTreeMap::new();
+    let mut charges: BTreeMap<&str, i64> = BTreeMap::new();
+    for e in events.iter().filter(|e| new_ids.remove(&e.id)) {
+        let key = RollupKey {
+            hour_ms: e.ts_ms - e.ts_ms.rem_euclid(HOUR_MS),
+            account_id: &e.account_id,
+            kid: &e.kid,
+            provider: &e.provider,
+            model_served: &e.model_served,
+            status: e.status,
+            currency: &e.currency,
+        };
+        rollups.entry(key).or_default().add(&event_totals(e));
+        if !e.account_id.is_empty() {
+            let charge = charges.entry(&e.account_id).or_default();
+            *charge = charge.saturating_add(e.charge_micro);
+        }
+    }
+
+    let rollups: Vec<_> = rollups.into_iter().collect();
+    for chunk in rollups.chunks(ROLLUP_CHUNK) {
+        let mut q = QueryBuilder::<Sqlite>::new(ROLLUP_UPSERT);
+        q.push_values(chunk, |mut row, (k, t)| {
+            row.push_bind(k.hour_ms)
+                .push_bind(k.account_id)
+                .push_bind(k.kid)
+                .push_bind(k.provider)
+                .push_bind(k.model_served)
+                .push_bind(i64::from(k.status))
+                .push_bind(k.currency)
+                .push_bind(count_to_db(t.requests))
+                .push_bind(count_to_db(t.errors))
+                .push_bind(count_to_db(t.auth_failures))
+                .push_bind(t.input_tokens)
+                .push_bind(t.output_tokens)
+                .push_bind(t.cached_tokens)
+                .push_bind(t.cost_micro_usd)
+                .push_bind(t.charge_micro)
+                .push_bind(t.latency_ms_sum);
+        });
+        q.push(ROLLUP_ON_CONFLICT);
+        q.build().persistent(false).execute(&mut *conn).await?;
+    }
+
+    // An account that does not exist (no foreign key here) simply matches no row.
+    // The balance saturates at the floor instead of leaving the integer range.
+    let mut applied = Vec::with_capacity(charges.len());
+    for (account_id, charge) in charges.into_iter().filter(|(_, c)| *c != 0) {
+        let charge = charge.clamp(-MAX_BALANCE_MICRO, MAX_BALANCE_MICRO);
+        sqlx::query(
+            "UPDATE accounts SET balance_micro = \
+             MIN(MAX(balance_micro - ?1, -?3), ?3) WHERE id = ?2",
+        )
+        .bind(charge)
+        .bind(account_id)
+        .bind(MAX_BALANCE_MICRO)
+        .execute(&mut *conn)
+        .await?;
+        applied.push((account_id.to_owned(), charge));
+    }
+    Ok(Recorded {
+        inserted,
+        charges: applied,
+    })
 }
 
 /// A group's key as read, so numbers sort as numbers before they become strings.
@@ -371,17 +484,31 @@ impl BillingStore for SqliteStore {
     ) -> Result<Option<i64>, StoreError> {
         // The UPDATE comes first so the transaction takes the write lock at once
         // (a read first could not upgrade if another writer got in between).
+        let amount_micro = check_credit(amount_micro).map_err(StoreError::OutOfRange)?;
         let mut tx = self.pool.begin().await?;
+        // Both within range, so the sum cannot overflow; a balance that would leave
+        // ±MAX_BALANCE_MICRO matches no row.
         let balance: Option<i64> = sqlx::query_scalar(
             "UPDATE accounts SET balance_micro = balance_micro + ?1 WHERE id = ?2 \
-             RETURNING balance_micro",
+             AND balance_micro + ?1 BETWEEN -?3 AND ?3 RETURNING balance_micro",
         )
         .bind(amount_micro)
         .bind(id)
+        .bind(MAX_BALANCE_MICRO)
         .fetch_optional(&mut *tx)
         .await?;
         let Some(balance) = balance else {
-            return Ok(None);
+            let exists: Option<i64> = sqlx::query_scalar("SELECT 1 FROM accounts WHERE id = ?")
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await?;
+            return match exists {
+                Some(_) => Err(StoreError::OutOfRange(format!(
+                    "the balance would leave the range ±{}",
+                    crate::metering::money::MicroUnits(MAX_BALANCE_MICRO).to_decimal_string()
+                ))),
+                None => Ok(None),
+            };
         };
         sqlx::query(
             "INSERT INTO account_credits (id, account_id, amount_micro, balance_after_micro, \
@@ -456,6 +583,7 @@ fn event_totals(e: &UsageEvent) -> UsageTotals {
         cached_tokens: e.cached_tokens,
         cost_micro_usd: e.cost_micro_usd,
         charge_micro: e.charge_micro,
+        charges: BTreeMap::from([(e.currency.clone(), e.charge_micro)]),
         latency_ms_sum: e.latency_ms,
         avg_latency_ms: 0,
     }
@@ -482,6 +610,7 @@ fn totals_from_row(row: &SqliteRow) -> Result<UsageTotals, StoreError> {
         cached_tokens: row.try_get("cached_tokens")?,
         cost_micro_usd: row.try_get("cost_micro_usd")?,
         charge_micro: row.try_get("charge_micro")?,
+        charges: BTreeMap::from([(row.try_get("currency")?, row.try_get("charge_micro")?)]),
         latency_ms_sum: row.try_get("latency_ms_sum")?,
         avg_latency_ms: 0,
     });
