@@ -3,10 +3,11 @@
 //! and expiries, and reports that never add money across currencies.
 
 use std::process::Stdio;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::future::join_all;
+use parking_lot::Mutex;
 use reqwest::Method;
 use serde_json::{Value, json};
 use sqlx::Connection;
@@ -239,7 +240,7 @@ impl Server {
                 {
                     let _ = tx.send(url.to_owned());
                 }
-                let mut log = keep.lock().unwrap();
+                let mut log = keep.lock();
                 log.push_str(&line);
                 log.push('\n');
             }
@@ -247,7 +248,7 @@ impl Server {
         let base = tokio::time::timeout(Duration::from_secs(30), rx)
             .await
             .expect("tollgate serve did not start in time")
-            .unwrap_or_else(|_| panic!("tollgate serve exited: {}", log.lock().unwrap()));
+            .unwrap_or_else(|_| panic!("tollgate serve exited: {}", log.lock()));
         Server { child, base, log }
     }
 
@@ -277,7 +278,7 @@ impl Server {
     }
 
     fn log(&self) -> String {
-        self.log.lock().unwrap().clone()
+        self.log.lock().clone()
     }
 }
 
@@ -467,10 +468,7 @@ async fn kill_9_under_load_loses_at_most_the_last_commit_window() {
                     let Ok(res) = sent else { break };
                     let rid = request_id(&res);
                     if res.status() == 200 && res.bytes().await.is_ok() {
-                        answered
-                            .lock()
-                            .unwrap()
-                            .push((rid, tokio::time::Instant::now()));
+                        answered.lock().push((rid, tokio::time::Instant::now()));
                     }
                 }
             })
@@ -478,7 +476,7 @@ async fn kill_9_under_load_loses_at_most_the_last_commit_window() {
         .collect();
     // Mid-load: once a good number of requests were answered.
     eventually(Duration::from_secs(60), "load to build up", || async {
-        (answered.lock().unwrap().len() >= 2_000).then_some(())
+        (answered.lock().len() >= 2_000).then_some(())
     })
     .await;
     let killed_at = tokio::time::Instant::now();
@@ -487,7 +485,7 @@ async fn kill_9_under_load_loses_at_most_the_last_commit_window() {
     for w in workers {
         w.await.unwrap();
     }
-    let answered = answered.lock().unwrap().clone();
+    let answered = answered.lock().clone();
     let (rows, _, _) = on_disk(&db).await;
     let lost: Vec<_> = answered
         .iter()
