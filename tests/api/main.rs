@@ -10,6 +10,7 @@ mod chat;
 mod cli;
 mod errors;
 mod gemini;
+mod limits;
 mod metering;
 mod policy;
 mod sdk;
