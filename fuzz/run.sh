@@ -6,14 +6,14 @@
 # input that did it is left in fuzz/artifacts/<target>/ (reproduce it with
 # `cargo fuzz run -s none <target> fuzz/artifacts/<target>/<file>`).
 #
-# Usage: fuzz/run.sh [SECONDS_PER_TARGET]   (default 20; or FUZZ_SECONDS)
+# Usage: fuzz/run.sh [SECONDS_PER_TARGET]   (default 15; or FUZZ_SECONDS)
 #        FUZZ_RUNS caps the runs per target as well (default 5000000).
 # New corpus entries go to a temp dir: the committed seeds are never rewritten.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")"
 
-SECONDS_PER_TARGET="${1:-${FUZZ_SECONDS:-20}}"
+SECONDS_PER_TARGET="${1:-${FUZZ_SECONDS:-15}}"
 RUNS="${FUZZ_RUNS:-5000000}"
 
 cargo fuzz --version >/dev/null 2>&1 || cargo install cargo-fuzz --locked
