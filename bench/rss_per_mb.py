@@ -69,6 +69,19 @@ def status_kb(pid, field):
     raise KeyError(field)
 
 
+def settle(pid, deadline=15.0):
+    """Waits until RSS stops moving: the tokenizer loads on a background thread at
+    start (tens of MB), which must not be counted as the request's."""
+    end = time.monotonic() + deadline
+    last = status_kb(pid, "VmRSS")
+    while time.monotonic() < end:
+        time.sleep(0.5)
+        now = status_kb(pid, "VmRSS")
+        if abs(now - last) < 512:
+            return
+        last = now
+
+
 def reset_peak(pid):
     with open(f"/proc/{pid}/clear_refs", "w") as f:
         f.write("5")
@@ -219,6 +232,7 @@ api_key = "bench-upstream-key"
             try:
                 wait_http(f"http://127.0.0.1:{gw_port}/health", gw)
                 send(url, key, warm)  # lazily built state, the pool, the key cache
+                settle(gw.pid)
                 reset_peak(gw.pid)
                 base = status_kb(gw.pid, "VmRSS")
                 status = send(url, key, body)
