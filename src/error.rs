@@ -463,6 +463,7 @@ impl From<PeekError> for ApiError {
             PeekError::Json(msg) => ApiError::InvalidJson(msg),
             PeekError::Missing(field) => ApiError::MissingField(field),
             PeekError::Invalid { field, message } => ApiError::invalid_field(field, message),
+            PeekError::Limit(e) => e.into(),
         }
     }
 }

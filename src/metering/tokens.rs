@@ -31,7 +31,13 @@ pub fn count(text: &str) -> u64 {
 /// The text a request sends a model: every string under `content`, `text`,
 /// `system`, `input` or `prompt`, for an input estimate.
 pub fn request_text(body: &[u8]) -> String {
-    fn walk(v: &serde_json::Value, key: Option<&str>, out: &mut String) {
+    /// serde_json already stops parsing at 128 levels; the walk says so itself, so
+    /// it stays bounded if the parse is ever configured otherwise.
+    const MAX_DEPTH: usize = 128;
+    fn walk(v: &serde_json::Value, key: Option<&str>, out: &mut String, depth: usize) {
+        if depth > MAX_DEPTH {
+            return;
+        }
         match v {
             serde_json::Value::String(s)
                 if matches!(
@@ -42,14 +48,16 @@ pub fn request_text(body: &[u8]) -> String {
                 out.push_str(s);
                 out.push('\n');
             }
-            serde_json::Value::Array(a) => a.iter().for_each(|x| walk(x, key, out)),
-            serde_json::Value::Object(o) => o.iter().for_each(|(k, x)| walk(x, Some(k), out)),
+            serde_json::Value::Array(a) => a.iter().for_each(|x| walk(x, key, out, depth + 1)),
+            serde_json::Value::Object(o) => {
+                o.iter().for_each(|(k, x)| walk(x, Some(k), out, depth + 1))
+            }
             _ => {}
         }
     }
     let mut out = String::new();
     if let Ok(v) = serde_json::from_slice::<serde_json::Value>(body) {
-        walk(&v, None, &mut out);
+        walk(&v, None, &mut out, 0);
     }
     out
 }

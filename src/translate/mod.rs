@@ -2,6 +2,8 @@
 //!
 //! - `peek`: reads the few fields routing needs from an OpenAI-style body without
 //!   parsing the rest, and swaps the model name in place when routing renames it.
+//! - `limits`: the request limits (schema depth and nodes, tools, messages), checked
+//!   when a body is peeked so no translator recursion or copy grows without bound.
 //! - `reasons`: stop/finish reasons between dialects.
 //! - `anthropic`: OpenAI chat ⇄ Anthropic messages, requests and responses.
 //! - `gemini`: OpenAI chat and embeddings ⇄ Gemini generateContent / embedContent.
@@ -17,6 +19,7 @@ pub mod anthropic;
 mod arbitrary_json;
 mod data_url;
 pub mod gemini;
+pub mod limits;
 pub mod peek;
 pub mod reasons;
 mod shape;

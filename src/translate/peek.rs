@@ -4,12 +4,18 @@
 //! The body is forwarded as bytes; when the upstream knows the model by another name
 //! (`openai/gpt-4o-mini`, an alias) only the model string is spliced, at the offset
 //! serde found it, so the rest of the body is never re-serialized.
+//!
+//! The same scan reads the fields the [`super::limits`] judge (tools, schemas,
+//! message counts), so an oversized request is refused before it is routed.
 
 use std::borrow::Cow;
 
 use bytes::{Bytes, BytesMut};
 use serde::Deserialize;
 use serde_json::value::RawValue;
+
+use super::anthropic::TranslateError;
+use super::limits;
 
 /// Why a body cannot be routed. Rendered by the caller as 400s.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -20,6 +26,8 @@ pub enum PeekError {
         field: &'static str,
         message: String,
     },
+    /// Over one of the [`super::limits`], at this JSON path.
+    Limit(TranslateError),
 }
 
 #[derive(Deserialize)]
@@ -34,6 +42,12 @@ struct Fields<'a> {
     prompt: Option<&'a RawValue>,
     #[serde(borrow, default)]
     stream: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    tools: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    functions: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    response_format: Option<&'a RawValue>,
 }
 
 /// What a body must carry besides `model`, per endpoint.
@@ -118,6 +132,15 @@ impl<'a> ChatPeek<'a> {
                 }
             }
         }
+
+        limits::check_fields(&limits::Bounded {
+            messages: fields.messages,
+            tools: fields.tools,
+            functions: fields.functions,
+            response_format: fields.response_format,
+            input: fields.input,
+        })
+        .map_err(PeekError::Limit)?;
 
         let stream = match fields.stream.map(RawValue::get) {
             None | Some("null") => false,

@@ -16,6 +16,7 @@ mod edge;
 mod errors;
 mod gemini;
 mod key_json;
+mod limits;
 mod metering;
 mod openapi;
 mod pipeline;

@@ -39,11 +39,12 @@ pub fn chat_request_to_gemini(req: &Value) -> Result<Value, TranslateError> {
     }
     out.insert("contents".into(), Value::Array(conversation.contents));
 
+    let mut budget = schema::NodeBudget::default();
     let declarations = match opt_array(req, "tools", "")? {
         Some(tools) => tools
             .iter()
             .enumerate()
-            .map(|(i, t)| function_declaration(t, &item("tools", i)))
+            .map(|(i, t)| function_declaration(t, &item("tools", i), &mut budget))
             .collect::<Result<Vec<_>, _>>()?,
         None => Vec::new(),
     };
@@ -59,7 +60,7 @@ pub fn chat_request_to_gemini(req: &Value) -> Result<Value, TranslateError> {
         }
     }
 
-    let config = generation_config(req)?;
+    let config = generation_config(req, &mut budget)?;
     if !config.is_empty() {
         out.insert("generationConfig".into(), Value::Object(config));
     }
@@ -88,7 +89,10 @@ fn refuse_what_cannot_be_dropped(req: &Object) -> Result<(), TranslateError> {
     Ok(())
 }
 
-fn generation_config(req: &Object) -> Result<Object, TranslateError> {
+fn generation_config(
+    req: &Object,
+    budget: &mut schema::NodeBudget,
+) -> Result<Object, TranslateError> {
     let mut config = Map::new();
     if let Some(max) = max_output_tokens(req)? {
         config.insert("maxOutputTokens".into(), max.into());
@@ -120,7 +124,7 @@ fn generation_config(req: &Object) -> Result<Object, TranslateError> {
     if let Some(seed) = opt_i64(req, "seed", "")? {
         config.insert("seed".into(), seed.into());
     }
-    response_format(req, &mut config)?;
+    response_format(req, &mut config, budget)?;
     Ok(config)
 }
 
@@ -161,7 +165,11 @@ fn stop_sequences(req: &Object) -> Result<Option<Value>, TranslateError> {
 
 /// `response_format` `json_object` / `json_schema` → `responseMimeType` (+
 /// `responseSchema`); `text` is the default.
-fn response_format(req: &Object, config: &mut Object) -> Result<(), TranslateError> {
+fn response_format(
+    req: &Object,
+    config: &mut Object,
+    budget: &mut schema::NodeBudget,
+) -> Result<(), TranslateError> {
     let Some(format) = opt_object(req, "response_format", "")? else {
         return Ok(());
     };
@@ -176,7 +184,10 @@ fn response_format(req: &Object, config: &mut Object) -> Result<(), TranslateErr
             if let Some(schema) = present(spec, "schema") {
                 let path = "response_format.json_schema.schema";
                 object(schema, path)?;
-                config.insert("responseSchema".into(), schema::to_gemini(schema, path)?);
+                config.insert(
+                    "responseSchema".into(),
+                    schema::to_gemini(schema, path, budget)?,
+                );
             }
         }
         other => {
@@ -194,7 +205,11 @@ fn response_format(req: &Object, config: &mut Object) -> Result<(), TranslateErr
 
 /// `{"type":"function","function":{"name","description","parameters"}}` →
 /// `{"name","description","parameters"}`, the schema cut to Gemini's subset.
-fn function_declaration(tool: &Value, path: &str) -> Result<Value, TranslateError> {
+fn function_declaration(
+    tool: &Value,
+    path: &str,
+    budget: &mut schema::NodeBudget,
+) -> Result<Value, TranslateError> {
     let tool = object(tool, path)?;
     if let Some(kind) = opt_str(tool, "type", path)?
         && kind != "function"
@@ -215,7 +230,7 @@ fn function_declaration(tool: &Value, path: &str) -> Result<Value, TranslateErro
         let parameters_path = field(&function_path, "parameters");
         object(parameters, &parameters_path)
             .map_err(|_| expected(&parameters_path, "a JSON Schema object"))?;
-        let parameters = schema::to_gemini(parameters, &parameters_path)?;
+        let parameters = schema::to_gemini(parameters, &parameters_path, budget)?;
         // Gemini rejects an object schema without properties; no parameters is
         // said by leaving the field out.
         if !schema::is_empty_object(&parameters) {

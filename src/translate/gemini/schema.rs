@@ -19,10 +19,14 @@
 //!   Developer API;
 //! - `title` is dropped (python-genai#1732), as is everything else not listed in
 //!   [`KEPT`].
+//!
+//! The walk is bounded in depth (`$ref` chains are flat JSON that it turns into
+//! recursion) and in nodes, per schema and per request (`translate::limits`).
 
 use serde_json::{Map, Value};
 
 use super::TranslateError;
+use crate::translate::limits;
 use crate::translate::shape::Object;
 
 /// Keywords copied as they are (the rest of Gemini's `Schema` is rebuilt below).
@@ -50,8 +54,23 @@ const FORMATS: &[&str] = &["enum", "date-time", "float", "double", "int32", "int
 /// exponentially (`A` uses `B` twice, `B` uses `C` twice, …).
 const MAX_NODES: usize = 10_000;
 
-/// `schema` (at `path`, for errors) in Gemini's subset.
-pub(super) fn to_gemini(schema: &Value, path: &str) -> Result<Value, TranslateError> {
+/// The schema nodes one request's conversions may still produce, shared by all its
+/// schemas (`limits::MAX_SCHEMA_NODES`): 512 tools of 10,000 nodes each would
+/// otherwise be 5 million objects.
+pub(super) struct NodeBudget(usize);
+
+impl Default for NodeBudget {
+    fn default() -> Self {
+        NodeBudget(limits::MAX_SCHEMA_NODES)
+    }
+}
+
+/// `schema` (at `path`, for errors) in Gemini's subset, spending `budget`.
+pub(super) fn to_gemini(
+    schema: &Value,
+    path: &str,
+    budget: &mut NodeBudget,
+) -> Result<Value, TranslateError> {
     let root = schema.as_object();
     let defs = |key| root.and_then(|r| r.get(key)).and_then(Value::as_object);
     let mut converter = Converter {
@@ -59,22 +78,42 @@ pub(super) fn to_gemini(schema: &Value, path: &str) -> Result<Value, TranslateEr
         definitions: defs("definitions"),
         expanding: Vec::new(),
         nodes: 0,
+        depth: 0,
+        budget,
         path,
     };
     converter.convert(schema).map(Value::Object)
 }
 
-struct Converter<'a> {
+struct Converter<'a, 'b> {
     defs: Option<&'a Object>,
     definitions: Option<&'a Object>,
     /// The `$ref`s being inlined, outermost first: meeting one again is recursion.
     expanding: Vec<&'a str>,
     nodes: usize,
+    /// Nested `convert` calls, each inlined `$ref` one of them: a `$ref` chain is
+    /// flat JSON, so serde's nesting limit does not bound this recursion.
+    depth: usize,
+    budget: &'b mut NodeBudget,
     path: &'a str,
 }
 
-impl<'a> Converter<'a> {
+impl<'a> Converter<'a, '_> {
     fn convert(&mut self, schema: &'a Value) -> Result<Object, TranslateError> {
+        if self.depth >= limits::MAX_SCHEMA_DEPTH {
+            return Err(limits::too_deep(self.path));
+        }
+        if self.budget.0 == 0 {
+            return Err(limits::too_many_nodes(self.path));
+        }
+        self.budget.0 -= 1;
+        self.depth += 1;
+        let out = self.convert_node(schema);
+        self.depth -= 1;
+        out
+    }
+
+    fn convert_node(&mut self, schema: &'a Value) -> Result<Object, TranslateError> {
         self.nodes += 1;
         if self.nodes > MAX_NODES {
             return Err(TranslateError::new(
@@ -278,7 +317,7 @@ mod tests {
     use super::*;
 
     fn convert(schema: Value) -> Value {
-        to_gemini(&schema, "s").unwrap()
+        to_gemini(&schema, "s", &mut NodeBudget::default()).unwrap()
     }
 
     #[test]
@@ -357,7 +396,12 @@ mod tests {
         );
         let recursive = json!({"type": "object", "properties": {"child": {"$ref": "#/$defs/Node"}},
             "$defs": {"Node": {"type": "object", "properties": {"next": {"$ref": "#/$defs/Node"}}}}});
-        let err = to_gemini(&recursive, "tools[0].function.parameters").unwrap_err();
+        let err = to_gemini(
+            &recursive,
+            "tools[0].function.parameters",
+            &mut NodeBudget::default(),
+        )
+        .unwrap_err();
         assert_eq!(err.field, "tools[0].function.parameters");
     }
 
@@ -372,7 +416,37 @@ mod tests {
             );
         }
         let schema = json!({"$ref": "#/$defs/D0", "$defs": defs});
-        assert!(to_gemini(&schema, "s").is_err());
+        assert!(to_gemini(&schema, "s", &mut NodeBudget::default()).is_err());
+    }
+
+    #[test]
+    fn a_long_ref_chain_is_refused_not_recursed() {
+        // 10,000 links overflowed the stack before the depth bound.
+        let mut defs = Map::new();
+        for i in 0..10_000 {
+            defs.insert(
+                format!("D{i}"),
+                json!({"$ref": format!("#/$defs/D{}", i + 1)}),
+            );
+        }
+        let schema = json!({"$ref": "#/$defs/D0", "$defs": defs});
+        let err = to_gemini(&schema, "p", &mut NodeBudget::default()).unwrap_err();
+        assert_eq!(err.field, "p");
+        assert!(err.message.contains("64 levels"), "{}", err.message);
+    }
+
+    #[test]
+    fn the_node_budget_is_shared_across_a_request() {
+        let wide: Map<String, Value> = (0..9_000)
+            .map(|i| (format!("p{i}"), json!({"type": "string"})))
+            .collect();
+        let schema = json!({"type": "object", "properties": wide});
+        let mut budget = NodeBudget::default();
+        for _ in 0..11 {
+            to_gemini(&schema, "p", &mut budget).unwrap();
+        }
+        let err = to_gemini(&schema, "q", &mut budget).unwrap_err();
+        assert_eq!(err.field, "q");
     }
 
     #[test]
