@@ -104,6 +104,24 @@ impl KeyCache {
     /// The record for `kid` from memory, or else from the store (concurrent misses
     /// for the same kid share one query).
     pub async fn load(&self, kid: &KeyId) -> Result<Option<Arc<CachedKey>>, StoreError> {
+        match self.load_gated(kid, || Ok(())).await {
+            Ok(found) => Ok(found),
+            Err(Refused::Store(e)) => Err(e),
+            // The gate above never refuses.
+            Err(Refused::Gate(())) => Ok(None),
+        }
+    }
+
+    /// Like [`load`](Self::load), but the store is only asked if `gate` agrees,
+    /// and `gate` runs once per store query, not once per caller: concurrent
+    /// misses on one kid share one query (moka coalesces them) and so share one
+    /// `gate` call, made by whichever caller started the query. A refusal is
+    /// returned to every caller waiting on that query and is not cached.
+    pub async fn load_gated<G: Clone + Send + Sync + 'static>(
+        &self,
+        kid: &KeyId,
+        gate: impl FnOnce() -> Result<(), G> + Send,
+    ) -> Result<Option<Arc<CachedKey>>, Refused<G>> {
         match self.cached(kid).await {
             Cached::Found(rec) => return Ok(Some(rec)),
             Cached::Absent => return Ok(None),
@@ -114,6 +132,7 @@ impl KeyCache {
         let loaded = self
             .found
             .try_get_with_by_ref(kid, async move {
+                gate().map_err(LoadError::Gate)?;
                 lookups.fetch_add(1, Ordering::Relaxed);
                 metrics::counter!("tollgate_key_lookups_total").increment(1);
                 match store.key_by_kid(kid).await {
@@ -135,7 +154,8 @@ impl KeyCache {
                     self.absent.insert(kid.clone(), ()).await;
                     Ok(None)
                 }
-                LoadError::Store(msg) => Err(StoreError::Lookup(msg.clone())),
+                LoadError::Store(msg) => Err(Refused::Store(StoreError::Lookup(msg.clone()))),
+                LoadError::Gate(g) => Err(Refused::Gate(g.clone())),
             },
         }
     }
@@ -222,7 +242,17 @@ impl KeyCache {
 }
 
 #[derive(Debug)]
-enum LoadError {
+enum LoadError<G> {
     Absent,
     Store(String),
+    Gate(G),
+}
+
+/// Why [`KeyCache::load_gated`] found nothing to return.
+#[derive(Debug)]
+pub enum Refused<G> {
+    /// The store failed.
+    Store(StoreError),
+    /// The gate said no; the store was not asked.
+    Gate(G),
 }

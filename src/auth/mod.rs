@@ -11,7 +11,7 @@ mod key_cache;
 
 pub use brake::{Braked, ClientNet, FailureBrake, MAX_NETWORKS, Reservation};
 pub use credentials::presented_key;
-pub use key_cache::{Cached, CachedKey, KeyCache, NEGATIVE_CAPACITY, NEGATIVE_TTL};
+pub use key_cache::{Cached, CachedKey, KeyCache, NEGATIVE_CAPACITY, NEGATIVE_TTL, Refused};
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -137,17 +137,27 @@ impl Authenticator {
                     .vouched
                     .get(&key.kid)
                     .is_some_and(|good| good.matches(&presented_hash));
-                let reservation = if vouched {
-                    None
-                } else {
-                    Some(self.brake.reserve(client).map_err(AuthError::Braked)?)
+                // The brake token is taken by the store query itself, once per
+                // query: a burst of first requests with one new key shares one
+                // query (and one token) instead of each paying before it.
+                let reservation = Arc::new(parking_lot::Mutex::new(None::<Reservation>));
+                let gate = {
+                    let brake = self.brake.clone();
+                    let slot = Arc::clone(&reservation);
+                    move || {
+                        if !vouched {
+                            *slot.lock() = Some(brake.reserve(client)?);
+                        }
+                        Ok(())
+                    }
                 };
-                let loaded = match self.cache.load(&key.kid).await {
+                let loaded = match self.cache.load_gated(&key.kid, gate).await {
                     Ok(Some(loaded)) => loaded,
                     Ok(None) => return Err(AuthError::Invalid),
+                    Err(Refused::Gate(braked)) => return Err(AuthError::Braked(braked)),
                     // Our failure, not the caller's: it does not count.
-                    Err(e) => {
-                        if let Some(r) = reservation {
+                    Err(Refused::Store(e)) => {
+                        if let Some(r) = reservation.lock().take() {
                             r.refund();
                         }
                         return Err(e.into());
@@ -156,7 +166,7 @@ impl Authenticator {
                 if !self.secret_matches(&loaded.record, &presented_hash, now) {
                     return Err(AuthError::Invalid);
                 }
-                if let Some(r) = reservation {
+                if let Some(r) = reservation.lock().take() {
                     r.refund();
                 }
                 self.vouched.insert(key.kid.clone(), presented_hash);

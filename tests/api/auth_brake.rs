@@ -176,3 +176,33 @@ async fn the_brake_lets_go_once_the_period_refills() {
     })
     .await;
 }
+
+/// A service starting up sends its first requests with a new key all at once. They
+/// miss the cache together and share one store query, so they cost one brake token
+/// between them, not one each: none of them is braked, however many there are.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_burst_of_first_requests_with_a_new_valid_key_is_never_braked() {
+    let gw = gateway(5, "hour").await;
+    let key = gw.key().await;
+    let before = lookups(&gw);
+    let burst =
+        futures_util::future::join_all((0..60).map(|_| chat_from(&gw, &key, ATTACKER))).await;
+    let statuses: Vec<u16> = burst.iter().map(|r| r.status().as_u16()).collect();
+    assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
+    assert!(
+        lookups(&gw) - before <= 2,
+        "the burst shares its store query: {} lookups",
+        lookups(&gw) - before
+    );
+    // The brake is untouched: forged keys from the same address still get their
+    // full allowance of 401s before the first 429.
+    for _ in 0..5 {
+        expect_error(
+            chat_from(&gw, &forged(), ATTACKER).await,
+            401,
+            "invalid_api_key",
+        )
+        .await;
+    }
+    expect_braked(chat_from(&gw, &forged(), ATTACKER).await).await;
+}
