@@ -23,13 +23,16 @@ LAYERS = [
     ["app"],
     ["mock_upstream"],
     ["http"],
+    ["openapi"],
     ["pipeline"],
-    ["error"],
-    ["auth", "policy", "routing", "metering", "billing", "key_service"],
+    ["state", "error"],
+    ["policy", "routing", "metering", "key_service", "telemetry"],
+    ["auth"],
     ["providers"],
-    ["translate", "keys", "store", "outbound", "telemetry"],
+    ["store", "translate"],
     ["config"],
-    ["domain", "secret", "error_types"],
+    ["keys", "outbound"],
+    ["domain", "secret"],
 ]
 
 # Edges that are allowed although they break the order, each with its reason.

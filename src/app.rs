@@ -1,28 +1,19 @@
-//! `AppState`, the router, and the layer stack every request passes through (read it
-//! top to bottom: panics caught, secrets marked sensitive, request id and trace, body
-//! limit, then the routes).
+//! `App`: the composition root. `App::build(Config)` opens storage, builds every
+//! service into an [`AppState`], and starts the background tasks; `App::serve` runs
+//! the listener ([`crate::http::listener`]) over [`crate::http::router`] and, at
+//! shutdown, drains the usage writer.
 
 use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
-use axum::extract::DefaultBodyLimit;
-use axum::http::HeaderName;
-use axum::middleware::from_fn_with_state;
-use axum::routing::{get, post};
 use tokio::net::TcpListener;
-use tower::ServiceBuilder;
-use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
-
-use std::time::Duration;
 
 use crate::auth::{Authenticator, KeyCache};
 use crate::config::Config;
-use crate::http::gate::{self, Gate};
-use crate::http::{admin, chat, embeddings, messages, metering, middleware, openai_only, public};
 use crate::key_service::{self, Bootstrap};
-use crate::keys::{ApiKey, KeyHasher, Scope};
+use crate::keys::{ApiKey, KeyHasher};
 use crate::metering::ledger::Ledger;
 use crate::metering::service::Metering;
 use crate::metering::sink;
@@ -30,6 +21,7 @@ use crate::policy::concurrency::ConcurrencyLimiter;
 use crate::policy::rate_limit::LocalRateLimiter;
 use crate::providers::Upstreams;
 use crate::routing::Catalog;
+use crate::state::{AppState, Services};
 use crate::store::Store;
 
 #[derive(Debug, thiserror::Error)]
@@ -42,58 +34,6 @@ pub enum StartError {
     Bootstrap(#[from] crate::key_service::BootstrapError),
     #[error("cannot set up upstream clients: {0}")]
     Upstream(#[from] crate::providers::UpstreamError),
-}
-
-/// Shared, read-mostly state. Cloning is one `Arc` bump.
-#[derive(Clone)]
-pub struct AppState(Arc<Inner>);
-
-struct Inner {
-    config: Config,
-    store: Store,
-    hasher: KeyHasher,
-    auth: Authenticator,
-    catalog: Catalog,
-    upstreams: Upstreams,
-    rate_limiter: LocalRateLimiter,
-    concurrency: ConcurrencyLimiter,
-    metering: Metering,
-}
-
-impl AppState {
-    pub fn config(&self) -> &Config {
-        &self.0.config
-    }
-    pub fn store(&self) -> &Store {
-        &self.0.store
-    }
-    pub fn hasher(&self) -> KeyHasher {
-        self.0.hasher.clone()
-    }
-    pub fn rate_limiter(&self) -> &LocalRateLimiter {
-        &self.0.rate_limiter
-    }
-    pub fn concurrency(&self) -> &ConcurrencyLimiter {
-        &self.0.concurrency
-    }
-    pub fn metering(&self) -> &Metering {
-        &self.0.metering
-    }
-    pub fn auth(&self) -> &Authenticator {
-        &self.0.auth
-    }
-    pub fn catalog(&self) -> &Catalog {
-        &self.0.catalog
-    }
-    pub fn upstreams(&self) -> &Upstreams {
-        &self.0.upstreams
-    }
-    pub fn alt_header(&self) -> &HeaderName {
-        &self.0.config.keys.alt_header
-    }
-    pub fn max_body_bytes(&self) -> usize {
-        self.0.config.server.max_body_bytes
-    }
 }
 
 /// A built gateway: state plus its background tasks (stopped when dropped).
@@ -156,7 +96,7 @@ impl App {
             rates: config.exchange_rates.clone(),
         };
         Ok(App {
-            state: AppState(Arc::new(Inner {
+            state: AppState::new(Services {
                 config,
                 store,
                 hasher,
@@ -166,7 +106,7 @@ impl App {
                 rate_limiter: LocalRateLimiter::new(),
                 concurrency: ConcurrencyLimiter::new(),
                 metering,
-            })),
+            }),
             background,
             writer: Some(writer),
             bootstrap_key: match bootstrap {
@@ -185,122 +125,9 @@ impl App {
         self.bootstrap_key.as_ref()
     }
 
+    /// The gateway's routes and layer stack ([`crate::http::router`]).
     pub fn router(&self) -> Router {
-        let state = &self.state;
-        let sensitive: Vec<HeaderName> = vec![
-            axum::http::header::AUTHORIZATION,
-            HeaderName::from_static("x-api-key"),
-            HeaderName::from_static("x-goog-api-key"),
-            HeaderName::from_static("x-byok-api-key"),
-            state.alt_header().clone(),
-        ];
-        let gated = |scope: Scope| {
-            from_fn_with_state(
-                Gate {
-                    state: state.clone(),
-                    scope,
-                },
-                gate::guard,
-            )
-        };
-        // Gateway routes: the meter (outside) sees every request, refused or not;
-        // the gate (inside) decides who may do what.
-        let metered = state.config().usage.enabled;
-        let gateway = |path: &str, route: axum::routing::MethodRouter<AppState>, scope| {
-            let router = Router::new().route(path, route).route_layer(gated(scope));
-            if metered {
-                router.layer(from_fn_with_state(state.clone(), metering::meter))
-            } else {
-                router
-            }
-        };
-        let messages_routes = gateway("/v1/messages", post(messages::create), Scope::Chat);
-        let admin_routes = Router::new()
-            .route(
-                "/admin/keys",
-                post(admin::keys::create).get(admin::keys::list_keys),
-            )
-            .route(
-                "/admin/keys/{id}",
-                get(admin::keys::get)
-                    .patch(admin::keys::update)
-                    .delete(admin::keys::revoke),
-            )
-            .route("/admin/keys/{id}/revoke", post(admin::keys::revoke))
-            .route("/admin/keys/{id}/rotate", post(admin::keys::rotate))
-            .route(
-                "/admin/accounts",
-                post(admin::accounts::create).get(admin::accounts::list_accounts),
-            )
-            .route(
-                "/admin/accounts/{id}",
-                get(admin::accounts::get).patch(admin::accounts::update_billing),
-            )
-            .route(
-                "/admin/accounts/{id}/disable",
-                post(admin::accounts::disable),
-            )
-            .route("/admin/accounts/{id}/enable", post(admin::accounts::enable))
-            .route("/admin/accounts/{id}/credit", post(admin::accounts::credit))
-            .route(
-                "/admin/accounts/{id}/credits",
-                get(admin::accounts::credits),
-            )
-            .route_layer(gated(Scope::Admin));
-        // Analytics: management keys across accounts, `analytics` keys for their own.
-        let analytics_routes = Router::new()
-            .route("/admin/usage", get(admin::usage::report))
-            .route("/admin/keys/{id}/usage", get(admin::usage::key_report))
-            .route_layer(gated(Scope::Analytics));
-        // With `[metrics] listen`, /metrics lives on its own listener only.
-        let metrics_here = state.config().metrics.listen.is_none();
-        let public_routes = Router::new()
-            .route("/health", get(public::health))
-            .route("/v1/models", get(public::models))
-            .route("/openapi.json", get(crate::openapi::serve));
-        let public_routes = if metrics_here {
-            public_routes.route("/metrics", get(public::metrics))
-        } else {
-            public_routes
-        };
-        public_routes
-            .merge(gateway(
-                "/v1/chat/completions",
-                post(chat::completions),
-                Scope::Chat,
-            ))
-            .merge(messages_routes)
-            .merge(gateway(
-                "/v1/embeddings",
-                post(embeddings::create),
-                Scope::Embeddings,
-            ))
-            .merge(gateway(
-                "/v1/completions",
-                post(openai_only::completions),
-                Scope::Completions,
-            ))
-            .merge(gateway(
-                "/v1/images/generations",
-                post(openai_only::images),
-                Scope::Images,
-            ))
-            .merge(admin_routes)
-            .merge(analytics_routes)
-            .fallback(public::not_found)
-            .method_not_allowed_fallback(public::method_not_allowed)
-            // Outside the routes and fallbacks, so every refusal under /v1/messages
-            // (404 and 405 included) takes Anthropic's shape.
-            .layer(axum::middleware::from_fn(messages::anthropic_errors))
-            .layer(
-                ServiceBuilder::new()
-                    .layer(CatchPanicLayer::custom(middleware::panic_response))
-                    .layer(SetSensitiveRequestHeadersLayer::new(sensitive))
-                    .layer(axum::middleware::from_fn(middleware::trace_request))
-                    .layer(from_fn_with_state(state.clone(), middleware::edge_limits))
-                    .layer(DefaultBodyLimit::max(state.max_body_bytes())),
-            )
-            .with_state(state.clone())
+        crate::http::router::router(&self.state)
     }
 
     /// Serves until `shutdown` resolves, then stops accepting and lets in-flight
@@ -354,20 +181,7 @@ impl App {
 
     /// `/metrics` alone, for its own listener (`[metrics] listen`).
     fn metrics_router(&self) -> Router {
-        Router::new()
-            .route("/metrics", get(public::metrics))
-            .fallback(public::not_found)
-            .method_not_allowed_fallback(public::method_not_allowed)
-            .layer(
-                ServiceBuilder::new()
-                    .layer(CatchPanicLayer::custom(middleware::panic_response))
-                    .layer(axum::middleware::from_fn(middleware::trace_request))
-                    .layer(from_fn_with_state(
-                        self.state.clone(),
-                        middleware::edge_limits,
-                    )),
-            )
-            .with_state(self.state.clone())
+        crate::http::router::metrics_router(&self.state)
     }
 }
 

@@ -5,53 +5,63 @@
 //! `policy` (may they) → `pipeline` (route, reserve, send, translate, respond) →
 //! `providers` (one `Adapter` per dialect) → `metering` (usage, settlement).
 //!
-//! - `app`: `App::build(Config)`, the router and layer stack, graceful serving.
-//! - `config`: defaults < TOML file < `TOLLGATE_…` env, validated once.
-//! - `error`: `ApiError`, the one error type that renders the documented bodies.
-//! - `http`: thin handlers (one `pipeline::run` call each), extractors, middleware, the gate.
+//! The modules, top to bottom; each uses only modules below it, which
+//! `scripts/layers.py` checks in CI (its `LAYERS` table is the order):
+//!
+//! - `app`: the composition root: `App::build(Config)` and graceful serving.
+//! - `mock_upstream`: fake providers speaking the real wire formats (tests, demo, bench).
+//! - `http`: the listener, the router and layer stack, thin handlers (one
+//!   `pipeline::run` call each), extractors, middleware, the gate, `/openapi.json`.
 //! - `pipeline`: the one request path for model routes and the translator table
 //!   keyed by (caller format, upstream dialect).
-//! - `auth`: presented key → `Principal`; cached key records.
+//! - `state`: `AppState`, the services handlers and the pipeline share.
+//! - `error`: `ApiError`, the one error type that renders the documented bodies.
 //! - `policy`: `admit` (scope, IP, rate, concurrency behind a `Limits` seam) and the
 //!   model rule; refusals are `PolicyError`s.
-//! - `keys`: the key format (checksummed) and peppered hashing; `key_service` issues keys.
-//! - `routing`: the model catalog and alias resolution.
-//! - `outbound`: where caller-chosen URLs may lead (SSRF policy, filtering DNS resolver).
+//! - `routing`: the model catalog, alias resolution, BYOK headers and their matrix.
+//! - `metering`: usage drafts, the response observer, billing holds, pricing, the
+//!   ledger and the writer with its spill file.
+//! - `key_service`: issuing, rotating and bootstrapping keys.
+//! - `telemetry`: logging and metrics setup.
+//! - `auth`: presented key → `Principal`; cached key records; the failure brake.
 //! - `providers`: the `Adapter` trait and one impl per dialect, credentials resolved
 //!   once, shared sending, stream relaying.
-//! - `metering`: usage drafts, the response observer, billing holds, pricing, the writer.
+//! - `store`: persistence behind one trait per concern (SQLite today).
 //! - `translate`: pure functions over wire formats.
-//! - `store`: persistence (SQLite; backend-dispatching `Store`).
-//! - `openapi`: the OpenAPI 3.1 document at `GET /openapi.json`, from the code.
-//! - `mock_upstream`: fake providers speaking the real wire formats (tests, demo, bench).
+//! - `config`: defaults < TOML file < `TOLLGATE_…` env, validated once.
+//! - `keys`: the key format (checksummed), peppered hashing, scopes, key policy.
+//! - `outbound`: where caller-chosen URLs may lead (SSRF policy, filtering DNS resolver).
+//! - `domain`: shared value types (providers, money, quotas, usage rows, allowlists).
 //! - `secret`: `Secret<T>`, redacted everywhere.
-//! - `telemetry`: logging and metrics setup.
-//! - `policy`: scopes, IP allowlists, rate and concurrency limits; pure, no I/O.
-//! - `metering`: usage events, prices, balances and the batch writer.
-//! - `telemetry`: logging setup.
+
+// No unwrap or expect on anything from a request, a file or the network; the few
+// invariants are annotated where they are (tests may unwrap).
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod app;
 pub mod auth;
 pub mod config;
+pub mod domain;
 pub mod error;
 pub mod http;
 pub mod key_service;
 pub mod keys;
 pub mod metering;
 pub mod mock_upstream;
-pub mod openapi;
 pub mod outbound;
 pub mod pipeline;
 pub mod policy;
 pub mod providers;
 pub mod routing;
 pub mod secret;
+pub mod state;
 pub mod store;
 pub mod telemetry;
 pub mod translate;
 
-pub use app::{App, AppState, StartError};
+pub use app::{App, StartError};
 pub use config::Config;
+pub use state::AppState;
 
 /// Makes aws-lc-rs the process-wide rustls provider (DESIGN §5). Idempotent.
 pub fn install_crypto_provider() {

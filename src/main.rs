@@ -1,5 +1,9 @@
 //! The `tollgate` binary: parses the command line and calls into the library.
 
+// No unwrap or expect on anything from a request, a file or the network; the few
+// invariants are annotated where they are (tests may unwrap).
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+
 mod cli;
 
 /// mimalloc instead of glibc malloc: under load, glibc's malloc/free took ~15 % of

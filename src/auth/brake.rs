@@ -42,7 +42,7 @@ use std::time::{Duration, Instant};
 
 use moka::sync::Cache;
 
-use crate::policy::rate_limit::{GcraState, Quota};
+use crate::domain::gcra::{GcraState, Quota};
 
 /// Client networks tracked at once. An entry is the key (17 bytes), a GCRA state
 /// (8) and moka's bookkeeping (~200): ≈ 25 MB when full.
@@ -140,7 +140,7 @@ impl FailureBrake {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::policy::rate_limit::Period;
+    use crate::domain::gcra::Period;
 
     const SEC: u64 = 1_000_000_000;
 

@@ -15,10 +15,10 @@ use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use ipnet::IpNet;
 
+use crate::domain::ProviderKind;
+use crate::domain::money::{Currency, ExchangeRates, MicroUnits};
 use crate::keys::KeyEnv;
-use crate::metering::money::{Currency, ExchangeRates, MicroUnits};
-use crate::routing::ProviderKind;
-use crate::routing::byok::ByokPolicy;
+use crate::outbound::AddressPolicy;
 use crate::secret::Secret;
 
 #[derive(Debug, thiserror::Error)]
@@ -119,7 +119,7 @@ pub struct KeysConfig {
     /// Models each environment's keys are confined to (`[keys] env_models`).
     pub env_models: BTreeMap<KeyEnv, Vec<String>>,
     /// The failed-authentication brake per client network; `None` when off.
-    pub auth_failures: Option<crate::policy::rate_limit::Quota>,
+    pub auth_failures: Option<crate::domain::gcra::Quota>,
 }
 
 #[derive(Debug, Clone)]
@@ -361,7 +361,7 @@ impl Validator<'_> {
             0 => None,
             limit => {
                 let period = raw.keys.auth_failure_period.parse().map_err(
-                    |e: crate::policy::rate_limit::ParsePeriodError| {
+                    |e: crate::domain::gcra::ParsePeriodError| {
                         self.invalid(
                             "keys.auth_failure_period",
                             &raw.keys.auth_failure_period,
@@ -369,7 +369,7 @@ impl Validator<'_> {
                         )
                     },
                 )?;
-                Some(crate::policy::rate_limit::Quota {
+                Some(crate::domain::gcra::Quota {
                     requests: limit,
                     period,
                     burst: limit,
@@ -649,6 +649,23 @@ fn read_or_create_pepper(path: &Path) -> Result<Secret<Vec<u8>>, ConfigError> {
             Ok(Secret::new(text.as_bytes().to_vec()))
         }
         Err(e) => Err(io_err(e)),
+    }
+}
+
+/// `[byok]` settings.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ByokPolicy {
+    pub allow_http_base: bool,
+    pub allow_private_base: bool,
+}
+
+impl ByokPolicy {
+    /// The outbound address policy for caller-chosen BYOK bases.
+    pub fn addresses(self) -> AddressPolicy {
+        AddressPolicy {
+            allow_http: self.allow_http_base,
+            allow_private: self.allow_private_base,
+        }
     }
 }
 

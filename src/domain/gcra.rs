@@ -274,7 +274,7 @@ fn ceil_secs(d: Duration) -> u64 {
 
 /// The GCRA state of one key: its TAT in nanoseconds since the owner's epoch.
 ///
-/// The owner (e.g. [`LocalRateLimiter`](super::LocalRateLimiter)) supplies `now`
+/// The owner (e.g. [`LocalRateLimiter`](crate::policy::rate_limit::LocalRateLimiter)) supplies `now`
 /// from one monotonic clock; times from different clocks must not be mixed.
 #[derive(Debug, Default)]
 pub struct GcraState {

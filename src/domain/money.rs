@@ -198,6 +198,10 @@ impl Currency {
         }
     }
 
+    #[allow(
+        clippy::expect_used,
+        reason = "parse_code admits only ASCII letters, so the bytes are UTF-8"
+    )]
     pub fn as_str(&self) -> &str {
         // Only `parse` and `USD` build a Currency: always 3 ASCII letters.
         std::str::from_utf8(&self.0).expect("a Currency holds ASCII letters")

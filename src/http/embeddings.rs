@@ -6,13 +6,13 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::Response;
 
-use crate::app::AppState;
 use crate::auth::Principal;
 use crate::error::ApiError;
 use crate::http::extract::RawBody;
 use crate::metering::meter::Meter;
 use crate::pipeline::{self, CallerFormat, RouteSpec};
 use crate::routing::byok::Endpoint;
+use crate::state::AppState;
 use crate::translate::peek::Shape;
 
 pub const ROUTE: RouteSpec = RouteSpec {

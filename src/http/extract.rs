@@ -5,9 +5,9 @@ use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request};
 use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 
-use crate::app::AppState;
 use crate::auth::Principal;
 use crate::error::ApiError;
+use crate::state::AppState;
 
 /// The authenticated caller, as the gate (`http::gate`) admitted it. A route that
 /// asks for it without a gate in front is a wiring bug, reported as a 500.

@@ -20,13 +20,13 @@ use axum::response::{IntoResponse, Response};
 use http_body::Frame;
 use time::OffsetDateTime;
 
-use crate::app::AppState;
 use crate::auth::{AuthError, Principal, presented_key};
 use crate::error::{ApiError, RateLimitInfo};
 use crate::keys::Scope;
 use crate::policy::admit::{Facts, Limits, OnFailure, admit};
 use crate::policy::concurrency::ConcurrencyPermit;
 use crate::policy::ip_allowlist::client_ip;
+use crate::state::AppState;
 
 /// Gate state: the app and the scope the guarded routes need.
 #[derive(Clone)]

@@ -12,12 +12,12 @@ use axum::response::Response;
 use http_body::Frame;
 use time::OffsetDateTime;
 
-use crate::app::AppState;
 use crate::error::RenderedError;
 use crate::http::gate::{ClientIp, request_ip};
 use crate::http::middleware::RequestId;
 use crate::metering::meter::{Draft, Meter};
 use crate::metering::observe::{BodyFormat, Observer};
+use crate::state::AppState;
 
 fn header(req: &Request, name: &str) -> String {
     req.headers()

@@ -17,8 +17,8 @@ use axum::response::{IntoResponse, Response};
 use http_body::Body as _;
 use tracing::Instrument;
 
-use crate::app::AppState;
 use crate::error::{ApiError, ErrorDialect, LoggedError, RenderedError, dialect_body};
+use crate::state::AppState;
 
 /// The request id of the current request, also sent back as `x-request-id`.
 #[derive(Debug, Clone)]
@@ -27,6 +27,10 @@ pub struct RequestId(pub HeaderValue);
 /// Accepts a caller's `x-request-id` if it is short and plain (so it can be traced
 /// end to end), otherwise makes a UUIDv7; opens the request span; logs the outcome
 /// once, including the detail of any error the response carries.
+#[allow(
+    clippy::expect_used,
+    reason = "a UUID is ASCII hex and dashes, always a valid header value"
+)]
 pub async fn trace_request(mut req: Request, next: Next) -> Response {
     let id = req
         .headers()

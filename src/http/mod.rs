@@ -12,4 +12,6 @@ pub mod messages;
 pub mod metering;
 pub mod middleware;
 pub mod openai_only;
+pub mod openapi;
 pub mod public;
+pub mod router;

@@ -7,9 +7,9 @@ use axum::response::IntoResponse;
 use serde_json::json;
 use time::OffsetDateTime;
 
-use crate::app::AppState;
 use crate::auth::presented_key;
 use crate::error::ApiError;
+use crate::state::AppState;
 
 /// `GET /health`: the process is up and serving.
 pub async fn health() -> impl IntoResponse {

@@ -8,10 +8,10 @@
 use serde::{Deserialize, Serialize};
 
 use super::{KeyKind, Scope, ScopeSet};
-use crate::metering::pricing::KeyType;
-use crate::policy::IpAllowlist;
-use crate::policy::rate_limit::Quota;
-use crate::routing::ProviderKind;
+use crate::domain::KeyType;
+use crate::domain::ProviderKind;
+use crate::domain::gcra::Quota;
+use crate::domain::ip_allowlist::IpAllowlist;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -15,11 +15,9 @@
 //! - `spill`: the local file the writer falls back to when the database refuses.
 
 pub mod billing;
-pub mod bounds;
-pub mod event;
+
 pub mod ledger;
 pub mod meter;
-pub mod money;
 pub mod observe;
 pub mod pricing;
 pub mod service;
@@ -28,4 +26,5 @@ pub mod spill;
 pub mod tokens;
 pub mod usage_scan;
 
-pub use event::{UsageEvent, UsageSource};
+pub use crate::domain::usage::{UsageEvent, UsageSource};
+pub use crate::domain::{bounds, money};

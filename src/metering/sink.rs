@@ -10,7 +10,7 @@
 //! - **Nothing dropped when the database refuses.** A batch the database refuses
 //!   (locked, full, I/O error) is appended to the spill file (`metering::spill`,
 //!   fsynced) instead of growing in memory; while the database keeps failing, new
-//!   batches go straight there, and every [`RETRY_AFTER`] the writer replays the file.
+//!   batches go straight there, and every `RETRY_AFTER` the writer replays the file.
 //!   Replays are idempotent (unique event ids), so no row or charge is doubled. Only
 //!   when the spill file refuses too (full, or the disk is) do events wait in memory.
 //! - **Counters tell the truth.** `tollgate_usage_written_total` counts rows

@@ -94,7 +94,7 @@
 //! | `[[mock:tool_call]]` | if the request has tools, call the first one with `{"location":"Paris"}`; Anthropic says `Let me check.` first, in its own text block; Gemini sends one `functionCall` part (whole, in one chunk when streamed) with `finishReason: "STOP"` |
 //! | `[[mock:stream_error]]` | Anthropic streams only: after `message_start` and the first text delta, send `event: error` (`overloaded_error`) and end the stream; counted in `streams_aborted`. Ignored when not streaming and by the other routes |
 //! | `[[mock:thoughts=N]]` | Gemini only: lead with a `{"text":"thinking…","thought":true}` part (its own chunk when streamed) and report `thoughtsTokenCount: N`, apart from `candidatesTokenCount` and inside `totalTokenCount` |
-//! | `[[mock:echo_key=full\|head:N\|tail:N\|mid:N]]` | an error answer's `error.message` ends with `; the key you sent: <the credential, whole or N characters of it>` (found anywhere in the request body; see [`key_echo`]). Every route, with `status=NNN` or any other error |
+//! | `[[mock:echo_key=full\|head:N\|tail:N\|mid:N]]` | an error answer's `error.message` ends with `; the key you sent: <the credential, whole or N characters of it>` (found anywhere in the request body; see `key_echo`). Every route, with `status=NNN` or any other error |
 //! | `[[mock:blocked]]` | Gemini only: a 200 with no `candidates`, only `promptFeedback: {"blockReason":"SAFETY"}` and the prompt's usage (one chunk when streamed) |
 
 mod anthropic;

@@ -19,7 +19,6 @@ use axum::http::HeaderMap;
 use axum::response::Response;
 use bytes::Bytes;
 
-use crate::app::AppState;
 use crate::auth::Principal;
 use crate::error::ApiError;
 use crate::metering::billing::{self, Estimate};
@@ -31,6 +30,7 @@ use crate::policy::admit::model_allowed;
 use crate::providers::{Account, AnthropicHeaders, Call, UpstreamError};
 use crate::routing::Resolved;
 use crate::routing::byok::{Byok, Endpoint};
+use crate::state::AppState;
 use crate::translate::peek::{ChatPeek, Shape, wants_stream_usage};
 
 pub use table::CallerFormat;

@@ -15,8 +15,8 @@ use std::time::{Duration, SystemTime};
 use super::concurrency::{ConcurrencyLimiter, ConcurrencyPermit};
 use super::rate_limit::{Decision, LocalRateLimiter, Quota};
 use crate::auth::Principal;
+use crate::domain::ProviderKind;
 use crate::keys::{KeyEnv, Scope};
-use crate::routing::ProviderKind;
 use crate::store::KeyRecord;
 
 /// What a refusal says about the key's rate limit (also sent on success).

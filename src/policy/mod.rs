@@ -17,7 +17,7 @@
 
 pub mod admit;
 pub mod concurrency;
-pub mod ip_allowlist;
+pub use crate::domain::ip_allowlist;
 pub mod rate_limit;
 
 pub use admit::{Admission, Facts, Limits, OnFailure, PolicyError, admit};

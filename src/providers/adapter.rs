@@ -1,7 +1,7 @@
 //! `Adapter`: the one seam between the pipeline and an upstream dialect. Each
 //! dialect implements it once (OpenAI-compatible, with the vendors as data;
 //! Anthropic; Gemini), and `Upstreams` keeps one per provider in a table built by
-//! [`build`]. Adding a provider that speaks a known dialect is a `ProviderKind`
+//! `build`. Adding a provider that speaks a known dialect is a `ProviderKind`
 //! variant; adding a dialect (Deepgram) is one impl here plus one arm in `build`.
 //!
 //! An adapter knows its URLs, auth headers and how to turn an `Operation` into a
@@ -23,7 +23,7 @@ use super::{
     UpstreamError, UpstreamResponse,
 };
 use crate::config::Config;
-use crate::routing::{Dialect, ProviderKind};
+use crate::domain::{Dialect, ProviderKind};
 
 /// What the caller asked for, in terms every dialect maps to its own endpoint.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

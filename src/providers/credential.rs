@@ -10,8 +10,19 @@ use http::HeaderValue;
 
 use super::{Account, Clients, Credentials, UpstreamError};
 use crate::config::ProviderConfig;
-use crate::routing::ProviderKind;
+use crate::domain::ProviderKind;
 use crate::secret::Secret;
+
+/// The caller's own provider credentials for one request (BYOK), as
+/// `routing::byok` read them from the headers.
+#[derive(Debug, Clone)]
+pub struct Byok {
+    pub provider: ProviderKind,
+    pub api_key: Secret<String>,
+    /// Validated base URL without a trailing `/`.
+    pub api_base: Option<String>,
+    pub api_version: Option<String>,
+}
 
 /// How a provider turns a key into its auth header value.
 pub(super) type AuthHeader = fn(&str) -> Option<HeaderValue>;

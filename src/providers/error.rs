@@ -5,7 +5,7 @@ use std::borrow::Cow;
 
 use http::StatusCode;
 
-use crate::routing::ProviderKind;
+use crate::domain::ProviderKind;
 
 /// Whose provider credentials a request used. A 401/403 from the provider means
 /// different things: the gateway is misconfigured, or the caller's own key is bad.

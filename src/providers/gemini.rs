@@ -11,7 +11,7 @@ use super::openai::urlencode;
 use super::send::{Attempt, send};
 use super::{Account, UpstreamError, UpstreamResponse};
 use crate::config::ProviderConfig;
-use crate::routing::ProviderKind;
+use crate::domain::ProviderKind;
 
 const DEFAULT_VERSION: &str = "v1beta";
 

@@ -18,6 +18,7 @@ mod send;
 
 pub use adapter::{Adapter, Call, Operation};
 pub use anthropic::{Anthropic, AnthropicHeaders};
+pub use credential::Byok;
 pub use error::{Credentials, UpstreamError};
 pub use gemini::{Gemini, GeminiMethod};
 pub use openai::{OpenAi, OpenAiEndpoint};
@@ -26,9 +27,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::config::{Config, UpstreamConfig};
+use crate::domain::ProviderKind;
 use crate::outbound::PolicyResolver;
-use crate::routing::ProviderKind;
-use crate::routing::byok::Byok;
 
 /// Whose provider account a call runs on: the one credential type every adapter
 /// resolves once per call. Vault keys and deployments will be new variants.
@@ -111,7 +111,7 @@ impl Upstreams {
         let first_byte = config.upstream.first_byte_timeout;
         let openai_like = ProviderKind::ALL
             .into_iter()
-            .filter(|p| p.dialect() == crate::routing::Dialect::OpenAi)
+            .filter(|p| p.dialect() == crate::domain::Dialect::OpenAi)
             .map(|p| (p, OpenAi::new(p, &clients, config.provider(p), first_byte)))
             .collect();
         Ok(Upstreams {

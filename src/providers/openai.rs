@@ -9,7 +9,7 @@ use super::credential::{Keyring, bad_key, sensitive};
 use super::send::{Attempt, send};
 use super::{Account, UpstreamError, UpstreamResponse};
 use crate::config::ProviderConfig;
-use crate::routing::ProviderKind;
+use crate::domain::ProviderKind;
 
 /// The OpenAI endpoints the gateway forwards.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -12,7 +12,7 @@ use std::time::Duration;
 use bytes::{Bytes, BytesMut};
 use futures_util::{Stream, StreamExt};
 
-use crate::routing::ProviderKind;
+use crate::domain::ProviderKind;
 use crate::translate::sse::SseParser;
 use crate::translate::stream::{
     ErrorEventDialect, StreamTranslator, UPSTREAM_ERROR, UPSTREAM_TIMEOUT,

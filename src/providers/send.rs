@@ -16,7 +16,7 @@ use std::time::Duration;
 use futures_util::StreamExt;
 
 use super::{Credentials, UpstreamError, UpstreamResponse};
-use crate::routing::ProviderKind;
+use crate::domain::ProviderKind;
 use crate::secret::Secret;
 
 /// The most of an upstream error body we read; error bodies are small, and a

@@ -9,13 +9,14 @@
 //! policy's call ([`crate::outbound`]): `https` only unless `[byok] allow_http_base`,
 //! and no address in the IANA special-purpose registries unless
 //! `[byok] allow_private_base`. This module only maps those two keys onto an
-//! [`AddressPolicy`], adds the BYOK-specific rules (no query or fragment in a base)
+//! [`AddressPolicy`](crate::outbound::AddressPolicy), adds the BYOK-specific rules (no query or fragment in a base)
 //! and turns refusals into a 400 naming the header.
 
 use axum::http::HeaderMap;
 
 use super::ProviderKind;
-use crate::outbound::{AddressPolicy, OutboundError};
+pub use crate::config::ByokPolicy;
+use crate::outbound::OutboundError;
 use crate::secret::Secret;
 
 /// Endpoint families, for the support matrix.
@@ -78,32 +79,7 @@ pub fn supported(endpoint: Endpoint, provider: ProviderKind) -> bool {
         .any(|(e, providers)| *e == endpoint && providers.contains(&provider))
 }
 
-/// `[byok]` settings.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct ByokPolicy {
-    pub allow_http_base: bool,
-    pub allow_private_base: bool,
-}
-
-impl ByokPolicy {
-    /// The outbound address policy for caller-chosen BYOK bases.
-    pub fn addresses(self) -> AddressPolicy {
-        AddressPolicy {
-            allow_http: self.allow_http_base,
-            allow_private: self.allow_private_base,
-        }
-    }
-}
-
-/// The caller's provider credentials for one request.
-#[derive(Debug, Clone)]
-pub struct Byok {
-    pub provider: ProviderKind,
-    pub api_key: Secret<String>,
-    /// Validated base URL without a trailing `/`.
-    pub api_base: Option<String>,
-    pub api_version: Option<String>,
-}
+pub use crate::providers::Byok;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ByokError {

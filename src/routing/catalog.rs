@@ -217,6 +217,10 @@ impl Catalog {
 
     /// The `/v1/models` body with only the models `allowed(provider, id)` accepts;
     /// an alias is listed if any of its targets is allowed.
+    #[allow(
+        clippy::expect_used,
+        reason = "serializing a serde_json::Value to a Vec cannot fail"
+    )]
     pub fn render_list(&self, allowed: impl Fn(ProviderKind, &str) -> bool) -> Bytes {
         let data: Vec<serde_json::Value> = self
             .order

@@ -35,8 +35,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use time::OffsetDateTime;
 
+use crate::domain::UsageEvent;
 use crate::keys::{KeyId, KeyKind, SecretHash};
-use crate::metering::UsageEvent;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

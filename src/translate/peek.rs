@@ -162,6 +162,10 @@ impl<'a> ChatPeek<'a> {
     }
 
     /// `body` with the model replaced by `upstream_model`; the same bytes when equal.
+    #[allow(
+        clippy::expect_used,
+        reason = "serializing a &str to a String cannot fail"
+    )]
     pub fn with_model(&self, body: &Bytes, upstream_model: &str) -> Bytes {
         let Some((start, end)) = self.model_span.filter(|_| self.model != upstream_model) else {
             return body.clone();

@@ -1,6 +1,6 @@
 //! `GET /openapi.json`: public, OpenAPI 3.1, and complete: every route the router
 //! serves (by path and method) is documented, and every documented operation is
-//! served. The paths come from `src/app.rs` itself and the methods from asking
+//! served. The paths come from `src/http/router.rs` itself and the methods from asking
 //! the running router, so a route added without documentation fails here.
 
 use std::collections::BTreeSet;
@@ -12,10 +12,11 @@ use crate::common::*;
 
 const METHODS: [&str; 5] = ["get", "post", "put", "patch", "delete"];
 
-/// Every path literal routed in `src/app.rs` (`.route("/…"` and `gateway("/…"`).
+/// Every path literal routed in `src/http/router.rs` (`.route("/…"` and `gateway("/…"`).
 fn declared_paths() -> BTreeSet<String> {
     let source =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/src/app.rs")).unwrap();
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/src/http/router.rs"))
+            .unwrap();
     let mut paths = BTreeSet::new();
     for marker in [".route(", "gateway("] {
         for chunk in source.split(marker).skip(1) {
@@ -106,7 +107,7 @@ async fn the_document_is_openapi_3_1_and_lists_every_route() {
     let declared = declared_paths();
     assert!(
         declared.len() >= 20,
-        "read the routes of src/app.rs: {declared:?}"
+        "read the routes of src/http/router.rs: {declared:?}"
     );
     let mut routed = BTreeSet::new();
     for path in &declared {

@@ -14,14 +14,14 @@ use time::OffsetDateTime;
 use utoipa::ToSchema;
 
 use super::{Reach, list};
-use crate::app::AppState;
 use crate::auth::Principal;
 use crate::error::ApiError;
 use crate::http::extract::{ApiJson, PathId};
+use crate::http::openapi::admin as doc;
+use crate::http::openapi::errors::AdminErrors;
 use crate::key_service;
 use crate::metering::money::{Currency, MicroUnits};
-use crate::openapi::admin as doc;
-use crate::openapi::errors::AdminErrors;
+use crate::state::AppState;
 use crate::store::{Account, BillingMode, StoreError};
 
 #[derive(Debug, Deserialize, ToSchema)]

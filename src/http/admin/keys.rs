@@ -16,16 +16,16 @@ use utoipa::ToSchema;
 
 use super::key_json::{self, EnvName, RateLimitBody, either};
 use super::{Reach, double_option, double_option_rfc3339, list};
-use crate::app::AppState;
 use crate::error::ApiError;
 use crate::http::extract::{ApiJson, ApiQuery, PathId};
+use crate::http::openapi::admin as doc;
+use crate::http::openapi::errors::AdminErrors;
 use crate::key_service::{self, DEFAULT_ROTATION_GRACE, IssuedKey, KeySpec, OPERATOR_ACCOUNT};
 use crate::keys::{KeyEnv, KeyKind, KeyPolicy, Scope, ScopeSet};
 use crate::metering::pricing::KeyType;
-use crate::openapi::admin as doc;
-use crate::openapi::errors::AdminErrors;
 use crate::policy::IpAllowlist;
 use crate::routing::ProviderKind;
+use crate::state::AppState;
 use crate::store::{KeyFilter, KeyRecord, KeyUpdate};
 
 /// A new key, in our spelling or the Bastio seed's (`permissions`,

@@ -23,11 +23,11 @@ use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use serde_json::{Value, json};
 
-use crate::app::AppState;
 use crate::auth::Principal;
 use crate::error::ApiError;
 use crate::key_service;
 use crate::keys::Scope;
+use crate::state::AppState;
 
 /// How far the calling key reaches (module doc).
 #[derive(Debug, Clone, PartialEq, Eq)]

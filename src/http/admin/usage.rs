@@ -15,11 +15,11 @@ use serde_json::{Value, json};
 use time::format_description::well_known::Rfc3339;
 use time::{Duration, OffsetDateTime};
 
-use crate::app::AppState;
 use crate::auth::Principal;
 use crate::error::ApiError;
 use crate::http::extract::{ApiQuery, PathId};
 use crate::keys::Scope;
+use crate::state::AppState;
 use crate::store::{GroupBy, UsageQuery, UsageReport, UsageTotals, records_from_ms, records_ms};
 
 /// The window when `from` is not given: the day before `to`.
@@ -39,8 +39,8 @@ const KEY_REPORT_PARAMS: &[&str] = &["from", "to", "group_by"];
         ("account_id" = Option<String>, Query, description = "Another account than the caller's needs a global management key (403)"),
         ("kid" = Option<String>, Query, description = "One key's usage"),
     ),
-    responses((status = 200, description = "The report", body = crate::openapi::admin::UsageReport),
-        crate::openapi::errors::AdminErrors))]
+    responses((status = 200, description = "The report", body = crate::http::openapi::admin::UsageReport),
+        crate::http::openapi::errors::AdminErrors))]
 pub async fn report(
     State(state): State<AppState>,
     principal: Principal,
@@ -70,8 +70,8 @@ pub async fn report(
         ("to" = Option<String>, Query, description = "RFC 3339; default: now"),
         ("group_by" = Option<String>, Query, description = "none, key, model, provider, status, hour or day"),
     ),
-    responses((status = 200, description = "The report", body = crate::openapi::admin::UsageReport),
-        crate::openapi::errors::AdminErrors))]
+    responses((status = 200, description = "The report", body = crate::http::openapi::admin::UsageReport),
+        crate::http::openapi::errors::AdminErrors))]
 pub async fn key_report(
     State(state): State<AppState>,
     principal: Principal,

@@ -21,8 +21,8 @@ use utoipa::openapi::security::{
     ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme,
 };
 
-use crate::app::AppState;
 use crate::http::admin as handlers;
+use crate::state::AppState;
 
 /// The ways to present a key (DESIGN §1.3), as security scheme names.
 pub const SECURITY_SCHEMES: [&str; 4] = ["bearer", "x-api-key", "x-goog-api-key", "alt-header"];

@@ -7,7 +7,7 @@
 //! A Redis-backed limiter for several instances belongs beside these and must make the
 //! same decisions as `gcra` for the same arrivals.
 
-pub mod gcra;
+pub use crate::domain::gcra;
 pub mod local;
 
 pub use gcra::{Decision, GcraState, MAX_REFILL, ParsePeriodError, Period, Quota, QuotaError};

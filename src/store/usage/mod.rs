@@ -21,8 +21,8 @@ use super::records::{
 };
 use super::sqlite::SqliteStore;
 use super::{BillingStore, StoreError, UsageStore};
-use crate::metering::bounds::{MAX_BALANCE_MICRO, check_credit};
-use crate::metering::{UsageEvent, UsageSource};
+use crate::domain::UsageEvent;
+use crate::domain::bounds::{MAX_BALANCE_MICRO, check_credit};
 
 /// Events per multi-row INSERT: 26 variables each stays well under SQLite's limit
 /// of 32,766 per statement.
@@ -505,7 +505,7 @@ impl BillingStore for SqliteStore {
             return match exists {
                 Some(_) => Err(StoreError::OutOfRange(format!(
                     "the balance would leave the range ±{}",
-                    crate::metering::money::MicroUnits(MAX_BALANCE_MICRO).to_decimal_string()
+                    crate::domain::money::MicroUnits(MAX_BALANCE_MICRO).to_decimal_string()
                 ))),
                 None => Ok(None),
             };
@@ -617,6 +617,7 @@ fn totals_from_row(row: &SqliteRow) -> Result<UsageTotals, StoreError> {
     Ok(totals)
 }
 
+#[cfg(any(test, feature = "test-support"))]
 fn event_from_row(row: &SqliteRow) -> Result<UsageEvent, StoreError> {
     let status: i64 = row.try_get("status")?;
     let source: String = row.try_get("usage_source")?;
@@ -638,9 +639,9 @@ fn event_from_row(row: &SqliteRow) -> Result<UsageEvent, StoreError> {
         output_tokens: row.try_get("output_tokens")?,
         cached_tokens: row.try_get("cached_tokens")?,
         usage_source: match source.as_str() {
-            "reported" => UsageSource::Reported,
-            "estimated" => UsageSource::Estimated,
-            "none" => UsageSource::None,
+            "reported" => crate::domain::UsageSource::Reported,
+            "estimated" => crate::domain::UsageSource::Estimated,
+            "none" => crate::domain::UsageSource::None,
             other => return Err(corrupt("usage_events", format!("usage_source {other:?}"))),
         },
         cost_micro_usd: row.try_get("cost_micro_usd")?,

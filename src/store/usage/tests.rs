@@ -3,6 +3,7 @@ use std::collections::HashMap;
 use time::macros::datetime;
 
 use super::*;
+use crate::domain::UsageSource;
 use crate::store::testing::on_every_backend;
 use crate::store::{Account, DAY_MS, Store, UsageQueryError};
 

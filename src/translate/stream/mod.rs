@@ -137,6 +137,10 @@ impl EventWriter {
         self.buf.extend_from_slice(bytes);
     }
 
+    #[allow(
+        clippy::expect_used,
+        reason = "the events are our own serde types written to a Vec, which cannot fail"
+    )]
     fn json(&mut self, value: &impl Serialize) {
         // Writing into a Vec cannot fail, and our shapes have only string keys.
         serde_json::to_writer(&mut self.buf, value).expect("stream events always serialize");
