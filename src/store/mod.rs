@@ -5,8 +5,9 @@
 //! one, opened from the storage URL. SQLite is the backend today; PostgreSQL is one
 //! more implementation with its own migrations folder, and callers don't change.
 //!
-//! Callers bring the trait of the concern they use into scope
-//! (`use crate::store::KeyStore;`) and call through the handle. Methods that exist
+//! Callers call through the handle, which derefs to `dyn Backend`, so the traits'
+//! methods need no import. The SQL of each backend lives under its own folder
+//! (`sqlite/`). Methods that exist
 //! only for tests (`count_usage_events`, `usage_events_for_request`) are compiled
 //! under `cfg(test)` or the `test-support` feature, never into a release build.
 //! The trait methods are boxed futures (`async_trait`): a store call is a database
@@ -17,9 +18,8 @@ mod records;
 mod sqlite;
 #[cfg(test)]
 pub(crate) mod testing;
-mod usage;
 
-pub use usage::Recorded;
+pub use sqlite::Recorded;
 
 pub use records::{
     Account, AccountId, KeyFilter, KeyRecord, KeyStatus, KeyUpdate, NewKey,

@@ -1,5 +1,11 @@
 //! SQLite backend: one file, WAL journal (readers never block the writer), a busy
 //! timeout so the CLI and a running server can share the file, foreign keys on.
+//! Keys and accounts are here; usage events, rollups and balances in `usage`. All
+//! SQL of the SQLite backend lives under this folder.
+
+mod usage;
+
+pub use usage::Recorded;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -11,12 +17,12 @@ use sqlx::sqlite::{
 use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
 use time::OffsetDateTime;
 
-use super::records::{from_ms, to_ms};
-use super::{
+use crate::keys::{KeyId, KeyKind, KeyPolicy, SecretHash};
+use crate::store::records::{from_ms, to_ms};
+use crate::store::{
     Account, AccountStore, Backend, KeyFilter, KeyRecord, KeyStatus, KeyStore, KeyUpdate, NewKey,
     StoreError,
 };
-use crate::keys::{KeyId, KeyKind, KeyPolicy, SecretHash};
 
 const KEY_SELECT: &str = "SELECT k.id, k.kid, k.account_id, \
      a.disabled_at IS NOT NULL AS account_disabled, k.name, k.env, k.kind, k.secret_hash, \

@@ -15,14 +15,14 @@ use sqlx::{QueryBuilder, Row, Sqlite};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use super::records::{
+use super::SqliteStore;
+use crate::domain::UsageEvent;
+use crate::domain::bounds::{MAX_BALANCE_MICRO, check_credit};
+use crate::store::records::{
     AccountBilling, BillingMode, CreditRecord, GroupBy, HOUR_MS, UsageQuery, UsageReport,
     UsageTotals, from_ms, to_ms,
 };
-use super::sqlite::SqliteStore;
-use super::{BillingStore, StoreError, UsageStore};
-use crate::domain::UsageEvent;
-use crate::domain::bounds::{MAX_BALANCE_MICRO, check_credit};
+use crate::store::{BillingStore, StoreError, UsageStore};
 
 /// Events per multi-row INSERT: 26 variables each stays well under SQLite's limit
 /// of 32,766 per statement.
