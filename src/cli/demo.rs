@@ -54,6 +54,8 @@ pub async fn run(listen: &str) -> anyhow::Result<()> {
         },
     )
     .await?;
+    // Before anything is printed: from then on SIGTERM drains, never kills.
+    let shutdown = super::shutdown_signal();
     let listener = super::bind(listen).await?;
     let base = format!("http://{}", listener.local_addr()?);
     let key = issued.key.expose();
@@ -77,7 +79,5 @@ Try it:
 
 Stop with Ctrl-C."#
     );
-    app.serve(listener, super::shutdown_signal())
-        .await
-        .context("server failed")
+    app.serve(listener, shutdown).await.context("server failed")
 }

@@ -17,12 +17,14 @@ pub async fn run(config: Config, listen: Option<String>) -> anyhow::Result<()> {
         );
     }
     raise_nofile_limit();
+    // Before the "listening" line: from then on SIGTERM drains, never kills.
+    let shutdown = super::shutdown_signal();
     let listener = super::bind(&addr).await?;
     let local = listener.local_addr()?;
     tracing::info!(%local, storage = %storage, "tollgate listening");
     // A line on stderr that scripts and tests can wait for.
     eprintln!("tollgate listening on http://{local}");
-    app.serve(listener, super::shutdown_signal())
+    app.serve(listener, shutdown)
         .await
         .context("server failed")?;
     tracing::info!("tollgate stopped");
