@@ -56,8 +56,10 @@ pub struct Config {
     pub exchange_rates: ExchangeRates,
     pub usage: UsageConfig,
     pub metrics: MetricsConfig,
-    pub models: Vec<RawModel>,
-    pub aliases: Vec<RawAlias>,
+    /// `[[models]]`, validated: the catalog adds them to (or over) its built-ins.
+    pub models: Vec<ModelSpec>,
+    /// `[[aliases]]`, validated.
+    pub aliases: Vec<AliasSpec>,
     pub data_dir: PathBuf,
     /// `TOLLGATE_BOOTSTRAP_ADMIN_KEY`: the management key to install on an empty database.
     pub bootstrap_admin_key: Option<Secret<String>>,
@@ -484,44 +486,60 @@ impl Validator<'_> {
             );
         }
 
+        let mut models = Vec::with_capacity(raw.models.len());
         for (i, m) in raw.models.iter().enumerate() {
             if m.id.is_empty() {
                 return Err(self.invalid(&format!("models[{i}].id"), "", "must not be empty"));
             }
-            if m.provider.parse::<ProviderKind>().is_err() {
-                return Err(self.invalid(
-                    &format!("models[{i}].provider"),
-                    &m.provider,
-                    "must be one of openai, anthropic, gemini, deepgram, deepseek, qwen, moonshot, minimax",
-                ));
-            }
-            for (field, v) in [
-                ("input_usd_per_mtok", m.input_usd_per_mtok),
-                ("output_usd_per_mtok", m.output_usd_per_mtok),
-                (
-                    "cached_input_usd_per_mtok",
-                    m.cached_input_usd_per_mtok.unwrap_or(0.0),
-                ),
-            ] {
-                if !v.is_finite() || v < 0.0 {
-                    return Err(self.invalid(
+            let provider = m.provider.parse::<ProviderKind>().map_err(|e| {
+                self.invalid(&format!("models[{i}].provider"), &m.provider, e.to_string())
+            })?;
+            let price = |field: &str, usd: f64| {
+                if usd.is_finite() && (0.0..=MAX_USD_PER_MTOK).contains(&usd) {
+                    Ok((usd * 1_000_000.0).round() as u64)
+                } else {
+                    Err(self.invalid(
                         &format!("models[{i}].{field}"),
-                        v,
-                        "must be a price of 0 or more",
-                    ));
+                        usd,
+                        "must be a price from 0 to 1000000 (USD per million tokens)",
+                    ))
                 }
-            }
+            };
+            let input = price("input_usd_per_mtok", m.input_usd_per_mtok)?;
+            let output = price("output_usd_per_mtok", m.output_usd_per_mtok)?;
+            let cached = match m.cached_input_usd_per_mtok {
+                Some(usd) => price("cached_input_usd_per_mtok", usd)?,
+                None => input,
+            };
+            models.push(ModelSpec {
+                id: m.id.clone(),
+                provider,
+                input_micro_usd_per_mtok: input,
+                output_micro_usd_per_mtok: output,
+                cached_input_micro_usd_per_mtok: cached,
+            });
         }
+        let mut aliases = Vec::with_capacity(raw.aliases.len());
         for (i, a) in raw.aliases.iter().enumerate() {
-            if a.id.is_empty()
-                || (a.openai.is_none() && a.anthropic.is_none() && a.gemini.is_none())
-            {
+            let targets: Vec<(ProviderKind, String)> = [
+                (ProviderKind::OpenAi, &a.openai),
+                (ProviderKind::Anthropic, &a.anthropic),
+                (ProviderKind::Gemini, &a.gemini),
+            ]
+            .into_iter()
+            .filter_map(|(p, m)| m.clone().map(|m| (p, m)))
+            .collect();
+            if a.id.is_empty() || targets.is_empty() {
                 return Err(self.invalid(
                     &format!("aliases[{i}]"),
                     &a.id,
                     "an alias needs an id and at least one of openai, anthropic, gemini",
                 ));
             }
+            aliases.push(AliasSpec {
+                id: a.id.clone(),
+                targets,
+            });
         }
 
         Ok(Config {
@@ -570,8 +588,8 @@ impl Validator<'_> {
                 spill_path,
                 spill_max_bytes: raw.usage.spill_max_mb.saturating_mul(1 << 20),
             },
-            models: raw.models,
-            aliases: raw.aliases,
+            models,
+            aliases,
             data_dir,
             bootstrap_admin_key: None,
             warnings: self.warnings,
@@ -667,6 +685,29 @@ impl ByokPolicy {
             allow_private: self.allow_private_base,
         }
     }
+}
+
+/// The highest price a configured model may have, in USD per million tokens: far
+/// above any real one, and low enough that micro-units stay exact in a u64.
+const MAX_USD_PER_MTOK: f64 = 1_000_000.0;
+
+/// A `[[models]]` entry after validation: a known provider and prices in integer
+/// micro-USD per million tokens (the cached-input price defaults to the input one).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModelSpec {
+    pub id: String,
+    pub provider: ProviderKind,
+    pub input_micro_usd_per_mtok: u64,
+    pub output_micro_usd_per_mtok: u64,
+    pub cached_input_micro_usd_per_mtok: u64,
+}
+
+/// An `[[aliases]]` entry after validation: one gateway name and the model it means
+/// on each provider that has one (at least one).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AliasSpec {
+    pub id: String,
+    pub targets: Vec<(ProviderKind, String)>,
 }
 
 #[cfg(test)]

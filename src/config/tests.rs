@@ -134,13 +134,40 @@ openai = "gpt-4o"
     )
     .unwrap();
     assert_eq!(cfg.models[0].id, "my-model");
-    assert_eq!(cfg.aliases[0].openai.as_deref(), Some("gpt-4o"));
+    // Validated into the catalog's own terms: a provider and integer micro-USD,
+    // the cached price defaulting to the input price.
+    assert_eq!(cfg.models[0].provider, ProviderKind::OpenAi);
+    assert_eq!(
+        (
+            cfg.models[0].input_micro_usd_per_mtok,
+            cfg.models[0].output_micro_usd_per_mtok,
+            cfg.models[0].cached_input_micro_usd_per_mtok
+        ),
+        (1_500_000, 2_000_000, 1_500_000)
+    );
+    assert_eq!(
+        cfg.aliases[0].targets[0],
+        (ProviderKind::OpenAi, "gpt-4o".to_owned())
+    );
 }
 
 #[test]
 fn bad_provider_in_model_is_named() {
     let err = load_toml("[[models]]\nid = \"m\"\nprovider = \"azure\"\n").unwrap_err();
     assert!(err.to_string().contains("models[0].provider"), "{err}");
+}
+
+#[test]
+fn absurd_model_prices_are_refused_by_name() {
+    for (field, v) in [
+        ("input_usd_per_mtok", "1e30"),
+        ("output_usd_per_mtok", "-1.0"),
+        ("cached_input_usd_per_mtok", "nan"),
+    ] {
+        let toml = format!("[[models]]\nid = \"m\"\nprovider = \"openai\"\n{field} = {v}\n");
+        let err = load_toml(&toml).unwrap_err().to_string();
+        assert!(err.contains(&format!("models[0].{field}")), "{err}");
+    }
 }
 
 #[test]

@@ -11,7 +11,7 @@ use bytes::Bytes;
 use serde_json::json;
 
 use super::ProviderKind;
-use crate::config::{RawAlias, RawModel};
+use crate::config::{AliasSpec, ModelSpec};
 
 /// One model the gateway can route to. Prices are integer micro-USD per million
 /// tokens (DESIGN §4: no floats past config parsing).
@@ -127,12 +127,12 @@ const BUILT_IN_ALIASES: &[(&str, &str, &str, &str)] = &[
 ];
 
 fn micro(usd_per_mtok: f64) -> u64 {
-    // Config validation guarantees finite and non-negative.
+    // Built-in prices only (configured ones arrive in micro-units): finite, small.
     (usd_per_mtok * 1_000_000.0).round() as u64
 }
 
 impl Catalog {
-    pub fn build(models: &[RawModel], aliases: &[RawAlias]) -> Catalog {
+    pub fn build(models: &[ModelSpec], aliases: &[AliasSpec]) -> Catalog {
         let mut by_id: Vec<Arc<ModelEntry>> = Vec::new();
         let mut upsert = |entry: ModelEntry| match by_id.iter_mut().find(|e| e.id == entry.id) {
             Some(slot) => *slot = Arc::new(entry),
@@ -149,17 +149,12 @@ impl Catalog {
             });
         }
         for m in models {
-            let Ok(provider) = m.provider.parse() else {
-                continue; // rejected by config validation already
-            };
             upsert(ModelEntry {
                 id: m.id.as_str().into(),
-                provider,
-                input_micro_usd_per_mtok: micro(m.input_usd_per_mtok),
-                output_micro_usd_per_mtok: micro(m.output_usd_per_mtok),
-                cached_input_micro_usd_per_mtok: micro(
-                    m.cached_input_usd_per_mtok.unwrap_or(m.input_usd_per_mtok),
-                ),
+                provider: m.provider,
+                input_micro_usd_per_mtok: m.input_micro_usd_per_mtok,
+                output_micro_usd_per_mtok: m.output_micro_usd_per_mtok,
+                cached_input_micro_usd_per_mtok: m.cached_input_micro_usd_per_mtok,
                 max_output_tokens: max_output(&m.id),
             });
         }
@@ -180,15 +175,13 @@ impl Catalog {
             })
             .collect();
         for a in aliases {
-            let targets = [
-                (ProviderKind::OpenAi, &a.openai),
-                (ProviderKind::Anthropic, &a.anthropic),
-                (ProviderKind::Gemini, &a.gemini),
-            ]
-            .into_iter()
-            .filter_map(|(p, m)| m.as_deref().map(|m| (p, Arc::from(m))))
-            .collect();
-            let alias = Alias { targets };
+            let alias = Alias {
+                targets: a
+                    .targets
+                    .iter()
+                    .map(|(p, m)| (*p, Arc::from(m.as_str())))
+                    .collect(),
+            };
             match alias_list.iter_mut().find(|(id, _)| **id == *a.id) {
                 Some(slot) => slot.1 = alias,
                 None => alias_list.push((a.id.as_str().into(), alias)),
@@ -303,18 +296,19 @@ mod tests {
 
     fn catalog() -> Catalog {
         Catalog::build(
-            &[RawModel {
+            &[ModelSpec {
                 id: "gpt-4o-mini".into(),
-                provider: "openai".into(),
-                input_usd_per_mtok: 0.2,
-                output_usd_per_mtok: 0.8,
-                cached_input_usd_per_mtok: None,
+                provider: ProviderKind::OpenAi,
+                input_micro_usd_per_mtok: 200_000,
+                output_micro_usd_per_mtok: 800_000,
+                cached_input_micro_usd_per_mtok: 200_000,
             }],
-            &[RawAlias {
+            &[AliasSpec {
                 id: "house".into(),
-                openai: None,
-                anthropic: Some("claude-haiku-4-5".into()),
-                gemini: Some("gemini-2.5-flash".into()),
+                targets: vec![
+                    (ProviderKind::Anthropic, "claude-haiku-4-5".into()),
+                    (ProviderKind::Gemini, "gemini-2.5-flash".into()),
+                ],
             }],
         )
     }
