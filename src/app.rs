@@ -92,7 +92,7 @@ impl App {
         crate::telemetry::install_metrics();
         let metering = Metering {
             sink: usage_sink,
-            ledger,
+            balances: crate::metering::balances::Balances::Local(ledger),
             rates: config.exchange_rates.clone(),
         };
         Ok(App {

@@ -10,6 +10,7 @@
 //!   provider-reported counts.
 //! - `gcra`: quotas (`{requests, period, burst}`) and the GCRA arithmetic on one
 //!   key's state, with `now` as an argument.
+//! - `on_failure`: fail open or closed when a state backend cannot answer.
 //! - `ip_allowlist`: parsed CIDR allowlists and the client address behind trusted
 //!   proxies.
 
@@ -19,11 +20,13 @@ pub mod gcra;
 pub mod ip_allowlist;
 pub mod key_type;
 pub mod money;
+pub mod on_failure;
 pub mod provider;
 pub mod usage;
 
 pub use billing_mode::BillingMode;
 pub use key_type::KeyType;
 pub use money::MicroUnits;
+pub use on_failure::OnFailure;
 pub use provider::{Dialect, ProviderKind};
 pub use usage::{UsageEvent, UsageSource};

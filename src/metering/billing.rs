@@ -12,7 +12,13 @@ use super::ledger::{LedgerError, Reservation};
 use super::money::{Currency, MicroUnits, MoneyError};
 use super::pricing::{self, Prices};
 use super::service::Metering;
+use crate::domain::OnFailure;
 use crate::store::BillingMode;
+
+/// A prepaid hold that cannot be placed refuses the request: a balance is never
+/// overdrawn because its backend was down. (A `[redis] on_failure` setting will
+/// choose this per deployment once a shared backend exists.)
+const BALANCES_ON_FAILURE: OnFailure = OnFailure::Closed;
 
 /// Output limit for a request that names none, for a model whose maximum the
 /// catalog does not know.
@@ -55,7 +61,7 @@ pub async fn reserve(
     account: &str,
     estimate: Estimate<'_>,
 ) -> Result<Hold, BillingError> {
-    let terms = metering.ledger.terms(account).await?;
+    let terms = metering.balances.terms(account).await?;
     if terms.mode != BillingMode::Prepaid {
         return Ok(Hold {
             currency: terms.currency,
@@ -70,7 +76,11 @@ pub async fn reserve(
         &Currency::parse(&terms.currency)?,
         &metering.rates,
     )?;
-    match metering.ledger.reserve(account, amount.0) {
+    match metering
+        .balances
+        .reserve(account, amount.0, BALANCES_ON_FAILURE)
+        .await
+    {
         Ok(reservation) => Ok(Hold {
             currency: terms.currency,
             reservation,

@@ -9,11 +9,13 @@
 //! - `tokens`: tiktoken estimates when no usage was reported.
 //! - `usage_scan`: the top-level `usage` of a whole answer, found as it streams past.
 //! - `money`, `pricing`: exact arithmetic for cost, markup and currency.
+//! - `balances`: the seam in front of prepaid balances (`Local` today).
 //! - `billing`: prepaid holds before sending, capped charges at the end.
 //! - `ledger`: balances and reservations in memory (prepaid accounts).
 //! - `sink`: the bounded channel and the batch writer.
 //! - `spill`: the local file the writer falls back to when the database refuses.
 
+pub mod balances;
 pub mod billing;
 
 pub mod ledger;

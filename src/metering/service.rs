@@ -12,10 +12,10 @@
 //! the charge is capped at the reservation. That bounds any overdraw by what the
 //! ledger admitted.
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use super::ledger::{Ledger, Reservation};
+use super::balances::Balances;
+use super::ledger::Reservation;
 use super::meter::{Draft, Meter, RouteInfo, TokenCounts};
 use super::money::{Currency, ExchangeRates, MicroUnits};
 use super::observe::Observer;
@@ -26,7 +26,7 @@ use super::{UsageEvent, UsageSource, tokens};
 #[derive(Clone)]
 pub struct Metering {
     pub sink: UsageSink,
-    pub ledger: Arc<Ledger>,
+    pub balances: Balances,
     pub rates: ExchangeRates,
 }
 
@@ -182,7 +182,7 @@ impl Metering {
             metrics::counter!("tollgate_charge_capped_total").increment(1);
             charge = MicroUnits(r.amount_micro);
         }
-        self.ledger
+        self.balances
             .settle(reservation.as_ref(), &d.account_id, charge.0);
         let ttfb = d.ttfb.unwrap_or(latency);
         let event = UsageEvent {

@@ -52,15 +52,7 @@ pub enum PolicyError {
 #[error("{0}")]
 pub struct LimitError(pub String);
 
-/// What to do when the limit backend cannot answer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum OnFailure {
-    /// Admit the request unlimited (counted in `tollgate_limits_failed_total`).
-    #[default]
-    Open,
-    /// Refuse it.
-    Closed,
-}
+pub use crate::domain::OnFailure;
 
 /// Where rate and concurrency state lives.
 #[derive(Clone, Copy)]

@@ -214,7 +214,7 @@ pub async fn update_billing(
         .map_err(ApiError::internal)?;
     state
         .metering()
-        .ledger
+        .balances
         .reload(&id)
         .await
         .map_err(ApiError::internal)?;
@@ -268,7 +268,7 @@ pub async fn credit(
         .ok_or_else(|| ApiError::ResourceNotFound(format!("no account with id `{id}`")))?;
     state
         .metering()
-        .ledger
+        .balances
         .reload(&id)
         .await
         .map_err(ApiError::internal)?;
