@@ -96,9 +96,26 @@ pub enum ApiError {
     MethodNotAllowed,
     #[error(transparent)]
     Upstream(#[from] UpstreamError),
-    /// Our fault. The string is logged, never sent.
+    /// Our fault. The source is logged (with its causes), never sent.
     #[error("internal error: {0}")]
-    Internal(String),
+    Internal(InternalError),
+}
+
+/// The error behind a 500, kept whole: its `Display` walks the cause chain for the
+/// log line, and the caller only ever sees a generic message and the request id.
+#[derive(Debug, Clone)]
+pub struct InternalError(std::sync::Arc<dyn std::error::Error + Send + Sync>);
+
+impl std::fmt::Display for InternalError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)?;
+        let mut source = self.0.source();
+        while let Some(cause) = source {
+            write!(f, ": {cause}")?;
+            source = cause.source();
+        }
+        Ok(())
+    }
 }
 
 /// What the wire sees of an error; computed by one match in [`ApiError::parts`].
@@ -123,8 +140,9 @@ impl ApiError {
         ApiError::ResourceNotFound(format!("no key with id or kid `{id}`"))
     }
 
-    pub fn internal(detail: impl std::fmt::Display) -> Self {
-        ApiError::Internal(detail.to_string())
+    /// A 500 for `source`, which may be any error (or a message).
+    pub fn internal(source: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        ApiError::Internal(InternalError(std::sync::Arc::from(source.into())))
     }
 
     pub fn parts(&self) -> ErrorParts {
@@ -402,7 +420,7 @@ impl From<crate::routing::byok::ByokError> for ApiError {
 impl From<AuthError> for ApiError {
     fn from(e: AuthError) -> Self {
         match e {
-            AuthError::Store(e) => ApiError::Internal(e.to_string()),
+            AuthError::Store(e) => ApiError::internal(e),
             AuthError::Braked(b) => ApiError::AuthBraked(RateLimitInfo {
                 limit: b.limit,
                 remaining: 0,

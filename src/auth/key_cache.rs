@@ -143,7 +143,7 @@ impl KeyCache {
                         record: Arc::new(rec),
                     })),
                     Ok(None) => Err(LoadError::Absent),
-                    Err(e) => Err(LoadError::Store(e.to_string())),
+                    Err(e) => Err(LoadError::Store(Arc::new(e))),
                 }
             })
             .await;
@@ -154,7 +154,7 @@ impl KeyCache {
                     self.absent.insert(kid.clone(), ()).await;
                     Ok(None)
                 }
-                LoadError::Store(msg) => Err(Refused::Store(StoreError::Lookup(msg.clone()))),
+                LoadError::Store(e) => Err(Refused::Store(StoreError::Lookup(Arc::clone(e)))),
                 LoadError::Gate(g) => Err(Refused::Gate(g.clone())),
             },
         }
@@ -244,7 +244,7 @@ impl KeyCache {
 #[derive(Debug)]
 enum LoadError<G> {
     Absent,
-    Store(String),
+    Store(Arc<StoreError>),
     Gate(G),
 }
 

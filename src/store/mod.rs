@@ -50,9 +50,10 @@ pub enum StoreError {
     Conflict(String),
     #[error("unsupported storage url {0:?}: use sqlite://PATH")]
     UnsupportedUrl(String),
-    /// A failure reported through a shared cache load (the original is not `Clone`).
+    /// A failure reported through a shared cache load: every caller waiting on the
+    /// load gets the one original error.
     #[error("store lookup failed: {0}")]
-    Lookup(String),
+    Lookup(#[source] Arc<StoreError>),
     /// A value the store refuses to hold (a credit too large, a balance that
     /// would leave its range): the caller's mistake, not a failure.
     #[error("{0}")]
