@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Makes tests/sdk/.venv hold exactly the packages pinned in requirements.txt.
+# Makes a test venv hold exactly the packages pinned in the requirements.txt beside
+# it: tests/sdk/.venv by default, or the folder given as $1 (tests/schema uses this
+# script too); $2 is which installed packages to name in the summary line.
 #
 # Idempotent and cheap when nothing changed: the venv keeps a stamp (a hash of
 # requirements.txt and of the python3 it was built with), and the venv is only
@@ -8,10 +10,11 @@
 # everything happens under an exclusive flock on tests/sdk/.venv.lock, so a
 # second caller waits for the first build and then finds the venv ready.
 #
-# Usage: bash tests/sdk/ensure_venv.sh   (from anywhere)
+# Usage: bash tests/sdk/ensure_venv.sh [DIR [NAMES-REGEX]]   (from anywhere)
 set -euo pipefail
 
-here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+here="${1:-$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)}"
+shown="${2:-openai|anthropic|pytest}"
 venv="$here/.venv"
 requirements="$here/requirements.txt"
 stamp="$venv/.requirements.stamp"
@@ -47,4 +50,4 @@ python3 -m venv --clear "$venv"
 echo "$wanted" >"$stamp.tmp"
 mv "$stamp.tmp" "$stamp"
 "$venv/bin/python" -m pip freeze --disable-pip-version-check |
-    grep -iE '^(openai|anthropic|pytest)==' | sed 's/^/ensure_venv: installed /' >&2
+    grep -iE "^(${shown})==" | sed 's/^/ensure_venv: installed /' >&2
