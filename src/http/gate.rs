@@ -8,23 +8,19 @@
 //! slot until the last byte is sent or the client goes away.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::pin::Pin;
-use std::task::{Context, Poll};
 use std::time::SystemTime;
 
-use axum::body::Body;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::HeaderMap;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use http_body::Frame;
 use time::OffsetDateTime;
 
 use crate::auth::{AuthError, Principal, presented_key};
 use crate::error::{ApiError, RateLimitInfo};
+use crate::http::hold::holding;
 use crate::keys::Scope;
 use crate::policy::admit::{Facts, Limits, OnFailure, admit};
-use crate::policy::concurrency::ConcurrencyPermit;
 use crate::policy::ip_allowlist::client_ip;
 use crate::state::AppState;
 
@@ -81,12 +77,7 @@ pub async fn guard(
         RateLimitInfo::from(state).write_headers(res.headers_mut());
     }
     if let Some(permit) = admission.permit {
-        res = res.map(|body| {
-            Body::new(HoldPermit {
-                body,
-                _permit: permit,
-            })
-        });
+        res = res.map(|body| holding(body, permit));
     }
     Ok(res)
 }
@@ -141,29 +132,3 @@ pub(crate) fn request_ip(state: &AppState, req: &Request) -> IpAddr {
 /// The caller's address, once worked out, for later layers of the same request.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct ClientIp(pub IpAddr);
-
-/// A response body that keeps a concurrency permit until it is finished or dropped.
-struct HoldPermit {
-    body: Body,
-    _permit: ConcurrencyPermit,
-}
-
-impl http_body::Body for HoldPermit {
-    type Data = bytes::Bytes;
-    type Error = axum::Error;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
-        Pin::new(&mut self.body).poll_frame(cx)
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.body.is_end_stream()
-    }
-
-    fn size_hint(&self) -> http_body::SizeHint {
-        self.body.size_hint()
-    }
-}

@@ -29,15 +29,12 @@
 use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
 use axum::extract::ConnectInfo;
-use http_body::{Body as HttpBody, Frame, SizeHint};
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
@@ -48,6 +45,7 @@ use tokio_util::task::TaskTracker;
 use tower::ServiceExt;
 
 use crate::config::ServerConfig;
+use crate::http::hold::holding;
 
 /// Hyper answers a request with more headers than this with a bare 431 before our
 /// middleware sees it; each slot costs memory on every parse, so it is not unlimited.
@@ -216,12 +214,7 @@ impl Connection {
             let router = router.clone();
             async move {
                 let res = router.oneshot(req.map(Body::new)).await?;
-                Ok::<_, Infallible>(res.map(|body| {
-                    Body::new(Guarded {
-                        inner: body,
-                        _guard: guard,
-                    })
-                }))
+                Ok::<_, Infallible>(res.map(|body| holding(body, guard)))
             }
         });
         let conn = self
@@ -295,31 +288,5 @@ impl InFlight {
 impl Drop for InFlight {
     fn drop(&mut self) {
         self.0.send_modify(|n| *n = n.saturating_sub(1));
-    }
-}
-
-/// A response body that keeps its request counted as in flight while it lives.
-struct Guarded {
-    inner: Body,
-    _guard: InFlight,
-}
-
-impl HttpBody for Guarded {
-    type Data = bytes::Bytes;
-    type Error = axum::Error;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
-        Pin::new(&mut self.inner).poll_frame(cx)
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        self.inner.size_hint()
     }
 }
