@@ -45,8 +45,12 @@ pub fn init() -> Option<tracing_appender::non_blocking::WorkerGuard> {
         // Never block a request on a full log queue (128k lines): drop lines instead.
         .lossy(true)
         .finish(std::io::stderr());
+    // Colours only for a person at a terminal: escape codes in a log file or a
+    // collector are noise, and cost bytes on every line.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(ansi)
         .with_writer(writer);
     let installed = if json {
         builder.json().try_init()

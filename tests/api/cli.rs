@@ -184,3 +184,26 @@ async fn demo_prints_a_working_key_for_every_chat_provider() {
         );
     }
 }
+
+/// Log lines written to a pipe or a file carry no ANSI colour codes: they are for
+/// collectors and `grep`, not a terminal.
+#[tokio::test(flavor = "multi_thread")]
+async fn logs_to_a_pipe_have_no_colour_codes() {
+    let dir = tempfile::tempdir().unwrap();
+    // A key referring to an unset variable is sure to log a warning at start.
+    let config = write_config(
+        dir.path(),
+        "http://127.0.0.1:9",
+        "[providers.deepseek]\napi_key = \"${TOLLGATE_TEST_SURELY_UNSET_VAR}\"\n",
+    );
+    let server = ServerProcess::start(&config).await;
+    let log = &server.startup_output;
+    assert!(
+        log.contains("TOLLGATE_TEST_SURELY_UNSET_VAR"),
+        "the warning is logged: {log}"
+    );
+    assert!(
+        !log.contains('\u{1b}'),
+        "no escape codes on a pipe: {log:?}"
+    );
+}
