@@ -407,24 +407,11 @@ async fn the_cli_makes_global_management_keys_with_admin_global() {
     let create = |scopes: &'static str| {
         let config = config.clone();
         async move {
-            let mut args = vec![
-                "keys",
-                "create",
-                "--kind",
-                "mk",
-                "--account",
-                "acme",
-                "--json",
-            ];
+            let mut args = vec!["--kind", "mk", "--account", "acme"];
             if !scopes.is_empty() {
                 args.extend(["--scopes", scopes]);
             }
-            let (ok, out, err) = cli(&config, &args).await;
-            assert!(ok, "{err}");
-            serde_json::from_str::<Value>(&out).unwrap()["key"]
-                .as_str()
-                .unwrap()
-                .to_owned()
+            cli_create_key(&config, &args).await
         }
     };
     let scoped = create("").await;

@@ -355,6 +355,19 @@ pub async fn cli(config: &Path, args: &[&str]) -> (bool, String, String) {
     )
 }
 
+/// `tollgate keys create ARGS… --json` through the CLI; the plaintext key it printed.
+pub async fn cli_create_key(config: &Path, args: &[&str]) -> String {
+    let mut all = vec!["keys", "create"];
+    all.extend_from_slice(args);
+    all.push("--json");
+    let (ok, out, err) = cli(config, &all).await;
+    assert!(ok, "keys create {args:?}: {err}");
+    serde_json::from_str::<Value>(&out).unwrap()["key"]
+        .as_str()
+        .expect("keys create --json prints the key")
+        .to_owned()
+}
+
 /// A `tollgate serve` child process; killed on drop.
 pub struct ServerProcess {
     pub child: tokio::process::Child,

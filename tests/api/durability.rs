@@ -304,24 +304,7 @@ output_usd_per_mtok = 2000.0
     )
     .await;
     assert!(ok, "{err}");
-    let (ok, out, err) = cli(
-        &config,
-        &[
-            "keys",
-            "create",
-            "--account",
-            "shop",
-            "--key-type",
-            "user",
-            "--json",
-        ],
-    )
-    .await;
-    assert!(ok, "{err}");
-    let key = serde_json::from_str::<Value>(&out).unwrap()["key"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let key = cli_create_key(&config, &["--account", "shop", "--key-type", "user"]).await;
     (config, key)
 }
 

@@ -572,12 +572,7 @@ async fn sigterm_during_a_stream_finishes_it_and_loses_no_usage() {
     let mock = Mock::start().await;
     let dir = tempfile::tempdir().unwrap();
     let config = write_config(dir.path(), &mock.base, "");
-    let (ok, out, err) = cli(&config, &["keys", "create", "--json"]).await;
-    assert!(ok, "{err}");
-    let key = serde_json::from_str::<Value>(&out).unwrap()["key"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let key = cli_create_key(&config, &[]).await;
     let mut server = ServerProcess::start(&config).await;
 
     let body = json!({"model": "gpt-4o-mini", "stream": true,

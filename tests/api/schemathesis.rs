@@ -14,7 +14,6 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
-use serde_json::Value;
 use tokio::process::Command;
 
 use crate::common::*;
@@ -87,11 +86,9 @@ async fn schemathesis_finds_no_server_errors_or_schema_violations() {
     )
     .await;
     assert!(ok, "{err}");
-    let (ok, out, err) = cli(
+    let key = cli_create_key(
         &config,
         &[
-            "keys",
-            "create",
             "--name",
             "schemathesis",
             "--kind",
@@ -100,15 +97,9 @@ async fn schemathesis_finds_no_server_errors_or_schema_violations() {
             &account,
             "--scopes",
             "chat,completions,embeddings,images,audio,analytics,admin,admin:global",
-            "--json",
         ],
     )
     .await;
-    assert!(ok, "{err}");
-    let key = serde_json::from_str::<Value>(&out).unwrap()["key"]
-        .as_str()
-        .unwrap()
-        .to_owned();
     let server = ServerProcess::start(&config).await;
 
     let schema_path = dir.path().join("openapi.json");

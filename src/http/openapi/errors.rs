@@ -96,23 +96,28 @@ fn responses(list: &[(u16, &str)], schema: &str) -> BTreeMap<String, RefOr<Respo
         .collect()
 }
 
+/// What a model route can answer besides success, in either error shape.
+fn model_route_statuses() -> Vec<(u16, &'static str)> {
+    let mut list = vec![
+        BAD_REQUEST,
+        UNAUTHORIZED,
+        PAYMENT,
+        FORBIDDEN,
+        NOT_FOUND,
+        TOO_LARGE,
+        RATE_LIMITED,
+        INTERNAL,
+    ];
+    list.extend(UPSTREAM);
+    list
+}
+
 /// Errors of the OpenAI-format gateway routes.
 pub struct GatewayErrors;
 
 impl IntoResponses for GatewayErrors {
     fn responses() -> BTreeMap<String, RefOr<Response>> {
-        let mut list = vec![
-            BAD_REQUEST,
-            UNAUTHORIZED,
-            PAYMENT,
-            FORBIDDEN,
-            NOT_FOUND,
-            TOO_LARGE,
-            RATE_LIMITED,
-            INTERNAL,
-        ];
-        list.extend(UPSTREAM);
-        responses(&list, "Error")
+        responses(&model_route_statuses(), "Error")
     }
 }
 
@@ -121,18 +126,7 @@ pub struct MessagesErrors;
 
 impl IntoResponses for MessagesErrors {
     fn responses() -> BTreeMap<String, RefOr<Response>> {
-        let mut list = vec![
-            BAD_REQUEST,
-            UNAUTHORIZED,
-            PAYMENT,
-            FORBIDDEN,
-            NOT_FOUND,
-            TOO_LARGE,
-            RATE_LIMITED,
-            INTERNAL,
-        ];
-        list.extend(UPSTREAM);
-        responses(&list, "AnthropicError")
+        responses(&model_route_statuses(), "AnthropicError")
     }
 }
 
