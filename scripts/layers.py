@@ -31,7 +31,7 @@ LAYERS = [
     ["providers"],
     ["store", "translate"],
     ["config"],
-    ["keys", "outbound"],
+    ["keys", "outbound", "seal"],
     ["domain", "secret"],
 ]
 

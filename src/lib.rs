@@ -31,6 +31,7 @@
 //! - `config`: defaults < TOML file < `TOLLGATE_…` env, validated once.
 //! - `keys`: the key format (checksummed), peppered hashing, scopes, key policy.
 //! - `outbound`: where caller-chosen URLs may lead (SSRF policy, filtering DNS resolver).
+//! - `seal`: authenticated encryption of stored secrets under the master keys.
 //! - `domain`: shared value types (providers, money, quotas, usage rows, allowlists).
 //! - `secret`: `Secret<T>`, redacted everywhere.
 
@@ -53,6 +54,7 @@ pub mod pipeline;
 pub mod policy;
 pub mod providers;
 pub mod routing;
+pub mod seal;
 pub mod secret;
 pub mod state;
 pub mod store;

@@ -40,8 +40,10 @@ pub enum ConfigError {
 }
 
 mod raw;
+mod secrets;
 
 pub use raw::*;
+pub use secrets::{MASTER_KEY_FILE, RawSecrets, SecretsConfig};
 
 // ---------- validated configuration ----------
 
@@ -56,6 +58,8 @@ pub struct Config {
     pub exchange_rates: ExchangeRates,
     pub usage: UsageConfig,
     pub metrics: MetricsConfig,
+    /// `[secrets]`: the master keys that seal stored secrets.
+    pub secrets: SecretsConfig,
     /// `[[models]]`, validated: the catalog adds them to (or over) its built-ins.
     pub models: Vec<ModelSpec>,
     /// `[[aliases]]`, validated.
@@ -438,6 +442,8 @@ impl Validator<'_> {
             None => PepperSource::File(data_dir.join("tollgate.pepper")),
         };
 
+        let secrets = self.secrets(&raw.secrets, &data_dir)?;
+
         let storage_url = match self.expand("storage.url", &raw.storage.url)? {
             Some(url) => url,
             None => format!("sqlite://{}", data_dir.join("tollgate.db").display()),
@@ -588,6 +594,7 @@ impl Validator<'_> {
                 spill_path,
                 spill_max_bytes: raw.usage.spill_max_mb.saturating_mul(1 << 20),
             },
+            secrets,
             models,
             aliases,
             data_dir,

@@ -17,6 +17,7 @@ pub struct RawConfig {
     pub billing: RawBilling,
     pub usage: RawUsage,
     pub metrics: RawMetrics,
+    pub secrets: super::RawSecrets,
     pub models: Vec<RawModel>,
     pub aliases: Vec<RawAlias>,
 }
