@@ -249,3 +249,27 @@ fn a_metrics_token_naming_an_unset_variable_stops_startup() {
     );
     assert_eq!(cfg.metrics.listen.unwrap().port(), 9100);
 }
+
+#[test]
+fn master_keys_come_from_the_key_file_unless_configured_and_bad_ones_stop_startup() {
+    let cfg = Config::from_raw(RawConfig::default(), PathBuf::from("/tmp/x")).unwrap();
+    assert!(matches!(
+        &cfg.secrets.master_keys,
+        crate::seal::MasterKeySource::File(p) if p == &PathBuf::from("/tmp/x/tollgate.master_key")
+    ));
+    let key = "ab".repeat(32);
+    let cfg = load_toml(&format!("[secrets]\nmaster_key = \"{key}\"\n")).unwrap();
+    assert!(matches!(
+        cfg.secrets.master_keys,
+        crate::seal::MasterKeySource::Configured { .. }
+    ));
+    let err = load_toml("[secrets]\nmaster_key = \"too-short-secret\"\n").unwrap_err();
+    let msg = err.to_string();
+    assert!(msg.contains("secrets.master_key"), "{msg}");
+    assert!(
+        !msg.contains("too-short-secret"),
+        "the key itself is never echoed: {msg}"
+    );
+    let err = load_toml(&format!("[secrets]\nprevious_master_keys = [\"{key}\"]\n")).unwrap_err();
+    assert!(err.to_string().contains("secrets.master_key"), "{err}");
+}
