@@ -69,7 +69,7 @@ pub async fn run(
     let peek = ChatPeek::parse_as(&body, spec.shape)?;
     let routed = route(state, principal, headers, spec.endpoint, &peek.model).await?;
     let provider = routed.route.provider;
-    let translation = table::translation(spec.format, provider.dialect()).ok_or_else(|| {
+    let translation = table::translation_for(spec.format, provider).ok_or_else(|| {
         UpstreamError::Unsupported {
             provider,
             model: peek.model.to_string(),
@@ -236,7 +236,10 @@ async fn reserve(
             prices,
             max_output_tokens,
             byok: routed.byok.is_some(),
-            streamed: matches!(format, BodyFormat::OpenAiSse | BodyFormat::AnthropicSse),
+            streamed: matches!(
+                format,
+                BodyFormat::OpenAiSse | BodyFormat::AnthropicSse | BodyFormat::ResponsesSse
+            ),
             format,
             strip_usage_chunk: usage.strip,
         });

@@ -21,6 +21,7 @@ mod metering;
 mod openapi;
 mod pipeline;
 mod policy;
+mod responses;
 mod schemathesis;
 mod sdk;
 mod secrets;
