@@ -40,8 +40,10 @@ pub enum ConfigError {
 }
 
 mod raw;
+mod unpriced;
 
 pub use raw::*;
+pub use unpriced::UnpricedPolicy;
 
 // ---------- validated configuration ----------
 
@@ -54,6 +56,8 @@ pub struct Config {
     pub providers: BTreeMap<ProviderKind, ProviderConfig>,
     pub byok: ByokPolicy,
     pub exchange_rates: ExchangeRates,
+    /// `[billing] unpriced`.
+    pub unpriced: UnpricedPolicy,
     pub usage: UsageConfig,
     pub metrics: MetricsConfig,
     /// `[[models]]`, validated: the catalog adds them to (or over) its built-ins.
@@ -581,6 +585,7 @@ impl Validator<'_> {
                 allow_private_base: raw.byok.allow_private_base,
             },
             exchange_rates,
+            unpriced: raw.billing.unpriced,
             usage: UsageConfig {
                 enabled: raw.usage.enabled,
                 retain: Duration::from_secs(raw.usage.retain_days.saturating_mul(86_400)),

@@ -20,6 +20,7 @@ use axum::response::Response;
 use bytes::Bytes;
 
 use crate::auth::Principal;
+use crate::config::UnpricedPolicy;
 use crate::error::ApiError;
 use crate::metering::billing::{self, Estimate};
 use crate::metering::meter::{Meter, RouteInfo};
@@ -255,6 +256,8 @@ async fn reserve(
             body,
             max_output_tokens,
             markup_bps: principal.key.policy.markup_bps(),
+            refuse_unpriced: (state.config().unpriced == UnpricedPolicy::Refuse)
+                .then_some(requested_model),
         },
     )
     .await?;

@@ -4,10 +4,12 @@ mod common;
 
 mod admin;
 mod admin_reach;
+mod agents;
 mod anthropic;
 mod auth;
 mod auth_brake;
 mod byok;
+mod catalog;
 mod chat;
 mod cli;
 mod conformance;

@@ -75,7 +75,19 @@ pub fn responses_request_to_chat(
             .ok_or_else(|| expected("tools", "an array"))?;
         let mut chat_tools = Vec::with_capacity(tools.len());
         for (i, tool) in tools.iter().enumerate() {
-            chat_tools.push(function_tool(tool, &format!("tools[{i}]"))?);
+            let path = format!("tools[{i}]");
+            // A namespace groups function tools (Codex CLI sends them): its
+            // functions are offered one by one, under their own names.
+            if tool.get("type").and_then(Value::as_str) == Some("namespace") {
+                let inner = tool.get("tools").and_then(Value::as_array).ok_or_else(|| {
+                    expected(&format!("{path}.tools"), "an array of function tools")
+                })?;
+                for (j, t) in inner.iter().enumerate() {
+                    chat_tools.push(function_tool(t, &format!("{path}.tools[{j}]"))?);
+                }
+                continue;
+            }
+            chat_tools.push(function_tool(tool, &path)?);
         }
         if !chat_tools.is_empty() {
             out.insert("tools".into(), Value::Array(chat_tools));
@@ -349,7 +361,9 @@ fn function_tool(tool: &Value, path: &str) -> Result<Value, TranslateError> {
     let obj = tool
         .as_object()
         .ok_or_else(|| expected(path, "a tool object"))?;
-    let kind = str_field(obj, "type", path)?;
+    let kind = present(obj, "type")
+        .and_then(Value::as_str)
+        .unwrap_or("function");
     if kind != "function" {
         let known = BUILT_IN_TOOLS.iter().any(|b| kind.starts_with(b));
         let what = if known {

@@ -91,6 +91,22 @@ fn stateful_fields_and_built_in_tools_are_refused_by_name() {
 }
 
 #[test]
+fn namespace_tools_are_offered_as_their_functions() {
+    let chat = to_chat(json!({"input": "x", "tools": [
+        {"type": "function", "name": "a", "parameters": {"type": "object"}},
+        {"type": "namespace", "name": "ns", "description": "group", "tools": [
+            {"name": "b", "parameters": {"type": "object"}},
+            {"type": "function", "name": "c"}]}]}));
+    let names: Vec<&str> = chat["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["function"]["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["a", "b", "c"]);
+}
+
+#[test]
 fn a_chat_answer_becomes_a_response_with_items_and_usage() {
     let r = chat_response_to_responses(
         &json!({"id": "chatcmpl-1", "created": 5, "choices": [{"index": 0, "finish_reason": "tool_calls",
