@@ -103,10 +103,10 @@ pub fn responses_request_to_chat(
         let text = text
             .as_object()
             .ok_or_else(|| expected("text", "an object"))?;
-        if let Some(format) = present(text, "format") {
-            if let Some(rf) = response_format(format)? {
-                out.insert("response_format".into(), rf);
-            }
+        if let Some(format) = present(text, "format")
+            && let Some(rf) = response_format(format)?
+        {
+            out.insert("response_format".into(), rf);
         }
         if present(text, "verbosity").is_some() {
             dropped.push("text.verbosity");
