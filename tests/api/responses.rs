@@ -429,3 +429,53 @@ async fn an_upstream_error_before_the_answer_keeps_its_status() {
     let v: Value = res.json().await.unwrap();
     assert_eq!(v["error"]["type"], "upstream_error");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn fields_dropped_for_a_translated_model_are_counted_and_not_sent() {
+    let gw = Gateway::start().await;
+    let key = gw.key().await;
+    let res = responses(
+        &gw,
+        &key,
+        &json!({"model": CLAUDE, "input": "hi", "store": false,
+            "include": ["reasoning.encrypted_content"], "prompt_cache_key": "k"}),
+    )
+    .await;
+    assert_eq!(res.status(), 200);
+    let reqs = gw.mock.requests().await;
+    let sent = &reqs.last().unwrap()["body"];
+    for field in ["store", "include", "prompt_cache_key"] {
+        assert!(
+            sent.get(field).is_none(),
+            "{field} reached Anthropic: {sent}"
+        );
+    }
+    let text = eventually(
+        Duration::from_secs(5),
+        "the dropped-field counter",
+        || async {
+            let t = gw
+                .client
+                .get(gw.url("/metrics"))
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap();
+            t.contains("tollgate_translation_dropped_fields_total")
+                .then_some(t)
+        },
+    )
+    .await;
+    for field in ["store", "include", "prompt_cache_key"] {
+        assert!(
+            text.lines().any(
+                |l| l.starts_with("tollgate_translation_dropped_fields_total")
+                    && l.contains(&format!("field=\"{field}\""))
+                    && l.contains("route=\"/v1/responses\"")
+            ),
+            "{field} not counted:\n{text}"
+        );
+    }
+}
