@@ -79,6 +79,10 @@ pub enum ApiError {
         needed: crate::metering::money::MicroUnits,
         currency: String,
     },
+    #[error(
+        "model `{0}` has no price, so a prepaid balance cannot be charged for it; add its price in a [[models]] entry, or set [billing] unpriced = \"allow\" to run unpriced models metered at an unknown cost"
+    )]
+    UnpricedModel(String),
     #[error("this key lacks the `{0}` scope needed here")]
     MissingScope(Scope),
     #[error("requests from {0} are not allowed for this key (IP allowlist)")]
@@ -187,7 +191,7 @@ impl ApiError {
                     (StatusCode::NOT_FOUND, "not_found".into(), None)
                 }
                 ApiError::Conflict { code, .. } => (StatusCode::CONFLICT, (*code).into(), None),
-                ApiError::InsufficientBalance { .. } => (
+                ApiError::InsufficientBalance { .. } | ApiError::UnpricedModel(_) => (
                     StatusCode::PAYMENT_REQUIRED,
                     "insufficient_balance".into(),
                     None,
@@ -470,6 +474,7 @@ impl From<crate::metering::billing::BillingError> for ApiError {
                 needed,
                 currency,
             },
+            B::Unpriced { model } => ApiError::UnpricedModel(model),
             other => ApiError::internal(other),
         }
     }

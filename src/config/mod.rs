@@ -41,9 +41,11 @@ pub enum ConfigError {
 
 mod raw;
 mod secrets;
+mod unpriced;
 
 pub use raw::*;
 pub use secrets::{MASTER_KEY_FILE, RawSecrets, SecretsConfig};
+pub use unpriced::UnpricedPolicy;
 
 // ---------- validated configuration ----------
 
@@ -56,6 +58,8 @@ pub struct Config {
     pub providers: BTreeMap<ProviderKind, ProviderConfig>,
     pub byok: ByokPolicy,
     pub exchange_rates: ExchangeRates,
+    /// `[billing] unpriced`.
+    pub unpriced: UnpricedPolicy,
     pub usage: UsageConfig,
     pub metrics: MetricsConfig,
     /// `[secrets]`: the master keys that seal stored secrets.
@@ -587,6 +591,7 @@ impl Validator<'_> {
                 allow_private_base: raw.byok.allow_private_base,
             },
             exchange_rates,
+            unpriced: raw.billing.unpriced,
             usage: UsageConfig {
                 enabled: raw.usage.enabled,
                 retain: Duration::from_secs(raw.usage.retain_days.saturating_mul(86_400)),

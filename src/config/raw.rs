@@ -27,6 +27,8 @@ pub struct RawConfig {
 pub struct RawBilling {
     /// Units of each currency per 1 USD, as decimal strings: `TRY = "34.25"`.
     pub exchange_rates: BTreeMap<String, String>,
+    /// `"refuse"` (default) or `"allow"`: prepaid calls to a model with no price.
+    pub unpriced: super::UnpricedPolicy,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

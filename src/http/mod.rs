@@ -15,4 +15,5 @@ pub mod middleware;
 pub mod openai_only;
 pub mod openapi;
 pub mod public;
+pub mod responses;
 pub mod router;

@@ -13,7 +13,9 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
 
 use crate::http::gate::{self, Gate};
-use crate::http::{admin, chat, embeddings, messages, metering, middleware, openai_only, public};
+use crate::http::{
+    admin, chat, embeddings, messages, metering, middleware, openai_only, public, responses,
+};
 use crate::keys::Scope;
 use crate::state::AppState;
 
@@ -102,6 +104,11 @@ pub fn router(state: &AppState) -> Router {
             Scope::Chat,
         ))
         .merge(messages_routes)
+        .merge(gateway(
+            "/v1/responses",
+            post(responses::create),
+            Scope::Chat,
+        ))
         .merge(gateway(
             "/v1/embeddings",
             post(embeddings::create),

@@ -33,6 +33,9 @@ pub enum BillingError {
         needed: MicroUnits,
         currency: String,
     },
+    /// A prepaid account, a model with no price, and `[billing] unpriced = "refuse"`.
+    #[error("model `{model}` has no price")]
+    Unpriced { model: String },
     #[error(transparent)]
     Ledger(#[from] LedgerError),
     #[error(transparent)]
@@ -53,6 +56,9 @@ pub struct Estimate<'a> {
     pub body: &'a [u8],
     pub max_output_tokens: u64,
     pub markup_bps: u32,
+    /// The model's name when it has no price and unpriced models are refused
+    /// (`[billing] unpriced = "refuse"`): a prepaid account gets 402.
+    pub refuse_unpriced: Option<&'a str>,
 }
 
 /// Loads the account's terms and, if it is prepaid, reserves `estimate`.
@@ -66,6 +72,13 @@ pub async fn reserve(
         return Ok(Hold {
             currency: terms.currency,
             reservation: None,
+        });
+    }
+    if estimate.prices.is_none()
+        && let Some(model) = estimate.refuse_unpriced
+    {
+        return Err(BillingError::Unpriced {
+            model: model.to_owned(),
         });
     }
     let amount = pricing::reservation(

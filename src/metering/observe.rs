@@ -54,6 +54,11 @@ pub enum BodyFormat {
     AnthropicSse,
     /// `/v1/images/generations`: counted per image; usage read if reported.
     OpenAiImages,
+    /// `/v1/responses`, whole: `usage.input_tokens` / `output_tokens`.
+    ResponsesJson,
+    /// `/v1/responses`, streamed: usage in `response.completed` (or
+    /// `response.incomplete` / `response.failed`).
+    ResponsesSse,
     /// No tokens (errors).
     Opaque,
 }
@@ -91,7 +96,10 @@ impl Observer {
     /// Sees a chunk on its way to the caller; returns what to send instead.
     pub fn chunk(&mut self, chunk: Bytes) -> Bytes {
         match self.format {
-            BodyFormat::OpenAiJson | BodyFormat::AnthropicJson | BodyFormat::OpenAiImages => {
+            BodyFormat::OpenAiJson
+            | BodyFormat::AnthropicJson
+            | BodyFormat::OpenAiImages
+            | BodyFormat::ResponsesJson => {
                 self.scanner.feed(&chunk);
                 if !self.json_cut && self.json.len() + chunk.len() <= MAX_JSON {
                     self.json.extend_from_slice(&chunk);
@@ -102,7 +110,7 @@ impl Observer {
                 chunk
             }
             BodyFormat::Opaque => chunk,
-            BodyFormat::OpenAiSse | BodyFormat::AnthropicSse => {
+            BodyFormat::OpenAiSse | BodyFormat::AnthropicSse | BodyFormat::ResponsesSse => {
                 let events = self.parser.feed(&chunk);
                 let mut drop_usage = false;
                 for ev in &events {
@@ -169,6 +177,25 @@ impl Observer {
                 }
                 false
             }
+            BodyFormat::ResponsesSse => {
+                match v["type"].as_str() {
+                    Some(
+                        "response.output_text.delta" | "response.function_call_arguments.delta",
+                    ) => {
+                        push_str(&mut self.delivered_text, &v["delta"]);
+                    }
+                    Some(
+                        kind @ ("response.completed" | "response.incomplete" | "response.failed"),
+                    ) => {
+                        if let Some(u) = responses_usage(&v["response"]["usage"]) {
+                            self.reported = Some(u);
+                        }
+                        self.completed = kind != "response.failed";
+                    }
+                    _ => {}
+                }
+                false
+            }
             _ => false,
         }
     }
@@ -177,7 +204,10 @@ impl Observer {
     pub fn reported(&mut self) -> Option<TokenCounts> {
         if !matches!(
             self.format,
-            BodyFormat::OpenAiJson | BodyFormat::AnthropicJson | BodyFormat::OpenAiImages
+            BodyFormat::OpenAiJson
+                | BodyFormat::AnthropicJson
+                | BodyFormat::OpenAiImages
+                | BodyFormat::ResponsesJson
         ) || self.reported.is_some()
         {
             return self.reported;
@@ -188,6 +218,7 @@ impl Observer {
                 self.reported = match self.format {
                     BodyFormat::OpenAiJson => openai_usage_object(&u),
                     BodyFormat::OpenAiImages => images_usage(&u),
+                    BodyFormat::ResponsesJson => responses_usage(&u),
                     _ => anthropic_usage(&u),
                 };
             }
@@ -201,6 +232,12 @@ impl Observer {
                     );
                     for block in v["content"].as_array().into_iter().flatten() {
                         push_str(&mut self.delivered_text, &block["text"]);
+                    }
+                    for item in v["output"].as_array().into_iter().flatten() {
+                        push_str(&mut self.delivered_text, &item["arguments"]);
+                        for part in item["content"].as_array().into_iter().flatten() {
+                            push_str(&mut self.delivered_text, &part["text"]);
+                        }
                     }
                 }
             }
@@ -250,6 +287,20 @@ fn images_usage(u: &Value) -> Option<TokenCounts> {
             .pointer("/input_tokens_details/cached_tokens")
             .and_then(Value::as_u64)
             .unwrap_or(0),
+    })
+}
+
+/// The Responses API's `usage`: `input_tokens` includes cached tokens, as ours does.
+fn responses_usage(u: &Value) -> Option<TokenCounts> {
+    if !u.is_object() {
+        return None;
+    }
+    Some(TokenCounts {
+        input: reported_tokens(&u["input_tokens"]),
+        output: reported_tokens(&u["output_tokens"]),
+        cached: u
+            .pointer("/input_tokens_details/cached_tokens")
+            .map_or(0, reported_tokens),
     })
 }
 
@@ -407,6 +458,40 @@ mod tests {
                 Some(TokenCounts { input, output, cached: 0 })
             );
         }
+    }
+
+    #[test]
+    fn responses_usage_is_read_from_the_completed_event_and_whole_answers() {
+        let mut o = Observer::new(BodyFormat::ResponsesSse, false);
+        o.chunk(Bytes::from_static(
+            b"event: response.output_text.delta\ndata: {\"type\":\"response.output_text.delta\",\"delta\":\"Hi\",\"sequence_number\":3}\n\n",
+        ));
+        assert!(!o.completed);
+        o.chunk(Bytes::from_static(
+            b"event: response.completed\ndata: {\"type\":\"response.completed\",\"response\":{\"usage\":{\"input_tokens\":9,\"input_tokens_details\":{\"cached_tokens\":2},\"output_tokens\":4}}}\n\n",
+        ));
+        assert!(o.completed);
+        assert_eq!(o.delivered_text, "Hi");
+        assert_eq!(
+            o.reported(),
+            Some(TokenCounts {
+                input: 9,
+                output: 4,
+                cached: 2
+            })
+        );
+        let mut o = Observer::new(BodyFormat::ResponsesJson, false);
+        o.chunk(Bytes::from_static(
+            br#"{"object":"response","output":[],"usage":{"input_tokens":5,"output_tokens":6}}"#,
+        ));
+        assert_eq!(
+            o.reported(),
+            Some(TokenCounts {
+                input: 5,
+                output: 6,
+                cached: 0
+            })
+        );
     }
 
     #[test]

@@ -106,6 +106,8 @@ impl Entry {
             "query_params": query_params,
             "headers": headers,
             "body": body,
+            // The exact bytes, for tests that check a body was forwarded untouched.
+            "body_text": String::from_utf8_lossy(&self.body),
         })
     }
 }

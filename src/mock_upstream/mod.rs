@@ -10,8 +10,9 @@
 //!   the URL it posts to. There is deliberately no alias without `/v1`, so a
 //!   gateway that builds the URL wrongly gets a 404 instead of a pass.
 //! - `POST /v1/completions`, `POST /v1/embeddings`,
-//!   `POST /v1/images/generations`: OpenAI's legacy completions (plain and
-//!   streamed), embeddings (`float` or `base64`) and image generation.
+//!   `POST /v1/images/generations`, `POST /v1/responses`: OpenAI's legacy
+//!   completions (plain and streamed), embeddings (`float` or `base64`), image
+//!   generation and the Responses API (whole or typed events, function calls).
 //!   All OpenAI routes require `Authorization: Bearer <non-empty key>` (401
 //!   `invalid_api_key` otherwise) and answer with `x-request-id: req_mock_<n>`.
 //! - `POST /openai/deployments/{deployment}/chat/completions?api-version=…`
@@ -36,7 +37,7 @@
 //!   "streams_cancelled", "streams_aborted"}` (`stats`), all routes above
 //!   counted.
 //! - `GET /_mock/requests`: the last 50 provider requests (every dialect) as
-//!   `{"method","path","query","query_params","headers","body"}`, headers
+//!   `{"method","path","query","query_params","headers","body","body_text"}`, headers
 //!   and query verbatim (`authorization`, `x-api-key`, `api-key`,
 //!   `x-goog-api-key`, `?key=`, `?api-version=`…); `DELETE` clears them
 //!   (`journal`).
@@ -166,6 +167,7 @@ impl MockUpstream {
         let providers = Router::new()
             .route("/v1/chat/completions", post(openai::chat_completions))
             .route("/v1/completions", post(openai::completions))
+            .route("/v1/responses", post(openai::responses))
             .route("/v1/embeddings", post(openai::embeddings))
             .route("/v1/images/generations", post(openai::image_generations))
             .route(

@@ -20,6 +20,7 @@ use axum::response::Response;
 use bytes::Bytes;
 
 use crate::auth::Principal;
+use crate::config::UnpricedPolicy;
 use crate::error::ApiError;
 use crate::metering::billing::{self, Estimate};
 use crate::metering::meter::{Meter, RouteInfo};
@@ -69,7 +70,7 @@ pub async fn run(
     let peek = ChatPeek::parse_as(&body, spec.shape)?;
     let routed = route(state, principal, headers, spec.endpoint, &peek.model).await?;
     let provider = routed.route.provider;
-    let translation = table::translation(spec.format, provider.dialect()).ok_or_else(|| {
+    let translation = table::translation_for(spec.format, provider).ok_or_else(|| {
         UpstreamError::Unsupported {
             provider,
             model: peek.model.to_string(),
@@ -236,7 +237,10 @@ async fn reserve(
             prices,
             max_output_tokens,
             byok: routed.byok.is_some(),
-            streamed: matches!(format, BodyFormat::OpenAiSse | BodyFormat::AnthropicSse),
+            streamed: matches!(
+                format,
+                BodyFormat::OpenAiSse | BodyFormat::AnthropicSse | BodyFormat::ResponsesSse
+            ),
             format,
             strip_usage_chunk: usage.strip,
         });
@@ -252,6 +256,8 @@ async fn reserve(
             body,
             max_output_tokens,
             markup_bps: principal.key.policy.markup_bps(),
+            refuse_unpriced: (state.config().unpriced == UnpricedPolicy::Refuse)
+                .then_some(requested_model),
         },
     )
     .await?;

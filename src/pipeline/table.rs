@@ -10,10 +10,11 @@ use crate::error::ApiError;
 use crate::metering::observe::BodyFormat;
 use crate::providers::Operation;
 use crate::providers::relay::StreamDialect;
-use crate::routing::Dialect;
+use crate::routing::{Dialect, ProviderKind};
 use crate::translate::anthropic::{self, ChatToMessagesOptions, TranslateError};
 use crate::translate::gemini::{self, GeminiToChat};
 use crate::translate::peek::with_stream_usage;
+use crate::translate::responses::{self, ChatToResponses};
 use crate::translate::stream::{AnthropicToChat, Chain, ChatToAnthropic, StreamTranslator};
 
 /// `max_tokens` for Anthropic when an OpenAI request names none (Anthropic requires it).
@@ -27,6 +28,8 @@ pub enum CallerFormat {
     OpenAiEmbeddings,
     OpenAiCompletions,
     OpenAiImages,
+    /// OpenAI's Responses API (`/v1/responses`).
+    OpenAiResponses,
 }
 
 impl CallerFormat {
@@ -37,6 +40,8 @@ impl CallerFormat {
             (CallerFormat::AnthropicMessages, true) => BodyFormat::AnthropicSse,
             (CallerFormat::AnthropicMessages, false) => BodyFormat::AnthropicJson,
             (CallerFormat::OpenAiEmbeddings, _) => BodyFormat::OpenAiJson,
+            (CallerFormat::OpenAiResponses, true) => BodyFormat::ResponsesSse,
+            (CallerFormat::OpenAiResponses, false) => BodyFormat::ResponsesJson,
             (_, true) => BodyFormat::OpenAiSse,
             (_, false) => BodyFormat::OpenAiJson,
         }
@@ -78,6 +83,20 @@ pub struct Translation {
     pub respond: Respond,
     /// Pass the caller's `anthropic-version` / `anthropic-beta` upstream.
     pub pass_anthropic_headers: bool,
+}
+
+/// The table entry for `provider`: as [`translation`] by its dialect, except that
+/// a Responses request to OpenAI itself is passed through (OpenAI-compatible
+/// vendors speak only chat, so theirs is translated).
+pub fn translation_for(format: CallerFormat, provider: ProviderKind) -> Option<Translation> {
+    if format == CallerFormat::OpenAiResponses && provider == ProviderKind::OpenAi {
+        return Some(Translation {
+            request: forward_responses,
+            respond: Respond::Relay(StreamDialect::OpenAi),
+            pass_anthropic_headers: false,
+        });
+    }
+    translation(format, provider.dialect())
 }
 
 /// The table. Adding a route is a `CallerFormat` and its rows; adding a dialect
@@ -175,8 +194,95 @@ pub fn translation(format: CallerFormat, dialect: Dialect) -> Option<Translation
             |c| forward(c, Operation::Images),
             Respond::Relay(StreamDialect::OpenAi),
         ),
+        (F::OpenAiResponses, Dialect::OpenAi) => t(
+            |c| {
+                Ok(Outbound {
+                    operation: Operation::Chat { stream: c.stream },
+                    body: to_bytes(&responses_to_chat(c)?),
+                })
+            },
+            Respond::Translate {
+                stream: |m, _| Box::new(ChatToResponses::new(m)),
+                whole: responses::chat_response_to_responses,
+            },
+        ),
+        (F::OpenAiResponses, Dialect::Anthropic) => t(
+            |c| {
+                let chat = responses_to_chat(c)?;
+                let translated = anthropic::chat_request_to_messages(
+                    &chat,
+                    c.upstream_model,
+                    &ChatToMessagesOptions {
+                        default_max_tokens: DEFAULT_ANTHROPIC_MAX_TOKENS,
+                    },
+                )?;
+                Ok(Outbound {
+                    operation: Operation::Chat { stream: c.stream },
+                    body: to_bytes(&translated),
+                })
+            },
+            Respond::Translate {
+                stream: |m, _| {
+                    Box::new(Chain::new(
+                        Box::new(AnthropicToChat::new(m, true)),
+                        Box::new(ChatToResponses::new(m)),
+                    ))
+                },
+                whole: |v, m| {
+                    let chat = anthropic::messages_response_to_chat(v, m)?;
+                    responses::chat_response_to_responses(&chat, m)
+                },
+            },
+        ),
+        (F::OpenAiResponses, Dialect::Gemini) => t(
+            |c| {
+                let chat = responses_to_chat(c)?;
+                Ok(Outbound {
+                    operation: Operation::Chat { stream: c.stream },
+                    body: to_bytes(&gemini::chat_request_to_gemini(&chat)?),
+                })
+            },
+            Respond::Translate {
+                stream: |m, _| {
+                    Box::new(Chain::new(
+                        Box::new(GeminiToChat::new(m, true)),
+                        Box::new(ChatToResponses::new(m)),
+                    ))
+                },
+                whole: |v, m| {
+                    let chat = gemini::gemini_response_to_chat(v, m)?;
+                    responses::chat_response_to_responses(&chat, m)
+                },
+            },
+        ),
         _ => return None,
     })
+}
+
+/// A Responses request to OpenAI: the caller's bytes (model renamed), after the
+/// stateless check every Responses request gets.
+fn forward_responses(c: &Ctx<'_>) -> Result<Outbound, ApiError> {
+    if let Some(body) = json(c.body)?.as_object() {
+        responses::check_stateless(body)?;
+    }
+    Ok(Outbound {
+        operation: Operation::Responses,
+        body: c.forwarded.clone(),
+    })
+}
+
+/// A Responses request as chat, each dropped field counted.
+fn responses_to_chat(c: &Ctx<'_>) -> Result<Value, ApiError> {
+    let out = responses::responses_request_to_chat(&json(c.body)?, c.upstream_model)?;
+    for field in out.dropped {
+        metrics::counter!(
+            "tollgate_translation_dropped_fields_total",
+            "route" => "/v1/responses",
+            "field" => field,
+        )
+        .increment(1);
+    }
+    Ok(out.chat)
 }
 
 fn forward(c: &Ctx<'_>, operation: Operation) -> Result<Outbound, ApiError> {

@@ -37,6 +37,8 @@ pub enum Operation {
         batch: bool,
     },
     Images,
+    /// OpenAI's Responses API (`/v1/responses`); OpenAI itself only.
+    Responses,
 }
 
 /// One upstream call: the body is already in the upstream's dialect.
@@ -83,6 +85,7 @@ impl Adapter for OpenAi {
             Operation::Completions => OpenAiEndpoint::Completions,
             Operation::Embeddings { .. } => OpenAiEndpoint::Embeddings,
             Operation::Images => OpenAiEndpoint::ImagesGenerations,
+            Operation::Responses => OpenAiEndpoint::Responses,
         };
         Box::pin(self.post(endpoint, call.model, call.body, call.account))
     }
@@ -127,7 +130,7 @@ impl Adapter for Gemini {
             Operation::Chat { stream: true } => GeminiMethod::StreamGenerate,
             Operation::Embeddings { batch: false } => GeminiMethod::Embed,
             Operation::Embeddings { batch: true } => GeminiMethod::BatchEmbed,
-            Operation::Completions | Operation::Images => {
+            Operation::Completions | Operation::Images | Operation::Responses => {
                 let e = unsupported(ProviderKind::Gemini, &call);
                 return Box::pin(async move { Err(e) });
             }

@@ -18,6 +18,7 @@ pub enum OpenAiEndpoint {
     Completions,
     Embeddings,
     ImagesGenerations,
+    Responses,
 }
 
 impl OpenAiEndpoint {
@@ -27,6 +28,7 @@ impl OpenAiEndpoint {
             OpenAiEndpoint::Completions => "/completions",
             OpenAiEndpoint::Embeddings => "/embeddings",
             OpenAiEndpoint::ImagesGenerations => "/images/generations",
+            OpenAiEndpoint::Responses => "/responses",
         }
     }
 }

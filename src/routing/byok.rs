@@ -24,6 +24,7 @@ use crate::secret::Secret;
 pub enum Endpoint {
     Chat,
     Messages,
+    Responses,
     Embeddings,
     Completions,
     Images,
@@ -36,6 +37,7 @@ impl Endpoint {
         match self {
             Endpoint::Chat => "/v1/chat/completions",
             Endpoint::Messages => "/v1/messages",
+            Endpoint::Responses => "/v1/responses",
             Endpoint::Embeddings => "/v1/embeddings",
             Endpoint::Completions => "/v1/completions",
             Endpoint::Images => "/v1/images/generations",
@@ -57,6 +59,14 @@ pub const SUPPORT: &[(Endpoint, &[ProviderKind])] = &[
     ),
     (
         Endpoint::Messages,
+        &[
+            ProviderKind::OpenAi,
+            ProviderKind::Anthropic,
+            ProviderKind::Gemini,
+        ],
+    ),
+    (
+        Endpoint::Responses,
         &[
             ProviderKind::OpenAi,
             ProviderKind::Anthropic,

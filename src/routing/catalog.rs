@@ -131,6 +131,35 @@ fn micro(usd_per_mtok: f64) -> u64 {
     (usd_per_mtok * 1_000_000.0).round() as u64
 }
 
+/// The family a dated snapshot belongs to: `claude-sonnet-4-5-20250929`,
+/// `gpt-4o-2024-08-06`, `gemini-2.5-flash-preview-05-20` and `…-latest` lose
+/// their date (and `-preview`) suffix. `None` when `id` has no such suffix.
+pub fn snapshot_family(id: &str) -> Option<&str> {
+    fn digits(s: &str, n: usize) -> bool {
+        s.len() == n && s.bytes().all(|b| b.is_ascii_digit())
+    }
+    let family = if let Some(family) = id.strip_suffix("-latest") {
+        family
+    } else {
+        let (head, last) = id.rsplit_once('-')?;
+        if digits(last, 8) {
+            head
+        } else if digits(last, 2) {
+            let (head, month) = head.rsplit_once('-')?;
+            if !digits(month, 2) {
+                return None;
+            }
+            match head.rsplit_once('-') {
+                Some((family, year)) if digits(year, 4) => family,
+                _ => head.strip_suffix("-preview")?,
+            }
+        } else {
+            return None;
+        }
+    };
+    Some(family).filter(|f| !f.is_empty())
+}
+
 impl Catalog {
     pub fn build(models: &[ModelSpec], aliases: &[AliasSpec]) -> Catalog {
         let mut by_id: Vec<Arc<ModelEntry>> = Vec::new();
@@ -264,16 +293,45 @@ impl Catalog {
                 .or_else(|| alias.targets.first())?;
             return Some(self.resolved(*provider, model.clone()));
         }
+        if let Some(entry) = snapshot_family(requested).and_then(|f| self.models.get(f)) {
+            return Some(self.snapshot(entry, requested));
+        }
         let (prefix, rest) = requested.split_once('/')?;
         let provider: ProviderKind = prefix.parse().ok()?;
+        if rest.is_empty() {
+            return None;
+        }
         if let Some(entry) = self.models.get(rest)
             && entry.provider == provider
         {
             return Some(self.resolved(provider, entry.id.clone()));
         }
-        let alias = self.aliases.get(rest)?;
-        let (_, model) = alias.targets.iter().find(|(p, _)| *p == provider)?;
-        Some(self.resolved(provider, model.clone()))
+        if let Some(alias) = self.aliases.get(rest) {
+            let (_, model) = alias.targets.iter().find(|(p, _)| *p == provider)?;
+            return Some(self.resolved(provider, model.clone()));
+        }
+        if let Some(entry) = snapshot_family(rest)
+            .and_then(|f| self.models.get(f))
+            .filter(|e| e.provider == provider)
+        {
+            return Some(self.snapshot(entry, rest));
+        }
+        // The open catalog: a model the catalog does not know, on a provider the
+        // gateway can reach, is forwarded as named (unpriced).
+        usable(provider).then(|| Resolved {
+            provider,
+            upstream_model: rest.into(),
+            entry: None,
+        })
+    }
+
+    /// A dated snapshot of `family`: sent upstream by its own name, priced as the family.
+    fn snapshot(&self, family: &Arc<ModelEntry>, requested: &str) -> Resolved {
+        Resolved {
+            provider: family.provider,
+            upstream_model: requested.into(),
+            entry: Some(family.clone()),
+        }
     }
 
     fn resolved(&self, provider: ProviderKind, upstream_model: Arc<str>) -> Resolved {
@@ -320,9 +378,51 @@ mod tests {
         assert_eq!(r.provider, ProviderKind::OpenAi);
         assert_eq!(&*r.upstream_model, "gpt-4o-mini");
         assert_eq!(c.resolve("openai/gpt-4o-mini", |_| true), Some(r));
-        assert!(c.resolve("anthropic/gpt-4o-mini", |_| true).is_none());
         assert!(c.resolve("nope", |_| true).is_none());
         assert!(c.resolve("azure/gpt-4o", |_| true).is_none());
+    }
+
+    #[test]
+    fn provider_prefixed_unknown_models_are_forwarded_unpriced_when_the_provider_is_usable() {
+        let c = catalog();
+        let r = c.resolve("openai/gpt-9-turbo", |_| true).unwrap();
+        assert_eq!(r.provider, ProviderKind::OpenAi);
+        assert_eq!(&*r.upstream_model, "gpt-9-turbo");
+        assert!(r.entry.is_none());
+        assert!(
+            c.resolve("openai/gpt-9-turbo", |p| p != ProviderKind::OpenAi)
+                .is_none()
+        );
+        assert!(
+            c.resolve("gpt-9-turbo", |_| true).is_none(),
+            "bare ids stay closed"
+        );
+        assert!(c.resolve("openai/", |_| true).is_none());
+    }
+
+    #[test]
+    fn dated_snapshots_resolve_to_their_family_price() {
+        let c = catalog();
+        for (snapshot, family) in [
+            ("claude-sonnet-4-5-20250929", "claude-sonnet-4-5"),
+            ("gpt-4o-2024-08-06", "gpt-4o"),
+            ("gemini-2.5-flash-preview-05-20", "gemini-2.5-flash"),
+            ("anthropic/claude-haiku-4-5-20251001", "claude-haiku-4-5"),
+        ] {
+            let r = c.resolve(snapshot, |_| true).unwrap();
+            let bare = snapshot.split_once('/').map_or(snapshot, |(_, m)| m);
+            assert_eq!(
+                &*r.upstream_model, bare,
+                "the snapshot goes upstream as named"
+            );
+            let entry = r.entry.unwrap();
+            assert_eq!(&*entry.id, family);
+            assert_eq!(r.provider, entry.provider);
+        }
+        assert_eq!(snapshot_family("gpt-4o"), None);
+        assert_eq!(snapshot_family("gpt-4.1-mini"), None);
+        assert_eq!(snapshot_family("o3-2025-04-16"), Some("o3"));
+        assert!(c.resolve("claude-unknown-4-20250929", |_| true).is_none());
     }
 
     #[test]

@@ -7,6 +7,7 @@
 //! - `reasons`: stop/finish reasons between dialects.
 //! - `anthropic`: OpenAI chat ⇄ Anthropic messages, requests and responses.
 //! - `gemini`: OpenAI chat and embeddings ⇄ Gemini generateContent / embedContent.
+//! - `responses`: OpenAI's Responses API ⇄ OpenAI chat, requests, answers and streams.
 //! - `sse`: an incremental server-sent-events parser.
 //! - `stream`: streaming translators between dialects, event by event.
 //! - `shape`: typed reads of JSON fields with path-naming errors, for every provider.
@@ -22,6 +23,7 @@ pub mod gemini;
 pub mod limits;
 pub mod peek;
 pub mod reasons;
+pub mod responses;
 mod shape;
 pub mod sse;
 pub mod stream;

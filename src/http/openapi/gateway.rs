@@ -34,6 +34,20 @@ pub struct ChatCompletionRequest {
     pub stream: Option<bool>,
 }
 
+/// `POST /v1/responses` (OpenAI's Responses API; routed to any provider by `model`).
+#[derive(Serialize, ToSchema)]
+#[schema(example = json!({"model": "gpt-4o-mini", "input": "Hello", "store": false}))]
+pub struct ResponsesRequest {
+    pub model: String,
+    /// A string, or a list of input items (messages, `function_call`,
+    /// `function_call_output`).
+    #[schema(value_type = Value)]
+    pub input: serde_json::Value,
+    pub instructions: Option<String>,
+    /// Server-sent typed events instead of one JSON body.
+    pub stream: Option<bool>,
+}
+
 /// An Anthropic message; `content` is a string or a list of content blocks.
 #[derive(Serialize, ToSchema)]
 pub struct AnthropicMessage {
@@ -149,6 +163,17 @@ pub fn chat_completions() {}
         MessagesErrors,
     ))]
 pub fn messages() {}
+
+#[utoipa::path(post, path = "/v1/responses", tag = "gateway",
+    request_body = ResponsesRequest,
+    responses(
+        (status = 200, description = "The response object (or, with `stream`, its typed events)", content(
+            (ProviderResponse = "application/json"),
+            (SseEvent = "text/event-stream"),
+        )),
+        GatewayErrors,
+    ))]
+pub fn responses() {}
 
 #[utoipa::path(post, path = "/v1/embeddings", tag = "gateway",
     request_body = EmbeddingsRequest,

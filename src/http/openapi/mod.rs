@@ -40,6 +40,7 @@ pub const SECURITY_SCHEMES: [&str; 4] = ["bearer", "x-api-key", "x-goog-api-key"
         gateway::openapi_json,
         gateway::chat_completions,
         gateway::messages,
+        gateway::responses,
         gateway::embeddings,
         gateway::completions,
         gateway::images,

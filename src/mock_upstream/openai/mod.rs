@@ -6,6 +6,7 @@
 //! - [`embeddings`]: `POST /v1/embeddings`, vectors from
 //!   [`embedding`](super::embedding).
 //! - [`images`]: `POST /v1/images/generations`.
+//! - [`responses`]: `POST /v1/responses`, the Responses API, whole and streamed.
 //! - [`azure`]: `POST /openai/deployments/{deployment}/…?api-version=…`,
 //!   `api-key` auth in front of [`chat`] and [`embeddings`].
 //!
@@ -19,6 +20,7 @@ mod chat;
 mod completions;
 mod embeddings;
 mod images;
+mod responses;
 
 use std::sync::Arc;
 
@@ -63,6 +65,15 @@ pub(crate) async fn embeddings(
     answer_with_bearer(&state, &headers, &body, Endpoint::Embeddings).await
 }
 
+/// `POST /v1/responses`.
+pub(crate) async fn responses(
+    State(state): State<Arc<MockState>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    answer_with_bearer(&state, &headers, &body, Endpoint::Responses).await
+}
+
 /// `POST /v1/images/generations`.
 pub(crate) async fn image_generations(
     State(state): State<Arc<MockState>>,
@@ -78,6 +89,7 @@ enum Endpoint {
     Completions,
     Embeddings,
     Images,
+    Responses,
 }
 
 async fn answer_with_bearer(
@@ -94,6 +106,7 @@ async fn answer_with_bearer(
             Endpoint::Completions => completions::answer(state, n, body).await,
             Endpoint::Embeddings => embeddings::answer(body, ModelFrom::Body).await,
             Endpoint::Images => images::answer(n, body).await,
+            Endpoint::Responses => responses::answer(state, n, body).await,
         },
     };
     with_request_id(result, n)
