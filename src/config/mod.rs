@@ -40,8 +40,10 @@ pub enum ConfigError {
 }
 
 mod raw;
+mod redis;
 
 pub use raw::*;
+pub use redis::{RawOnFailure, RawOnFailureEach, RawRedis, RedisConfig};
 
 // ---------- validated configuration ----------
 
@@ -56,6 +58,8 @@ pub struct Config {
     pub exchange_rates: ExchangeRates,
     pub usage: UsageConfig,
     pub metrics: MetricsConfig,
+    /// `[redis]`: shared state for several instances; `None`: in process.
+    pub redis: Option<RedisConfig>,
     /// `[[models]]`, validated: the catalog adds them to (or over) its built-ins.
     pub models: Vec<ModelSpec>,
     /// `[[aliases]]`, validated.
@@ -438,6 +442,11 @@ impl Validator<'_> {
             None => PepperSource::File(data_dir.join("tollgate.pepper")),
         };
 
+        let redis_url = self.expand("redis.url", &raw.redis.url)?;
+        let redis = raw
+            .redis
+            .validate(redis_url)
+            .map_err(|(key, value, problem)| self.invalid(key, value, problem))?;
         let storage_url = match self.expand("storage.url", &raw.storage.url)? {
             Some(url) => url,
             None => format!("sqlite://{}", data_dir.join("tollgate.db").display()),
@@ -556,6 +565,7 @@ impl Validator<'_> {
                 max_uri_bytes: raw.server.max_uri_bytes as usize,
                 max_header_bytes: raw.server.max_header_bytes as usize,
             },
+            redis,
             metrics: MetricsConfig {
                 listen: metrics_listen,
                 bearer_token: metrics_token,

@@ -17,6 +17,7 @@ pub struct RawConfig {
     pub billing: RawBilling,
     pub usage: RawUsage,
     pub metrics: RawMetrics,
+    pub redis: super::redis::RawRedis,
     pub models: Vec<RawModel>,
     pub aliases: Vec<RawAlias>,
 }

@@ -11,6 +11,7 @@ mod byok;
 mod chat;
 mod cli;
 mod conformance;
+mod distributed;
 mod durability;
 mod edge;
 mod errors;
