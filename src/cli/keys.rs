@@ -232,7 +232,11 @@ async fn dispatch(config: &Config, store: &Store, cmd: KeysCommand) -> anyhow::R
             let hasher = KeyHasher::new(&config.keys.load_pepper()?);
             let issued =
                 key_service::rotate(store, &hasher, &config.keys.prefix, &id, grace).await?;
-            broadcast(config, KeyChange::Key(issued.record.kid.as_str().to_owned())).await;
+            broadcast(
+                config,
+                KeyChange::Key(issued.record.kid.as_str().to_owned()),
+            )
+            .await;
             print_issued(&issued.record, issued.key.expose(), json, "rotated")
         }
         KeysCommand::Revoke { id, json } => {

@@ -78,8 +78,7 @@ return 1
 
 static RESERVE_SCRIPT: LazyLock<redis::Script> = LazyLock::new(|| redis::Script::new(RESERVE));
 static SETTLE_SCRIPT: LazyLock<redis::Script> = LazyLock::new(|| redis::Script::new(SETTLE));
-static PERSISTED_SCRIPT: LazyLock<redis::Script> =
-    LazyLock::new(|| redis::Script::new(PERSISTED));
+static PERSISTED_SCRIPT: LazyLock<redis::Script> = LazyLock::new(|| redis::Script::new(PERSISTED));
 static SET_BALANCE_SCRIPT: LazyLock<redis::Script> =
     LazyLock::new(|| redis::Script::new(SET_BALANCE));
 
@@ -87,7 +86,9 @@ static SET_BALANCE_SCRIPT: LazyLock<redis::Script> =
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Reserved {
     Held,
-    Insufficient { available: i64 },
+    Insufficient {
+        available: i64,
+    },
     /// Redis has no balance for this account yet: seed it from the database.
     Unknown,
 }
@@ -102,7 +103,11 @@ impl Cluster {
     }
 
     /// Holds `amount_micro` on the account if its available balance covers it.
-    pub async fn reserve(&self, account_id: &str, amount_micro: i64) -> Result<Reserved, ClusterError> {
+    pub async fn reserve(
+        &self,
+        account_id: &str,
+        amount_micro: i64,
+    ) -> Result<Reserved, ClusterError> {
         let answer: redis::RedisResult<(i64, i64)> = RESERVE_SCRIPT
             .key(self.account_key(account_id))
             .arg(amount_micro.max(0))

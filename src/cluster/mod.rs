@@ -131,7 +131,11 @@ impl Cluster {
 
     /// Records how Redis answered a call for `concern` (logs outage edges, counts
     /// failures) and converts its error.
-    fn observe<T>(&self, concern: Concern, result: redis::RedisResult<T>) -> Result<T, ClusterError> {
+    fn observe<T>(
+        &self,
+        concern: Concern,
+        result: redis::RedisResult<T>,
+    ) -> Result<T, ClusterError> {
         let health = &self.0.health[concern as usize];
         match result {
             Ok(v) => {

@@ -43,14 +43,29 @@ async fn gcra_admits_the_burst_then_refuses_with_retry_after() {
     assert!(!denied.allowed);
     assert_eq!(denied.remaining, 0);
     // One request costs 20 minutes: the next is about 20 minutes away.
-    assert!(denied.retry_after > Duration::from_secs(19 * 60), "{denied:?}");
-    assert!(denied.retry_after <= Duration::from_secs(20 * 60), "{denied:?}");
+    assert!(
+        denied.retry_after > Duration::from_secs(19 * 60),
+        "{denied:?}"
+    );
+    assert!(
+        denied.retry_after <= Duration::from_secs(20 * 60),
+        "{denied:?}"
+    );
     // The bucket is full again after an hour's worth of debt.
-    assert!(denied.reset_after > Duration::from_secs(59 * 60), "{denied:?}");
+    assert!(
+        denied.reset_after > Duration::from_secs(59 * 60),
+        "{denied:?}"
+    );
     // Other keys and other quotas are separate buckets.
     assert!(c.check_rate("other", &q).await.expect("answers").allowed);
     let edited = quota(5, Period::Hour, 5);
-    assert_eq!(c.check_rate("kid", &edited).await.expect("answers").remaining, 4);
+    assert_eq!(
+        c.check_rate("kid", &edited)
+            .await
+            .expect("answers")
+            .remaining,
+        4
+    );
 }
 
 #[tokio::test]
@@ -82,7 +97,10 @@ async fn leases_cap_in_flight_and_free_their_place_on_drop() {
     // The release runs on its own task: wait for it with a deadline.
     let start = tokio::time::Instant::now();
     while c.leases("kid").await.expect("answers") != 1 {
-        assert!(start.elapsed() < Duration::from_secs(5), "lease not released");
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "lease not released"
+        );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     let again = c.acquire("kid", 2).await.expect("answers");
@@ -114,17 +132,26 @@ async fn leases_of_a_dead_holder_expire_and_live_ones_are_renewed() {
 #[tokio::test]
 async fn balances_reserve_settle_and_persist() {
     let c = cluster();
-    assert_eq!(c.reserve("acct", 10).await.expect("answers"), Reserved::Unknown);
+    assert_eq!(
+        c.reserve("acct", 10).await.expect("answers"),
+        Reserved::Unknown
+    );
     let epoch = c.balance_epoch("acct").await.expect("answers");
     assert!(c.set_balance("acct", &epoch, 100).await.expect("answers"));
-    assert_eq!(c.reserve("acct", 60).await.expect("answers"), Reserved::Held);
+    assert_eq!(
+        c.reserve("acct", 60).await.expect("answers"),
+        Reserved::Held
+    );
     assert_eq!(
         c.reserve("acct", 60).await.expect("answers"),
         Reserved::Insufficient { available: 40 }
     );
     // The request cost 30 of the 60 held: 70 available until it is committed.
     c.settle("acct", 60, "acct", 30).await.expect("answers");
-    assert_eq!(c.balance_parts("acct").await.expect("answers"), (100, 30, 0));
+    assert_eq!(
+        c.balance_parts("acct").await.expect("answers"),
+        (100, 30, 0)
+    );
     c.persisted("acct", 30).await.expect("answers");
     assert_eq!(c.balance_parts("acct").await.expect("answers"), (70, 0, 0));
     assert_eq!(
@@ -176,9 +203,14 @@ async fn key_changes_reach_subscribers_and_bump_the_version() {
     c.publish_key_change(&KeyChange::Key("abc123".into()))
         .await
         .expect("answers");
-    c.publish_key_change(&KeyChange::All).await.expect("answers");
+    c.publish_key_change(&KeyChange::All)
+        .await
+        .expect("answers");
     let first = tokio::time::timeout(Duration::from_secs(5), changes.next()).await;
-    assert_eq!(first.expect("in time"), Some(KeyChange::Key("abc123".into())));
+    assert_eq!(
+        first.expect("in time"),
+        Some(KeyChange::Key("abc123".into()))
+    );
     let second = tokio::time::timeout(Duration::from_secs(5), changes.next()).await;
     assert_eq!(second.expect("in time"), Some(KeyChange::All));
     assert_eq!(c.key_version().await.expect("answers"), v0 + 2);

@@ -69,8 +69,8 @@ impl RawRedis {
     pub(super) fn validate(&self, url: Option<String>) -> Result<Option<RedisConfig>, Invalid> {
         let on_failure = match &self.on_failure {
             RawOnFailure::All(s) => {
-                let each = OnFailure::parse(s)
-                    .ok_or(("redis.on_failure", s.clone(), ON_FAILURE_HELP))?;
+                let each =
+                    OnFailure::parse(s).ok_or(("redis.on_failure", s.clone(), ON_FAILURE_HELP))?;
                 OnFailurePolicy {
                     limits: each,
                     concurrency: each,

@@ -29,7 +29,10 @@ pub enum Balances {
     /// In this process; the usage writer tells it what was persisted.
     Local(Arc<Ledger>),
     /// In Redis, shared by every instance; `ledger` holds only the terms here.
-    Shared { ledger: Arc<Ledger>, cluster: Cluster },
+    Shared {
+        ledger: Arc<Ledger>,
+        cluster: Cluster,
+    },
 }
 
 impl Balances {
@@ -185,6 +188,9 @@ async fn seed(ledger: &Ledger, cluster: &Cluster, account_id: &str) -> Result<()
     }
     // Commits kept landing: the stored balance is older, which the epoch
     // guard keeps correct (it only lacks a credit made meanwhile).
-    tracing::debug!(account = account_id, "balance refresh lost every race with commits; next refresh retries");
+    tracing::debug!(
+        account = account_id,
+        "balance refresh lost every race with commits; next refresh retries"
+    );
     Ok(())
 }

@@ -31,8 +31,8 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
 use super::UsageEvent;
-use super::bounds::clamp_event;
 use super::balances::Balances;
+use super::bounds::clamp_event;
 use super::spill::SpillFile;
 use crate::store::{Store, StoreError};
 

@@ -24,7 +24,13 @@ output_usd_per_mtok = 2000.0
 /// Creates a key through instance 0's management API: (plaintext, id).
 async fn create_key(cluster: &Instances, spec: Value) -> (String, String) {
     let res = cluster
-        .admin_on(0, &cluster.admin_key, Method::POST, "/admin/keys", Some(spec))
+        .admin_on(
+            0,
+            &cluster.admin_key,
+            Method::POST,
+            "/admin/keys",
+            Some(spec),
+        )
         .await;
     assert_eq!(res.status(), 201);
     let body: Value = res.json().await.unwrap();
@@ -98,16 +104,23 @@ async fn a_concurrency_cap_holds_across_instances() {
     assert_eq!(count(&results, 429), 10, "{results:?}");
     for (status, body) in &results {
         if *status == 429 {
-            assert_eq!(body["error"]["code"], "concurrency_limit_exceeded", "{body}");
+            assert_eq!(
+                body["error"]["code"], "concurrency_limit_exceeded",
+                "{body}"
+            );
         }
     }
     assert_eq!(cluster.mock.stats().await["requests"], 2);
     // The places were given back: two at once are admitted again, on any instance.
     let fast = chat_body("gpt-4o-mini", "hi");
-    eventually(Duration::from_secs(5), "the leases to be released", || async {
-        let again = burst(&cluster, &key, &fast, 2).await;
-        (count(&again, 200) == 2).then_some(())
-    })
+    eventually(
+        Duration::from_secs(5),
+        "the leases to be released",
+        || async {
+            let again = burst(&cluster, &key, &fast, 2).await;
+            (count(&again, 200) == 2).then_some(())
+        },
+    )
     .await;
 }
 
@@ -138,29 +151,56 @@ async fn revoking_on_one_instance_refuses_the_key_on_the_others_within_a_second(
 
     // An API key, revoked through instance 0's admin API.
     let res = cluster
-        .admin_on(0, &cluster.admin_key, Method::POST, &format!("/admin/keys/{id}/revoke"), None)
+        .admin_on(
+            0,
+            &cluster.admin_key,
+            Method::POST,
+            &format!("/admin/keys/{id}/revoke"),
+            None,
+        )
         .await;
     assert_eq!(res.status(), 200);
     for i in 1..3 {
-        eventually(Duration::from_secs(1), "instance to refuse the revoked key", || async {
-            let res = cluster.chat_on(i, &key, &body).await;
-            (res.status() == 401).then_some(res)
-        })
+        eventually(
+            Duration::from_secs(1),
+            "instance to refuse the revoked key",
+            || async {
+                let res = cluster.chat_on(i, &key, &body).await;
+                (res.status() == 401).then_some(res)
+            },
+        )
         .await;
     }
-    let err = expect_error(cluster.chat_on(2, &key, &body).await, 401, "revoked_api_key").await;
+    let err = expect_error(
+        cluster.chat_on(2, &key, &body).await,
+        401,
+        "revoked_api_key",
+    )
+    .await;
     assert!(err.to_string().contains("revoked"), "{err}");
 
     // A management key, revoked through instance 1.
     let res = cluster
-        .admin_on(1, &cluster.admin_key, Method::POST, &format!("/admin/keys/{mk_id}/revoke"), None)
+        .admin_on(
+            1,
+            &cluster.admin_key,
+            Method::POST,
+            &format!("/admin/keys/{mk_id}/revoke"),
+            None,
+        )
         .await;
     assert_eq!(res.status(), 200);
     for i in [0, 2] {
-        eventually(Duration::from_secs(1), "instance to refuse the revoked management key", || async {
-            let res = cluster.admin_on(i, &mk, Method::GET, "/admin/keys", None).await;
-            (res.status() == 401).then_some(())
-        })
+        eventually(
+            Duration::from_secs(1),
+            "instance to refuse the revoked management key",
+            || async {
+                let res = cluster
+                    .admin_on(i, &mk, Method::GET, "/admin/keys", None)
+                    .await;
+                (res.status() == 401).then_some(())
+            },
+        )
         .await;
     }
 
@@ -168,10 +208,14 @@ async fn revoking_on_one_instance_refuses_the_key_on_the_others_within_a_second(
     let (ok, _, err) = cli(&cluster.config, &["keys", "revoke", &cli_id]).await;
     assert!(ok, "{err}");
     for i in 0..3 {
-        eventually(Duration::from_secs(1), "instance to refuse the CLI-revoked key", || async {
-            let res = cluster.chat_on(i, &cli_key, &body).await;
-            (res.status() == 401).then_some(())
-        })
+        eventually(
+            Duration::from_secs(1),
+            "instance to refuse the CLI-revoked key",
+            || async {
+                let res = cluster.chat_on(i, &cli_key, &body).await;
+                (res.status() == 401).then_some(())
+            },
+        )
         .await;
     }
 }
@@ -201,13 +245,22 @@ async fn rotation_grace_works_across_instances() {
         )
         .await;
     assert_eq!(res.status(), 200);
-    let new: String = res.json::<Value>().await.unwrap()["key"].as_str().unwrap().to_owned();
+    let new: String = res.json::<Value>().await.unwrap()["key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     assert_ne!(new, old);
-    eventually(Duration::from_secs(1), "instance 1 to accept the new secret", || async {
-        (cluster.chat_on(1, &new, &body).await.status() == 200).then_some(())
-    })
+    eventually(
+        Duration::from_secs(1),
+        "instance 1 to accept the new secret",
+        || async { (cluster.chat_on(1, &new, &body).await.status() == 200).then_some(()) },
+    )
     .await;
-    assert_eq!(cluster.chat_on(1, &old, &body).await.status(), 200, "the old secret is in grace");
+    assert_eq!(
+        cluster.chat_on(1, &old, &body).await.status(),
+        200,
+        "the old secret is in grace"
+    );
 
     // Rotated again with no grace: the previous secret stops everywhere.
     let res = cluster
@@ -220,10 +273,15 @@ async fn rotation_grace_works_across_instances() {
         )
         .await;
     assert_eq!(res.status(), 200);
-    let newest: String = res.json::<Value>().await.unwrap()["key"].as_str().unwrap().to_owned();
-    eventually(Duration::from_secs(1), "instance 1 to refuse the replaced secret", || async {
-        (cluster.chat_on(1, &new, &body).await.status() == 401).then_some(())
-    })
+    let newest: String = res.json::<Value>().await.unwrap()["key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    eventually(
+        Duration::from_secs(1),
+        "instance 1 to refuse the replaced secret",
+        || async { (cluster.chat_on(1, &new, &body).await.status() == 401).then_some(()) },
+    )
     .await;
     assert_eq!(cluster.chat_on(1, &newest, &body).await.status(), 200);
     assert_eq!(cluster.chat_on(1, &old, &body).await.status(), 401);
@@ -235,7 +293,12 @@ async fn a_balance_is_never_overdrawn_by_more_than_one_request_across_instances(
     let admin = |method: Method, path: &'static str, body: Value| {
         cluster.admin_on(0, &cluster.admin_key, method, path, Some(body))
     };
-    let res = admin(Method::POST, "/admin/accounts", json!({"name": "tight", "id": "tight"})).await;
+    let res = admin(
+        Method::POST,
+        "/admin/accounts",
+        json!({"name": "tight", "id": "tight"}),
+    )
+    .await;
     assert_eq!(res.status(), 201);
     let res = admin(
         Method::PATCH,
@@ -248,9 +311,19 @@ async fn a_balance_is_never_overdrawn_by_more_than_one_request_across_instances(
     let body = json!({"model": PRICEY, "max_tokens": 10, "messages": [{"role": "user", "content": "[[mock:words=10]]"}]});
     // Nothing to spend yet, on any instance.
     for i in 0..3 {
-        expect_error(cluster.chat_on(i, &key, &body).await, 402, "insufficient_balance").await;
+        expect_error(
+            cluster.chat_on(i, &key, &body).await,
+            402,
+            "insufficient_balance",
+        )
+        .await;
     }
-    let res = admin(Method::POST, "/admin/accounts/tight/credit", json!({"amount": "0.40"})).await;
+    let res = admin(
+        Method::POST,
+        "/admin/accounts/tight/credit",
+        json!({"amount": "0.40"}),
+    )
+    .await;
     assert_eq!(res.status(), 200);
 
     let results = burst(&cluster, &key, &body, 60).await;
@@ -270,10 +343,20 @@ async fn a_balance_is_never_overdrawn_by_more_than_one_request_across_instances(
         if store.count_usage_events().await.unwrap() < 63 {
             return None;
         }
-        Some(store.account_billing("tight").await.unwrap().unwrap().balance_micro)
+        Some(
+            store
+                .account_billing("tight")
+                .await
+                .unwrap()
+                .unwrap()
+                .balance_micro,
+        )
     })
     .await;
-    assert!(final_balance >= -one_request_max, "overdrawn: {final_balance}");
+    assert!(
+        final_balance >= -one_request_max,
+        "overdrawn: {final_balance}"
+    );
 }
 
 async fn redis_failures(base: &str, concern: &str) -> u64 {
@@ -286,7 +369,10 @@ async fn redis_failures(base: &str, concern: &str) -> u64 {
         .await
         .unwrap();
     text.lines()
-        .filter(|l| l.starts_with("tollgate_redis_failures_total") && l.contains(&format!("concern=\"{concern}\"")))
+        .filter(|l| {
+            l.starts_with("tollgate_redis_failures_total")
+                && l.contains(&format!("concern=\"{concern}\""))
+        })
         .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
         .map(|v| v as u64)
         .sum()
@@ -307,26 +393,38 @@ async fn redis_killed_mid_load_fails_closed_with_503_then_recovers() {
 
     cluster.redis.kill().await;
     for i in 0..2 {
-        let res = eventually(Duration::from_secs(10), "requests to be refused", || async {
-            let res = cluster.chat_on(i, &key, &body).await;
-            (res.status() == 503).then_some(res)
-        })
+        let res = eventually(
+            Duration::from_secs(10),
+            "requests to be refused",
+            || async {
+                let res = cluster.chat_on(i, &key, &body).await;
+                (res.status() == 503).then_some(res)
+            },
+        )
         .await;
         assert_eq!(res.headers()["retry-after"], "1");
         let err = expect_error(res, 503, "limiter_unavailable").await;
-        assert!(err["error"]["message"].as_str().unwrap().contains("Redis"), "{err}");
+        assert!(
+            err["error"]["message"].as_str().unwrap().contains("Redis"),
+            "{err}"
+        );
     }
     let upstream_before = cluster.mock.stats().await["requests"].as_u64().unwrap();
     let refused = burst(&cluster, &key, &body, 10).await;
     assert_eq!(count(&refused, 503), 10, "{refused:?}");
-    assert_eq!(cluster.mock.stats().await["requests"].as_u64().unwrap(), upstream_before);
+    assert_eq!(
+        cluster.mock.stats().await["requests"].as_u64().unwrap(),
+        upstream_before
+    );
     assert!(redis_failures(&cluster.nodes[0].base, "limits").await >= 1);
 
     cluster.redis.restart().await;
     for i in 0..2 {
-        eventually(Duration::from_secs(15), "the instance to use Redis again", || async {
-            (cluster.chat_on(i, &key, &body).await.status() == 200).then_some(())
-        })
+        eventually(
+            Duration::from_secs(15),
+            "the instance to use Redis again",
+            || async { (cluster.chat_on(i, &key, &body).await.status() == 200).then_some(()) },
+        )
         .await;
     }
     for (status, _) in burst(&cluster, &key, &body, 10).await {
@@ -352,17 +450,24 @@ async fn redis_killed_mid_load_fails_open_then_limits_again() {
     let open = burst(&cluster, &key, &body, 6).await;
     assert_eq!(count(&open, 200), 6, "{open:?}");
     for (_, body) in &open {
-        assert!(body["_limit_header"].is_null(), "no limit headers without a decision: {body}");
+        assert!(
+            body["_limit_header"].is_null(),
+            "no limit headers without a decision: {body}"
+        );
     }
     assert!(redis_failures(&cluster.nodes[0].base, "limits").await >= 1);
     assert!(redis_failures(&cluster.nodes[1].base, "limits").await >= 1);
 
     // The restarted Redis is empty: a fresh bucket of 3, enforced again across both.
     cluster.redis.restart().await;
-    eventually(Duration::from_secs(15), "limits to be enforced again", || async {
-        let res = cluster.chat_on(0, &key, &body).await;
-        (res.status() == 200 && res.headers().contains_key("x-ratelimit-limit")).then_some(())
-    })
+    eventually(
+        Duration::from_secs(15),
+        "limits to be enforced again",
+        || async {
+            let res = cluster.chat_on(0, &key, &body).await;
+            (res.status() == 200 && res.headers().contains_key("x-ratelimit-limit")).then_some(())
+        },
+    )
     .await;
     let after = burst(&cluster, &key, &body, 6).await;
     assert!(count(&after, 429) >= 4, "{after:?}");
