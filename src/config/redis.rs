@@ -112,3 +112,89 @@ impl RawRedis {
         }))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::config::{Config, ConfigError};
+    use crate::domain::{OnFailure, OnFailurePolicy};
+
+    fn load(toml: &str) -> Result<Config, ConfigError> {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("t.toml");
+        std::fs::write(&path, toml).expect("written");
+        Config::load(Some(&path))
+    }
+
+    #[test]
+    fn absent_or_empty_means_in_process() {
+        assert!(load("").expect("valid").redis.is_none());
+        assert!(
+            load("[redis]\nurl = \"\"\n")
+                .expect("valid")
+                .redis
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn defaults_fail_limits_open_and_balances_closed() {
+        let r = load("[redis]\nurl = \"redis://127.0.0.1:6379\"\n")
+            .expect("valid")
+            .redis
+            .expect("configured");
+        assert_eq!(r.url.expose(), "redis://127.0.0.1:6379");
+        assert_eq!(r.on_failure, OnFailurePolicy::default());
+        assert_eq!(r.on_failure.balances, OnFailure::Closed);
+        assert_eq!(r.on_failure.limits, OnFailure::Open);
+    }
+
+    #[test]
+    fn one_word_sets_every_concern() {
+        let r = load("[redis]\nurl = \"redis://h:1\"\non_failure = \"closed\"\n")
+            .expect("valid")
+            .redis
+            .expect("configured");
+        assert_eq!(
+            r.on_failure,
+            OnFailurePolicy {
+                limits: OnFailure::Closed,
+                concurrency: OnFailure::Closed,
+                balances: OnFailure::Closed,
+            }
+        );
+    }
+
+    #[test]
+    fn a_table_sets_some_and_keeps_the_other_defaults() {
+        let r = load(
+            "[redis]\nurl = \"redis://h:1\"\non_failure = { concurrency = \"closed\", balances = \"open\" }\n",
+        )
+        .expect("valid")
+        .redis
+        .expect("configured");
+        assert_eq!(r.on_failure.limits, OnFailure::Open);
+        assert_eq!(r.on_failure.concurrency, OnFailure::Closed);
+        assert_eq!(r.on_failure.balances, OnFailure::Open);
+    }
+
+    #[test]
+    fn bad_values_and_unknown_keys_stop_startup() {
+        let err = load("[redis]\nurl = \"redis://h:1\"\non_failure = \"sometimes\"\n")
+            .expect_err("bad word");
+        assert!(err.to_string().contains("redis.on_failure"), "{err}");
+        assert!(err.to_string().contains("sometimes"), "{err}");
+        let err = load("[redis]\nurl = \"redis://h:1\"\non_failure = { limits = \"shut\" }\n")
+            .expect_err("bad word in the table");
+        assert!(err.to_string().contains("redis.on_failure.limits"), "{err}");
+        assert!(load("[redis]\nurl = \"redis://h:1\"\nurls = 1\n").is_err());
+        assert!(load("[redis]\non_failure = { limit = \"open\" }\n").is_err());
+    }
+
+    #[test]
+    fn a_non_redis_url_is_refused_without_echoing_its_password() {
+        let err = load("[redis]\nurl = \"http://user:hunter2@h:1\"\n").expect_err("not redis");
+        let msg = err.to_string();
+        assert!(msg.contains("redis.url"), "{msg}");
+        assert!(!msg.contains("hunter2"), "{msg}");
+    }
+}
