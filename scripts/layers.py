@@ -29,7 +29,7 @@ LAYERS = [
     ["policy", "routing", "metering", "key_service", "telemetry"],
     ["auth"],
     ["providers"],
-    ["store", "translate"],
+    ["store", "translate", "cluster"],
     ["config"],
     ["keys", "outbound", "seal"],
     ["domain", "secret"],

@@ -34,6 +34,8 @@ pub enum StartError {
     Bootstrap(#[from] crate::key_service::BootstrapError),
     #[error("cannot set up upstream clients: {0}")]
     Upstream(#[from] crate::providers::UpstreamError),
+    #[error("[redis] url: {0}")]
+    Redis(#[from] crate::cluster::ClusterError),
 }
 
 /// A built gateway: state plus its background tasks (stopped when dropped).
@@ -68,16 +70,33 @@ impl App {
                 .map(|k| k.expose().as_str()),
         )
         .await?;
-        let cache = KeyCache::new(store.clone(), config.keys.cache_ttl);
+        let cluster = match &config.redis {
+            Some(redis) => Some(crate::cluster::Cluster::open(
+                redis.url.expose(),
+                crate::cluster::KEY_PREFIX,
+            )?),
+            None => None,
+        };
+        let mut cache = KeyCache::new(store.clone(), config.keys.cache_ttl);
+        if let Some(cluster) = &cluster {
+            cache = cache.with_broadcast(cluster.clone());
+        }
         let background = cache.spawn_background(config.keys.revocation_poll);
         let brake = crate::auth::FailureBrake::new(config.keys.auth_failures);
         let auth = Authenticator::new(&config.keys.prefix, hasher.clone(), cache, brake);
         let catalog = Catalog::build(&config.models, &config.aliases);
         let upstreams = Upstreams::new(&config)?;
         let ledger = Arc::new(Ledger::new(store.clone()));
+        let balances = match &cluster {
+            Some(cluster) => crate::metering::balances::Balances::Shared {
+                ledger,
+                cluster: cluster.clone(),
+            },
+            None => crate::metering::balances::Balances::Local(ledger),
+        };
         let (usage_sink, writer) = sink::spawn(
             store.clone(),
-            ledger.clone(),
+            balances.clone(),
             config.usage.queue_capacity,
             sink::SpillConfig {
                 path: config.usage.spill_path.clone(),
@@ -92,7 +111,13 @@ impl App {
         crate::telemetry::install_metrics();
         let metering = Metering {
             sink: usage_sink,
-            balances: crate::metering::balances::Balances::Local(ledger),
+            balances,
+            balances_on_failure: config
+                .redis
+                .as_ref()
+                .map(|r| r.on_failure)
+                .unwrap_or_default()
+                .balances,
             rates: config.exchange_rates.clone(),
         };
         Ok(App {
@@ -106,6 +131,7 @@ impl App {
                 rate_limiter: LocalRateLimiter::new(),
                 concurrency: ConcurrencyLimiter::new(),
                 metering,
+                cluster,
             }),
             background,
             writer: Some(writer),

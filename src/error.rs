@@ -98,6 +98,10 @@ pub enum ApiError {
     ConcurrencyLimited(u32),
     #[error("method not allowed on this route")]
     MethodNotAllowed,
+    /// Shared state (Redis) did not answer and `[redis] on_failure` says closed.
+    /// `code` is `limiter_unavailable` or `balance_unavailable`.
+    #[error("{message}")]
+    StateUnavailable { code: &'static str, message: String },
     #[error(transparent)]
     Upstream(#[from] UpstreamError),
     /// Our fault. The source is logged (with its causes), never sent.
@@ -222,6 +226,9 @@ impl ApiError {
                     "concurrency_limit_exceeded".into(),
                     None,
                 ),
+                ApiError::StateUnavailable { code, .. } => {
+                    (StatusCode::SERVICE_UNAVAILABLE, (*code).into(), None)
+                }
                 ApiError::MethodNotAllowed => (
                     StatusCode::METHOD_NOT_ALLOWED,
                     "method_not_allowed".into(),
@@ -262,6 +269,7 @@ impl ApiError {
             | ApiError::RateLimited(_)
             | ApiError::AuthBraked(_)
             | ApiError::ConcurrencyLimited(_)
+            | ApiError::StateUnavailable { .. }
             | ApiError::BodyTimeout(_) => true,
             _ => false,
         }
@@ -293,6 +301,9 @@ impl ApiError {
             && let Some(secs) = e.retry_after_secs()
         {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        if let ApiError::StateUnavailable { .. } = self {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
         }
         res.extensions_mut().insert(RenderedError {
             parts: parts.clone(),
@@ -445,7 +456,13 @@ impl From<crate::policy::PolicyError> for ApiError {
             P::RateLimited(s) => ApiError::RateLimited(s.into()),
             P::ConcurrencyLimited(max) => ApiError::ConcurrencyLimited(max),
             P::ModelNotAllowed(model) => ApiError::ModelNotAllowed(model),
-            e @ P::LimitsUnavailable(_) => ApiError::internal(e),
+            P::LimitsUnavailable(limit, _) => ApiError::StateUnavailable {
+                code: "limiter_unavailable",
+                message: format!(
+                    "the shared {} store (Redis) is not answering and [redis] on_failure is closed; retry shortly",
+                    limit.as_str()
+                ),
+            },
         }
     }
 }
@@ -475,6 +492,12 @@ impl From<crate::metering::billing::BillingError> for ApiError {
                 currency,
             },
             B::Unpriced { model } => ApiError::UnpricedModel(model),
+            B::Ledger(crate::metering::ledger::LedgerError::Shared(_)) => {
+                ApiError::StateUnavailable {
+                    code: "balance_unavailable",
+                    message: "the shared balance store (Redis) is not answering and [redis] on_failure is closed for balances; retry shortly".into(),
+                }
+            }
             other => ApiError::internal(other),
         }
     }

@@ -27,6 +27,8 @@
 //! - `providers`: the `Adapter` trait and one impl per dialect, credentials resolved
 //!   once, shared sending, stream relaying.
 //! - `store`: persistence behind one trait per concern (SQLite today).
+//! - `cluster`: state shared by several instances in Redis (limits, leases,
+//!   balances, key-change broadcasts).
 //! - `translate`: pure functions over wire formats.
 //! - `config`: defaults < TOML file < `TOLLGATE_…` env, validated once.
 //! - `keys`: the key format (checksummed), peppered hashing, scopes, key policy.
@@ -41,6 +43,7 @@
 
 pub mod app;
 pub mod auth;
+pub mod cluster;
 pub mod config;
 pub mod domain;
 pub mod error;

@@ -32,6 +32,8 @@ pub struct Services {
     pub rate_limiter: LocalRateLimiter,
     pub concurrency: ConcurrencyLimiter,
     pub metering: Metering,
+    /// `[redis]`: limits and leases shared by every instance; `None`: in process.
+    pub cluster: Option<crate::cluster::Cluster>,
 }
 
 impl AppState {
@@ -53,6 +55,18 @@ impl AppState {
     }
     pub fn concurrency(&self) -> &ConcurrencyLimiter {
         &self.0.concurrency
+    }
+    pub fn cluster(&self) -> Option<&crate::cluster::Cluster> {
+        self.0.cluster.as_ref()
+    }
+    /// `[redis] on_failure` (its defaults without Redis: nothing can fail then).
+    pub fn on_failure(&self) -> crate::domain::OnFailurePolicy {
+        self.0
+            .config
+            .redis
+            .as_ref()
+            .map(|r| r.on_failure)
+            .unwrap_or_default()
     }
     pub fn metering(&self) -> &Metering {
         &self.0.metering

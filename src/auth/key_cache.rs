@@ -19,6 +19,12 @@
 //! The found cache holds only kids that exist, so its size is bounded by the key
 //! table, whoever asks.
 //!
+//! With `[redis]`, changes are also broadcast (`crate::cluster::broadcast`): the
+//! instance that makes one publishes it and every instance evicts at once, well
+//! under a second. A message missed while disconnected is caught on reconnect (the
+//! whole cache is dropped) and by the version check every [`RECONCILE_EVERY`]; the
+//! database poll above stays as the last line.
+//!
 //! `last_used_at` is coalesced: each cached key remembers when it was last marked,
 //! and only the first use per second per key takes a (short) lock to join the dirty
 //! set that a background task writes in one batch every few seconds.
@@ -32,6 +38,7 @@ use moka::future::Cache;
 use parking_lot::Mutex;
 use time::OffsetDateTime;
 
+use crate::cluster::{Cluster, KeyChange};
 use crate::keys::KeyId;
 use crate::store::{KeyRecord, Store, StoreError, records_ms};
 
@@ -45,6 +52,11 @@ pub const NEGATIVE_TTL: Duration = Duration::from_secs(30);
 pub const NEGATIVE_CAPACITY: u64 = 100_000;
 /// `last_used_at` resolution: uses closer together than this are not recorded.
 const TOUCH_EVERY_MS: i64 = 1_000;
+/// How often the broadcast version counter is compared with the last one seen.
+pub const RECONCILE_EVERY: Duration = Duration::from_secs(30);
+/// Resubscribing after a lost connection backs off between these.
+const RESUBSCRIBE_MIN: Duration = Duration::from_millis(100);
+const RESUBSCRIBE_MAX: Duration = Duration::from_secs(5);
 /// How often the batched `last_used_at` writes go to the store.
 const TOUCH_FLUSH_EVERY: Duration = Duration::from_secs(5);
 
@@ -62,6 +74,8 @@ pub struct KeyCache {
     dirty: Arc<Mutex<HashMap<KeyId, i64>>>,
     /// Store queries by kid, for `/metrics` and tests.
     lookups: Arc<AtomicU64>,
+    /// Where changes are broadcast to the other instances (`[redis]`).
+    broadcast: Option<Cluster>,
 }
 
 /// What memory alone knows about a kid.
@@ -87,6 +101,34 @@ impl KeyCache {
                 .build(),
             dirty: Arc::default(),
             lookups: Arc::default(),
+            broadcast: None,
+        }
+    }
+
+    /// Publishes this process's key changes to, and follows those of, every
+    /// instance sharing `cluster`.
+    pub fn with_broadcast(mut self, cluster: Cluster) -> Self {
+        self.broadcast = Some(cluster);
+        self
+    }
+
+    /// A key was changed here (revoked, rotated, edited): forget it in this process
+    /// and tell the other instances. A broadcast that fails is logged and counted
+    /// by the cluster; the others then catch up by reconciliation or their poll.
+    pub async fn changed(&self, kid: &KeyId) {
+        self.invalidate(kid).await;
+        if let Some(cluster) = &self.broadcast {
+            let _ = cluster
+                .publish_key_change(&KeyChange::Key(kid.as_str().to_owned()))
+                .await;
+        }
+    }
+
+    /// Like [`changed`](Self::changed) for every key (an account-wide change).
+    pub async fn changed_all(&self) {
+        self.invalidate_all();
+        if let Some(cluster) = &self.broadcast {
+            let _ = cluster.publish_key_change(&KeyChange::All).await;
         }
     }
 
@@ -237,7 +279,66 @@ impl KeyCache {
                 }
             }
         });
-        vec![poller, flusher]
+        let mut tasks = vec![poller, flusher];
+        if let Some(cluster) = &self.broadcast {
+            tasks.push(tokio::spawn(follow(self.clone(), cluster.clone())));
+            tasks.push(tokio::spawn(reconcile(self.clone(), cluster.clone())));
+        }
+        tasks
+    }
+
+    async fn apply(&self, change: KeyChange) {
+        match change {
+            KeyChange::All => self.invalidate_all(),
+            KeyChange::Key(kid) => match KeyId::parse(&kid) {
+                Ok(kid) => self.invalidate(&kid).await,
+                // Not a kid we could have cached; be safe anyway.
+                Err(_) => self.invalidate_all(),
+            },
+        }
+    }
+}
+
+/// Follows the broadcast channel, resubscribing with backoff when it drops.
+async fn follow(cache: KeyCache, cluster: Cluster) {
+    let mut backoff = RESUBSCRIBE_MIN;
+    let mut subscribed_before = false;
+    loop {
+        // A failed subscribe is logged once per outage by the cluster.
+        if let Ok(mut changes) = cluster.key_changes().await {
+            backoff = RESUBSCRIBE_MIN;
+            if subscribed_before {
+                // Messages sent while we were away are lost: start clean.
+                cache.invalidate_all();
+                tracing::info!("key-change channel resubscribed; cached keys dropped");
+            }
+            subscribed_before = true;
+            while let Some(change) = changes.next().await {
+                cache.apply(change).await;
+            }
+            tracing::warn!("key-change channel lost; resubscribing");
+        }
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(RESUBSCRIBE_MAX);
+    }
+}
+
+/// Drops the cache when the version counter moved by more than what we applied,
+/// which is what a missed message looks like.
+async fn reconcile(cache: KeyCache, cluster: Cluster) {
+    let mut last: Option<i64> = None;
+    let mut tick = tokio::time::interval(RECONCILE_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let Ok(version) = cluster.key_version().await else {
+            continue;
+        };
+        if last.is_some_and(|seen| seen != version) {
+            // Cheap when nothing was missed: the cache refills on the next requests.
+            cache.invalidate_all();
+        }
+        last = Some(version);
     }
 }
 

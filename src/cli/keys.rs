@@ -11,6 +11,7 @@ use clap::{Args, Subcommand};
 use time::OffsetDateTime;
 
 use tollgate::Config;
+use tollgate::cluster::{Cluster, KeyChange};
 use tollgate::key_service::{self, DEFAULT_ROTATION_GRACE, KeySpec};
 use tollgate::keys::{KeyEnv, KeyHasher, KeyKind, KeyPolicy, ScopeSet};
 use tollgate::policy::IpAllowlist;
@@ -220,6 +221,7 @@ async fn dispatch(config: &Config, store: &Store, cmd: KeysCommand) -> anyhow::R
                 },
             )
             .await?;
+            broadcast(config, KeyChange::Key(record.kid.as_str().to_owned())).await;
             print_key(&record, args.json)
         }
         KeysCommand::Rotate { id, grace, json } => {
@@ -230,15 +232,39 @@ async fn dispatch(config: &Config, store: &Store, cmd: KeysCommand) -> anyhow::R
             let hasher = KeyHasher::new(&config.keys.load_pepper()?);
             let issued =
                 key_service::rotate(store, &hasher, &config.keys.prefix, &id, grace).await?;
+            broadcast(
+                config,
+                KeyChange::Key(issued.record.kid.as_str().to_owned()),
+            )
+            .await;
             print_issued(&issued.record, issued.key.expose(), json, "rotated")
         }
         KeysCommand::Revoke { id, json } => {
             let key = key_service::revoke(store, &id).await?;
+            broadcast(config, KeyChange::Key(key.kid.as_str().to_owned())).await;
             if !json {
                 eprintln!("revoked; running gateways refuse this key within a few seconds");
             }
             print_key(&key, json)
         }
+    }
+}
+
+/// With `[redis]`, tells the running gateways at once (they also see the change by
+/// polling the database within about `[keys] revocation_poll_ms`, so a failure here
+/// only warns).
+async fn broadcast(config: &Config, change: KeyChange) {
+    let Some(redis) = &config.redis else {
+        return;
+    };
+    let sent = match Cluster::open(redis.url.expose(), tollgate::cluster::KEY_PREFIX) {
+        Ok(cluster) => cluster.publish_key_change(&change).await,
+        Err(e) => Err(e),
+    };
+    if let Err(e) = sent {
+        eprintln!(
+            "warning: could not broadcast the change over Redis ({e}); gateways will see it at their next database poll"
+        );
     }
 }
 

@@ -40,10 +40,12 @@ pub enum ConfigError {
 }
 
 mod raw;
+mod redis;
 mod secrets;
 mod unpriced;
 
 pub use raw::*;
+pub use redis::{RawOnFailure, RawOnFailureEach, RawRedis, RedisConfig};
 pub use secrets::{MASTER_KEY_FILE, RawSecrets, SecretsConfig};
 pub use unpriced::UnpricedPolicy;
 
@@ -64,6 +66,8 @@ pub struct Config {
     pub metrics: MetricsConfig,
     /// `[secrets]`: the master keys that seal stored secrets.
     pub secrets: SecretsConfig,
+    /// `[redis]`: shared state for several instances; `None`: in process.
+    pub redis: Option<RedisConfig>,
     /// `[[models]]`, validated: the catalog adds them to (or over) its built-ins.
     pub models: Vec<ModelSpec>,
     /// `[[aliases]]`, validated.
@@ -448,6 +452,11 @@ impl Validator<'_> {
 
         let secrets = self.secrets(&raw.secrets, &data_dir)?;
 
+        let redis_url = self.expand("redis.url", &raw.redis.url)?;
+        let redis = raw
+            .redis
+            .validate(redis_url)
+            .map_err(|(key, value, problem)| self.invalid(key, value, problem))?;
         let storage_url = match self.expand("storage.url", &raw.storage.url)? {
             Some(url) => url,
             None => format!("sqlite://{}", data_dir.join("tollgate.db").display()),
@@ -566,6 +575,7 @@ impl Validator<'_> {
                 max_uri_bytes: raw.server.max_uri_bytes as usize,
                 max_header_bytes: raw.server.max_header_bytes as usize,
             },
+            redis,
             metrics: MetricsConfig {
                 listen: metrics_listen,
                 bearer_token: metrics_token,

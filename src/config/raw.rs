@@ -18,6 +18,7 @@ pub struct RawConfig {
     pub usage: RawUsage,
     pub metrics: RawMetrics,
     pub secrets: super::RawSecrets,
+    pub redis: super::redis::RawRedis,
     pub models: Vec<RawModel>,
     pub aliases: Vec<RawAlias>,
 }

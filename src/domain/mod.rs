@@ -27,6 +27,6 @@ pub mod usage;
 pub use billing_mode::BillingMode;
 pub use key_type::KeyType;
 pub use money::MicroUnits;
-pub use on_failure::OnFailure;
+pub use on_failure::{OnFailure, OnFailurePolicy};
 pub use provider::{Dialect, ProviderKind};
 pub use usage::{UsageEvent, UsageSource};

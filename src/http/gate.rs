@@ -20,7 +20,7 @@ use crate::auth::{AuthError, Principal, presented_key};
 use crate::error::{ApiError, RateLimitInfo};
 use crate::http::hold::holding;
 use crate::keys::Scope;
-use crate::policy::admit::{Facts, Limits, OnFailure, admit};
+use crate::policy::admit::{Facts, Limits, LimitsOnFailure, admit};
 use crate::policy::ip_allowlist::client_ip;
 use crate::state::AppState;
 
@@ -53,11 +53,17 @@ pub async fn guard(
             scope: gate.scope,
             ip: client,
             now: SystemTime::now(),
-            limits: Limits::Local {
-                rate: state.rate_limiter(),
-                concurrency: state.concurrency(),
+            limits: match state.cluster() {
+                Some(cluster) => Limits::Shared(cluster),
+                None => Limits::Local {
+                    rate: state.rate_limiter(),
+                    concurrency: state.concurrency(),
+                },
             },
-            on_failure: OnFailure::Open,
+            on_failure: LimitsOnFailure {
+                rate: state.on_failure().limits,
+                concurrency: state.on_failure().concurrency,
+            },
         },
     )
     .await;

@@ -12,13 +12,7 @@ use super::ledger::{LedgerError, Reservation};
 use super::money::{Currency, MicroUnits, MoneyError};
 use super::pricing::{self, Prices};
 use super::service::Metering;
-use crate::domain::OnFailure;
 use crate::store::BillingMode;
-
-/// A prepaid hold that cannot be placed refuses the request: a balance is never
-/// overdrawn because its backend was down. (A `[redis] on_failure` setting will
-/// choose this per deployment once a shared backend exists.)
-const BALANCES_ON_FAILURE: OnFailure = OnFailure::Closed;
 
 /// Output limit for a request that names none, for a model whose maximum the
 /// catalog does not know.
@@ -91,7 +85,7 @@ pub async fn reserve(
     )?;
     match metering
         .balances
-        .reserve(account, amount.0, BALANCES_ON_FAILURE)
+        .reserve(account, amount.0, metering.balances_on_failure)
         .await
     {
         Ok(reservation) => Ok(Hold {

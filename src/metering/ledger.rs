@@ -39,6 +39,9 @@ pub enum LedgerError {
     UnknownAccount(String),
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The shared balance store (Redis) did not answer.
+    #[error(transparent)]
+    Shared(#[from] crate::cluster::ClusterError),
 }
 
 #[derive(Debug)]
@@ -153,13 +156,25 @@ impl Ledger {
         }
     }
 
+    /// The accounts this process has loaded.
+    pub fn account_ids(&self) -> Vec<String> {
+        self.lock().keys().cloned().collect()
+    }
+
     /// The account changed in the database (credit, billing settings): reload it,
     /// keeping what is in flight.
     pub async fn reload(&self, account_id: &str) -> Result<(), LedgerError> {
+        self.load_billing(account_id).await.map(drop)
+    }
+
+    /// Like [`reload`](Self::reload), returning the database balance (`None`: the
+    /// account is gone).
+    pub async fn load_billing(&self, account_id: &str) -> Result<Option<i64>, LedgerError> {
         let Some(billing) = self.store.account_billing(account_id).await? else {
             self.lock().remove(account_id);
-            return Ok(());
+            return Ok(None);
         };
+        let balance = billing.balance_micro;
         let mut accounts = self.lock();
         match accounts.get_mut(account_id) {
             Some(e) => {
@@ -184,6 +199,6 @@ impl Ledger {
                 );
             }
         }
-        Ok(())
+        Ok(Some(balance))
     }
 }

@@ -27,6 +27,9 @@ use super::{UsageEvent, UsageSource, tokens};
 pub struct Metering {
     pub sink: UsageSink,
     pub balances: Balances,
+    /// What a prepaid hold does when the balance backend cannot answer
+    /// (`[redis] on_failure.balances`; closed by default: never overdraw).
+    pub balances_on_failure: crate::domain::OnFailure,
     pub rates: ExchangeRates,
 }
 

@@ -31,8 +31,8 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
 use super::UsageEvent;
+use super::balances::Balances;
 use super::bounds::clamp_event;
-use super::ledger::Ledger;
 use super::spill::SpillFile;
 use crate::store::{Store, StoreError};
 
@@ -126,7 +126,7 @@ pub enum Unwritten {
 /// file. Drop every `UsageSink` clone (or call [`Writer::finish`]) to stop it.
 pub fn spawn(
     store: Store,
-    ledger: Arc<Ledger>,
+    balances: Balances,
     capacity: usize,
     spill: SpillConfig,
 ) -> (UsageSink, Writer) {
@@ -154,7 +154,7 @@ pub fn spawn(
             {
                 Ok(rt) => {
                     let spill = SpillFile::open(spill.path, spill.max_bytes);
-                    let task = Task::new(store, ledger, spill);
+                    let task = Task::new(store, balances, spill);
                     let result = rt.block_on(task.run(rx, overflow, drain_rx));
                     let _ = done_tx.send(result);
                 }
@@ -207,7 +207,7 @@ enum Origin {
 
 struct Task {
     store: Store,
-    ledger: Arc<Ledger>,
+    balances: Balances,
     spill: SpillFile,
     /// Records at the head of the spill file that an earlier process wrote.
     earlier: u64,
@@ -216,7 +216,7 @@ struct Task {
 }
 
 impl Task {
-    fn new(store: Store, ledger: Arc<Ledger>, spill: SpillFile) -> Task {
+    fn new(store: Store, balances: Balances, spill: SpillFile) -> Task {
         let earlier = spill.records();
         if earlier > 0 {
             tracing::warn!(rows = earlier, path = %spill.path().display(), "replaying usage left in the spill file");
@@ -224,7 +224,7 @@ impl Task {
         metrics::gauge!("tollgate_usage_spill_file_rows").set(earlier as f64);
         Task {
             store,
-            ledger,
+            balances,
             spill,
             earlier,
             retry_at: None,
@@ -246,7 +246,7 @@ impl Task {
         let mut next_take = Instant::now();
         loop {
             if refreshed.elapsed() >= REFRESH_EVERY {
-                self.ledger.refresh_all().await;
+                self.balances.refresh_all().await;
                 refreshed = Instant::now();
             }
             // `collect` only moves events into `batch`, so cancelling it loses nothing.
@@ -322,9 +322,9 @@ impl Task {
         metrics::counter!("tollgate_usage_written_total").increment(recorded.inserted);
         for (account_id, charge) in &recorded.charges {
             match origin {
-                Origin::ThisProcess => self.ledger.persisted(account_id, *charge),
+                Origin::ThisProcess => self.balances.persisted(account_id, *charge).await,
                 Origin::EarlierProcess => {
-                    if let Err(e) = self.ledger.reload(account_id).await {
+                    if let Err(e) = self.balances.reload(account_id).await {
                         tracing::warn!(error = %e, account = %account_id, "balance reload failed");
                     }
                 }

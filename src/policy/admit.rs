@@ -5,8 +5,8 @@
 //!
 //! Refusals are `PolicyError`s; `error.rs` renders them (403/429). The limiter and
 //! the concurrency cap sit behind `Limits`, an async, fallible seam with an
-//! explicit `OnFailure` policy: only `Local` exists today (it cannot fail); a
-//! shared backend (Redis) becomes a new variant, not a new code path.
+//! explicit `OnFailure` policy per concern: `Local` (in this process, cannot fail)
+//! and `Shared` (Redis, `crate::cluster`, exact across instances).
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -15,6 +15,7 @@ use std::time::{Duration, SystemTime};
 use super::concurrency::{ConcurrencyLimiter, ConcurrencyPermit};
 use super::rate_limit::{Decision, LocalRateLimiter, Quota};
 use crate::auth::Principal;
+use crate::cluster::Cluster;
 use crate::domain::ProviderKind;
 use crate::keys::{KeyEnv, Scope};
 use crate::store::KeyRecord;
@@ -43,8 +44,8 @@ pub enum PolicyError {
     #[error("this key may not use model `{0}`")]
     ModelNotAllowed(String),
     /// The limit backend failed and the policy is to fail closed.
-    #[error("the rate-limit backend is unavailable: {0}")]
-    LimitsUnavailable(#[source] LimitError),
+    #[error("the {limit} backend is unavailable: {source}", limit = .0.as_str(), source = .1)]
+    LimitsUnavailable(Limit, #[source] LimitError),
 }
 
 /// A limit backend that could not answer.
@@ -62,12 +63,18 @@ pub enum Limits<'a> {
         rate: &'a LocalRateLimiter,
         concurrency: &'a ConcurrencyLimiter,
     },
+    /// In Redis: exact across every instance sharing it.
+    Shared(&'a Cluster),
 }
 
 impl Limits<'_> {
     pub async fn check_rate(&self, kid: &str, quota: &Quota) -> Result<Decision, LimitError> {
         match self {
             Limits::Local { rate, .. } => Ok(rate.check(kid, quota)),
+            Limits::Shared(cluster) => cluster
+                .check_rate(kid, quota)
+                .await
+                .map_err(|e| LimitError(e.to_string())),
         }
     }
 
@@ -79,6 +86,11 @@ impl Limits<'_> {
     ) -> Result<Option<ConcurrencyPermit>, LimitError> {
         match self {
             Limits::Local { concurrency, .. } => Ok(concurrency.try_acquire(kid, max)),
+            Limits::Shared(cluster) => cluster
+                .acquire(kid, max)
+                .await
+                .map(|lease| lease.map(ConcurrencyPermit::shared))
+                .map_err(|e| LimitError(e.to_string())),
         }
     }
 }
@@ -89,7 +101,15 @@ pub struct Facts<'a> {
     pub ip: IpAddr,
     pub now: SystemTime,
     pub limits: Limits<'a>,
-    pub on_failure: OnFailure,
+    /// What the rate limit and the concurrency cap do when their backend fails.
+    pub on_failure: LimitsOnFailure,
+}
+
+/// `[redis] on_failure` for the two limits the gate checks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct LimitsOnFailure {
+    pub rate: OnFailure,
+    pub concurrency: OnFailure,
 }
 
 /// An admitted request: its rate state (for headers) and its concurrency permit,
@@ -111,7 +131,11 @@ pub async fn admit(principal: &Principal, facts: &Facts<'_>) -> Result<Admission
     let kid = key.kid.as_str();
     let rate = match &policy.rate_limit {
         None => None,
-        Some(quota) => match backend(facts, facts.limits.check_rate(kid, quota).await)? {
+        Some(quota) => match backend(
+            facts.on_failure.rate,
+            Limit::Rate,
+            facts.limits.check_rate(kid, quota).await,
+        )? {
             None => None,
             Some(d) => {
                 let state = RateState {
@@ -131,7 +155,11 @@ pub async fn admit(principal: &Principal, facts: &Facts<'_>) -> Result<Admission
     };
     let permit = match policy.max_concurrency {
         None => None,
-        Some(max) => match backend(facts, facts.limits.acquire(kid, max).await)? {
+        Some(max) => match backend(
+            facts.on_failure.concurrency,
+            Limit::Concurrency,
+            facts.limits.acquire(kid, max).await,
+        )? {
             None => None,
             Some(Some(permit)) => Some(permit),
             Some(None) => {
@@ -146,18 +174,36 @@ pub async fn admit(principal: &Principal, facts: &Facts<'_>) -> Result<Admission
 
 /// A backend answer, or what the failure policy makes of its failure (`None`:
 /// admitted without this limit).
-fn backend<T>(facts: &Facts<'_>, answer: Result<T, LimitError>) -> Result<Option<T>, PolicyError> {
+/// (The backend logs the outage once; this counts each request it touched.)
+fn backend<T>(
+    on_failure: OnFailure,
+    limit: Limit,
+    answer: Result<T, LimitError>,
+) -> Result<Option<T>, PolicyError> {
     match answer {
         Ok(v) => Ok(Some(v)),
         Err(e) => {
             metrics::counter!("tollgate_limits_failed_total").increment(1);
-            match facts.on_failure {
-                OnFailure::Open => {
-                    tracing::warn!(error = %e, "limit backend failed; admitting (fail open)");
-                    Ok(None)
-                }
-                OnFailure::Closed => Err(PolicyError::LimitsUnavailable(e)),
+            match on_failure {
+                OnFailure::Open => Ok(None),
+                OnFailure::Closed => Err(PolicyError::LimitsUnavailable(limit, e)),
             }
+        }
+    }
+}
+
+/// Which limit's backend failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Limit {
+    Rate,
+    Concurrency,
+}
+
+impl Limit {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Limit::Rate => "rate-limit",
+            Limit::Concurrency => "concurrency-cap",
         }
     }
 }

@@ -151,13 +151,40 @@ impl Slot {
 }
 
 /// One request's place among its key's in-flight requests; released on drop.
+/// Either a slot of this process's limiter or a lease shared through Redis.
 #[derive(Debug)]
 #[must_use = "the place is given back as soon as the permit is dropped"]
 pub struct ConcurrencyPermit {
+    _place: Place,
+}
+
+#[derive(Debug)]
+enum Place {
+    Local(#[allow(dead_code, reason = "held for its Drop")] LocalPlace),
+    Shared(#[allow(dead_code, reason = "held for its Drop")] crate::cluster::Lease),
+}
+
+impl ConcurrencyPermit {
+    fn local(slot: Arc<Slot>) -> Self {
+        ConcurrencyPermit {
+            _place: Place::Local(LocalPlace { slot }),
+        }
+    }
+
+    /// A place held across instances (`crate::cluster`).
+    pub fn shared(lease: crate::cluster::Lease) -> Self {
+        ConcurrencyPermit {
+            _place: Place::Shared(lease),
+        }
+    }
+}
+
+#[derive(Debug)]
+struct LocalPlace {
     slot: Arc<Slot>,
 }
 
-impl Drop for ConcurrencyPermit {
+impl Drop for LocalPlace {
     fn drop(&mut self) {
         // The slot cannot be RETIRED here: retiring needs a count of 0, and this
         // permit is one of the count.
@@ -206,7 +233,7 @@ impl ConcurrencyLimiter {
             match slot.try_enter(max) {
                 Enter::Entered => {
                     slot.stamp(self.generation.load(Ordering::Relaxed));
-                    return Some(ConcurrencyPermit { slot });
+                    return Some(ConcurrencyPermit::local(slot));
                 }
                 Enter::Full => return None,
                 // Swept between the lookup and the increment: look again, below.
@@ -257,7 +284,7 @@ impl ConcurrencyLimiter {
             match slot.try_enter(max) {
                 Enter::Entered => {
                     slot.stamp(self.generation.load(Ordering::Relaxed));
-                    let permit = ConcurrencyPermit { slot };
+                    let permit = ConcurrencyPermit::local(slot);
                     if inserted {
                         self.maybe_sweep();
                     }

@@ -20,7 +20,7 @@ pub mod concurrency;
 pub use crate::domain::ip_allowlist;
 pub mod rate_limit;
 
-pub use admit::{Admission, Facts, Limits, OnFailure, PolicyError, admit};
+pub use admit::{Admission, Facts, Limit, Limits, LimitsOnFailure, OnFailure, PolicyError, admit};
 pub use concurrency::{ConcurrencyLimiter, ConcurrencyPermit};
 pub use ip_allowlist::{IpAllowlist, IpAllowlistError, client_ip};
 pub use rate_limit::{Decision, LocalRateLimiter, Period, Quota, QuotaError};

@@ -306,6 +306,12 @@ pub fn binary() -> PathBuf {
 
 /// Writes a TOML config for the binary and returns its path.
 pub fn write_config(dir: &Path, mock_base: &str, extra: &str) -> PathBuf {
+    let db = format!("sqlite://{}", dir.join("gateway.db").display());
+    write_config_on(dir, &db, mock_base, extra)
+}
+
+/// Like [`write_config`] with another `[storage] url` (several instances on one database).
+pub fn write_config_on(dir: &Path, storage_url: &str, mock_base: &str, extra: &str) -> PathBuf {
     let path = dir.join("tollgate.toml");
     let text = format!(
         r#"[server]
@@ -313,7 +319,7 @@ listen = "127.0.0.1:0"
 shutdown_grace_secs = 10
 
 [storage]
-url = "sqlite://{db}"
+url = "{storage_url}"
 
 [keys]
 pepper = "{PEPPER}"
@@ -331,8 +337,7 @@ api_key = "{ANTHROPIC_UPSTREAM_KEY}"
 base_url = "{mock_base}"
 api_key = "{GEMINI_UPSTREAM_KEY}"
 {extra}
-"#,
-        db = dir.join("gateway.db").display()
+"#
     );
     std::fs::write(&path, text).unwrap();
     path
@@ -445,4 +450,165 @@ pub async fn sse_events(res: reqwest::Response) -> Vec<(Option<String>, String)>
             (event, data)
         })
         .collect()
+}
+
+/// A `redis-server` of the test's own on a random port (no persistence), so the
+/// test can kill and restart it; killed on drop.
+pub struct RedisServer {
+    child: Option<tokio::process::Child>,
+    pub port: u16,
+}
+
+impl RedisServer {
+    pub async fn start() -> RedisServer {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut server = RedisServer { child: None, port };
+        server.restart().await;
+        server
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// Starts it (again) on the same port, empty, and waits until it answers PING.
+    pub async fn restart(&mut self) {
+        assert!(self.child.is_none(), "redis-server is already running");
+        let child = tokio::process::Command::new("redis-server")
+            .args(["--port", &self.port.to_string()])
+            .args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("redis-server is installed (.ci/run installs it)");
+        self.child = Some(child);
+        let port = self.port;
+        eventually(
+            Duration::from_secs(10),
+            "redis-server to answer PING",
+            || async move { redis_ping(port).await.then_some(()) },
+        )
+        .await;
+    }
+
+    /// Kills it (SIGKILL: no goodbye to its clients) and waits for it to exit.
+    pub async fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            child.kill().await.unwrap();
+        }
+    }
+}
+
+async fn redis_ping(port: u16) -> bool {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let Ok(mut conn) = tokio::net::TcpStream::connect(("127.0.0.1", port)).await else {
+        return false;
+    };
+    if conn.write_all(b"PING\r\n").await.is_err() {
+        return false;
+    }
+    let mut buf = [0u8; 7];
+    conn.read_exact(&mut buf).await.is_ok() && &buf == b"+PONG\r\n"
+}
+
+/// The database several instances share in the multi-instance tests. SQLite in
+/// WAL mode works across processes on one machine; for PostgreSQL, return its URL
+/// (one database per test) here.
+pub fn shared_storage_url(dir: &Path) -> String {
+    format!("sqlite://{}", dir.join("shared.db").display())
+}
+
+/// Several `tollgate serve` processes on one database and one Redis of their own.
+pub struct Instances {
+    pub dir: tempfile::TempDir,
+    pub mock: Mock,
+    pub redis: RedisServer,
+    pub config: PathBuf,
+    pub nodes: Vec<ServerProcess>,
+    /// A management key (default account, every scope).
+    pub admin_key: String,
+    next: std::sync::atomic::AtomicUsize,
+}
+
+impl Instances {
+    /// `n` instances; `extra` is appended to the config (after a `[redis]` table
+    /// with the url, so it may set `on_failure` only through `redis_extra`).
+    pub async fn start(n: usize, redis_extra: &str, extra: &str) -> Instances {
+        Self::start_with_env(n, redis_extra, extra, &[]).await
+    }
+
+    pub async fn start_with_env(
+        n: usize,
+        redis_extra: &str,
+        extra: &str,
+        env: &[(&str, &str)],
+    ) -> Instances {
+        let dir = tempfile::tempdir().unwrap();
+        let mock = Mock::start().await;
+        let redis = RedisServer::start().await;
+        let storage = shared_storage_url(dir.path());
+        let config = write_config_on(
+            dir.path(),
+            &storage,
+            &mock.base,
+            &format!("[redis]\nurl = \"{}\"\n{redis_extra}\n{extra}", redis.url()),
+        );
+        // Migrate once before the instances race to do it.
+        let (ok, _, err) = cli(&config, &["migrate"]).await;
+        assert!(ok, "migrate: {err}");
+        let admin_key = cli_create_key(&config, &["--kind", "mk", "--name", "admin"]).await;
+        let mut nodes = Vec::with_capacity(n);
+        for _ in 0..n {
+            nodes.push(ServerProcess::start_with_env(&config, env).await);
+        }
+        Instances {
+            dir,
+            mock,
+            redis,
+            config,
+            nodes,
+            admin_key,
+            next: Default::default(),
+        }
+    }
+
+    /// The next instance, round-robin.
+    pub fn next(&self) -> &ServerProcess {
+        let i = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        &self.nodes[i % self.nodes.len()]
+    }
+
+    /// A chat completion on instance `i`.
+    pub async fn chat_on(&self, i: usize, key: &str, body: &Value) -> reqwest::Response {
+        client()
+            .post(format!("{}/v1/chat/completions", self.nodes[i].base))
+            .bearer_auth(key)
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// A management call on instance `i` with `key`.
+    pub async fn admin_on(
+        &self,
+        i: usize,
+        key: &str,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> reqwest::Response {
+        let mut req = client()
+            .request(method, format!("{}{path}", self.nodes[i].base))
+            .bearer_auth(key);
+        if let Some(body) = body {
+            req = req.json(&body);
+        }
+        req.send().await.unwrap()
+    }
 }

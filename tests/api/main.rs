@@ -13,6 +13,7 @@ mod catalog;
 mod chat;
 mod cli;
 mod conformance;
+mod distributed;
 mod durability;
 mod edge;
 mod errors;

@@ -153,8 +153,8 @@ async fn set_disabled(state: &AppState, id: &str, disabled: bool) -> Result<Json
         .set_account_disabled(id, disabled, OffsetDateTime::now_utc())
         .await
         .map_err(ApiError::internal)?;
-    // Every key of the account changed; drop this process's cached copies now.
-    state.auth().cache().invalidate_all();
+    // Every key of the account changed; drop the cached copies (on every instance).
+    state.auth().cache().changed_all().await;
     view(state, id).await
 }
 

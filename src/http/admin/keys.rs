@@ -447,9 +447,10 @@ fn replace<T>(slot: &mut T, new: Option<T>) -> bool {
     }
 }
 
-/// Drops this process's cached copy so the change applies to the next request.
+/// Drops the cached copies (here, and with `[redis]` on every instance) so the
+/// change applies to the next request.
 async fn changed(state: &AppState, record: &KeyRecord) {
-    state.auth().cache().invalidate(&record.kid).await;
+    state.auth().cache().changed(&record.kid).await;
 }
 
 fn with_plaintext(issued: &IssuedKey) -> Value {
