@@ -39,8 +39,10 @@ pub enum ConfigError {
     },
 }
 
+mod cors;
 mod raw;
 
+pub use cors::CorsOrigins;
 pub use raw::*;
 
 // ---------- validated configuration ----------
@@ -79,6 +81,8 @@ pub struct ServerConfig {
     pub max_connections: usize,
     pub max_uri_bytes: usize,
     pub max_header_bytes: usize,
+    /// `cors_allow_origins`, validated.
+    pub cors: CorsOrigins,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -268,6 +272,10 @@ impl Validator<'_> {
                 "must be at least 1024",
             ));
         }
+        let cors =
+            CorsOrigins::parse(&raw.server.cors_allow_origins).map_err(|(value, problem)| {
+                self.invalid("server.cors_allow_origins", value, problem)
+            })?;
         let max_body_bytes = usize::try_from(raw.server.max_body_bytes).map_err(|_| {
             self.invalid(
                 "server.max_body_bytes",
@@ -555,6 +563,7 @@ impl Validator<'_> {
                 // Both checked to lie in 256..=1 MiB above.
                 max_uri_bytes: raw.server.max_uri_bytes as usize,
                 max_header_bytes: raw.server.max_header_bytes as usize,
+                cors,
             },
             metrics: MetricsConfig {
                 listen: metrics_listen,

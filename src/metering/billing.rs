@@ -55,11 +55,60 @@ pub struct Estimate<'a> {
     pub markup_bps: u32,
 }
 
+/// What a request metered in units other than tokens (audio seconds, speech
+/// characters) may cost at most: `units` at `price` micro-USD per million units.
+pub struct UnitEstimate {
+    pub price: u64,
+    pub units: u64,
+    pub markup_bps: u32,
+}
+
 /// Loads the account's terms and, if it is prepaid, reserves `estimate`.
 pub async fn reserve(
     metering: &Metering,
     account: &str,
     estimate: Estimate<'_>,
+) -> Result<Hold, BillingError> {
+    hold(metering, account, |currency, rates| {
+        pricing::reservation(
+            &estimate.prices.unwrap_or_default(),
+            estimate.body.len(),
+            estimate.max_output_tokens,
+            estimate.markup_bps,
+            currency,
+            rates,
+        )
+    })
+    .await
+}
+
+/// Like [`reserve`], for a request metered in units (see [`UnitEstimate`]).
+pub async fn reserve_units(
+    metering: &Metering,
+    account: &str,
+    estimate: UnitEstimate,
+) -> Result<Hold, BillingError> {
+    hold(metering, account, |currency, rates| {
+        // The same two roundings as the final bill: units at the "output" price.
+        pricing::reservation(
+            &Prices {
+                output: estimate.price,
+                ..Prices::default()
+            },
+            0,
+            estimate.units,
+            estimate.markup_bps,
+            currency,
+            rates,
+        )
+    })
+    .await
+}
+
+async fn hold(
+    metering: &Metering,
+    account: &str,
+    amount: impl FnOnce(&Currency, &super::money::ExchangeRates) -> Result<MicroUnits, MoneyError>,
 ) -> Result<Hold, BillingError> {
     let terms = metering.balances.terms(account).await?;
     if terms.mode != BillingMode::Prepaid {
@@ -68,14 +117,7 @@ pub async fn reserve(
             reservation: None,
         });
     }
-    let amount = pricing::reservation(
-        &estimate.prices.unwrap_or_default(),
-        estimate.body.len(),
-        estimate.max_output_tokens,
-        estimate.markup_bps,
-        &Currency::parse(&terms.currency)?,
-        &metering.rates,
-    )?;
+    let amount = amount(&Currency::parse(&terms.currency)?, &metering.rates)?;
     match metering
         .balances
         .reserve(account, amount.0, BALANCES_ON_FAILURE)

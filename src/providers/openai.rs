@@ -18,6 +18,8 @@ pub enum OpenAiEndpoint {
     Completions,
     Embeddings,
     ImagesGenerations,
+    AudioTranscriptions,
+    AudioSpeech,
 }
 
 impl OpenAiEndpoint {
@@ -27,6 +29,8 @@ impl OpenAiEndpoint {
             OpenAiEndpoint::Completions => "/completions",
             OpenAiEndpoint::Embeddings => "/embeddings",
             OpenAiEndpoint::ImagesGenerations => "/images/generations",
+            OpenAiEndpoint::AudioTranscriptions => "/audio/transcriptions",
+            OpenAiEndpoint::AudioSpeech => "/audio/speech",
         }
     }
 }
@@ -69,6 +73,19 @@ impl OpenAi {
         body: Bytes,
         account: Account<'_>,
     ) -> Result<UpstreamResponse, UpstreamError> {
+        self.post_as(endpoint, model, body, "application/json", account)
+            .await
+    }
+
+    /// Like `post`, with the body's own content type (multipart uploads).
+    pub async fn post_as(
+        &self,
+        endpoint: OpenAiEndpoint,
+        model: &str,
+        body: Bytes,
+        content_type: &'static str,
+        account: Account<'_>,
+    ) -> Result<UpstreamResponse, UpstreamError> {
         let c = self.keys.resolve(account)?;
         let req = match (c.api_version, c.secret) {
             // Azure OpenAI: the deployment is in the path, the key in `api-key`.
@@ -89,7 +106,7 @@ impl OpenAi {
                 .header(http::header::AUTHORIZATION, c.auth),
         };
         let req = req
-            .header(http::header::CONTENT_TYPE, "application/json")
+            .header(http::header::CONTENT_TYPE, content_type)
             .body(body);
         send(
             req,
