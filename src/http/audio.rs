@@ -21,7 +21,10 @@ pub async fn transcriptions(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    audio::transcribe(&state, &principal, &meter, &headers, body).await
+    audio::transcribe(&state, &principal, &meter, &headers, body, |e| {
+        e.is::<crate::http::middleware::BodyReadTimeout>()
+    })
+    .await
 }
 
 pub async fn speech(

@@ -666,3 +666,41 @@ async fn an_upload_over_the_limit_is_413_without_reading_it_all() {
     );
     assert_eq!(gw.mock.stats().await["requests"], 0);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_upload_that_stops_arriving_is_408_body_timeout() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let gw = Gateway::start_with(|c| {
+        c.server.body_read_timeout_ms = 500;
+        c.providers.deepgram.base_url = c.providers.anthropic.base_url.clone();
+        c.providers.deepgram.api_key = DEEPGRAM_KEY.into();
+    })
+    .await;
+    let key = gw.key().await;
+    let addr = gw.base.trim_start_matches("http://").to_owned();
+    let mut conn = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let (ct, part) = multipart(&[("model", "nova-3")], None);
+    // The head promises more than is ever sent.
+    let head = format!(
+        "POST /v1/audio/transcriptions HTTP/1.1\r\nhost: t\r\nauthorization: Bearer {key}\r\n\
+         content-type: {ct}\r\ncontent-length: 100000\r\n\r\n"
+    );
+    conn.write_all(head.as_bytes()).await.unwrap();
+    conn.write_all(&part[..part.len() / 2]).await.unwrap();
+    let mut got = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(20), async {
+        let mut buf = [0u8; 4096];
+        while !String::from_utf8_lossy(&got).contains("body_timeout") {
+            match conn.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => got.extend_from_slice(&buf[..n]),
+            }
+        }
+    })
+    .await;
+    assert!(read.is_ok(), "an answer before the connection closed");
+    let text = String::from_utf8_lossy(&got);
+    assert!(text.starts_with("HTTP/1.1 408"), "{text}");
+    assert!(text.contains("\"code\":\"body_timeout\""), "{text}");
+    assert_eq!(gw.mock.stats().await["requests"], 0);
+}

@@ -45,8 +45,14 @@ pub async fn transcribe(
     meter: &Meter,
     headers: &HeaderMap,
     body: Body,
+    timed_out: fn(&(dyn std::error::Error + 'static)) -> bool,
 ) -> Result<Response, ApiError> {
-    let t = upload::read(headers, body, state.max_body_bytes()).await?;
+    let limits = upload::Limits {
+        max_bytes: state.max_body_bytes(),
+        timeout: state.config().server.body_read_timeout,
+        timed_out,
+    };
+    let t = upload::read(headers, body, limits).await?;
     let routed = route(state, principal, headers, Endpoint::Audio, &t.model).await?;
     let provider = routed.route.provider;
     let wav = upload::wav_seconds(&t.file);

@@ -45,12 +45,25 @@ pub struct Transcription {
     pub fields: Vec<(String, String)>,
 }
 
-/// Reads the multipart body of `headers` / `body`, at most `limit` bytes.
+/// Where the upload must fit, and how to tell a body that stopped arriving.
+#[derive(Clone, Copy)]
+pub struct Limits {
+    /// `[server] max_body_bytes`, for the whole request.
+    pub max_bytes: usize,
+    /// `[server] body_read_timeout_ms`, reported when `timed_out` says so.
+    pub timeout: std::time::Duration,
+    /// Whether a body read error is the listener's body deadline (the http layer
+    /// knows its error type).
+    pub timed_out: fn(&(dyn std::error::Error + 'static)) -> bool,
+}
+
+/// Reads the multipart body of `headers` / `body` within `limits`.
 pub async fn read(
     headers: &HeaderMap,
     body: Body,
-    limit: usize,
+    limits: Limits,
 ) -> Result<Transcription, ApiError> {
+    let limit = limits.max_bytes;
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -84,7 +97,7 @@ pub async fn read(
     while let Some(mut part) = multipart
         .next_field()
         .await
-        .map_err(|e| read_error(e, limit))?
+        .map_err(|e| read_error(e, limits))?
     {
         let name = part.name().unwrap_or_default().to_owned();
         if name == "file" {
@@ -97,7 +110,7 @@ pub async fn read(
             let filename = part.file_name().unwrap_or("audio").to_owned();
             let declared_type = part.content_type().map(|m| m.essence_str().to_owned());
             let mut data = BytesMut::new();
-            while let Some(chunk) = part.chunk().await.map_err(|e| read_error(e, limit))? {
+            while let Some(chunk) = part.chunk().await.map_err(|e| read_error(e, limits))? {
                 data.extend_from_slice(&chunk);
             }
             file = Some((data.freeze(), filename, declared_type));
@@ -110,7 +123,7 @@ pub async fn read(
             ));
         }
         let mut value = Vec::new();
-        while let Some(chunk) = part.chunk().await.map_err(|e| read_error(e, limit))? {
+        while let Some(chunk) = part.chunk().await.map_err(|e| read_error(e, limits))? {
             if value.len() as u64 + chunk.len() as u64 > MAX_FIELD_BYTES {
                 return Err(ApiError::invalid_field(
                     "file",
@@ -183,9 +196,12 @@ pub async fn read(
     })
 }
 
-fn read_error(e: multer::Error, limit: usize) -> ApiError {
+fn read_error(e: multer::Error, limits: Limits) -> ApiError {
     match e {
-        multer::Error::StreamSizeExceeded { .. } => ApiError::BodyTooLarge(limit),
+        multer::Error::StreamSizeExceeded { .. } => ApiError::BodyTooLarge(limits.max_bytes),
+        multer::Error::StreamReadFailed(cause) if chain_timed_out(&*cause, limits) => {
+            ApiError::BodyTimeout(limits.timeout)
+        }
         multer::Error::FieldSizeExceeded { field_name, .. } => ApiError::invalid_field(
             "file",
             format!(
@@ -198,6 +214,17 @@ fn read_error(e: multer::Error, limit: usize) -> ApiError {
             format!("the multipart body could not be read ({other}); send multipart/form-data"),
         ),
     }
+}
+
+fn chain_timed_out(e: &(dyn std::error::Error + Send + Sync + 'static), limits: Limits) -> bool {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(c) = cause {
+        if (limits.timed_out)(c) {
+            return true;
+        }
+        cause = c.source();
+    }
+    false
 }
 
 /// The upload's audio type: the part's own `Content-Type` when it names audio,
