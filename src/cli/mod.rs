@@ -53,7 +53,7 @@ enum Command {
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::Serve { listen } => serve::run(load_config(&cli.config)?, listen).await,
+        Command::Serve { listen } => serve::run(load_config(&cli.config, Warn::All)?, listen).await,
         Command::Demo { listen } => demo::run(&listen).await,
         Command::MockUpstream { listen } => {
             let listener = bind(&listen).await?;
@@ -66,10 +66,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 .await
                 .context("mock upstream failed")
         }
-        Command::Keys(cmd) => keys::run(load_config(&cli.config)?, *cmd).await,
-        Command::Accounts(cmd) => accounts::run(load_config(&cli.config)?, cmd).await,
+        Command::Keys(cmd) => keys::run(load_config(&cli.config, Warn::DatabaseOnly)?, *cmd).await,
+        Command::Accounts(cmd) => {
+            accounts::run(load_config(&cli.config, Warn::DatabaseOnly)?, cmd).await
+        }
         Command::Migrate => {
-            let config = load_config(&cli.config)?;
+            let config = load_config(&cli.config, Warn::DatabaseOnly)?;
             tollgate::store::Store::open(&config.storage.url)
                 .await
                 .context("migration failed")?;
@@ -79,9 +81,21 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
-fn load_config(path: &Option<PathBuf>) -> anyhow::Result<Config> {
+/// Which configuration warnings a command prints.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Warn {
+    All,
+    /// Commands that only touch the database (keys, accounts, migrate) never call
+    /// a provider, so an unset provider variable is no news to them.
+    DatabaseOnly,
+}
+
+fn load_config(path: &Option<PathBuf>, warn: Warn) -> anyhow::Result<Config> {
     let config = Config::load(path.as_deref()).context("invalid configuration")?;
     for warning in &config.warnings {
+        if warn == Warn::DatabaseOnly && warning.starts_with("providers.") {
+            continue;
+        }
         tracing::warn!("{warning}");
     }
     Ok(config)

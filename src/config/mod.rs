@@ -39,11 +39,13 @@ pub enum ConfigError {
     },
 }
 
+mod cors;
 mod raw;
 mod redis;
 mod secrets;
 mod unpriced;
 
+pub use cors::CorsOrigins;
 pub use raw::*;
 pub use redis::{RawOnFailure, RawOnFailureEach, RawRedis, RedisConfig};
 pub use secrets::{MASTER_KEY_FILE, RawSecrets, SecretsConfig};
@@ -91,6 +93,8 @@ pub struct ServerConfig {
     pub max_connections: usize,
     pub max_uri_bytes: usize,
     pub max_header_bytes: usize,
+    /// `cors_allow_origins`, validated.
+    pub cors: CorsOrigins,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -280,6 +284,10 @@ impl Validator<'_> {
                 "must be at least 1024",
             ));
         }
+        let cors =
+            CorsOrigins::parse(&raw.server.cors_allow_origins).map_err(|(value, problem)| {
+                self.invalid("server.cors_allow_origins", value, problem)
+            })?;
         let max_body_bytes = usize::try_from(raw.server.max_body_bytes).map_err(|_| {
             self.invalid(
                 "server.max_body_bytes",
@@ -574,6 +582,7 @@ impl Validator<'_> {
                 // Both checked to lie in 256..=1 MiB above.
                 max_uri_bytes: raw.server.max_uri_bytes as usize,
                 max_header_bytes: raw.server.max_header_bytes as usize,
+                cors,
             },
             redis,
             metrics: MetricsConfig {

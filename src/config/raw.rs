@@ -82,6 +82,9 @@ pub struct RawServer {
     pub max_uri_bytes: u64,
     /// Header names + values (+4 per header) above this: 431 `header_too_large`.
     pub max_header_bytes: u64,
+    /// Browser origins allowed to call the gateway (CORS): `["https://app.example"]`
+    /// or `["*"]`. Empty: no CORS headers at all.
+    pub cors_allow_origins: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -196,6 +199,7 @@ impl Default for RawServer {
             max_connections: 10_000,
             max_uri_bytes: 8_192,
             max_header_bytes: 32_768,
+            cors_allow_origins: Vec::new(),
         }
     }
 }

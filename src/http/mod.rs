@@ -3,7 +3,9 @@
 //! route's `RouteSpec` (model routes) or the service they front.
 
 pub mod admin;
+pub mod audio;
 pub mod chat;
+pub mod cors;
 pub mod embeddings;
 pub mod extract;
 pub mod gate;

@@ -14,7 +14,8 @@ use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
 
 use crate::http::gate::{self, Gate};
 use crate::http::{
-    admin, chat, embeddings, messages, metering, middleware, openai_only, public, responses,
+    admin, audio, chat, embeddings, messages, metering, middleware, openai_only, public,
+    responses,
 };
 use crate::keys::Scope;
 use crate::state::AppState;
@@ -124,6 +125,16 @@ pub fn router(state: &AppState) -> Router {
             post(openai_only::images),
             Scope::Images,
         ))
+        .merge(gateway(
+            "/v1/audio/transcriptions",
+            post(audio::transcriptions),
+            Scope::Audio,
+        ))
+        .merge(gateway(
+            "/v1/audio/speech",
+            post(audio::speech),
+            Scope::Audio,
+        ))
         .merge(admin_routes)
         .merge(analytics_routes)
         .fallback(public::not_found)
@@ -133,6 +144,7 @@ pub fn router(state: &AppState) -> Router {
         .layer(axum::middleware::from_fn(messages::anthropic_errors))
         .layer(
             ServiceBuilder::new()
+                .layer(from_fn_with_state(state.clone(), crate::http::cors::cors))
                 .layer(CatchPanicLayer::custom(middleware::panic_response))
                 .layer(SetSensitiveRequestHeadersLayer::new(sensitive))
                 .layer(axum::middleware::from_fn(middleware::trace_request))

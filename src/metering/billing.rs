@@ -55,11 +55,66 @@ pub struct Estimate<'a> {
     pub refuse_unpriced: Option<&'a str>,
 }
 
+/// What a request metered in units other than tokens (audio seconds, speech
+/// characters) may cost at most: `units` at `price` micro-USD per million units.
+pub struct UnitEstimate {
+    pub price: u64,
+    pub units: u64,
+    pub markup_bps: u32,
+}
+
 /// Loads the account's terms and, if it is prepaid, reserves `estimate`.
 pub async fn reserve(
     metering: &Metering,
     account: &str,
     estimate: Estimate<'_>,
+) -> Result<Hold, BillingError> {
+    let unpriced = estimate
+        .refuse_unpriced
+        .filter(|_| estimate.prices.is_none());
+    hold(metering, account, unpriced, |currency, rates| {
+        pricing::reservation(
+            &estimate.prices.unwrap_or_default(),
+            estimate.body.len(),
+            estimate.max_output_tokens,
+            estimate.markup_bps,
+            currency,
+            rates,
+        )
+    })
+    .await
+}
+
+/// Like [`reserve`], for a request metered in units (see [`UnitEstimate`]).
+pub async fn reserve_units(
+    metering: &Metering,
+    account: &str,
+    estimate: UnitEstimate,
+) -> Result<Hold, BillingError> {
+    hold(metering, account, None, |currency, rates| {
+        // The same two roundings as the final bill: units at the "output" price.
+        pricing::reservation(
+            &Prices {
+                output: estimate.price,
+                ..Prices::default()
+            },
+            0,
+            estimate.units,
+            estimate.markup_bps,
+            currency,
+            rates,
+        )
+    })
+    .await
+}
+
+/// Reserves what `amount` says on a prepaid account; `unpriced` names a model that
+/// has no price and may not run on credit (`[billing] unpriced = "refuse"`).
+async fn hold(
+    metering: &Metering,
+    account: &str,
+    unpriced: Option<&str>,
+    amount: impl FnOnce(&Currency, &super::money::ExchangeRates) -> Result<MicroUnits, MoneyError>,
 ) -> Result<Hold, BillingError> {
     let terms = metering.balances.terms(account).await?;
     if terms.mode != BillingMode::Prepaid {
@@ -68,21 +123,12 @@ pub async fn reserve(
             reservation: None,
         });
     }
-    if estimate.prices.is_none()
-        && let Some(model) = estimate.refuse_unpriced
-    {
+    if let Some(model) = unpriced {
         return Err(BillingError::Unpriced {
             model: model.to_owned(),
         });
     }
-    let amount = pricing::reservation(
-        &estimate.prices.unwrap_or_default(),
-        estimate.body.len(),
-        estimate.max_output_tokens,
-        estimate.markup_bps,
-        &Currency::parse(&terms.currency)?,
-        &metering.rates,
-    )?;
+    let amount = amount(&Currency::parse(&terms.currency)?, &metering.rates)?;
     match metering
         .balances
         .reserve(account, amount.0, metering.balances_on_failure)

@@ -70,10 +70,16 @@ impl Metering {
         let route = draft.route.take();
         let reservation = draft.reservation.take();
         let images = observer.as_ref().map_or(0, |o| o.images());
+        let counted = draft.tokens.take();
         let measured = match (&route, observer) {
             (None, _) | (Some(_), None) => {
                 Measured::Known(TokenCounts::default(), UsageSource::None)
             }
+            // Counted by the route itself (audio seconds, speech characters).
+            (Some(_), Some(_)) if counted.is_some() => match counted {
+                Some((t, source)) => Measured::Known(t, source),
+                None => Measured::Known(TokenCounts::default(), UsageSource::None),
+            },
             (Some(_), Some(obs)) => match obs.reported() {
                 Some(t) => Measured::Known(t, UsageSource::Reported),
                 None if obs.delivered_text.is_empty() && !obs.completed => {

@@ -33,6 +33,11 @@
 //!   root too. Key in `x-goog-api-key` or `?key=`: none is 403
 //!   `PERMISSION_DENIED`, the key `bad` is 400 `API_KEY_INVALID`, as Google
 //!   answers.
+//! - `POST /v1/audio/transcriptions` (multipart) and `POST /v1/audio/speech`
+//!   (OpenAI), `POST /v1/listen` and `POST /v1/speak` (Deepgram, `Authorization:
+//!   Token <key>`; its `base_url` is the mock's root): transcripts derived from
+//!   the uploaded bytes, speech a small WAV in several frames (`audio`).
+//!   `POST /_mock/release` lets a speech stream held by `[[mock:hold]]` finish.
 //! - `GET /_mock/stats`: `{"requests", "streams_started", "streams_completed",
 //!   "streams_cancelled", "streams_aborted"}` (`stats`), all routes above
 //!   counted.
@@ -99,6 +104,7 @@
 //! | `[[mock:blocked]]` | Gemini only: a 200 with no `candidates`, only `promptFeedback: {"blockReason":"SAFETY"}` and the prompt's usage (one chunk when streamed) |
 
 mod anthropic;
+mod audio;
 
 mod directives;
 mod embedding;
@@ -130,6 +136,8 @@ use self::error_body::{AnthropicError, GeminiError, OpenAiError};
 use self::journal::Journal;
 use self::stats::Stats;
 
+pub use self::audio::speech_wav;
+
 /// Largest request body accepted; generous because benchmarks send long
 /// prompts, bounded because every body is held in memory for the journal.
 const MAX_BODY_BYTES: usize = 32 * 1024 * 1024;
@@ -146,6 +154,8 @@ struct MockState {
     stats: Arc<Stats>,
     journal: Journal,
     responses: AtomicU64,
+    /// `POST /_mock/release` lets a held speech stream (`[[mock:hold]]`) go on.
+    release: Arc<tokio::sync::Notify>,
 }
 
 impl MockState {
@@ -178,6 +188,13 @@ impl MockUpstream {
                 "/openai/deployments/{deployment}/embeddings",
                 post(openai::azure::embeddings),
             )
+            .route(
+                "/v1/audio/transcriptions",
+                post(audio::openai_transcriptions),
+            )
+            .route("/v1/audio/speech", post(audio::openai_speech))
+            .route("/v1/listen", post(audio::deepgram_listen))
+            .route("/v1/speak", post(audio::deepgram_speak))
             .route("/v1/messages", post(anthropic::messages))
             .route("/v1beta/models/{target}", post(gemini::models))
             // `route_layer`, so only matched provider routes are recorded.
@@ -187,7 +204,8 @@ impl MockUpstream {
             ));
         let control = Router::new()
             .route("/_mock/stats", get(stats))
-            .route("/_mock/requests", get(list_requests).delete(clear_requests));
+            .route("/_mock/requests", get(list_requests).delete(clear_requests))
+            .route("/_mock/release", post(release));
         providers
             .merge(control)
             .fallback(not_found)
@@ -258,6 +276,11 @@ async fn stats(State(state): State<Arc<MockState>>) -> Json<stats::StatsSnapshot
 
 async fn list_requests(State(state): State<Arc<MockState>>) -> Json<serde_json::Value> {
     Json(state.journal.to_json())
+}
+
+async fn release(State(state): State<Arc<MockState>>) -> StatusCode {
+    state.release.notify_one();
+    StatusCode::NO_CONTENT
 }
 
 async fn clear_requests(State(state): State<Arc<MockState>>) -> StatusCode {

@@ -10,7 +10,9 @@
 //! - `table`: (caller format, upstream dialect) → request and response translation.
 //! - `respond`: an upstream's 2xx answer as the caller's response.
 //! - `embeddings`: Gemini embeddings in OpenAI's shape.
+//! - `audio`: transcriptions (multipart) and speech, OpenAI or Deepgram.
 
+pub mod audio;
 pub mod embeddings;
 pub mod respond;
 pub mod table;

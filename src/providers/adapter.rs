@@ -2,7 +2,7 @@
 //! dialect implements it once (OpenAI-compatible, with the vendors as data;
 //! Anthropic; Gemini), and `Upstreams` keeps one per provider in a table built by
 //! `build`. Adding a provider that speaks a known dialect is a `ProviderKind`
-//! variant; adding a dialect (Deepgram) is one impl here plus one arm in `build`.
+//! variant; adding a dialect (as Deepgram was) is one impl here plus one arm in `build`.
 //!
 //! An adapter knows its URLs, auth headers and how to turn an `Operation` into a
 //! request; sending, timeouts and error mapping are shared (`send`), and what the
@@ -19,11 +19,12 @@ use bytes::Bytes;
 use futures_util::future::BoxFuture;
 
 use super::{
-    Account, Anthropic, AnthropicHeaders, Clients, Gemini, GeminiMethod, OpenAi, OpenAiEndpoint,
-    UpstreamError, UpstreamResponse,
+    Account, Anthropic, AnthropicHeaders, Clients, Deepgram, Gemini, GeminiMethod, OpenAi,
+    OpenAiEndpoint, Upload, UpstreamError, UpstreamResponse,
 };
 use crate::config::Config;
 use crate::domain::{Dialect, ProviderKind};
+use crate::translate::deepgram::SpeechFormat;
 
 /// What the caller asked for, in terms every dialect maps to its own endpoint.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,6 +40,11 @@ pub enum Operation {
     Images,
     /// OpenAI's Responses API (`/v1/responses`); OpenAI itself only.
     Responses,
+    /// `/v1/audio/transcriptions`: the body is the upload (raw audio for
+    /// Deepgram, multipart for OpenAI).
+    Transcription(Upload),
+    /// `/v1/audio/speech`: the body is the dialect's JSON.
+    Speech(SpeechFormat),
 }
 
 /// One upstream call: the body is already in the upstream's dialect.
@@ -86,6 +92,16 @@ impl Adapter for OpenAi {
             Operation::Embeddings { .. } => OpenAiEndpoint::Embeddings,
             Operation::Images => OpenAiEndpoint::ImagesGenerations,
             Operation::Responses => OpenAiEndpoint::Responses,
+            Operation::Speech(_) => OpenAiEndpoint::AudioSpeech,
+            Operation::Transcription(upload) => {
+                return Box::pin(self.post_as(
+                    OpenAiEndpoint::AudioTranscriptions,
+                    call.model,
+                    call.body,
+                    upload.content_type,
+                    call.account,
+                ));
+            }
         };
         Box::pin(self.post(endpoint, call.model, call.body, call.account))
     }
@@ -130,7 +146,11 @@ impl Adapter for Gemini {
             Operation::Chat { stream: true } => GeminiMethod::StreamGenerate,
             Operation::Embeddings { batch: false } => GeminiMethod::Embed,
             Operation::Embeddings { batch: true } => GeminiMethod::BatchEmbed,
-            Operation::Completions | Operation::Images | Operation::Responses => {
+            Operation::Completions
+            | Operation::Images
+            | Operation::Responses
+            | Operation::Transcription(_)
+            | Operation::Speech(_) => {
                 let e = unsupported(ProviderKind::Gemini, &call);
                 return Box::pin(async move { Err(e) });
             }
@@ -139,8 +159,34 @@ impl Adapter for Gemini {
     }
 }
 
+impl Adapter for Deepgram {
+    fn dialect(&self) -> Dialect {
+        Dialect::Deepgram
+    }
+    fn has_credentials(&self) -> bool {
+        Deepgram::has_credentials(self)
+    }
+    fn send<'a>(
+        &'a self,
+        call: Call<'a>,
+    ) -> BoxFuture<'a, Result<UpstreamResponse, UpstreamError>> {
+        match call.operation {
+            Operation::Transcription(upload) => {
+                Box::pin(self.listen(call.model, upload, call.body, call.account))
+            }
+            Operation::Speech(format) => {
+                Box::pin(self.speak(call.model, format, call.body, call.account))
+            }
+            _ => {
+                let e = unsupported(ProviderKind::Deepgram, &call);
+                Box::pin(async move { Err(e) })
+            }
+        }
+    }
+}
+
 /// The adapter table entry for `provider`: which implementation serves its
-/// dialect. `None` for a dialect without one yet (Deepgram).
+/// dialect.
 pub(super) fn build(
     provider: ProviderKind,
     clients: &Clients,
@@ -152,6 +198,6 @@ pub(super) fn build(
         Dialect::OpenAi => Some(Arc::new(OpenAi::new(provider, clients, cfg, first_byte))),
         Dialect::Anthropic => Some(Arc::new(Anthropic::new(clients, cfg, first_byte))),
         Dialect::Gemini => Some(Arc::new(Gemini::new(clients, cfg, first_byte))),
-        Dialect::Deepgram => None,
+        Dialect::Deepgram => Some(Arc::new(Deepgram::new(clients, cfg, first_byte))),
     }
 }

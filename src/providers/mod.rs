@@ -10,6 +10,7 @@
 pub mod adapter;
 mod anthropic;
 mod credential;
+mod deepgram;
 mod error;
 mod gemini;
 mod openai;
@@ -19,6 +20,7 @@ mod send;
 pub use adapter::{Adapter, Call, Operation};
 pub use anthropic::{Anthropic, AnthropicHeaders};
 pub use credential::Byok;
+pub use deepgram::{Deepgram, Lang, Upload};
 pub use error::{Credentials, UpstreamError};
 pub use gemini::{Gemini, GeminiMethod};
 pub use openai::{OpenAi, OpenAiEndpoint};

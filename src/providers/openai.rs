@@ -19,6 +19,8 @@ pub enum OpenAiEndpoint {
     Embeddings,
     ImagesGenerations,
     Responses,
+    AudioTranscriptions,
+    AudioSpeech,
 }
 
 impl OpenAiEndpoint {
@@ -29,6 +31,8 @@ impl OpenAiEndpoint {
             OpenAiEndpoint::Embeddings => "/embeddings",
             OpenAiEndpoint::ImagesGenerations => "/images/generations",
             OpenAiEndpoint::Responses => "/responses",
+            OpenAiEndpoint::AudioTranscriptions => "/audio/transcriptions",
+            OpenAiEndpoint::AudioSpeech => "/audio/speech",
         }
     }
 }
@@ -71,6 +75,19 @@ impl OpenAi {
         body: Bytes,
         account: Account<'_>,
     ) -> Result<UpstreamResponse, UpstreamError> {
+        self.post_as(endpoint, model, body, "application/json", account)
+            .await
+    }
+
+    /// Like `post`, with the body's own content type (multipart uploads).
+    pub async fn post_as(
+        &self,
+        endpoint: OpenAiEndpoint,
+        model: &str,
+        body: Bytes,
+        content_type: &'static str,
+        account: Account<'_>,
+    ) -> Result<UpstreamResponse, UpstreamError> {
         let c = self.keys.resolve(account)?;
         let req = match (c.api_version, c.secret) {
             // Azure OpenAI: the deployment is in the path, the key in `api-key`.
@@ -91,7 +108,7 @@ impl OpenAi {
                 .header(http::header::AUTHORIZATION, c.auth),
         };
         let req = req
-            .header(http::header::CONTENT_TYPE, "application/json")
+            .header(http::header::CONTENT_TYPE, content_type)
             .body(body);
         send(
             req,

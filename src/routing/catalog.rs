@@ -177,6 +177,16 @@ impl Catalog {
                 max_output_tokens: max_output(id),
             });
         }
+        for &(id, provider, per_munit) in super::audio_models::AUDIO_MODELS {
+            upsert(ModelEntry {
+                id: id.into(),
+                provider,
+                input_micro_usd_per_mtok: micro(per_munit),
+                output_micro_usd_per_mtok: 0,
+                cached_input_micro_usd_per_mtok: 0,
+                max_output_tokens: Some(0),
+            });
+        }
         for m in models {
             upsert(ModelEntry {
                 id: m.id.as_str().into(),

@@ -4,6 +4,7 @@
 //! ids callers send: plain catalog ids, provider-prefixed ids (`openai/gpt-4o-mini`)
 //! and gateway aliases (`tollgate-chat-smart`).
 
+mod audio_models;
 pub mod byok;
 pub mod catalog;
 

@@ -6,6 +6,8 @@
 //!   when a body is peeked so no translator recursion or copy grows without bound.
 //! - `reasons`: stop/finish reasons between dialects.
 //! - `anthropic`: OpenAI chat ⇄ Anthropic messages, requests and responses.
+//! - `deepgram`: Deepgram listen results in OpenAI's transcription formats, and
+//!   OpenAI speech formats as Deepgram encodings.
 //! - `gemini`: OpenAI chat and embeddings ⇄ Gemini generateContent / embedContent.
 //! - `responses`: OpenAI's Responses API ⇄ OpenAI chat, requests, answers and streams.
 //! - `sse`: an incremental server-sent-events parser.
@@ -19,6 +21,7 @@ pub mod anthropic;
 #[cfg(test)]
 mod arbitrary_json;
 mod data_url;
+pub mod deepgram;
 pub mod gemini;
 pub mod limits;
 pub mod peek;

@@ -207,3 +207,25 @@ async fn logs_to_a_pipe_have_no_colour_codes() {
         "no escape codes on a pipe: {log:?}"
     );
 }
+
+/// `keys` and `accounts` commands only touch the database: an unset provider
+/// variable is no news to them, so they print no WARN lines about it (`serve`
+/// still does, see above).
+#[tokio::test(flavor = "multi_thread")]
+async fn database_commands_do_not_warn_about_unset_provider_variables() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(
+        dir.path(),
+        "http://127.0.0.1:9",
+        "[providers.deepseek]\napi_key = \"${TOLLGATE_TEST_SURELY_UNSET_VAR}\"\n",
+    );
+    for args in [&["keys", "list"][..], &["accounts", "list"][..]] {
+        let (ok, _, err) = cli(&config, args).await;
+        assert!(ok, "{args:?}: {err}");
+        assert!(!err.contains("WARN"), "{args:?} warned: {err}");
+        assert!(
+            !err.contains("TOLLGATE_TEST_SURELY_UNSET_VAR"),
+            "{args:?}: {err}"
+        );
+    }
+}

@@ -174,10 +174,26 @@ async fn every_adapter_times_out_waiting_for_the_first_byte() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn providers_without_a_dialect_implementation_have_no_adapter() {
+async fn every_provider_has_an_adapter_and_deepgram_serves_audio_only() {
     let gw = Gateway::start().await;
     let up = upstreams(&gw.config);
-    assert!(up.adapter(ProviderKind::Deepgram).is_err());
+    let deepgram = up
+        .adapter(ProviderKind::Deepgram)
+        .expect("Deepgram has an adapter");
+    assert_eq!(deepgram.dialect(), tollgate::routing::Dialect::Deepgram);
+    let chat = send(
+        &up,
+        ProviderKind::Deepgram,
+        "nova-3",
+        "hi",
+        false,
+        Account::Gateway,
+    )
+    .await;
+    assert!(
+        matches!(chat, Err(UpstreamError::Unsupported { .. })),
+        "Deepgram has no chat"
+    );
     for p in [
         ProviderKind::DeepSeek,
         ProviderKind::Qwen,

@@ -23,7 +23,12 @@ const PYTEST_DEADLINE: Duration = Duration::from_secs(300);
 #[tokio::test(flavor = "multi_thread")]
 async fn official_python_sdks_work_against_the_gateway() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let gw = Gateway::start().await;
+    // Deepgram on the mock too, for tests/sdk/test_audio.py.
+    let gw = Gateway::start_with(|c| {
+        c.providers.deepgram.base_url = c.providers.anthropic.base_url.clone();
+        c.providers.deepgram.api_key = "test-deepgram-key".into();
+    })
+    .await;
     let key = gw.key().await;
 
     let venv = run(

@@ -11,6 +11,7 @@
 //! named as configured); public operations override it.
 
 pub mod admin;
+pub mod audio;
 pub mod errors;
 pub mod gateway;
 
@@ -44,6 +45,8 @@ pub const SECURITY_SCHEMES: [&str; 4] = ["bearer", "x-api-key", "x-goog-api-key"
         gateway::embeddings,
         gateway::completions,
         gateway::images,
+        audio::transcriptions,
+        audio::speech,
         handlers::keys::create,
         handlers::keys::list_keys,
         handlers::keys::get,
