@@ -32,6 +32,8 @@ pub struct Services {
     pub rate_limiter: LocalRateLimiter,
     pub concurrency: ConcurrencyLimiter,
     pub metering: Metering,
+    /// Each provider's deployments and their health (`routing::deployments`).
+    pub deployments: crate::routing::Deployments,
 }
 
 impl AppState {
@@ -65,6 +67,9 @@ impl AppState {
     }
     pub fn upstreams(&self) -> &Upstreams {
         &self.0.upstreams
+    }
+    pub fn deployments(&self) -> &crate::routing::Deployments {
+        &self.0.deployments
     }
     pub fn alt_header(&self) -> &HeaderName {
         &self.0.config.keys.alt_header

@@ -78,6 +78,7 @@ pub fn router(state: &AppState) -> Router {
             "/admin/accounts/{id}/credits",
             get(admin::accounts::credits),
         )
+        .route("/admin/providers", get(admin::providers::list))
         .route_layer(gated(Scope::Admin));
     // Analytics: management keys across accounts, `analytics` keys for their own.
     let analytics_routes = Router::new()

@@ -40,6 +40,9 @@
 //!   and query verbatim (`authorization`, `x-api-key`, `api-key`,
 //!   `x-goog-api-key`, `?key=`, `?api-version=`…); `DELETE` clears them
 //!   (`journal`).
+//! - `PUT|GET|DELETE /_mock/fault`: a fault (status, `retry-after`, delay, for
+//!   the next N requests) forced on every provider route of this instance
+//!   (`fault`), so one of several instances can stand for a down deployment.
 //! - anything else: 404 with an OpenAI-shaped error body (`error_body`).
 //!
 //! Errors come in each provider's shape (`error_body`): OpenAI's
@@ -103,6 +106,7 @@ mod directives;
 mod embedding;
 mod error_body;
 mod event_stream;
+mod fault;
 mod gemini;
 mod journal;
 mod key_echo;
@@ -145,6 +149,7 @@ struct MockState {
     stats: Arc<Stats>,
     journal: Journal,
     responses: AtomicU64,
+    faults: fault::Faults,
 }
 
 impl MockState {
@@ -185,7 +190,11 @@ impl MockUpstream {
             ));
         let control = Router::new()
             .route("/_mock/stats", get(stats))
-            .route("/_mock/requests", get(list_requests).delete(clear_requests));
+            .route("/_mock/requests", get(list_requests).delete(clear_requests))
+            .route(
+                "/_mock/fault",
+                get(get_fault).put(put_fault).delete(clear_fault),
+            );
         providers
             .merge(control)
             .fallback(not_found)
@@ -224,6 +233,11 @@ async fn record_provider_request(
         Err(_) => return body_too_large(&state, head.uri.path()),
     };
     state.journal.record(&head, Bytes::clone(&body));
+    if let Some(f) = state.faults.take()
+        && let Some(response) = fault::apply(f, head.uri.path()).await
+    {
+        return response;
+    }
     if !key_echo::requested(&body) {
         return next.run(Request::from_parts(head, Body::from(body))).await;
     }
@@ -256,6 +270,23 @@ async fn stats(State(state): State<Arc<MockState>>) -> Json<stats::StatsSnapshot
 
 async fn list_requests(State(state): State<Arc<MockState>>) -> Json<serde_json::Value> {
     Json(state.journal.to_json())
+}
+
+async fn get_fault(State(state): State<Arc<MockState>>) -> Json<serde_json::Value> {
+    fault::body(state.faults.get())
+}
+
+async fn put_fault(
+    State(state): State<Arc<MockState>>,
+    Json(f): Json<fault::Fault>,
+) -> Json<serde_json::Value> {
+    state.faults.set(Some(f));
+    fault::body(state.faults.get())
+}
+
+async fn clear_fault(State(state): State<Arc<MockState>>) -> StatusCode {
+    state.faults.set(None);
+    StatusCode::NO_CONTENT
 }
 
 async fn clear_requests(State(state): State<Arc<MockState>>) -> StatusCode {

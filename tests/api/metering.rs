@@ -24,6 +24,7 @@ async fn start() -> Gateway {
             input_usd_per_mtok: 1000.0,
             output_usd_per_mtok: 2000.0,
             cached_input_usd_per_mtok: None,
+            fallbacks: Vec::new(),
         });
         c.billing
             .exchange_rates
@@ -754,6 +755,7 @@ async fn a_stream_that_never_started_is_not_charged() {
             input_usd_per_mtok: 1000.0,
             output_usd_per_mtok: 2000.0,
             cached_input_usd_per_mtok: None,
+            fallbacks: Vec::new(),
         });
     })
     .await;
