@@ -21,6 +21,7 @@ mod metering;
 mod openapi;
 mod pipeline;
 mod policy;
+mod routing;
 mod schemathesis;
 mod sdk;
 mod secrets;
