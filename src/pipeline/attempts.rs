@@ -76,15 +76,20 @@ pub fn targets(
     let deployments = state.deployments();
     let primary = &routed.route;
     let byok = routed.byok.is_some();
-    if !byok && !deployments.any_serving(primary.provider, &primary.upstream_model) {
-        // Without a deployment for the model itself, only its fallbacks can serve.
-        if state.catalog().fallbacks(requested).is_empty() {
-            return Err(UpstreamError::NoDeployment {
+    // Without a deployment for the model itself, only its fallbacks can serve.
+    if !byok
+        && !deployments.any_serving(primary.provider, &primary.upstream_model)
+        && state.catalog().fallbacks(requested).is_empty()
+    {
+        return Err(if state.upstreams().has_credentials(primary.provider) {
+            UpstreamError::NoDeployment {
                 provider: primary.provider,
                 model: primary.upstream_model.to_string(),
             }
-            .into());
+        } else {
+            UpstreamError::NotConfigured(primary.provider)
         }
+        .into());
     }
     let mut out = vec![Target {
         route: primary.clone(),

@@ -90,6 +90,12 @@ pub async fn run(
         usage,
     };
     reserve(state, principal, meter, &routed, &request).await?;
+    // Failed tries are recorded before the request ends (`attempts`): they need
+    // whose request it is now, not when the meter closes.
+    meter.with(|d| {
+        d.account_id = principal.key.account_id.clone();
+        d.kid = principal.key.kid.as_str().to_owned();
+    });
 
     let mut targets = attempts::targets(
         state,
