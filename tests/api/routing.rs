@@ -144,7 +144,11 @@ async fn a_down_deployment_is_retried_elsewhere_then_cooled_down() {
     statuses.sort();
     assert_eq!(statuses, [200, 503]);
     let failed = rows.iter().find(|r| r.status == 503).unwrap();
-    assert_eq!(failed.kid, key.split('_').nth(3).unwrap(), "the caller's key");
+    assert_eq!(
+        failed.kid,
+        key.split('_').nth(3).unwrap(),
+        "the caller's key"
+    );
     assert_eq!(
         (
             failed.provider.as_str(),

@@ -19,26 +19,26 @@ use crate::state::AppState;
 pub struct ProviderList {
     /// Always `list`.
     pub object: String,
-    pub data: Vec<Provider>,
+    pub data: Vec<ProviderDeployments>,
 }
 
 /// A provider with at least one deployment.
 #[derive(Serialize, ToSchema)]
-pub struct Provider {
+pub struct ProviderDeployments {
     pub provider: String,
-    pub deployments: Vec<Deployment>,
+    pub deployments: Vec<DeploymentStatus>,
 }
 
 /// One deployment: `default` is the provider's own `base_url`/`api_key`.
 #[derive(Serialize, ToSchema)]
-pub struct Deployment {
+pub struct DeploymentStatus {
     pub name: String,
     /// `host[:port]` of its base URL.
     pub host: String,
     pub weight: u32,
     /// Upstream models it serves; `null`: all of the provider's.
     pub models: Option<Vec<String>>,
-    #[schema(value_type = Health)]
+    #[schema(value_type = DeploymentHealth)]
     pub health: String,
     /// RFC 3339: when the cooldown ends (or ended, when half-open); `null` if it never cooled.
     pub cooldown_until: Option<String>,
@@ -54,7 +54,7 @@ pub struct Deployment {
 /// (the next request probes it).
 #[derive(Serialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
-pub enum Health {
+pub enum DeploymentHealth {
     Healthy,
     Cooling,
     HalfOpen,
