@@ -530,7 +530,8 @@ async fn routed_answers_say_what_served_them() {
 #[tokio::test(flavor = "multi_thread")]
 async fn bad_routing_config_is_refused_naming_the_key() {
     let dir = tempfile::tempdir().unwrap();
-    let cases: [(&str, fn(&mut RawConfig)); 4] = [
+    type Tweak = fn(&mut RawConfig);
+    let cases: [(&str, Tweak); 4] = [
         ("routing.max_attempts", |c| c.routing.max_attempts = 0),
         ("routing.retry_on", |c| {
             c.routing.retry_on = vec!["4xx".into()]
