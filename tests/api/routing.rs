@@ -67,6 +67,27 @@ fn model(id: &str, provider: &str, fallbacks: &[&str]) -> RawModel {
     }
 }
 
+/// The health of OpenAI's first deployment in `GET /admin/providers`.
+async fn first_health(gw: &Gateway) -> String {
+    let v: Value = gw
+        .admin(reqwest::Method::GET, "/admin/providers", None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let openai = v["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["provider"] == "openai")
+        .unwrap()
+        .clone();
+    openai["deployments"][0]["health"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
 async fn metrics_text(gw: &Gateway) -> String {
     gw.client
         .get(gw.url("/metrics"))
@@ -563,4 +584,36 @@ async fn bad_routing_config_is_refused_naming_the_key() {
             .to_string();
         assert!(err.starts_with(key), "{err}");
     }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_cooled_deployment_is_probed_once_half_open_and_healthy_again() {
+    let (a, b) = (Mock::start().await, Mock::start().await);
+    set_fault(&a, json!({"status": 502, "times": 1})).await;
+    let gw = Gateway::start_with(|c| {
+        two_openai_deployments(c, &a, &b, (1, 1));
+        // A cooldown that is over at once: the next pick of `a` is its probe.
+        c.routing.cooldown_secs = 0;
+    })
+    .await;
+    let key = gw.key().await;
+    let mut i = 0;
+    while hits(&a).await < 1 {
+        let res = gw
+            .chat(&key, chat_body("gpt-4o-mini", &format!("p{i}")))
+            .await;
+        assert_eq!(res.status(), 200);
+        i += 1;
+        assert!(i < 60, "`a` never picked");
+    }
+    assert_eq!(first_health(&gw).await, "half_open");
+    while hits(&a).await < 2 {
+        let res = gw
+            .chat(&key, chat_body("gpt-4o-mini", &format!("q{i}")))
+            .await;
+        assert_eq!(res.status(), 200);
+        i += 1;
+        assert!(i < 120, "`a` never probed");
+    }
+    assert_eq!(first_health(&gw).await, "healthy", "the probe succeeded");
 }
