@@ -225,6 +225,16 @@ NOMETER_CONFIG="$TMP/nometer.toml"
 sed -e "s|127.0.0.1:$GATEWAY_PORT|127.0.0.1:$NOMETER_PORT|" -e "s|$TMP/bench.db|$TMP/nometer.db|" \
     "$CONFIG" >"$NOMETER_CONFIG"
 printf '\n[usage]\nenabled = false\n' >>"$NOMETER_CONFIG"
+# The same gateway with a second OpenAI deployment (same mock, its own key): the
+# routing layer's weighted choice over two deployments against one.
+TWODEP_PORT=$(free_port)
+while [[ $TWODEP_PORT == "$GATEWAY_PORT" || $TWODEP_PORT == "$MOCK_PORT" || $TWODEP_PORT == "$NOMETER_PORT" ]]; do TWODEP_PORT=$(free_port); done
+TWODEP_URL="http://127.0.0.1:$TWODEP_PORT"
+TWODEP_CONFIG="$TMP/twodep.toml"
+sed -e "s|127.0.0.1:$GATEWAY_PORT|127.0.0.1:$TWODEP_PORT|" -e "s|$TMP/bench.db|$TMP/twodep.db|" \
+    "$CONFIG" >"$TWODEP_CONFIG"
+printf '\n[[providers.openai.deployments]]\nname = "second"\nbase_url = "%s/v1"\napi_key = "bench-upstream-key-2"\n' \
+    "$MOCK_URL" >>"$TWODEP_CONFIG"
 
 log "creating a key"
 KEY_JSON=$(TOLLGATE_LOG=warn "$BIN" --config "$CONFIG" keys create --name bench --json) ||
@@ -240,18 +250,24 @@ POLICY_KEY=$(python3 -c 'import json, sys; print(json.load(sys.stdin)["key"])' <
 NOMETER_JSON=$(TOLLGATE_LOG=warn "$BIN" --config "$NOMETER_CONFIG" keys create --name bench --json) ||
     die "keys create (no metering) failed"
 NOMETER_KEY=$(python3 -c 'import json, sys; print(json.load(sys.stdin)["key"])' <<<"$NOMETER_JSON")
+TWODEP_JSON=$(TOLLGATE_LOG=warn "$BIN" --config "$TWODEP_CONFIG" keys create --name bench --json) ||
+    die "keys create (two deployments) failed"
+TWODEP_KEY=$(python3 -c 'import json, sys; print(json.load(sys.stdin)["key"])' <<<"$TWODEP_JSON")
 
 log "starting the gateway on $GATEWAY_URL, and one without metering on $NOMETER_URL"
 start_bg "$TMP/gateway.log" env TOLLGATE_LOG=warn "$BIN" --config "$CONFIG" serve
 GATEWAY_PID=$LAST_PID
 start_bg "$TMP/nometer.log" env TOLLGATE_LOG=warn "$BIN" --config "$NOMETER_CONFIG" serve
 NOMETER_PID=$LAST_PID
+start_bg "$TMP/twodep.log" env TOLLGATE_LOG=warn "$BIN" --config "$TWODEP_CONFIG" serve
+TWODEP_PID=$LAST_PID
 
-SERVER_PIDS="$MOCK_PID,$GATEWAY_PID,$NOMETER_PID"
+SERVER_PIDS="$MOCK_PID,$GATEWAY_PID,$NOMETER_PID,$TWODEP_PID"
 
 wait_http "mock upstream" "$MOCK_URL/_mock/stats" "$MOCK_PID" "$TMP/mock.log"
 wait_http "gateway" "$GATEWAY_URL/health" "$GATEWAY_PID" "$TMP/gateway.log"
 wait_http "gateway without metering" "$NOMETER_URL/health" "$NOMETER_PID" "$TMP/nometer.log"
+wait_http "gateway with two deployments" "$TWODEP_URL/health" "$TWODEP_PID" "$TMP/twodep.log"
 
 # ---------------------------------------------------------------- scenarios
 
@@ -288,6 +304,13 @@ compare_throughput "translated/pass-through, c$CONNS" "gateway-c$CONNS" "transla
 # Metering on (the gateway above) vs off.
 run_case "nometer-c$CONNS" "$NOMETER_URL/v1/chat/completions" "Authorization: Bearer $NOMETER_KEY" "$CHAT_BODY" "$CONNS"
 compare_throughput "metering on/off, c$CONNS" "nometer-c$CONNS" "gateway-c$CONNS" 95
+
+# Routing: one deployment (the gateway above) vs two, weighted choice and cooldown
+# bookkeeping on every request. Target: within noise.
+run_case twodep-c1 "$TWODEP_URL/v1/chat/completions" "Authorization: Bearer $TWODEP_KEY" "$CHAT_BODY" 1
+run_case "twodep-c$CONNS" "$TWODEP_URL/v1/chat/completions" "Authorization: Bearer $TWODEP_KEY" "$CHAT_BODY" "$CONNS"
+compare_latency "two deployments vs one, c1" gateway-c1 twodep-c1 -
+compare_throughput "two deployments/one, c$CONNS" "gateway-c$CONNS" "twodep-c$CONNS" -
 
 # Both servers must have survived the whole run.
 kill -0 "$MOCK_PID" 2>/dev/null || die "mock upstream died during the run: $(cat -- "$TMP/mock.log")"

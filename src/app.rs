@@ -122,6 +122,7 @@ impl App {
         };
         Ok(App {
             state: AppState::new(Services {
+                deployments: crate::routing::Deployments::local(&config),
                 config,
                 store,
                 hasher,

@@ -34,6 +34,8 @@ pub struct Services {
     pub metering: Metering,
     /// `[redis]`: limits and leases shared by every instance; `None`: in process.
     pub cluster: Option<crate::cluster::Cluster>,
+    /// Each provider's deployments and their health (`routing::deployments`).
+    pub deployments: crate::routing::Deployments,
 }
 
 impl AppState {
@@ -79,6 +81,9 @@ impl AppState {
     }
     pub fn upstreams(&self) -> &Upstreams {
         &self.0.upstreams
+    }
+    pub fn deployments(&self) -> &crate::routing::Deployments {
+        &self.0.deployments
     }
     pub fn alt_header(&self) -> &HeaderName {
         &self.0.config.keys.alt_header

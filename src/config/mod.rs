@@ -42,12 +42,16 @@ pub enum ConfigError {
 mod cors;
 mod raw;
 mod redis;
+mod routing;
 mod secrets;
 mod unpriced;
 
 pub use cors::CorsOrigins;
 pub use raw::*;
 pub use redis::{RawOnFailure, RawOnFailureEach, RawRedis, RedisConfig};
+pub use routing::{
+    DEFAULT_DEPLOYMENT, DeploymentSpec, RawDeployment, RawRouting, RetryOn, RoutingConfig,
+};
 pub use secrets::{MASTER_KEY_FILE, RawSecrets, SecretsConfig};
 pub use unpriced::UnpricedPolicy;
 
@@ -74,6 +78,8 @@ pub struct Config {
     pub models: Vec<ModelSpec>,
     /// `[[aliases]]`, validated.
     pub aliases: Vec<AliasSpec>,
+    /// `[routing]`: retries, cooldown, per-attempt timeout.
+    pub routing: RoutingConfig,
     pub data_dir: PathBuf,
     /// `TOLLGATE_BOOTSTRAP_ADMIN_KEY`: the management key to install on an empty database.
     pub bootstrap_admin_key: Option<Secret<String>>,
@@ -151,6 +157,8 @@ pub struct ProviderConfig {
     pub base_url: String,
     pub api_key: Option<Secret<String>>,
     pub api_version: Option<String>,
+    /// `[[providers.X.deployments]]`; [`ProviderConfig::deployments`] adds `default`.
+    pub extra_deployments: Vec<DeploymentSpec>,
 }
 
 impl Config {
@@ -503,12 +511,14 @@ impl Validator<'_> {
             let api_key = self
                 .expand(&format!("providers.{name}.api_key"), &p.api_key)?
                 .map(Secret::new);
+            let extra_deployments = self.deployments(name, &p.deployments, api_key.is_some())?;
             providers.insert(
                 kind,
                 ProviderConfig {
                     base_url: base_url.trim_end_matches('/').to_owned(),
                     api_key,
                     api_version: (!p.api_version.is_empty()).then(|| p.api_version.clone()),
+                    extra_deployments,
                 },
             );
         }
@@ -544,6 +554,11 @@ impl Validator<'_> {
                 input_micro_usd_per_mtok: input,
                 output_micro_usd_per_mtok: output,
                 cached_input_micro_usd_per_mtok: cached,
+                fallbacks: self.fallbacks(
+                    &format!("models[{i}].fallbacks"),
+                    &m.id,
+                    &m.fallbacks,
+                )?,
             });
         }
         let mut aliases = Vec::with_capacity(raw.aliases.len());
@@ -566,6 +581,11 @@ impl Validator<'_> {
             aliases.push(AliasSpec {
                 id: a.id.clone(),
                 targets,
+                fallbacks: self.fallbacks(
+                    &format!("aliases[{i}].fallbacks"),
+                    &a.id,
+                    &a.fallbacks,
+                )?,
             });
         }
 
@@ -621,6 +641,7 @@ impl Validator<'_> {
             secrets,
             models,
             aliases,
+            routing: self.routing(&raw.routing)?,
             data_dir,
             bootstrap_admin_key: None,
             warnings: self.warnings,
@@ -731,6 +752,8 @@ pub struct ModelSpec {
     pub input_micro_usd_per_mtok: u64,
     pub output_micro_usd_per_mtok: u64,
     pub cached_input_micro_usd_per_mtok: u64,
+    /// Model ids tried in order when this one fails on every deployment.
+    pub fallbacks: Vec<String>,
 }
 
 /// An `[[aliases]]` entry after validation: one gateway name and the model it means
@@ -739,6 +762,7 @@ pub struct ModelSpec {
 pub struct AliasSpec {
     pub id: String,
     pub targets: Vec<(ProviderKind, String)>,
+    pub fallbacks: Vec<String>,
 }
 
 #[cfg(test)]

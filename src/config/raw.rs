@@ -21,6 +21,7 @@ pub struct RawConfig {
     pub redis: super::redis::RawRedis,
     pub models: Vec<RawModel>,
     pub aliases: Vec<RawAlias>,
+    pub routing: super::routing::RawRouting,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -159,6 +160,8 @@ pub struct RawProvider {
     pub api_key: String,
     /// Anthropic: the `anthropic-version` sent when the caller sends none.
     pub api_version: String,
+    /// More accounts of this provider besides `base_url`/`api_key` (`config::routing`).
+    pub deployments: Vec<super::routing::RawDeployment>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -172,6 +175,9 @@ pub struct RawModel {
     pub output_usd_per_mtok: f64,
     #[serde(default)]
     pub cached_input_usd_per_mtok: Option<f64>,
+    /// Models tried, in order, when every deployment of this one failed.
+    #[serde(default)]
+    pub fallbacks: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -184,6 +190,9 @@ pub struct RawAlias {
     pub anthropic: Option<String>,
     #[serde(default)]
     pub gemini: Option<String>,
+    /// Models tried, in order, when the alias's model failed everywhere.
+    #[serde(default)]
+    pub fallbacks: Vec<String>,
 }
 
 impl Default for RawServer {
@@ -237,6 +246,7 @@ impl Default for RawProviders {
             base_url: base.into(),
             api_key: format!("${{{var}}}"),
             api_version: String::new(),
+            deployments: Vec::new(),
         };
         RawProviders {
             openai: p("https://api.openai.com/v1", "OPENAI_API_KEY"),

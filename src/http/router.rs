@@ -14,8 +14,7 @@ use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
 
 use crate::http::gate::{self, Gate};
 use crate::http::{
-    admin, audio, chat, embeddings, messages, metering, middleware, openai_only, public,
-    responses,
+    admin, audio, chat, embeddings, messages, metering, middleware, openai_only, public, responses,
 };
 use crate::keys::Scope;
 use crate::state::AppState;
@@ -81,6 +80,7 @@ pub fn router(state: &AppState) -> Router {
             "/admin/accounts/{id}/credits",
             get(admin::accounts::credits),
         )
+        .route("/admin/providers", get(admin::providers::list))
         .route_layer(gated(Scope::Admin));
     // Analytics: management keys across accounts, `analytics` keys for their own.
     let analytics_routes = Router::new()

@@ -5,6 +5,7 @@
 //! - `bounds`: the range of every usage number, and the clamp for provider counts.
 //! - `meter`: one request's draft, filled in along the way and closed once.
 //! - `observe`: token usage read from the caller-facing response.
+//! - `attempts`: a failed upstream try that another try followed, as its own event.
 //! - `service`: closes a request's draft into a priced `UsageEvent` for the writer.
 //! - `tokens`: tiktoken estimates when no usage was reported.
 //! - `usage_scan`: the top-level `usage` of a whole answer, found as it streams past.
@@ -15,6 +16,7 @@
 //! - `sink`: the bounded channel and the batch writer.
 //! - `spill`: the local file the writer falls back to when the database refuses.
 
+pub mod attempts;
 pub mod balances;
 pub mod billing;
 

@@ -46,6 +46,9 @@
 //!   and query verbatim (`authorization`, `x-api-key`, `api-key`,
 //!   `x-goog-api-key`, `?key=`, `?api-version=`…); `DELETE` clears them
 //!   (`journal`).
+//! - `PUT|GET|DELETE /_mock/fault`: a fault (status, `retry-after`, delay, for
+//!   the next N requests) forced on every provider route of this instance
+//!   (`fault`), so one of several instances can stand for a down deployment.
 //! - anything else: 404 with an OpenAI-shaped error body (`error_body`).
 //!
 //! Errors come in each provider's shape (`error_body`): OpenAI's
@@ -110,6 +113,7 @@ mod directives;
 mod embedding;
 mod error_body;
 mod event_stream;
+mod fault;
 mod gemini;
 mod journal;
 mod key_echo;
@@ -156,6 +160,7 @@ struct MockState {
     responses: AtomicU64,
     /// `POST /_mock/release` lets a held speech stream (`[[mock:hold]]`) go on.
     release: Arc<tokio::sync::Notify>,
+    faults: fault::Faults,
 }
 
 impl MockState {
@@ -205,7 +210,11 @@ impl MockUpstream {
         let control = Router::new()
             .route("/_mock/stats", get(stats))
             .route("/_mock/requests", get(list_requests).delete(clear_requests))
-            .route("/_mock/release", post(release));
+            .route("/_mock/release", post(release))
+            .route(
+                "/_mock/fault",
+                get(get_fault).put(put_fault).delete(clear_fault),
+            );
         providers
             .merge(control)
             .fallback(not_found)
@@ -244,6 +253,11 @@ async fn record_provider_request(
         Err(_) => return body_too_large(&state, head.uri.path()),
     };
     state.journal.record(&head, Bytes::clone(&body));
+    if let Some(f) = state.faults.take()
+        && let Some(response) = fault::apply(f, head.uri.path()).await
+    {
+        return response;
+    }
     if !key_echo::requested(&body) {
         return next.run(Request::from_parts(head, Body::from(body))).await;
     }
@@ -280,6 +294,23 @@ async fn list_requests(State(state): State<Arc<MockState>>) -> Json<serde_json::
 
 async fn release(State(state): State<Arc<MockState>>) -> StatusCode {
     state.release.notify_one();
+    StatusCode::NO_CONTENT
+}
+
+async fn get_fault(State(state): State<Arc<MockState>>) -> Json<serde_json::Value> {
+    fault::body(state.faults.get())
+}
+
+async fn put_fault(
+    State(state): State<Arc<MockState>>,
+    Json(f): Json<fault::Fault>,
+) -> Json<serde_json::Value> {
+    state.faults.set(Some(f));
+    fault::body(state.faults.get())
+}
+
+async fn clear_fault(State(state): State<Arc<MockState>>) -> StatusCode {
+    state.faults.set(None);
     StatusCode::NO_CONTENT
 }
 

@@ -7,17 +7,19 @@
 //! between them is the translator table (`table`). Adding a route or a provider is
 //! an entry there, not a new match in a handler.
 //!
+//! - `attempts`: the attempt loop over deployments and fallback models.
 //! - `table`: (caller format, upstream dialect) → request and response translation.
 //! - `respond`: an upstream's 2xx answer as the caller's response.
 //! - `embeddings`: Gemini embeddings in OpenAI's shape.
 //! - `audio`: transcriptions (multipart) and speech, OpenAI or Deepgram.
 
+pub mod attempts;
 pub mod audio;
 pub mod embeddings;
 pub mod respond;
 pub mod table;
 
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, HeaderValue};
 use axum::response::Response;
 use bytes::Bytes;
 
@@ -30,7 +32,7 @@ use crate::metering::observe::{BodyFormat, UsagePlan};
 use crate::metering::pricing::Prices;
 use crate::policy::PolicyError;
 use crate::policy::admit::model_allowed;
-use crate::providers::{Account, AnthropicHeaders, Call, UpstreamError};
+use crate::providers::{Account, AnthropicHeaders, UpstreamError};
 use crate::routing::Resolved;
 use crate::routing::byok::{Byok, Endpoint};
 use crate::state::AppState;
@@ -91,37 +93,41 @@ pub async fn run(
         usage,
     };
     reserve(state, principal, meter, &routed, &request).await?;
+    // Failed tries are recorded before the request ends (`attempts`): they need
+    // whose request it is now, not when the meter closes.
+    meter.with(|d| {
+        d.account_id = principal.key.account_id.clone();
+        d.kid = principal.key.kid.as_str().to_owned();
+    });
 
-    let upstream_model = &*routed.route.upstream_model;
-    let outbound = (translation.request)(&table::Ctx {
+    let mut targets = attempts::targets(
+        state,
+        principal,
+        spec.format,
+        &peek.model,
+        &routed,
+        translation,
+    )?;
+    let forwarded = |upstream_model: &str| peek.with_model(&body, upstream_model);
+    let plan = attempts::Plan {
         body: &body,
-        forwarded: peek.with_model(&body, upstream_model),
-        upstream_model,
+        forwarded: &forwarded,
         stream: peek.stream,
         include_usage: usage.include,
-    })?;
-    let passed = if translation.pass_anthropic_headers {
-        AnthropicHeaders {
+        anthropic: AnthropicHeaders {
             version: headers.get("anthropic-version").cloned(),
             beta: headers.get("anthropic-beta").cloned(),
-        }
-    } else {
-        AnthropicHeaders::default()
+        },
     };
+    let served = attempts::send(state, meter, &routed, &mut targets, &plan).await?;
+    let target = &targets[served.target];
+    if served.target > 0 {
+        served_by_fallback(meter, &target.route);
+    }
     let upstreams = state.upstreams();
-    let upstream = upstreams
-        .adapter(provider)?
-        .send(Call {
-            operation: outbound.operation,
-            model: upstream_model,
-            body: outbound.body,
-            account: routed.account(),
-            headers: &passed,
-        })
-        .await?;
-    respond::respond(
-        upstream,
-        &translation.respond,
+    let mut response = respond::respond(
+        served.upstream,
+        &target.translation.respond,
         respond::Answer {
             model: &peek.model,
             request: &body,
@@ -129,7 +135,33 @@ pub async fn run(
             idle: upstreams.timeouts().idle_timeout,
         },
     )
-    .await
+    .await?;
+    let h = response.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&target.route.upstream_model) {
+        h.insert("x-tollgate-model", v);
+    }
+    h.insert(
+        "x-tollgate-provider",
+        HeaderValue::from_static(target.route.provider.as_str()),
+    );
+    h.insert("x-tollgate-attempts", HeaderValue::from(served.attempts));
+    Ok(response)
+}
+
+/// A fallback model served: usage records it, at its own prices (the charge stays
+/// capped by what was reserved for the model asked for).
+fn served_by_fallback(meter: &Meter, route: &Resolved) {
+    meter.with(|d| {
+        if let Some(r) = d.route.as_mut() {
+            r.provider = route.provider.as_str().to_owned();
+            r.model_served = route.upstream_model.to_string();
+            r.prices = route.entry.as_ref().map(|e| Prices {
+                input: e.input_micro_usd_per_mtok,
+                output: e.output_micro_usd_per_mtok,
+                cached_input: e.cached_input_micro_usd_per_mtok,
+            });
+        }
+    });
 }
 
 /// Reads BYOK headers (checked against the support matrix and the SSRF rules),

@@ -3,8 +3,10 @@
 //! BYOK key on the filtered-DNS client and its own base. Each provider only says
 //! how a key becomes its auth header (`Bearer`, `x-api-key`, `x-goog-api-key`).
 //!
-//! A new credential source (vault keys, configured deployments) is a new
-//! `Account` variant handled in `Keyring::resolve`, not a new path per provider.
+//! A new credential source (vault keys) is a new `Account` variant handled in
+//! `Keyring::resolve`, not a new path per provider. Configured deployments
+//! (`config::routing`) are `Account::Deployment(i)`: the i-th entry of
+//! `ProviderConfig::deployments`, `default` first; `Account::Gateway` is the first.
 
 use http::HeaderValue;
 
@@ -32,11 +34,19 @@ pub(super) struct Keyring {
     provider: ProviderKind,
     gateway: reqwest::Client,
     byok: reqwest::Client,
+    /// The provider's own base URL (BYOK calls without `x-byok-api-base` use it).
     base_url: String,
-    api_key: Option<Secret<String>>,
-    /// The gateway key's header value, built once and marked sensitive.
-    auth: Option<HeaderValue>,
+    /// The gateway's deployments, in `ProviderConfig::deployments` order.
+    deployments: Vec<DeploymentKey>,
     header: AuthHeader,
+}
+
+/// One deployment's base and key, with the key's header value built once and
+/// marked sensitive.
+struct DeploymentKey {
+    base_url: String,
+    api_key: Secret<String>,
+    auth: Option<HeaderValue>,
 }
 
 /// The credentials one call runs with.
@@ -64,29 +74,45 @@ impl Keyring {
             gateway: clients.gateway.clone(),
             byok: clients.byok.clone(),
             base_url: cfg.base_url.clone(),
-            api_key: cfg.api_key.clone(),
-            auth: cfg.api_key.as_ref().and_then(|k| header(k.expose())),
+            deployments: cfg
+                .deployments()
+                .into_iter()
+                .map(|d| DeploymentKey {
+                    auth: header(d.api_key.expose()),
+                    base_url: d.base_url,
+                    api_key: d.api_key,
+                })
+                .collect(),
             header,
         }
     }
 
     pub fn has_credentials(&self) -> bool {
-        self.auth.is_some()
+        self.deployments.iter().any(|d| d.auth.is_some())
     }
 
     pub fn resolve<'a>(&'a self, account: Account<'a>) -> Result<Resolved<'a>, UpstreamError> {
-        match account {
-            Account::Gateway => Ok(Resolved {
+        let deployment = |i: usize| {
+            let d = self
+                .deployments
+                .get(i)
+                .filter(|d| d.auth.is_some())
+                .ok_or(UpstreamError::NotConfigured(self.provider))?;
+            Ok(Resolved {
                 client: &self.gateway,
-                base: &self.base_url,
-                auth: self
+                base: &d.base_url,
+                auth: d
                     .auth
                     .clone()
                     .ok_or(UpstreamError::NotConfigured(self.provider))?,
                 credentials: Credentials::Gateway,
-                secret: self.api_key.as_ref(),
+                secret: Some(&d.api_key),
                 api_version: None,
-            }),
+            })
+        };
+        match account {
+            Account::Gateway => deployment(0),
+            Account::Deployment(i) => deployment(i),
             Account::Caller(byok) => Ok(Resolved {
                 client: &self.byok,
                 base: byok.api_base.as_deref().unwrap_or(&self.base_url),

@@ -26,6 +26,13 @@ pub enum UpstreamError {
         provider: ProviderKind,
         model: String,
     },
+    #[error(
+        "no deployment of {provider} serves model `{model}`; add it to a deployment's `models` in [[providers.{provider}.deployments]], or drop that filter"
+    )]
+    NoDeployment {
+        provider: ProviderKind,
+        model: String,
+    },
     #[error("could not reach {provider}: {detail}")]
     Connect {
         provider: ProviderKind,
@@ -52,7 +59,9 @@ pub enum UpstreamError {
 impl UpstreamError {
     pub fn status(&self) -> StatusCode {
         match self {
-            UpstreamError::NotConfigured(_) => StatusCode::SERVICE_UNAVAILABLE,
+            UpstreamError::NotConfigured(_) | UpstreamError::NoDeployment { .. } => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             UpstreamError::Unsupported { .. } => StatusCode::BAD_REQUEST,
             UpstreamError::Connect { .. } | UpstreamError::Protocol { .. } => {
                 StatusCode::BAD_GATEWAY
@@ -76,9 +85,9 @@ impl UpstreamError {
 
     pub fn code(&self) -> Cow<'static, str> {
         match self {
-            UpstreamError::NotConfigured(_) | UpstreamError::Connect { .. } => {
-                "upstream_unavailable".into()
-            }
+            UpstreamError::NotConfigured(_)
+            | UpstreamError::NoDeployment { .. }
+            | UpstreamError::Connect { .. } => "upstream_unavailable".into(),
             UpstreamError::Unsupported { .. } => "unknown_model".into(),
             UpstreamError::Timeout { .. } => "upstream_timeout".into(),
             UpstreamError::Protocol { .. } => "upstream_error".into(),
@@ -92,7 +101,9 @@ impl UpstreamError {
 
     pub fn retry_may_help(&self) -> bool {
         match self {
-            UpstreamError::NotConfigured(_) | UpstreamError::Unsupported { .. } => false,
+            UpstreamError::NotConfigured(_)
+            | UpstreamError::NoDeployment { .. }
+            | UpstreamError::Unsupported { .. } => false,
             UpstreamError::Connect { .. }
             | UpstreamError::Timeout { .. }
             | UpstreamError::Protocol { .. } => true,

@@ -33,11 +33,13 @@ use crate::domain::ProviderKind;
 use crate::outbound::PolicyResolver;
 
 /// Whose provider account a call runs on: the one credential type every adapter
-/// resolves once per call. Vault keys and deployments will be new variants.
+/// resolves once per call. Vault keys will be a new variant.
 #[derive(Debug, Clone, Copy)]
 pub enum Account<'a> {
-    /// The gateway's configured key.
+    /// The gateway's first deployment (`default` when the provider has a key).
     Gateway,
+    /// The gateway's deployment at this index of `ProviderConfig::deployments`.
+    Deployment(usize),
     /// The caller's own key (BYOK).
     Caller(&'a Byok),
 }

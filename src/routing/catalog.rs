@@ -25,6 +25,8 @@ pub struct ModelEntry {
     /// The most output the provider produces when a request names no limit (its
     /// documented maximum), for prepaid reservations; `None` when unknown.
     pub max_output_tokens: Option<u64>,
+    /// Model ids tried in order when this one fails everywhere (`[[models]] fallbacks`).
+    pub fallbacks: Vec<Arc<str>>,
 }
 
 /// The outcome of resolving a requested model id.
@@ -40,6 +42,7 @@ pub struct Resolved {
 #[derive(Debug, Clone)]
 struct Alias {
     targets: Vec<(ProviderKind, Arc<str>)>,
+    fallbacks: Vec<Arc<str>>,
 }
 
 #[derive(Debug)]
@@ -175,6 +178,7 @@ impl Catalog {
                 output_micro_usd_per_mtok: micro(o),
                 cached_input_micro_usd_per_mtok: micro(c),
                 max_output_tokens: max_output(id),
+                fallbacks: Vec::new(),
             });
         }
         for &(id, provider, per_munit) in super::audio_models::AUDIO_MODELS {
@@ -195,6 +199,7 @@ impl Catalog {
                 output_micro_usd_per_mtok: m.output_micro_usd_per_mtok,
                 cached_input_micro_usd_per_mtok: m.cached_input_micro_usd_per_mtok,
                 max_output_tokens: max_output(&m.id),
+                fallbacks: m.fallbacks.iter().map(|f| Arc::from(f.as_str())).collect(),
             });
         }
 
@@ -209,6 +214,7 @@ impl Catalog {
                             (ProviderKind::Anthropic, a.into()),
                             (ProviderKind::Gemini, g.into()),
                         ],
+                        fallbacks: Vec::new(),
                     },
                 )
             })
@@ -220,6 +226,7 @@ impl Catalog {
                     .iter()
                     .map(|(p, m)| (*p, Arc::from(m.as_str())))
                     .collect(),
+                fallbacks: a.fallbacks.iter().map(|f| Arc::from(f.as_str())).collect(),
             };
             match alias_list.iter_mut().find(|(id, _)| **id == *a.id) {
                 Some(slot) => slot.1 = alias,
@@ -282,6 +289,24 @@ impl Catalog {
 
     pub fn get(&self, id: &str) -> Option<&Arc<ModelEntry>> {
         self.models.get(id)
+    }
+
+    /// The fallback model ids of a requested id: an alias's own, else those of the
+    /// catalog model it names (plain or provider-prefixed). Empty when none.
+    pub fn fallbacks(&self, requested: &str) -> &[Arc<str>] {
+        if let Some(alias) = self.aliases.get(requested) {
+            return &alias.fallbacks;
+        }
+        let id = match self.models.get(requested) {
+            Some(_) => requested,
+            None => requested
+                .split_once('/')
+                .map_or(requested, |(_, rest)| rest),
+        };
+        if let Some(alias) = self.aliases.get(id) {
+            return &alias.fallbacks;
+        }
+        self.models.get(id).map_or(&[], |m| &m.fallbacks)
     }
 
     /// Resolves a requested id. `usable` says whether a provider can serve right now
@@ -370,6 +395,7 @@ mod tests {
                 input_micro_usd_per_mtok: 200_000,
                 output_micro_usd_per_mtok: 800_000,
                 cached_input_micro_usd_per_mtok: 200_000,
+                fallbacks: vec!["claude-haiku-4-5".into()],
             }],
             &[AliasSpec {
                 id: "house".into(),
@@ -377,6 +403,7 @@ mod tests {
                     (ProviderKind::Anthropic, "claude-haiku-4-5".into()),
                     (ProviderKind::Gemini, "gemini-2.5-flash".into()),
                 ],
+                fallbacks: vec!["gpt-4o-mini".into()],
             }],
         )
     }
@@ -462,6 +489,19 @@ mod tests {
         let house = c.resolve("house", |_| true).unwrap();
         assert_eq!(house.provider, ProviderKind::Anthropic);
         assert!(c.resolve("openai/house", |_| true).is_none());
+    }
+
+    #[test]
+    fn fallbacks_follow_models_and_aliases() {
+        let c = catalog();
+        assert_eq!(c.fallbacks("gpt-4o-mini"), [Arc::from("claude-haiku-4-5")]);
+        assert_eq!(
+            c.fallbacks("openai/gpt-4o-mini"),
+            [Arc::from("claude-haiku-4-5")]
+        );
+        assert_eq!(c.fallbacks("house"), [Arc::from("gpt-4o-mini")]);
+        assert!(c.fallbacks("gpt-4o").is_empty());
+        assert!(c.fallbacks("nope").is_empty());
     }
 
     #[test]

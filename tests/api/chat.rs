@@ -58,6 +58,7 @@ async fn prefixed_ids_and_aliases_are_rewritten_for_the_upstream() {
             openai: Some("gpt-4.1-mini".into()),
             anthropic: None,
             gemini: None,
+            fallbacks: Vec::new(),
         });
     })
     .await;
@@ -84,6 +85,7 @@ async fn configured_models_are_routable_and_listed() {
             input_usd_per_mtok: 0.3,
             output_usd_per_mtok: 1.2,
             cached_input_usd_per_mtok: None,
+            fallbacks: Vec::new(),
         });
     })
     .await;

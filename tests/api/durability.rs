@@ -27,6 +27,7 @@ fn pricey() -> RawModel {
         input_usd_per_mtok: 1000.0,
         output_usd_per_mtok: 2000.0,
         cached_input_usd_per_mtok: None,
+        fallbacks: Vec::new(),
     }
 }
 

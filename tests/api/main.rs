@@ -27,6 +27,7 @@ mod openapi;
 mod pipeline;
 mod policy;
 mod responses;
+mod routing;
 mod schemathesis;
 mod sdk;
 mod secrets;

@@ -24,6 +24,7 @@ async fn start() -> Gateway {
             input_usd_per_mtok: 1000.0,
             output_usd_per_mtok: 2000.0,
             cached_input_usd_per_mtok: None,
+            fallbacks: Vec::new(),
         });
         c.billing
             .exchange_rates
@@ -499,8 +500,10 @@ async fn analytics_groupings_match_the_events_written() {
     );
     gw.chat("tg_live_sk_nope", chat_body("gpt-4o-mini", "hi"))
         .await;
-    eventually(Duration::from_secs(10), "six events", || async {
-        (gw.state().store().count_usage_events().await.unwrap() >= 6).then_some(())
+    // The 500 is tried `[routing] max_attempts` (3) times; each failed try that
+    // another follows is its own event (`pipeline::attempts`): 6 requests, 8 rows.
+    eventually(Duration::from_secs(10), "eight events", || async {
+        (gw.state().store().count_usage_events().await.unwrap() >= 8).then_some(())
     })
     .await;
     let by_model: Value = gw
@@ -509,9 +512,9 @@ async fn analytics_groupings_match_the_events_written() {
         .json()
         .await
         .unwrap();
-    assert_eq!(by_model["totals"]["requests"], 6, "{by_model}");
+    assert_eq!(by_model["totals"]["requests"], 8, "{by_model}");
     assert_eq!(by_model["totals"]["auth_failures"], 1);
-    assert_eq!(by_model["totals"]["errors"], 2);
+    assert_eq!(by_model["totals"]["errors"], 4);
     let groups = by_model["groups"].as_array().unwrap();
     let count = |k: &str| {
         groups
@@ -520,7 +523,7 @@ async fn analytics_groupings_match_the_events_written() {
             .map(|g| g["requests"].as_u64().unwrap())
     };
     assert_eq!(count("gpt-4o-mini"), Some(3));
-    assert_eq!(count(PRICEY), Some(2));
+    assert_eq!(count(PRICEY), Some(4));
     let by_status: Value = gw
         .admin(Method::GET, "/admin/usage?group_by=status", None)
         .await
@@ -535,7 +538,7 @@ async fn analytics_groupings_match_the_events_written() {
     };
     assert_eq!(
         (status("200"), status("500"), status("401")),
-        (Some(4), Some(1), Some(1))
+        (Some(4), Some(3), Some(1))
     );
     assert_eq!(by_model["top_client_ips"][0]["ip"], "127.0.0.1");
 
@@ -546,7 +549,7 @@ async fn analytics_groupings_match_the_events_written() {
         .json()
         .await
         .unwrap();
-    assert_eq!(mine["totals"]["requests"], 5);
+    assert_eq!(mine["totals"]["requests"], 7);
     // An sk key needs the analytics scope, and then sees only its own account.
     let res = gw.get("/admin/usage", &key).await;
     expect_error(res, 403, "insufficient_permissions").await;
@@ -754,6 +757,7 @@ async fn a_stream_that_never_started_is_not_charged() {
             input_usd_per_mtok: 1000.0,
             output_usd_per_mtok: 2000.0,
             cached_input_usd_per_mtok: None,
+            fallbacks: Vec::new(),
         });
     })
     .await;

@@ -104,6 +104,7 @@ async fn an_embeddings_answer_past_4_mib_is_billed_from_its_reported_usage() {
             input_usd_per_mtok: 1000.0,
             output_usd_per_mtok: 0.0,
             cached_input_usd_per_mtok: None,
+            fallbacks: Vec::new(),
         })
     })
     .await;

@@ -16,6 +16,7 @@
 pub mod accounts;
 pub mod key_json;
 pub mod keys;
+pub mod providers;
 pub mod usage;
 
 use axum::Json;

@@ -62,6 +62,7 @@ pub const SECURITY_SCHEMES: [&str; 4] = ["bearer", "x-api-key", "x-goog-api-key"
         handlers::accounts::enable,
         handlers::accounts::credit,
         handlers::accounts::credits,
+        handlers::providers::list,
         handlers::usage::report,
         handlers::usage::key_report,
     ),
