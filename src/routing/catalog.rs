@@ -189,6 +189,7 @@ impl Catalog {
                 output_micro_usd_per_mtok: 0,
                 cached_input_micro_usd_per_mtok: 0,
                 max_output_tokens: Some(0),
+                fallbacks: Vec::new(),
             });
         }
         for m in models {
