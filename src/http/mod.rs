@@ -7,6 +7,7 @@ pub mod chat;
 pub mod embeddings;
 pub mod extract;
 pub mod gate;
+pub mod gemini;
 mod hold;
 pub mod listener;
 pub mod messages;

@@ -52,6 +52,10 @@ pub enum BodyFormat {
     OpenAiSse,
     AnthropicJson,
     AnthropicSse,
+    /// Gemini's native `GenerateContentResponse`: usage in `usageMetadata`.
+    GeminiJson,
+    /// Gemini's `alt=sse` stream: each chunk may carry `usageMetadata` (cumulative).
+    GeminiSse,
     /// `/v1/images/generations`: counted per image; usage read if reported.
     OpenAiImages,
     /// No tokens (errors).
@@ -79,7 +83,11 @@ impl Observer {
             format,
             strip_usage_chunk,
             parser: SseParser::new(),
-            scanner: UsageScanner::new(),
+            scanner: if format == BodyFormat::GeminiJson {
+                UsageScanner::for_key(b"usageMetadata")
+            } else {
+                UsageScanner::new()
+            },
             json: BytesMut::new(),
             json_cut: false,
             reported: None,
@@ -91,7 +99,10 @@ impl Observer {
     /// Sees a chunk on its way to the caller; returns what to send instead.
     pub fn chunk(&mut self, chunk: Bytes) -> Bytes {
         match self.format {
-            BodyFormat::OpenAiJson | BodyFormat::AnthropicJson | BodyFormat::OpenAiImages => {
+            BodyFormat::OpenAiJson
+            | BodyFormat::AnthropicJson
+            | BodyFormat::GeminiJson
+            | BodyFormat::OpenAiImages => {
                 self.scanner.feed(&chunk);
                 if !self.json_cut && self.json.len() + chunk.len() <= MAX_JSON {
                     self.json.extend_from_slice(&chunk);
@@ -102,7 +113,7 @@ impl Observer {
                 chunk
             }
             BodyFormat::Opaque => chunk,
-            BodyFormat::OpenAiSse | BodyFormat::AnthropicSse => {
+            BodyFormat::OpenAiSse | BodyFormat::AnthropicSse | BodyFormat::GeminiSse => {
                 let events = self.parser.feed(&chunk);
                 let mut drop_usage = false;
                 for ev in &events {
@@ -169,6 +180,22 @@ impl Observer {
                 }
                 false
             }
+            BodyFormat::GeminiSse => {
+                for cand in v["candidates"].as_array().into_iter().flatten() {
+                    for part in cand["content"]["parts"].as_array().into_iter().flatten() {
+                        push_str(&mut self.delivered_text, &part["text"]);
+                    }
+                    // Gemini streams just end: a finish reason is their clean end.
+                    if cand["finishReason"].as_str().is_some_and(|r| !r.is_empty()) {
+                        self.completed = true;
+                    }
+                }
+                if let Some(u) = gemini_usage(&v["usageMetadata"]) {
+                    // Cumulative: the last wins.
+                    self.reported = Some(u);
+                }
+                false
+            }
             _ => false,
         }
     }
@@ -177,7 +204,10 @@ impl Observer {
     pub fn reported(&mut self) -> Option<TokenCounts> {
         if !matches!(
             self.format,
-            BodyFormat::OpenAiJson | BodyFormat::AnthropicJson | BodyFormat::OpenAiImages
+            BodyFormat::OpenAiJson
+                | BodyFormat::AnthropicJson
+                | BodyFormat::GeminiJson
+                | BodyFormat::OpenAiImages
         ) || self.reported.is_some()
         {
             return self.reported;
@@ -188,6 +218,7 @@ impl Observer {
                 self.reported = match self.format {
                     BodyFormat::OpenAiJson => openai_usage_object(&u),
                     BodyFormat::OpenAiImages => images_usage(&u),
+                    BodyFormat::GeminiJson => gemini_usage(&u),
                     _ => anthropic_usage(&u),
                 };
             }
@@ -201,6 +232,14 @@ impl Observer {
                     );
                     for block in v["content"].as_array().into_iter().flatten() {
                         push_str(&mut self.delivered_text, &block["text"]);
+                    }
+                    for part in v
+                        .pointer("/candidates/0/content/parts")
+                        .and_then(Value::as_array)
+                        .into_iter()
+                        .flatten()
+                    {
+                        push_str(&mut self.delivered_text, &part["text"]);
                     }
                 }
             }
@@ -250,6 +289,20 @@ fn images_usage(u: &Value) -> Option<TokenCounts> {
             .pointer("/input_tokens_details/cached_tokens")
             .and_then(Value::as_u64)
             .unwrap_or(0),
+    })
+}
+
+/// Gemini's `usageMetadata`: prompt (+ tool-use prompt) in, candidates + thoughts out.
+fn gemini_usage(u: &Value) -> Option<TokenCounts> {
+    if !u.is_object() {
+        return None;
+    }
+    Some(TokenCounts {
+        input: reported_tokens(&u["promptTokenCount"])
+            + u.get("toolUsePromptTokenCount").map_or(0, reported_tokens),
+        output: u.get("candidatesTokenCount").map_or(0, reported_tokens)
+            + u.get("thoughtsTokenCount").map_or(0, reported_tokens),
+        cached: u.get("cachedContentTokenCount").map_or(0, reported_tokens),
     })
 }
 
@@ -336,6 +389,40 @@ mod tests {
             })
         );
         assert!(o.completed);
+    }
+
+    #[test]
+    fn gemini_json_and_stream_usage_metadata_is_read() {
+        let mut o = Observer::new(BodyFormat::GeminiJson, false);
+        o.chunk(Bytes::from_static(
+            br#"{"candidates":[{"content":{"parts":[{"text":"hi"}]}}],"usageMetadata":{"promptTokenCount":5,"candidatesTokenCount":2,"thoughtsTokenCount":1}}"#,
+        ));
+        assert_eq!(
+            o.reported(),
+            Some(TokenCounts {
+                input: 5,
+                output: 3,
+                cached: 0
+            })
+        );
+        let mut o = Observer::new(BodyFormat::GeminiSse, false);
+        o.chunk(Bytes::from_static(
+            b"data: {\"candidates\":[{\"content\":{\"parts\":[{\"text\":\"a\"}]}}],\"usageMetadata\":{\"promptTokenCount\":4,\"candidatesTokenCount\":1}}\r\n\r\n",
+        ));
+        assert!(!o.completed);
+        o.chunk(Bytes::from_static(
+            b"data: {\"candidates\":[{\"content\":{\"parts\":[{\"text\":\"b\"}]},\"finishReason\":\"STOP\"}],\"usageMetadata\":{\"promptTokenCount\":4,\"candidatesTokenCount\":2}}\r\n\r\n",
+        ));
+        assert!(o.completed);
+        assert_eq!(o.delivered_text, "ab");
+        assert_eq!(
+            o.reported(),
+            Some(TokenCounts {
+                input: 4,
+                output: 2,
+                cached: 0
+            })
+        );
     }
 
     #[test]

@@ -177,6 +177,7 @@ impl MockUpstream {
                 post(openai::azure::embeddings),
             )
             .route("/v1/messages", post(anthropic::messages))
+            .route("/v1/messages/count_tokens", post(anthropic::count_tokens))
             .route("/v1beta/models/{target}", post(gemini::models))
             // `route_layer`, so only matched provider routes are recorded.
             .route_layer(middleware::from_fn_with_state(

@@ -16,7 +16,7 @@ pub mod respond;
 pub mod table;
 
 use axum::http::HeaderMap;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 
 use crate::auth::Principal;
@@ -67,34 +67,94 @@ pub async fn run(
     spec: RouteSpec,
 ) -> Result<Response, ApiError> {
     let peek = ChatPeek::parse_as(&body, spec.shape)?;
-    let routed = route(state, principal, headers, spec.endpoint, &peek.model).await?;
+    let target = Target {
+        model: &peek.model,
+        stream: peek.stream,
+    };
+    run_for(state, principal, meter, headers, &body, spec, target, |m| {
+        peek.with_model(&body, m)
+    })
+    .await
+}
+
+/// A request whose model and streaming are named outside its body (Gemini's
+/// `models/{model}:streamGenerateContent`).
+#[derive(Debug, Clone, Copy)]
+pub struct Target<'a> {
+    pub model: &'a str,
+    pub stream: bool,
+}
+
+/// [`run`] for a route that names the model in its path: the body (a JSON object)
+/// is forwarded as is.
+pub async fn run_named(
+    state: &AppState,
+    principal: &Principal,
+    meter: &Meter,
+    headers: &HeaderMap,
+    body: Bytes,
+    spec: RouteSpec,
+    target: Target<'_>,
+) -> Result<Response, ApiError> {
+    if serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(&body).is_err() {
+        return Err(ApiError::InvalidJson(
+            "the body must be a JSON object".into(),
+        ));
+    }
+    run_for(state, principal, meter, headers, &body, spec, target, |_| {
+        body.clone()
+    })
+    .await
+}
+
+#[allow(clippy::too_many_arguments, reason = "one private step of run and run_named")]
+async fn run_for(
+    state: &AppState,
+    principal: &Principal,
+    meter: &Meter,
+    headers: &HeaderMap,
+    body: &Bytes,
+    spec: RouteSpec,
+    target: Target<'_>,
+    forwarded: impl FnOnce(&str) -> Bytes,
+) -> Result<Response, ApiError> {
+    let routed = route(state, principal, headers, spec.endpoint, target.model).await?;
     let provider = routed.route.provider;
+    if let Some(answer) = table::local_count(spec.format, provider.dialect()) {
+        let text = crate::metering::tokens::request_text(body);
+        let n = tokio::task::spawn_blocking(move || crate::metering::tokens::count(&text))
+            .await
+            .map_err(ApiError::internal)?;
+        return Ok(axum::Json(answer(n)).into_response());
+    }
     let translation = table::translation(spec.format, provider.dialect()).ok_or_else(|| {
         UpstreamError::Unsupported {
             provider,
-            model: peek.model.to_string(),
+            model: target.model.to_string(),
         }
     })?;
-    let body_format = spec.format.body_format(peek.stream);
+    let body_format = spec.format.body_format(target.stream);
     let usage = UsagePlan::new(
         !meter.is_detached(),
-        wants_stream_usage(&body),
+        wants_stream_usage(body),
         body_format == BodyFormat::OpenAiSse,
     );
     let request = Request {
-        model: &peek.model,
-        body: &body,
+        model: target.model,
+        body,
         format: body_format,
         usage,
     };
-    reserve(state, principal, meter, &routed, &request).await?;
+    if !spec.format.is_count() {
+        reserve(state, principal, meter, &routed, &request).await?;
+    }
 
     let upstream_model = &*routed.route.upstream_model;
     let outbound = (translation.request)(&table::Ctx {
-        body: &body,
-        forwarded: peek.with_model(&body, upstream_model),
+        body,
+        forwarded: forwarded(upstream_model),
         upstream_model,
-        stream: peek.stream,
+        stream: target.stream,
         include_usage: usage.include,
     })?;
     let passed = if translation.pass_anthropic_headers {
@@ -120,8 +180,8 @@ pub async fn run(
         upstream,
         &translation.respond,
         respond::Answer {
-            model: &peek.model,
-            request: &body,
+            model: target.model,
+            request: body,
             include_usage: usage.include,
             idle: upstreams.timeouts().idle_timeout,
         },
@@ -236,7 +296,10 @@ async fn reserve(
             prices,
             max_output_tokens,
             byok: routed.byok.is_some(),
-            streamed: matches!(format, BodyFormat::OpenAiSse | BodyFormat::AnthropicSse),
+            streamed: matches!(
+                format,
+                BodyFormat::OpenAiSse | BodyFormat::AnthropicSse | BodyFormat::GeminiSse
+            ),
             format,
             strip_usage_chunk: usage.strip,
         });

@@ -37,6 +37,8 @@ pub enum Operation {
         batch: bool,
     },
     Images,
+    /// Count a request's input tokens (Anthropic `count_tokens`, Gemini `countTokens`).
+    CountTokens,
 }
 
 /// One upstream call: the body is already in the upstream's dialect.
@@ -83,6 +85,10 @@ impl Adapter for OpenAi {
             Operation::Completions => OpenAiEndpoint::Completions,
             Operation::Embeddings { .. } => OpenAiEndpoint::Embeddings,
             Operation::Images => OpenAiEndpoint::ImagesGenerations,
+            Operation::CountTokens => {
+                let e = unsupported(self.kind(), &call);
+                return Box::pin(async move { Err(e) });
+            }
         };
         Box::pin(self.post(endpoint, call.model, call.body, call.account))
     }
@@ -102,6 +108,9 @@ impl Adapter for Anthropic {
         match call.operation {
             Operation::Chat { .. } => {
                 Box::pin(self.messages(call.body, call.headers, call.account))
+            }
+            Operation::CountTokens => {
+                Box::pin(self.count_tokens(call.body, call.headers, call.account))
             }
             _ => {
                 let e = unsupported(ProviderKind::Anthropic, &call);
@@ -127,6 +136,7 @@ impl Adapter for Gemini {
             Operation::Chat { stream: true } => GeminiMethod::StreamGenerate,
             Operation::Embeddings { batch: false } => GeminiMethod::Embed,
             Operation::Embeddings { batch: true } => GeminiMethod::BatchEmbed,
+            Operation::CountTokens => GeminiMethod::CountTokens,
             Operation::Completions | Operation::Images => {
                 let e = unsupported(ProviderKind::Gemini, &call);
                 return Box::pin(async move { Err(e) });

@@ -43,6 +43,12 @@ pub const SECURITY_SCHEMES: [&str; 4] = ["bearer", "x-api-key", "x-goog-api-key"
         gateway::embeddings,
         gateway::completions,
         gateway::images,
+        gateway::count_tokens,
+        gateway::gemini_v1beta,
+        gateway::gemini_v1,
+        gateway::gemini_models,
+        gateway::gemini_model,
+        gateway::model,
         handlers::keys::create,
         handlers::keys::list_keys,
         handlers::keys::get,
@@ -64,6 +70,7 @@ pub const SECURITY_SCHEMES: [&str; 4] = ["bearer", "x-api-key", "x-goog-api-key"
     components(schemas(
         errors::ErrorBody,
         errors::AnthropicErrorBody,
+        errors::GeminiErrorBody,
     )),
     tags(
         (name = "public", description = "No key needed"),
