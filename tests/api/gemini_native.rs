@@ -31,11 +31,20 @@ async fn gpost(gw: &Gateway, path: &str, key: &str, body: &Value) -> reqwest::Re
         .unwrap()
 }
 
+/// The `data:` JSON of each event of a Gemini stream (events end with `\r\n\r\n`).
+async fn gemini_events(res: reqwest::Response) -> Vec<Value> {
+    let text = res.text().await.unwrap().replace("\r\n", "\n");
+    text.split("\n\n")
+        .filter_map(|b| b.trim().strip_prefix("data: ").map(str::to_owned))
+        .map(|d| serde_json::from_str(&d).unwrap())
+        .collect()
+}
+
 fn answer_text(v: &Value) -> String {
     v["candidates"][0]["content"]["parts"]
         .as_array()
-        .unwrap()
-        .iter()
+        .into_iter()
+        .flatten()
         .filter_map(|p| p["text"].as_str())
         .collect()
 }
@@ -89,11 +98,7 @@ async fn gemini_stream_is_relayed_and_metered_from_usage_metadata() {
     .await;
     assert_eq!(res.status(), 200);
     let rid = res.headers()["x-request-id"].to_str().unwrap().to_owned();
-    let events = sse_events(res).await;
-    let chunks: Vec<Value> = events
-        .iter()
-        .map(|(_, d)| serde_json::from_str(d).unwrap())
-        .collect();
+    let chunks = gemini_events(res).await;
     let text: String = chunks.iter().map(answer_text).collect();
     assert_eq!(text, "Mock reply to: one two three");
     let reqs = gw.mock.requests().await;
@@ -168,11 +173,7 @@ async fn translated_streams_are_gemini_sse_for_gpt_and_claude() {
                 .unwrap()
                 .starts_with("text/event-stream")
         );
-        let events = sse_events(res).await;
-        let chunks: Vec<Value> = events
-            .iter()
-            .map(|(_, d)| serde_json::from_str(d).unwrap())
-            .collect();
+        let chunks = gemini_events(res).await;
         let text: String = chunks.iter().map(answer_text).collect();
         assert_eq!(text, "Mock reply to: stream me please", "{model}");
         let last = chunks.last().unwrap();
