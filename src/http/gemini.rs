@@ -76,9 +76,7 @@ impl Verb {
 pub fn split(rest: &str) -> Option<(&str, Verb)> {
     let (model, verb) = rest.rsplit_once(':')?;
     let model = model.strip_prefix("models/").unwrap_or(model);
-    Some(model)
-        .filter(|m| !m.is_empty())
-        .zip(Verb::parse(verb))
+    Some(model).filter(|m| !m.is_empty()).zip(Verb::parse(verb))
 }
 
 /// Whether `path` is one of Gemini's native routes (for the error shape).

@@ -101,11 +101,7 @@ async fn rerender(dialect: ErrorDialect, req: Request, next: Next) -> Response {
         return res;
     };
     let (mut parts, _) = res.into_parts();
-    let body = dialect_body(
-        dialect,
-        &rendered.parts,
-        rendered.details.as_ref(),
-    );
+    let body = dialect_body(dialect, &rendered.parts, rendered.details.as_ref());
     let bytes = serde_json::to_vec(&body).unwrap_or_default();
     parts.headers.remove(axum::http::header::CONTENT_LENGTH);
     Response::from_parts(parts, axum::body::Body::from(bytes))

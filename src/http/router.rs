@@ -49,13 +49,12 @@ pub fn router(state: &AppState) -> Router {
             router
         }
     };
-    let messages_routes = gateway("/v1/messages", post(messages::create), Scope::Chat).merge(
-        gateway(
+    let messages_routes =
+        gateway("/v1/messages", post(messages::create), Scope::Chat).merge(gateway(
             "/v1/messages/count_tokens",
             post(messages::count_tokens),
             Scope::Chat,
-        ),
-    );
+        ));
     // Gemini's native POSTs: the scope follows the `:verb` (gemini::scope_of).
     let gemini_gate = from_fn_with_state(
         Gate {

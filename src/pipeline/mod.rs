@@ -101,13 +101,23 @@ pub async fn run_named(
             "the body must be a JSON object".into(),
         ));
     }
-    run_for(state, principal, meter, headers, &body, spec, target, |_| {
-        body.clone()
-    })
+    run_for(
+        state,
+        principal,
+        meter,
+        headers,
+        &body,
+        spec,
+        target,
+        |_| body.clone(),
+    )
     .await
 }
 
-#[allow(clippy::too_many_arguments, reason = "one private step of run and run_named")]
+#[allow(
+    clippy::too_many_arguments,
+    reason = "one private step of run and run_named"
+)]
 async fn run_for(
     state: &AppState,
     principal: &Principal,

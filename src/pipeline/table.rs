@@ -9,10 +9,10 @@ use serde_json::Value;
 use crate::error::ApiError;
 use crate::metering::observe::BodyFormat;
 use crate::providers::Operation;
+use crate::providers::UpstreamError;
 use crate::providers::relay::StreamDialect;
 use crate::routing::Dialect;
 use crate::translate::anthropic::{self, ChatToMessagesOptions, TranslateError};
-use crate::providers::UpstreamError;
 use crate::translate::gemini::{self, ChatToGemini, GeminiToChat, native};
 use crate::translate::peek::with_stream_usage;
 use crate::translate::stream::{AnthropicToChat, Chain, ChatToAnthropic, StreamTranslator};
@@ -77,9 +77,7 @@ pub fn local_count(format: CallerFormat, dialect: Dialect) -> Option<fn(u64) -> 
         (CallerFormat::GeminiCountTokens, Dialect::Gemini)
         | (CallerFormat::AnthropicCountTokens, Dialect::Anthropic) => None,
         (CallerFormat::GeminiCountTokens, _) => Some(|n| serde_json::json!({"totalTokens": n})),
-        (CallerFormat::AnthropicCountTokens, _) => {
-            Some(|n| serde_json::json!({"input_tokens": n}))
-        }
+        (CallerFormat::AnthropicCountTokens, _) => Some(|n| serde_json::json!({"input_tokens": n})),
         _ => None,
     }
 }

@@ -310,10 +310,8 @@ impl Catalog {
         let listed = self.listed(allowed);
         let body = match shape {
             ListShape::OpenAi => {
-                let data: Vec<serde_json::Value> = listed
-                    .iter()
-                    .map(|(id, p)| openai_model(id, *p))
-                    .collect();
+                let data: Vec<serde_json::Value> =
+                    listed.iter().map(|(id, p)| openai_model(id, *p)).collect();
                 json!({"object": "list", "data": data})
             }
             ListShape::Anthropic => {
@@ -476,7 +474,9 @@ mod tests {
     #[test]
     fn model_objects_and_other_list_shapes() {
         let c = catalog();
-        let m = c.model_object("openai/gpt-4o-mini", ListShape::OpenAi).unwrap();
+        let m = c
+            .model_object("openai/gpt-4o-mini", ListShape::OpenAi)
+            .unwrap();
         assert_eq!(m["id"], "openai/gpt-4o-mini");
         assert_eq!(m["owned_by"], "openai");
         assert!(c.model_object("nope", ListShape::OpenAi).is_none());

@@ -17,7 +17,8 @@ use serde_json::Value;
 use crate::common::*;
 
 fn claude_bin() -> PathBuf {
-    let bin = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/agents/node_modules/.bin/claude");
+    let bin =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/agents/node_modules/.bin/claude");
     assert!(
         bin.exists(),
         "Claude Code is not installed: run `npm ci` in tests/agents (.ci/run does)"
@@ -26,7 +27,12 @@ fn claude_bin() -> PathBuf {
 }
 
 /// Runs `claude -p prompt` (with `--model` if given); returns (success, stdout, stderr).
-async fn claude(gw: &Gateway, key: &str, model: Option<&str>, prompt: &str) -> (bool, String, String) {
+async fn claude(
+    gw: &Gateway,
+    key: &str,
+    model: Option<&str>,
+    prompt: &str,
+) -> (bool, String, String) {
     let home = tempfile::tempdir().unwrap();
     let work = tempfile::tempdir().unwrap();
     let mut cmd = tokio::process::Command::new(claude_bin());

@@ -61,7 +61,12 @@ async fn other_models_are_counted_locally_with_the_metering_tokenizer() {
 async fn errors_are_anthropic_shaped() {
     let gw = Gateway::start().await;
     let key = gw.key().await;
-    let res = count(&gw, &key, &json!({"model": "nope", "messages": [{"role": "user", "content": "x"}]})).await;
+    let res = count(
+        &gw,
+        &key,
+        &json!({"model": "nope", "messages": [{"role": "user", "content": "x"}]}),
+    )
+    .await;
     assert_eq!(res.status(), 400);
     let v: Value = res.json().await.unwrap();
     assert_eq!(v["type"], "error");

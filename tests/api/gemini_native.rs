@@ -211,8 +211,7 @@ async fn tool_calls_round_trip_through_a_gpt_model() {
     let sent = &reqs.last().unwrap()["body"];
     assert_eq!(sent["tools"][0]["function"]["name"], "get_weather");
     assert_eq!(
-        sent["tools"][0]["function"]["parameters"]["properties"]["location"]["type"],
-        "string",
+        sent["tools"][0]["function"]["parameters"]["properties"]["location"]["type"], "string",
         "Gemini's upper-case types become JSON Schema's"
     );
 
@@ -297,7 +296,8 @@ async fn embeddings_pass_through_to_gemini_and_translate_for_openai() {
 async fn count_tokens_is_gemini_s_for_gemini_and_local_for_others() {
     let gw = Gateway::start().await;
     let key = gw.key().await;
-    let body = json!({"contents": [{"role": "user", "parts": [{"text": "count these five words"}]}]});
+    let body =
+        json!({"contents": [{"role": "user", "parts": [{"text": "count these five words"}]}]});
     let res = gpost(
         &gw,
         &format!("/v1beta/models/{GEMINI}:countTokens"),

@@ -161,7 +161,8 @@ async fn the_document_is_openapi_3_1_and_lists_every_route() {
         };
         let error_schema = if path.starts_with("/v1/messages") {
             "AnthropicError"
-        } else if path.starts_with("/v1beta/") || (path == "/v1/models/{rest}" && method == "post") {
+        } else if path.starts_with("/v1beta/") || (path == "/v1/models/{rest}" && method == "post")
+        {
             "GeminiError"
         } else {
             "Error"

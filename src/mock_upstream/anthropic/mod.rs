@@ -55,9 +55,10 @@ pub(crate) async fn count_tokens(headers: HeaderMap, body: Bytes) -> Response {
     let mut v: serde_json::Value = match serde_json::from_slice(&body) {
         Ok(v) => v,
         Err(e) => {
-            return AnthropicError::new(http::StatusCode::BAD_REQUEST, format!(
-                "There was an error parsing the body of your request: {e}"
-            ))
+            return AnthropicError::new(
+                http::StatusCode::BAD_REQUEST,
+                format!("There was an error parsing the body of your request: {e}"),
+            )
             .into_response();
         }
     };

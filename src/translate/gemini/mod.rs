@@ -98,8 +98,8 @@ mod usage;
 mod tests;
 
 pub use crate::translate::anthropic::TranslateError;
-pub use native_stream::ChatToGemini;
 pub use embeddings::{GeminiEmbedRequest, embeddings_request_to_gemini, gemini_embeddings};
+pub use native_stream::ChatToGemini;
 pub use request::chat_request_to_gemini;
 pub use response::gemini_response_to_chat;
 pub use stream::GeminiToChat;

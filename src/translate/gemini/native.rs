@@ -151,7 +151,12 @@ fn parts_text(content: &Value, path: &str) -> Result<String, TranslateError> {
     let parts = content
         .get("parts")
         .and_then(Value::as_array)
-        .ok_or_else(|| err(format!("{path}.parts"), "expected {\"parts\": [{\"text\": …}]}"))?;
+        .ok_or_else(|| {
+            err(
+                format!("{path}.parts"),
+                "expected {\"parts\": [{\"text\": …}]}",
+            )
+        })?;
     let mut text = String::new();
     for p in parts {
         if let Some(t) = p.get("text").and_then(Value::as_str) {
@@ -213,7 +218,8 @@ fn user_turn(
                     )
                 })?;
             let response = fr.get("response").cloned().unwrap_or(json!({}));
-            messages.push(json!({"role": "tool", "tool_call_id": id, "content": response.to_string()}));
+            messages
+                .push(json!({"role": "tool", "tool_call_id": id, "content": response.to_string()}));
         } else {
             return Err(err(
                 ppath,
@@ -333,9 +339,10 @@ fn functions(tools: &[Value]) -> Result<Vec<Value>, TranslateError> {
 }
 
 fn tool_choice(req: &Map<String, Value>) -> Result<Option<Value>, TranslateError> {
-    let Some(cfg) = get(req, "toolConfig", "tool_config")
-        .and_then(|t| t.get("functionCallingConfig").or_else(|| t.get("function_calling_config")))
-    else {
+    let Some(cfg) = get(req, "toolConfig", "tool_config").and_then(|t| {
+        t.get("functionCallingConfig")
+            .or_else(|| t.get("function_calling_config"))
+    }) else {
         return Ok(None);
     };
     let names: Vec<&str> = cfg
@@ -362,7 +369,10 @@ fn tool_choice(req: &Map<String, Value>) -> Result<Option<Value>, TranslateError
 
 fn generation(cfg: &Value, out: &mut Map<String, Value>) -> Result<(), TranslateError> {
     let Some(cfg) = cfg.as_object() else {
-        return Err(err("generationConfig", "`generationConfig` must be an object"));
+        return Err(err(
+            "generationConfig",
+            "`generationConfig` must be an object",
+        ));
     };
     let copy = |camel: &str, snake: &str, to: &str, out: &mut Map<String, Value>| {
         if let Some(v) = get(cfg, camel, snake) {
@@ -375,8 +385,18 @@ fn generation(cfg: &Value, out: &mut Map<String, Value>) -> Result<(), Translate
     copy("temperature", "temperature", "temperature", out);
     copy("topP", "top_p", "top_p", out);
     copy("seed", "seed", "seed", out);
-    copy("presencePenalty", "presence_penalty", "presence_penalty", out);
-    copy("frequencyPenalty", "frequency_penalty", "frequency_penalty", out);
+    copy(
+        "presencePenalty",
+        "presence_penalty",
+        "presence_penalty",
+        out,
+    );
+    copy(
+        "frequencyPenalty",
+        "frequency_penalty",
+        "frequency_penalty",
+        out,
+    );
     let mime = get(cfg, "responseMimeType", "response_mime_type").and_then(Value::as_str);
     let schema = get(cfg, "responseJsonSchema", "response_json_schema")
         .cloned()
@@ -526,10 +546,12 @@ pub fn openai_embeddings_to_gemini(resp: &Value, batch: bool) -> Result<Value, T
     data.sort_by_key(|d| d.get("index").and_then(Value::as_u64).unwrap_or(0));
     let mut values = Vec::with_capacity(data.len());
     for (i, d) in data.iter().enumerate() {
-        let v = d
-            .get("embedding")
-            .filter(|e| e.is_array())
-            .ok_or_else(|| err(format!("data[{i}].embedding"), "expected an array of floats"))?;
+        let v = d.get("embedding").filter(|e| e.is_array()).ok_or_else(|| {
+            err(
+                format!("data[{i}].embedding"),
+                "expected an array of floats",
+            )
+        })?;
         values.push(json!({"values": v}));
     }
     if batch {

@@ -90,7 +90,9 @@ impl StreamTranslator for ChatToGemini {
             );
         };
         if let Some(e) = v.get("error").filter(|e| !e.is_null()) {
-            let msg = e["message"].as_str().unwrap_or("the upstream failed mid-stream");
+            let msg = e["message"]
+                .as_str()
+                .unwrap_or("the upstream failed mid-stream");
             return self.error(crate::translate::stream::UPSTREAM_ERROR, msg);
         }
         if let Some(u) = v.get("usage").filter(|u| u.is_object()) {
@@ -186,12 +188,18 @@ mod tests {
     fn text_tools_finish_and_usage_become_gemini_chunks() {
         let mut t = ChatToGemini::new("gpt-4o-mini");
         let mut out = Vec::new();
-        out.extend(t.on_event(&ev(r#"{"choices":[{"index":0,"delta":{"content":"Hel"}}]}"#)));
+        out.extend(t.on_event(&ev(
+            r#"{"choices":[{"index":0,"delta":{"content":"Hel"}}]}"#,
+        )));
         out.extend(t.on_event(&ev(r#"{"choices":[{"index":0,"delta":{"content":"lo"}}]}"#)));
         out.extend(t.on_event(&ev(r#"{"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"id":"c1","function":{"name":"get_weather","arguments":"{\"loc"}}]}}]}"#)));
         out.extend(t.on_event(&ev(r#"{"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"function":{"arguments":"ation\":\"Paris\"}"}}]}}]}"#)));
-        out.extend(t.on_event(&ev(r#"{"choices":[{"index":0,"delta":{},"finish_reason":"tool_calls"}]}"#)));
-        out.extend(t.on_event(&ev(r#"{"choices":[],"usage":{"prompt_tokens":3,"completion_tokens":5,"total_tokens":8}}"#)));
+        out.extend(t.on_event(&ev(
+            r#"{"choices":[{"index":0,"delta":{},"finish_reason":"tool_calls"}]}"#,
+        )));
+        out.extend(t.on_event(&ev(
+            r#"{"choices":[],"usage":{"prompt_tokens":3,"completion_tokens":5,"total_tokens":8}}"#,
+        )));
         out.extend(t.on_event(&ev("[DONE]")));
         assert!(t.is_done());
         let v = data(out);
