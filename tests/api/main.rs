@@ -29,4 +29,5 @@ mod schemathesis;
 mod sdk;
 mod secrets;
 mod streaming;
+mod translation_faithful;
 mod upstream_faults;
