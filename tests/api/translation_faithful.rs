@@ -186,3 +186,33 @@ async fn dropped_fields_are_counted_per_target_and_field() {
     .await;
     assert!(text.contains("tollgate_translation_dropped_fields_total"));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_conversation_opening_with_an_assistant_turn_gets_a_user_turn_first() {
+    let gw = Gateway::start().await;
+    let key = gw.key().await;
+    let messages = json!([
+        {"role": "assistant", "content": "Hello! How can I help?"},
+        {"role": "user", "content": "Tell me a joke"}
+    ]);
+    for (model, path) in [
+        ("claude-haiku-4-5", "/v1/messages"),
+        (
+            "gemini-2.5-flash",
+            "/v1beta/models/gemini-2.5-flash:generateContent",
+        ),
+    ] {
+        let res = gw
+            .chat(&key, json!({"model": model, "messages": messages}))
+            .await;
+        assert_eq!(res.status(), 200, "{model}");
+        let sent = last_body(&gw, path).await;
+        let turns = sent
+            .get("messages")
+            .or_else(|| sent.get("contents"))
+            .unwrap();
+        assert_eq!(turns[0]["role"], "user", "{model}: {sent}");
+        assert!(turns[0].to_string().contains("(conversation start)"));
+        assert!(turns[1].to_string().contains("How can I help?"), "{model}");
+    }
+}

@@ -267,6 +267,7 @@ mod tests {
             Some(Method::GenerateContent)
         );
         assert_eq!(Method::parse("GenerateContent"), None);
-        assert_eq!(Method::parse("countTokens"), None);
+        assert_eq!(Method::parse("countTokens"), Some(Method::CountTokens));
+        assert_eq!(Method::parse("frobnicate"), None);
     }
 }
