@@ -155,7 +155,10 @@ pub fn unknown_model(id: &str) -> String {
 /// A layer on the whole router: every error on Gemini's native paths, the
 /// router's own 404 and 405 included, in Gemini's shape.
 pub async fn gemini_errors(req: Request, next: Next) -> Response {
-    if is_gemini_path(req.uri().path()) {
+    let path = req.uri().path();
+    // Every POST under /v1/models/ is a Gemini method call, well-formed or not.
+    let gemini_post = req.method() == axum::http::Method::POST && path.starts_with("/v1/models/");
+    if gemini_post || is_gemini_path(path) {
         crate::http::middleware::gemini_errors(req, next).await
     } else {
         next.run(req).await

@@ -176,6 +176,30 @@ async fn run_for(
         AnthropicHeaders::default()
     };
     let upstreams = state.upstreams();
+    if spec.format == CallerFormat::OpenAiEmbeddings
+        && provider.dialect() == crate::routing::Dialect::Gemini
+        && let Some(parts) = embeddings::split_batch(&outbound.body)
+    {
+        // Over Gemini's batch limit: one call per chunk, answers joined in order.
+        let mut answers = Vec::with_capacity(parts.len());
+        for part in parts {
+            let upstream = upstreams
+                .adapter(provider)?
+                .send(Call {
+                    operation: outbound.operation,
+                    model: upstream_model,
+                    body: part,
+                    account: routed.account(),
+                    headers: &passed,
+                })
+                .await?;
+            answers.push(upstream.json(respond::MAX_TRANSLATED_BODY).await?);
+        }
+        let joined = embeddings::join_batches(&answers)?;
+        return Ok(
+            axum::Json(embeddings::from_gemini(&joined, body, target.model)?).into_response(),
+        );
+    }
     let upstream = upstreams
         .adapter(provider)?
         .send(Call {

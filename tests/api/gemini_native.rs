@@ -355,6 +355,11 @@ async fn errors_take_gemini_s_shape_and_scopes_follow_the_verb() {
     assert_eq!(res.status(), 404);
     let v: Value = res.json().await.unwrap();
     assert_eq!(v["error"]["status"], "NOT_FOUND");
+    // No verb at all, under /v1: still Gemini's shape.
+    let res = gpost(&gw, &format!("/v1/models/{GEMINI}"), &key, &json!({})).await;
+    assert_eq!(res.status(), 404);
+    let v: Value = res.json().await.unwrap();
+    assert_eq!(v["error"]["code"], 404);
     // Unknown model.
     let res = gpost(
         &gw,

@@ -216,3 +216,47 @@ async fn a_conversation_opening_with_an_assistant_turn_gets_a_user_turn_first() 
         assert!(turns[1].to_string().contains("How can I help?"), "{model}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn gemini_embedding_batches_over_100_are_split_and_rejoined_in_order() {
+    let gw = Gateway::start().await;
+    let key = gw.key().await;
+    let inputs: Vec<String> = (0..250).map(|i| format!("text number {i}")).collect();
+    let res = gw
+        .post(
+            "/v1/embeddings",
+            &key,
+            &[],
+            json!({"model": "gemini-embedding-001", "input": inputs}),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    let v: Value = res.json().await.unwrap();
+    let data = v["data"].as_array().unwrap();
+    assert_eq!(data.len(), 250);
+    let reqs = gw.mock.requests().await;
+    let batches: Vec<&Value> = reqs
+        .iter()
+        .filter(|r| r["path"] == "/v1beta/models/gemini-embedding-001:batchEmbedContents")
+        .collect();
+    let sizes: Vec<usize> = batches
+        .iter()
+        .map(|r| r["body"]["requests"].as_array().unwrap().len())
+        .collect();
+    assert_eq!(sizes, [100, 100, 50]);
+    // In order: item 137 is the embedding of input 137 alone.
+    let one: Value = gw
+        .post(
+            "/v1/embeddings",
+            &key,
+            &[],
+            json!({"model": "gemini-embedding-001", "input": ["text number 137"]}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(data[137]["index"], 137);
+    assert_eq!(data[137]["embedding"], one["data"][0]["embedding"]);
+    assert_ne!(data[136]["embedding"], one["data"][0]["embedding"]);
+}
