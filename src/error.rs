@@ -21,12 +21,15 @@ use crate::keys::Scope;
 use crate::providers::UpstreamError;
 use crate::translate::peek::PeekError;
 
-/// The two error dialects we speak. OpenAI's is the default; `/v1/messages` answers
-/// in Anthropic's so each SDK raises its own exception classes.
+/// The error dialects we speak. OpenAI's is the default; `/v1/messages` answers
+/// in Anthropic's and Gemini's native routes (`/v1beta/models…`) in Gemini's, so
+/// each SDK raises its own exception classes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorDialect {
     OpenAi,
     Anthropic,
+    /// `{"error":{"code":400,"message":…,"status":"INVALID_ARGUMENT"}}`.
+    Gemini,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -389,6 +392,15 @@ pub fn dialect_body(
                 "code": parts.code,
             }
         }),
+        ErrorDialect::Gemini => json!({
+            "error": {
+                "code": parts.status.as_u16(),
+                "message": parts.message,
+                "status": gemini_status(parts.status),
+                // Not in Google's shape; kept so our own code names are visible.
+                "reason": parts.code,
+            }
+        }),
     };
     if let Some(details) = details {
         body["error"]["details"] = details.clone();
@@ -547,6 +559,25 @@ fn openai_type(status: StatusCode) -> &'static str {
     }
 }
 
+/// Google's canonical status names (google.rpc.Code), which the google-genai SDK
+/// reads from `error.status`.
+fn gemini_status(status: StatusCode) -> &'static str {
+    match status.as_u16() {
+        400 | 413 | 414 | 431 => "INVALID_ARGUMENT",
+        401 => "UNAUTHENTICATED",
+        402 => "RESOURCE_EXHAUSTED",
+        403 => "PERMISSION_DENIED",
+        404 => "NOT_FOUND",
+        405 => "UNIMPLEMENTED",
+        408 | 504 => "DEADLINE_EXCEEDED",
+        409 => "ALREADY_EXISTS",
+        429 => "RESOURCE_EXHAUSTED",
+        503 => "UNAVAILABLE",
+        400..=499 => "FAILED_PRECONDITION",
+        _ => "INTERNAL",
+    }
+}
+
 fn anthropic_type(status: StatusCode) -> &'static str {
     match status.as_u16() {
         401 => "authentication_error",
@@ -591,6 +622,16 @@ mod tests {
         assert_eq!(body["type"], "error");
         assert_eq!(body["error"]["type"], "authentication_error");
         assert_eq!(body["error"]["code"], "revoked_api_key");
+    }
+
+    #[tokio::test]
+    async fn gemini_shape_has_numeric_code_and_status() {
+        let res = ApiError::UnknownModel("nope".into()).render(ErrorDialect::Gemini);
+        assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+        let body = body_of(res).await;
+        assert_eq!(body["error"]["code"], 400);
+        assert_eq!(body["error"]["status"], "INVALID_ARGUMENT");
+        assert!(body["error"]["message"].as_str().unwrap().contains("nope"));
     }
 
     #[tokio::test]

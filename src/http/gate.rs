@@ -29,6 +29,9 @@ use crate::state::AppState;
 pub struct Gate {
     pub state: AppState,
     pub scope: Scope,
+    /// For a route whose scope depends on the request (Gemini's `:verb` paths):
+    /// picks it, instead of `scope`.
+    pub scope_of: Option<fn(&Request) -> Scope>,
 }
 
 pub async fn guard(
@@ -50,7 +53,7 @@ pub async fn guard(
     let admitted = admit(
         &principal,
         &Facts {
-            scope: gate.scope,
+            scope: gate.scope_of.map_or(gate.scope, |pick| pick(&req)),
             ip: client,
             now: SystemTime::now(),
             limits: match state.cluster() {

@@ -24,6 +24,24 @@ pub const ROUTE: RouteSpec = RouteSpec {
     shape: Shape::Messages,
 };
 
+/// `POST /v1/messages/count_tokens` (scope `chat`): `{"input_tokens": N}`, from
+/// Anthropic for Claude models, counted here (the metering tokenizer) for others.
+pub const COUNT_TOKENS: RouteSpec = RouteSpec {
+    format: CallerFormat::AnthropicCountTokens,
+    endpoint: Endpoint::CountTokens,
+    shape: Shape::Messages,
+};
+
+pub async fn count_tokens(
+    State(state): State<AppState>,
+    principal: Principal,
+    meter: Meter,
+    headers: HeaderMap,
+    RawBody(body): RawBody,
+) -> Result<Response, ApiError> {
+    pipeline::run(&state, &principal, &meter, &headers, body, COUNT_TOKENS).await
+}
+
 pub async fn create(
     State(state): State<AppState>,
     principal: Principal,

@@ -87,26 +87,34 @@ pub fn panic_response(err: Box<dyn std::any::Any + Send + 'static>) -> Response 
 /// For Anthropic-format routes: re-renders any error body in Anthropic's shape, so
 /// the Anthropic SDK raises its own exception classes. Status and headers are kept.
 pub async fn anthropic_errors(req: Request, next: Next) -> Response {
+    rerender(ErrorDialect::Anthropic, req, next).await
+}
+
+/// For Gemini's native routes: the same, in Gemini's shape.
+pub async fn gemini_errors(req: Request, next: Next) -> Response {
+    rerender(ErrorDialect::Gemini, req, next).await
+}
+
+async fn rerender(dialect: ErrorDialect, req: Request, next: Next) -> Response {
     let res = next.run(req).await;
     let Some(rendered) = res.extensions().get::<RenderedError>().cloned() else {
         return res;
     };
     let (mut parts, _) = res.into_parts();
-    let body = dialect_body(
-        ErrorDialect::Anthropic,
-        &rendered.parts,
-        rendered.details.as_ref(),
-    );
+    let body = dialect_body(dialect, &rendered.parts, rendered.details.as_ref());
     let bytes = serde_json::to_vec(&body).unwrap_or_default();
     parts.headers.remove(axum::http::header::CONTENT_LENGTH);
     Response::from_parts(parts, axum::body::Body::from(bytes))
 }
 
 /// The error dialect of a path, for refusals made before routing (`/v1/messages`
-/// and below answer in Anthropic's shape, like `anthropic_errors`).
+/// and below answer in Anthropic's shape, like `anthropic_errors`; Gemini's native
+/// routes in Gemini's, like `gemini_errors`).
 fn dialect_of(path: &str) -> ErrorDialect {
     if path == "/v1/messages" || path.starts_with("/v1/messages/") {
         ErrorDialect::Anthropic
+    } else if crate::http::gemini::is_gemini_path(path) {
+        ErrorDialect::Gemini
     } else {
         ErrorDialect::OpenAi
     }

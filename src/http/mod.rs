@@ -9,6 +9,7 @@ pub mod cors;
 pub mod embeddings;
 pub mod extract;
 pub mod gate;
+pub mod gemini;
 mod hold;
 pub mod listener;
 pub mod messages;

@@ -14,7 +14,8 @@ use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
 
 use crate::http::gate::{self, Gate};
 use crate::http::{
-    admin, audio, chat, embeddings, messages, metering, middleware, openai_only, public, responses,
+    admin, audio, chat, embeddings, gemini, messages, metering, middleware, openai_only, public,
+    responses,
 };
 use crate::keys::Scope;
 use crate::state::AppState;
@@ -33,6 +34,7 @@ pub fn router(state: &AppState) -> Router {
             Gate {
                 state: state.clone(),
                 scope,
+                scope_of: None,
             },
             gate::guard,
         )
@@ -48,7 +50,30 @@ pub fn router(state: &AppState) -> Router {
             router
         }
     };
-    let messages_routes = gateway("/v1/messages", post(messages::create), Scope::Chat);
+    let messages_routes =
+        gateway("/v1/messages", post(messages::create), Scope::Chat).merge(gateway(
+            "/v1/messages/count_tokens",
+            post(messages::count_tokens),
+            Scope::Chat,
+        ));
+    // Gemini's native POSTs: the scope follows the `:verb` (gemini::scope_of).
+    let gemini_gate = from_fn_with_state(
+        Gate {
+            state: state.clone(),
+            scope: Scope::Chat,
+            scope_of: Some(gemini::scope_of),
+        },
+        gate::guard,
+    );
+    let gemini_routes = Router::new()
+        .route("/v1beta/models/{*rest}", post(gemini::call))
+        .route("/v1/models/{*rest}", post(gemini::call))
+        .route_layer(gemini_gate);
+    let gemini_routes = if metered {
+        gemini_routes.layer(from_fn_with_state(state.clone(), metering::meter))
+    } else {
+        gemini_routes
+    };
     let admin_routes = Router::new()
         .route(
             "/admin/keys",
@@ -92,6 +117,9 @@ pub fn router(state: &AppState) -> Router {
     let public_routes = Router::new()
         .route("/health", get(public::health))
         .route("/v1/models", get(public::models))
+        .route("/v1/models/{*rest}", get(public::model))
+        .route("/v1beta/models", get(gemini::list))
+        .route("/v1beta/models/{*rest}", get(gemini::get))
         .route("/openapi.json", get(crate::http::openapi::serve));
     let public_routes = if metrics_here {
         public_routes.route("/metrics", get(public::metrics))
@@ -105,6 +133,7 @@ pub fn router(state: &AppState) -> Router {
             Scope::Chat,
         ))
         .merge(messages_routes)
+        .merge(gemini_routes)
         .merge(gateway(
             "/v1/responses",
             post(responses::create),
@@ -142,6 +171,7 @@ pub fn router(state: &AppState) -> Router {
         // Outside the routes and fallbacks, so every refusal under /v1/messages
         // (404 and 405 included) takes Anthropic's shape.
         .layer(axum::middleware::from_fn(messages::anthropic_errors))
+        .layer(axum::middleware::from_fn(gemini::gemini_errors))
         .layer(
             ServiceBuilder::new()
                 .layer(from_fn_with_state(state.clone(), crate::http::cors::cors))

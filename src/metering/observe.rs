@@ -52,6 +52,10 @@ pub enum BodyFormat {
     OpenAiSse,
     AnthropicJson,
     AnthropicSse,
+    /// Gemini's native `GenerateContentResponse`: usage in `usageMetadata`.
+    GeminiJson,
+    /// Gemini's `alt=sse` stream: each chunk may carry `usageMetadata` (cumulative).
+    GeminiSse,
     /// `/v1/images/generations`: counted per image; usage read if reported.
     OpenAiImages,
     /// `/v1/responses`, whole: `usage.input_tokens` / `output_tokens`.
@@ -84,7 +88,11 @@ impl Observer {
             format,
             strip_usage_chunk,
             parser: SseParser::new(),
-            scanner: UsageScanner::new(),
+            scanner: if format == BodyFormat::GeminiJson {
+                UsageScanner::for_key(b"usageMetadata")
+            } else {
+                UsageScanner::new()
+            },
             json: BytesMut::new(),
             json_cut: false,
             reported: None,
@@ -99,7 +107,8 @@ impl Observer {
             BodyFormat::OpenAiJson
             | BodyFormat::AnthropicJson
             | BodyFormat::OpenAiImages
-            | BodyFormat::ResponsesJson => {
+            | BodyFormat::ResponsesJson
+            | BodyFormat::GeminiJson => {
                 self.scanner.feed(&chunk);
                 if !self.json_cut && self.json.len() + chunk.len() <= MAX_JSON {
                     self.json.extend_from_slice(&chunk);
@@ -110,7 +119,10 @@ impl Observer {
                 chunk
             }
             BodyFormat::Opaque => chunk,
-            BodyFormat::OpenAiSse | BodyFormat::AnthropicSse | BodyFormat::ResponsesSse => {
+            BodyFormat::OpenAiSse
+            | BodyFormat::AnthropicSse
+            | BodyFormat::ResponsesSse
+            | BodyFormat::GeminiSse => {
                 let events = self.parser.feed(&chunk);
                 let mut drop_usage = false;
                 for ev in &events {
@@ -196,6 +208,22 @@ impl Observer {
                 }
                 false
             }
+            BodyFormat::GeminiSse => {
+                for cand in v["candidates"].as_array().into_iter().flatten() {
+                    for part in cand["content"]["parts"].as_array().into_iter().flatten() {
+                        push_str(&mut self.delivered_text, &part["text"]);
+                    }
+                    // Gemini streams just end: a finish reason is their clean end.
+                    if cand["finishReason"].as_str().is_some_and(|r| !r.is_empty()) {
+                        self.completed = true;
+                    }
+                }
+                if let Some(u) = gemini_usage(&v["usageMetadata"]) {
+                    // Cumulative: the last wins.
+                    self.reported = Some(u);
+                }
+                false
+            }
             _ => false,
         }
     }
@@ -208,6 +236,7 @@ impl Observer {
                 | BodyFormat::AnthropicJson
                 | BodyFormat::OpenAiImages
                 | BodyFormat::ResponsesJson
+                | BodyFormat::GeminiJson
         ) || self.reported.is_some()
         {
             return self.reported;
@@ -219,6 +248,7 @@ impl Observer {
                     BodyFormat::OpenAiJson => openai_usage_object(&u),
                     BodyFormat::OpenAiImages => images_usage(&u),
                     BodyFormat::ResponsesJson => responses_usage(&u),
+                    BodyFormat::GeminiJson => gemini_usage(&u),
                     _ => anthropic_usage(&u),
                 };
             }
@@ -238,6 +268,14 @@ impl Observer {
                         for part in item["content"].as_array().into_iter().flatten() {
                             push_str(&mut self.delivered_text, &part["text"]);
                         }
+                    }
+                    for part in v
+                        .pointer("/candidates/0/content/parts")
+                        .and_then(Value::as_array)
+                        .into_iter()
+                        .flatten()
+                    {
+                        push_str(&mut self.delivered_text, &part["text"]);
                     }
                 }
             }
@@ -301,6 +339,20 @@ fn responses_usage(u: &Value) -> Option<TokenCounts> {
         cached: u
             .pointer("/input_tokens_details/cached_tokens")
             .map_or(0, reported_tokens),
+    })
+}
+
+/// Gemini's `usageMetadata`: prompt (+ tool-use prompt) in, candidates + thoughts out.
+fn gemini_usage(u: &Value) -> Option<TokenCounts> {
+    if !u.is_object() {
+        return None;
+    }
+    Some(TokenCounts {
+        input: reported_tokens(&u["promptTokenCount"])
+            + u.get("toolUsePromptTokenCount").map_or(0, reported_tokens),
+        output: u.get("candidatesTokenCount").map_or(0, reported_tokens)
+            + u.get("thoughtsTokenCount").map_or(0, reported_tokens),
+        cached: u.get("cachedContentTokenCount").map_or(0, reported_tokens),
     })
 }
 
@@ -387,6 +439,40 @@ mod tests {
             })
         );
         assert!(o.completed);
+    }
+
+    #[test]
+    fn gemini_json_and_stream_usage_metadata_is_read() {
+        let mut o = Observer::new(BodyFormat::GeminiJson, false);
+        o.chunk(Bytes::from_static(
+            br#"{"candidates":[{"content":{"parts":[{"text":"hi"}]}}],"usageMetadata":{"promptTokenCount":5,"candidatesTokenCount":2,"thoughtsTokenCount":1}}"#,
+        ));
+        assert_eq!(
+            o.reported(),
+            Some(TokenCounts {
+                input: 5,
+                output: 3,
+                cached: 0
+            })
+        );
+        let mut o = Observer::new(BodyFormat::GeminiSse, false);
+        o.chunk(Bytes::from_static(
+            b"data: {\"candidates\":[{\"content\":{\"parts\":[{\"text\":\"a\"}]}}],\"usageMetadata\":{\"promptTokenCount\":4,\"candidatesTokenCount\":1}}\r\n\r\n",
+        ));
+        assert!(!o.completed);
+        o.chunk(Bytes::from_static(
+            b"data: {\"candidates\":[{\"content\":{\"parts\":[{\"text\":\"b\"}]},\"finishReason\":\"STOP\"}],\"usageMetadata\":{\"promptTokenCount\":4,\"candidatesTokenCount\":2}}\r\n\r\n",
+        ));
+        assert!(o.completed);
+        assert_eq!(o.delivered_text, "ab");
+        assert_eq!(
+            o.reported(),
+            Some(TokenCounts {
+                input: 4,
+                output: 2,
+                cached: 0
+            })
+        );
     }
 
     #[test]

@@ -17,6 +17,8 @@ const MAX_KEY: usize = 16;
 
 #[derive(Debug, Default)]
 pub struct UsageScanner {
+    /// The top-level key whose value is captured (`usage` unless told).
+    target: &'static [u8],
     depth: u32,
     in_string: bool,
     escape: bool,
@@ -38,7 +40,15 @@ pub struct UsageScanner {
 
 impl UsageScanner {
     pub fn new() -> Self {
-        Self::default()
+        Self::for_key(b"usage")
+    }
+
+    /// A scanner for another top-level key (Gemini's `usageMetadata`).
+    pub fn for_key(target: &'static [u8]) -> Self {
+        UsageScanner {
+            target,
+            ..Self::default()
+        }
     }
 
     /// Sees the next bytes of the answer.
@@ -117,7 +127,7 @@ impl UsageScanner {
             }
             b':' if self.depth == 1 && !self.capturing => {
                 self.data_next = self.key == b"data";
-                if self.key == b"usage" {
+                if self.key == self.target {
                     self.capturing = true;
                     self.overflowed = false;
                     self.capture.clear();

@@ -201,6 +201,7 @@ impl MockUpstream {
             .route("/v1/listen", post(audio::deepgram_listen))
             .route("/v1/speak", post(audio::deepgram_speak))
             .route("/v1/messages", post(anthropic::messages))
+            .route("/v1/messages/count_tokens", post(anthropic::count_tokens))
             .route("/v1beta/models/{target}", post(gemini::models))
             // `route_layer`, so only matched provider routes are recorded.
             .route_layer(middleware::from_fn_with_state(

@@ -123,7 +123,7 @@ pub fn targets(
         if !usable {
             continue;
         }
-        if let Some(translation) = table::translation(format, route.provider.dialect()) {
+        if let Some(translation) = table::translation_for(format, route.provider) {
             out.push(Target {
                 route,
                 translation,

@@ -46,6 +46,42 @@ pub fn to_gemini(c: &Ctx<'_>) -> Result<Outbound, ApiError> {
     })
 }
 
+/// Gemini's `batchEmbedContents` accepts at most this many requests per call.
+pub const GEMINI_MAX_BATCH: usize = 100;
+
+/// A `batchEmbedContents` body over [`GEMINI_MAX_BATCH`] requests, cut into bodies
+/// of at most that many, in order; `None` when it fits in one call.
+pub fn split_batch(body: &[u8]) -> Option<Vec<bytes::Bytes>> {
+    let v: Value = serde_json::from_slice(body).ok()?;
+    let requests = v.get("requests")?.as_array()?;
+    if requests.len() <= GEMINI_MAX_BATCH {
+        return None;
+    }
+    Some(
+        requests
+            .chunks(GEMINI_MAX_BATCH)
+            .map(|chunk| to_bytes(&json!({ "requests": chunk })))
+            .collect(),
+    )
+}
+
+/// The answers of the split calls as one `batchEmbedContents` answer: their
+/// `embeddings` concatenated in the order the calls were made.
+pub fn join_batches(answers: &[Value]) -> Result<Value, ApiError> {
+    let mut all = Vec::new();
+    for a in answers {
+        let part = a
+            .get("embeddings")
+            .and_then(Value::as_array)
+            .ok_or_else(|| UpstreamError::Protocol {
+                provider: ProviderKind::Gemini,
+                detail: "a batchEmbedContents answer has no `embeddings` array".into(),
+            })?;
+        all.extend(part.iter().cloned());
+    }
+    Ok(json!({ "embeddings": all }))
+}
+
 pub fn from_gemini(answer: &Value, request: &[u8], model: &str) -> Result<Value, ApiError> {
     let req = json(request)?;
     let encoding = encoding(&req)?;
@@ -93,6 +129,37 @@ fn estimate_tokens(req: &Value) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn batches_over_100_are_split_in_order_and_joined() {
+        let requests: Vec<Value> = (0..250)
+            .map(|i| json!({"content": {"parts": [{"text": i.to_string()}]}}))
+            .collect();
+        let body = serde_json::to_vec(&json!({"requests": requests})).unwrap();
+        let parts = split_batch(&body).unwrap();
+        assert_eq!(parts.len(), 3);
+        let sizes: Vec<usize> = parts
+            .iter()
+            .map(|p| {
+                serde_json::from_slice::<Value>(p).unwrap()["requests"]
+                    .as_array()
+                    .unwrap()
+                    .len()
+            })
+            .collect();
+        assert_eq!(sizes, [100, 100, 50]);
+        let first: Value = serde_json::from_slice(&parts[1]).unwrap();
+        assert_eq!(first["requests"][0]["content"]["parts"][0]["text"], "100");
+        let small = serde_json::to_vec(&json!({"requests": [{"content": {}}]})).unwrap();
+        assert!(split_batch(&small).is_none());
+        let joined = join_batches(&[
+            json!({"embeddings": [{"values": [1.0]}]}),
+            json!({"embeddings": [{"values": [2.0]}, {"values": [3.0]}]}),
+        ])
+        .unwrap();
+        assert_eq!(joined["embeddings"].as_array().unwrap().len(), 3);
+        assert_eq!(joined["embeddings"][2]["values"][0], 3.0);
+    }
 
     #[test]
     fn base64_is_little_endian_f32() {

@@ -20,7 +20,7 @@ pub mod respond;
 pub mod table;
 
 use axum::http::{HeaderMap, HeaderValue};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 
 use crate::auth::Principal;
@@ -32,7 +32,7 @@ use crate::metering::observe::{BodyFormat, UsagePlan};
 use crate::metering::pricing::Prices;
 use crate::policy::PolicyError;
 use crate::policy::admit::model_allowed;
-use crate::providers::{Account, AnthropicHeaders, UpstreamError};
+use crate::providers::{Account, AnthropicHeaders, Call, UpstreamError};
 use crate::routing::Resolved;
 use crate::routing::byok::{Byok, Endpoint};
 use crate::state::AppState;
@@ -72,27 +72,97 @@ pub async fn run(
     spec: RouteSpec,
 ) -> Result<Response, ApiError> {
     let peek = ChatPeek::parse_as(&body, spec.shape)?;
-    let routed = route(state, principal, headers, spec.endpoint, &peek.model).await?;
+    let target = Target {
+        model: &peek.model,
+        stream: peek.stream,
+    };
+    run_for(state, principal, meter, headers, &body, spec, target, |m| {
+        peek.with_model(&body, m)
+    })
+    .await
+}
+
+/// A request whose model and streaming are named outside its body (Gemini's
+/// `models/{model}:streamGenerateContent`).
+#[derive(Debug, Clone, Copy)]
+pub struct Target<'a> {
+    pub model: &'a str,
+    pub stream: bool,
+}
+
+/// [`run`] for a route that names the model in its path: the body (a JSON object)
+/// is forwarded as is.
+pub async fn run_named(
+    state: &AppState,
+    principal: &Principal,
+    meter: &Meter,
+    headers: &HeaderMap,
+    body: Bytes,
+    spec: RouteSpec,
+    target: Target<'_>,
+) -> Result<Response, ApiError> {
+    if serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(&body).is_err() {
+        return Err(ApiError::InvalidJson(
+            "the body must be a JSON object".into(),
+        ));
+    }
+    run_for(
+        state,
+        principal,
+        meter,
+        headers,
+        &body,
+        spec,
+        target,
+        |_| body.clone(),
+    )
+    .await
+}
+
+#[allow(
+    clippy::too_many_arguments,
+    reason = "one private step of run and run_named"
+)]
+async fn run_for(
+    state: &AppState,
+    principal: &Principal,
+    meter: &Meter,
+    headers: &HeaderMap,
+    body: &Bytes,
+    spec: RouteSpec,
+    target: Target<'_>,
+    forwarded: impl Fn(&str) -> Bytes + Sync,
+) -> Result<Response, ApiError> {
+    let routed = route(state, principal, headers, spec.endpoint, target.model).await?;
     let provider = routed.route.provider;
+    if let Some(answer) = table::local_count(spec.format, provider.dialect()) {
+        let text = crate::metering::tokens::request_text(body);
+        let n = tokio::task::spawn_blocking(move || crate::metering::tokens::count(&text))
+            .await
+            .map_err(ApiError::internal)?;
+        return Ok(axum::Json(answer(n)).into_response());
+    }
     let translation = table::translation_for(spec.format, provider).ok_or_else(|| {
         UpstreamError::Unsupported {
             provider,
-            model: peek.model.to_string(),
+            model: target.model.to_string(),
         }
     })?;
-    let body_format = spec.format.body_format(peek.stream);
+    let body_format = spec.format.body_format(target.stream);
     let usage = UsagePlan::new(
         !meter.is_detached(),
-        wants_stream_usage(&body),
+        wants_stream_usage(body),
         body_format == BodyFormat::OpenAiSse,
     );
     let request = Request {
-        model: &peek.model,
-        body: &body,
+        model: target.model,
+        body,
         format: body_format,
         usage,
     };
-    reserve(state, principal, meter, &routed, &request).await?;
+    if !spec.format.is_count() {
+        reserve(state, principal, meter, &routed, &request).await?;
+    }
     // Failed tries are recorded before the request ends (`attempts`): they need
     // whose request it is now, not when the meter closes.
     meter.with(|d| {
@@ -100,49 +170,84 @@ pub async fn run(
         d.kid = principal.key.kid.as_str().to_owned();
     });
 
+    let anthropic = AnthropicHeaders {
+        version: headers.get("anthropic-version").cloned(),
+        beta: headers.get("anthropic-beta").cloned(),
+    };
+    if spec.format == CallerFormat::OpenAiEmbeddings
+        && provider.dialect() == crate::routing::Dialect::Gemini
+    {
+        let upstream_model = &*routed.route.upstream_model;
+        let outbound = (translation.request)(&table::Ctx {
+            body,
+            forwarded: forwarded(upstream_model),
+            upstream_model,
+            stream: false,
+            include_usage: false,
+        })?;
+        if let Some(parts) = embeddings::split_batch(&outbound.body) {
+            // Over Gemini's batch limit: one call per chunk (no retries across
+            // deployments: each chunk is its own call), answers joined in order.
+            let upstreams = state.upstreams();
+            let mut answers = Vec::with_capacity(parts.len());
+            for part in parts {
+                let upstream = upstreams
+                    .adapter(provider)?
+                    .send(Call {
+                        operation: outbound.operation,
+                        model: upstream_model,
+                        body: part,
+                        account: routed.account(),
+                        headers: &AnthropicHeaders::default(),
+                    })
+                    .await?;
+                answers.push(upstream.json(respond::MAX_TRANSLATED_BODY).await?);
+            }
+            let joined = embeddings::join_batches(&answers)?;
+            return Ok(
+                axum::Json(embeddings::from_gemini(&joined, body, target.model)?).into_response(),
+            );
+        }
+    }
     let mut targets = attempts::targets(
         state,
         principal,
         spec.format,
-        &peek.model,
+        target.model,
         &routed,
         translation,
     )?;
-    let forwarded = |upstream_model: &str| peek.with_model(&body, upstream_model);
     let plan = attempts::Plan {
-        body: &body,
+        body,
         forwarded: &forwarded,
-        stream: peek.stream,
+        stream: target.stream,
         include_usage: usage.include,
-        anthropic: AnthropicHeaders {
-            version: headers.get("anthropic-version").cloned(),
-            beta: headers.get("anthropic-beta").cloned(),
-        },
+        anthropic,
     };
     let served = attempts::send(state, meter, &routed, &mut targets, &plan).await?;
-    let target = &targets[served.target];
+    let chosen = &targets[served.target];
     if served.target > 0 {
-        served_by_fallback(meter, &target.route);
+        served_by_fallback(meter, &chosen.route);
     }
     let upstreams = state.upstreams();
     let mut response = respond::respond(
         served.upstream,
-        &target.translation.respond,
+        &chosen.translation.respond,
         respond::Answer {
-            model: &peek.model,
-            request: &body,
+            model: target.model,
+            request: body,
             include_usage: usage.include,
             idle: upstreams.timeouts().idle_timeout,
         },
     )
     .await?;
     let h = response.headers_mut();
-    if let Ok(v) = HeaderValue::from_str(&target.route.upstream_model) {
+    if let Ok(v) = HeaderValue::from_str(&chosen.route.upstream_model) {
         h.insert("x-tollgate-model", v);
     }
     h.insert(
         "x-tollgate-provider",
-        HeaderValue::from_static(target.route.provider.as_str()),
+        HeaderValue::from_static(chosen.route.provider.as_str()),
     );
     h.insert("x-tollgate-attempts", HeaderValue::from(served.attempts));
     Ok(response)
@@ -273,7 +378,10 @@ async fn reserve(
             byok: routed.byok.is_some(),
             streamed: matches!(
                 format,
-                BodyFormat::OpenAiSse | BodyFormat::AnthropicSse | BodyFormat::ResponsesSse
+                BodyFormat::OpenAiSse
+                    | BodyFormat::AnthropicSse
+                    | BodyFormat::ResponsesSse
+                    | BodyFormat::GeminiSse
             ),
             format,
             strip_usage_chunk: usage.strip,

@@ -9,10 +9,11 @@ use serde_json::Value;
 use crate::error::ApiError;
 use crate::metering::observe::BodyFormat;
 use crate::providers::Operation;
+use crate::providers::UpstreamError;
 use crate::providers::relay::StreamDialect;
 use crate::routing::{Dialect, ProviderKind};
 use crate::translate::anthropic::{self, ChatToMessagesOptions, TranslateError};
-use crate::translate::gemini::{self, GeminiToChat};
+use crate::translate::gemini::{self, ChatToGemini, GeminiToChat, native};
 use crate::translate::peek::with_stream_usage;
 use crate::translate::responses::{self, ChatToResponses};
 use crate::translate::stream::{AnthropicToChat, Chain, ChatToAnthropic, StreamTranslator};
@@ -30,6 +31,16 @@ pub enum CallerFormat {
     OpenAiImages,
     /// OpenAI's Responses API (`/v1/responses`).
     OpenAiResponses,
+    /// Gemini's `:generateContent` / `:streamGenerateContent` (model in the path).
+    GeminiGenerate,
+    /// Gemini's `:embedContent`.
+    GeminiEmbed,
+    /// Gemini's `:batchEmbedContents`.
+    GeminiBatchEmbed,
+    /// Gemini's `:countTokens`: passed to Gemini, else counted here.
+    GeminiCountTokens,
+    /// Anthropic's `/v1/messages/count_tokens`: passed to Anthropic, else counted here.
+    AnthropicCountTokens,
 }
 
 impl CallerFormat {
@@ -37,6 +48,14 @@ impl CallerFormat {
     pub fn body_format(self, stream: bool) -> BodyFormat {
         match (self, stream) {
             (CallerFormat::OpenAiImages, _) => BodyFormat::OpenAiImages,
+            (CallerFormat::GeminiGenerate, true) => BodyFormat::GeminiSse,
+            (CallerFormat::GeminiGenerate, false)
+            | (CallerFormat::GeminiEmbed | CallerFormat::GeminiBatchEmbed, _) => {
+                BodyFormat::GeminiJson
+            }
+            (CallerFormat::GeminiCountTokens | CallerFormat::AnthropicCountTokens, _) => {
+                BodyFormat::Opaque
+            }
             (CallerFormat::AnthropicMessages, true) => BodyFormat::AnthropicSse,
             (CallerFormat::AnthropicMessages, false) => BodyFormat::AnthropicJson,
             (CallerFormat::OpenAiEmbeddings, _) => BodyFormat::OpenAiJson,
@@ -45,6 +64,26 @@ impl CallerFormat {
             (_, true) => BodyFormat::OpenAiSse,
             (_, false) => BodyFormat::OpenAiJson,
         }
+    }
+
+    /// Token counting: free upstream, so not metered or held for.
+    pub fn is_count(self) -> bool {
+        matches!(
+            self,
+            CallerFormat::GeminiCountTokens | CallerFormat::AnthropicCountTokens
+        )
+    }
+}
+
+/// The answer of a count route whose model's provider cannot count (counted here
+/// with the metering tokenizer): `None` when the provider counts itself.
+pub fn local_count(format: CallerFormat, dialect: Dialect) -> Option<fn(u64) -> Value> {
+    match (format, dialect) {
+        (CallerFormat::GeminiCountTokens, Dialect::Gemini)
+        | (CallerFormat::AnthropicCountTokens, Dialect::Anthropic) => None,
+        (CallerFormat::GeminiCountTokens, _) => Some(|n| serde_json::json!({"totalTokens": n})),
+        (CallerFormat::AnthropicCountTokens, _) => Some(|n| serde_json::json!({"input_tokens": n})),
+        _ => None,
     }
 }
 
@@ -136,7 +175,12 @@ pub fn translation(format: CallerFormat, dialect: Dialect) -> Option<Translation
         },
         (F::AnthropicMessages, Dialect::OpenAi) => t(
             |c| {
-                let chat = anthropic::messages_request_to_chat(&json(c.body)?, c.upstream_model)?;
+                let req = json(c.body)?;
+                count_dropped(
+                    "openai",
+                    &present_fields(&req, anthropic::DROPPED_ANTHROPIC_FIELDS),
+                );
+                let chat = anthropic::messages_request_to_chat(&req, c.upstream_model)?;
                 Ok(Outbound {
                     operation: Operation::Chat { stream: c.stream },
                     body: to_bytes(&chat),
@@ -255,6 +299,76 @@ pub fn translation(format: CallerFormat, dialect: Dialect) -> Option<Translation
                 },
             },
         ),
+        (F::GeminiGenerate, Dialect::Gemini) => t(
+            |c| forward(c, Operation::Chat { stream: c.stream }),
+            Respond::Relay(StreamDialect::Gemini),
+        ),
+        (F::GeminiGenerate, Dialect::OpenAi) => t(
+            |c| {
+                let chat = gemini_to_chat(c)?;
+                Ok(Outbound {
+                    operation: Operation::Chat { stream: c.stream },
+                    body: to_bytes(&chat),
+                })
+            },
+            Respond::Translate {
+                stream: |m, _| Box::new(ChatToGemini::new(m)),
+                whole: native::chat_response_to_gemini,
+            },
+        ),
+        (F::GeminiGenerate, Dialect::Anthropic) => t(
+            |c| {
+                let chat = gemini_to_chat(c)?;
+                let translated = anthropic::chat_request_to_messages(
+                    &chat,
+                    c.upstream_model,
+                    &ChatToMessagesOptions {
+                        default_max_tokens: DEFAULT_ANTHROPIC_MAX_TOKENS,
+                    },
+                )?;
+                Ok(Outbound {
+                    operation: Operation::Chat { stream: c.stream },
+                    body: to_bytes(&translated),
+                })
+            },
+            Respond::Translate {
+                stream: |m, _| {
+                    Box::new(Chain::new(
+                        Box::new(AnthropicToChat::new(m, true)),
+                        Box::new(ChatToGemini::new(m)),
+                    ))
+                },
+                whole: |v, m| {
+                    let chat = anthropic::messages_response_to_chat(v, m)?;
+                    native::chat_response_to_gemini(&chat, m)
+                },
+            },
+        ),
+        (F::GeminiEmbed, Dialect::Gemini) => t(
+            |c| forward(c, Operation::Embeddings { batch: false }),
+            Respond::Relay(StreamDialect::Gemini),
+        ),
+        (F::GeminiBatchEmbed, Dialect::Gemini) => t(
+            |c| forward(c, Operation::Embeddings { batch: true }),
+            Respond::Relay(StreamDialect::Gemini),
+        ),
+        (F::GeminiEmbed, Dialect::OpenAi) => t(
+            |c| gemini_embed_to_openai(c, false),
+            Respond::Rebuild(|v, _, _| openai_embeddings_to_gemini(v, false)),
+        ),
+        (F::GeminiBatchEmbed, Dialect::OpenAi) => t(
+            |c| gemini_embed_to_openai(c, true),
+            Respond::Rebuild(|v, _, _| openai_embeddings_to_gemini(v, true)),
+        ),
+        (F::GeminiCountTokens, Dialect::Gemini) => t(
+            |c| forward(c, Operation::CountTokens),
+            Respond::Relay(StreamDialect::Gemini),
+        ),
+        (F::AnthropicCountTokens, Dialect::Anthropic) => Translation {
+            request: |c| forward(c, Operation::CountTokens),
+            respond: Respond::Relay(StreamDialect::Anthropic),
+            pass_anthropic_headers: true,
+        },
         _ => return None,
     })
 }
@@ -274,15 +388,57 @@ fn forward_responses(c: &Ctx<'_>) -> Result<Outbound, ApiError> {
 /// A Responses request as chat, each dropped field counted.
 fn responses_to_chat(c: &Ctx<'_>) -> Result<Value, ApiError> {
     let out = responses::responses_request_to_chat(&json(c.body)?, c.upstream_model)?;
-    for field in out.dropped {
+    count_dropped("chat", &out.dropped);
+    Ok(out.chat)
+}
+
+/// Counts the caller's fields a translation to `target` dropped, one by one, in
+/// `tollgate_translation_dropped_fields_total{target, field}` (README lists them).
+pub fn count_dropped(target: &'static str, fields: &[&'static str]) {
+    for field in fields {
         metrics::counter!(
             "tollgate_translation_dropped_fields_total",
-            "route" => "/v1/responses",
-            "field" => field,
+            "target" => target,
+            "field" => *field
         )
         .increment(1);
     }
-    Ok(out.chat)
+}
+
+/// The names in `list` that `req` carries (not null).
+fn present_fields(req: &Value, list: &[&'static str]) -> Vec<&'static str> {
+    list.iter()
+        .copied()
+        .filter(|f| req.get(*f).is_some_and(|v| !v.is_null()))
+        .collect()
+}
+
+fn gemini_to_chat(c: &Ctx<'_>) -> Result<Value, ApiError> {
+    let req = json(c.body)?;
+    count_dropped("openai", &native::dropped_gemini_fields(&req));
+    Ok(native::gemini_request_to_chat(
+        &req,
+        c.upstream_model,
+        c.stream,
+    )?)
+}
+
+fn gemini_embed_to_openai(c: &Ctx<'_>, batch: bool) -> Result<Outbound, ApiError> {
+    let body = native::gemini_embed_to_openai(&json(c.body)?, c.upstream_model, batch)?;
+    Ok(Outbound {
+        operation: Operation::Embeddings { batch },
+        body: to_bytes(&body),
+    })
+}
+
+fn openai_embeddings_to_gemini(v: &Value, batch: bool) -> Result<Value, ApiError> {
+    native::openai_embeddings_to_gemini(v, batch).map_err(|e| {
+        UpstreamError::Protocol {
+            provider: crate::routing::ProviderKind::OpenAi,
+            detail: format!("cannot read the embeddings: {}", e.message),
+        }
+        .into()
+    })
 }
 
 fn forward(c: &Ctx<'_>, operation: Operation) -> Result<Outbound, ApiError> {
@@ -305,8 +461,13 @@ fn forward_chat(c: &Ctx<'_>) -> Result<Outbound, ApiError> {
 }
 
 fn chat_to_anthropic(c: &Ctx<'_>) -> Result<Outbound, ApiError> {
+    let req = json(c.body)?;
+    count_dropped(
+        "anthropic",
+        &present_fields(&req, anthropic::DROPPED_OPENAI_FIELDS),
+    );
     let translated = anthropic::chat_request_to_messages(
-        &json(c.body)?,
+        &req,
         c.upstream_model,
         &ChatToMessagesOptions {
             default_max_tokens: DEFAULT_ANTHROPIC_MAX_TOKENS,
@@ -319,7 +480,12 @@ fn chat_to_anthropic(c: &Ctx<'_>) -> Result<Outbound, ApiError> {
 }
 
 fn chat_to_gemini(c: &Ctx<'_>) -> Result<Outbound, ApiError> {
-    let translated = gemini::chat_request_to_gemini(&json(c.body)?)?;
+    let req = json(c.body)?;
+    count_dropped(
+        "gemini",
+        &present_fields(&req, gemini::DROPPED_OPENAI_FIELDS_FOR_GEMINI),
+    );
+    let translated = gemini::chat_request_to_gemini(&req)?;
     Ok(Outbound {
         operation: Operation::Chat { stream: c.stream },
         body: to_bytes(&translated),

@@ -45,6 +45,8 @@ pub enum Operation {
     Transcription(Upload),
     /// `/v1/audio/speech`: the body is the dialect's JSON.
     Speech(SpeechFormat),
+    /// Count a request's input tokens (Anthropic `count_tokens`, Gemini `countTokens`).
+    CountTokens,
 }
 
 /// One upstream call: the body is already in the upstream's dialect.
@@ -102,6 +104,10 @@ impl Adapter for OpenAi {
                     call.account,
                 ));
             }
+            Operation::CountTokens => {
+                let e = unsupported(self.kind(), &call);
+                return Box::pin(async move { Err(e) });
+            }
         };
         Box::pin(self.post(endpoint, call.model, call.body, call.account))
     }
@@ -121,6 +127,9 @@ impl Adapter for Anthropic {
         match call.operation {
             Operation::Chat { .. } => {
                 Box::pin(self.messages(call.body, call.headers, call.account))
+            }
+            Operation::CountTokens => {
+                Box::pin(self.count_tokens(call.body, call.headers, call.account))
             }
             _ => {
                 let e = unsupported(ProviderKind::Anthropic, &call);
@@ -146,6 +155,7 @@ impl Adapter for Gemini {
             Operation::Chat { stream: true } => GeminiMethod::StreamGenerate,
             Operation::Embeddings { batch: false } => GeminiMethod::Embed,
             Operation::Embeddings { batch: true } => GeminiMethod::BatchEmbed,
+            Operation::CountTokens => GeminiMethod::CountTokens,
             Operation::Completions
             | Operation::Images
             | Operation::Responses

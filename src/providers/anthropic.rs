@@ -57,6 +57,27 @@ impl Anthropic {
         headers: &AnthropicHeaders,
         account: Account<'_>,
     ) -> Result<UpstreamResponse, UpstreamError> {
+        self.post("/v1/messages", body, headers, account).await
+    }
+
+    /// Forwards a `count_tokens` body (`/v1/messages/count_tokens`).
+    pub async fn count_tokens(
+        &self,
+        body: Bytes,
+        headers: &AnthropicHeaders,
+        account: Account<'_>,
+    ) -> Result<UpstreamResponse, UpstreamError> {
+        self.post("/v1/messages/count_tokens", body, headers, account)
+            .await
+    }
+
+    async fn post(
+        &self,
+        path: &str,
+        body: Bytes,
+        headers: &AnthropicHeaders,
+        account: Account<'_>,
+    ) -> Result<UpstreamResponse, UpstreamError> {
         let c = self.keys.resolve(account)?;
         // A BYOK version wins over the caller's header, which wins over ours.
         let version = c
@@ -66,7 +87,7 @@ impl Anthropic {
             .unwrap_or_else(|| self.version.clone());
         let mut req = c
             .client
-            .post(format!("{}/v1/messages", c.base))
+            .post(format!("{}{path}", c.base))
             .header("x-api-key", c.auth)
             .header("anthropic-version", version)
             .header(http::header::CONTENT_TYPE, "application/json")

@@ -22,6 +22,7 @@ pub enum GeminiMethod {
     StreamGenerate,
     Embed,
     BatchEmbed,
+    CountTokens,
 }
 
 impl GeminiMethod {
@@ -31,6 +32,7 @@ impl GeminiMethod {
             GeminiMethod::StreamGenerate => ":streamGenerateContent?alt=sse",
             GeminiMethod::Embed => ":embedContent",
             GeminiMethod::BatchEmbed => ":batchEmbedContents",
+            GeminiMethod::CountTokens => ":countTokens",
         }
     }
 }

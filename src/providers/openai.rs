@@ -65,6 +65,11 @@ impl OpenAi {
         self.keys.has_credentials()
     }
 
+    /// Which OpenAI-dialect vendor this is.
+    pub fn kind(&self) -> ProviderKind {
+        self.kind
+    }
+
     /// Forwards a body (already validated, model already the upstream's) to `endpoint`.
     /// `model` names the Azure deployment when the caller's BYOK base is Azure-style
     /// (an `x-byok-api-version` was given).

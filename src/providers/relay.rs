@@ -27,6 +27,7 @@ const MAX_HELD_BYTES: usize = 1 << 20;
 pub enum StreamDialect {
     OpenAi,
     Anthropic,
+    Gemini,
 }
 
 type Upstream = Pin<Box<dyn Stream<Item = reqwest::Result<Bytes>> + Send>>;
@@ -220,6 +221,7 @@ fn error_event(dialect: StreamDialect, provider: ProviderKind, timed_out: bool) 
     let dialect = match dialect {
         StreamDialect::OpenAi => ErrorEventDialect::OpenAi,
         StreamDialect::Anthropic => ErrorEventDialect::Anthropic,
+        StreamDialect::Gemini => ErrorEventDialect::Gemini,
     };
     crate::translate::stream::error_event(dialect, code, &message)
 }

@@ -30,6 +30,12 @@ pub enum Endpoint {
     Images,
     Audio,
     Email,
+    /// Gemini native `:generateContent`, `:streamGenerateContent`, `:countTokens`.
+    GeminiGenerate,
+    /// Gemini native `:embedContent`, `:batchEmbedContents`.
+    GeminiEmbed,
+    /// Anthropic `/v1/messages/count_tokens`.
+    CountTokens,
 }
 
 impl Endpoint {
@@ -43,6 +49,9 @@ impl Endpoint {
             Endpoint::Images => "/v1/images/generations",
             Endpoint::Audio => "/v1/audio",
             Endpoint::Email => "/v1/email/send",
+            Endpoint::GeminiGenerate => "/v1beta/models/{model}:generateContent",
+            Endpoint::GeminiEmbed => "/v1beta/models/{model}:embedContent",
+            Endpoint::CountTokens => "/v1/messages/count_tokens",
         }
     }
 }
@@ -76,6 +85,26 @@ pub const SUPPORT: &[(Endpoint, &[ProviderKind])] = &[
     (
         Endpoint::Embeddings,
         &[ProviderKind::OpenAi, ProviderKind::Gemini],
+    ),
+    (
+        Endpoint::GeminiGenerate,
+        &[
+            ProviderKind::OpenAi,
+            ProviderKind::Anthropic,
+            ProviderKind::Gemini,
+        ],
+    ),
+    (
+        Endpoint::GeminiEmbed,
+        &[ProviderKind::OpenAi, ProviderKind::Gemini],
+    ),
+    (
+        Endpoint::CountTokens,
+        &[
+            ProviderKind::OpenAi,
+            ProviderKind::Anthropic,
+            ProviderKind::Gemini,
+        ],
     ),
     (Endpoint::Audio, &[ProviderKind::Deepgram]),
     (Endpoint::Completions, &[]),
@@ -246,6 +275,10 @@ mod tests {
         assert!(!supported(Chat, Deepgram));
         assert!(supported(Embeddings, OpenAi) && supported(Embeddings, Gemini));
         assert!(!supported(Embeddings, Anthropic));
+        for p in [OpenAi, Anthropic, Gemini] {
+            assert!(supported(GeminiGenerate, p) && supported(CountTokens, p));
+        }
+        assert!(supported(GeminiEmbed, Gemini) && !supported(GeminiEmbed, Anthropic));
         assert!(supported(Audio, Deepgram) && !supported(Audio, OpenAi));
         for p in ProviderKind::ALL {
             assert!(!supported(Email, p) && !supported(Completions, p) && !supported(Images, p));

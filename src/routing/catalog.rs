@@ -78,6 +78,8 @@ const BUILT_IN: &[(&str, ProviderKind, f64, f64, f64)] = &[
     ("claude-opus-4-1",        ProviderKind::Anthropic, 15.00, 75.00, 1.50),
     ("claude-sonnet-4-5",      ProviderKind::Anthropic, 3.00, 15.00, 0.30),
     ("claude-haiku-4-5",       ProviderKind::Anthropic, 1.00,  5.00, 0.10),
+    // Claude Code 2.1's default model (pinned so `claude -p` is not refused).
+    ("claude-opus-5-5",        ProviderKind::Anthropic, 5.00, 25.00, 0.50),
     ("gemini-2.5-pro",         ProviderKind::Gemini,    1.25, 10.00, 0.31),
     ("gemini-2.5-flash",       ProviderKind::Gemini,    0.30,  2.50, 0.075),
     ("gemini-2.5-flash-lite",  ProviderKind::Gemini,    0.10,  0.40, 0.025),
@@ -163,7 +165,69 @@ pub fn snapshot_family(id: &str) -> Option<&str> {
     Some(family).filter(|f| !f.is_empty())
 }
 
+/// The list and model shapes `/v1/models` and Gemini's `models` speak.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ListShape {
+    /// `{"object":"list","data":[{"id","object":"model","created","owned_by"}]}`.
+    OpenAi,
+    /// `{"data":[{"type":"model","id","display_name","created_at"}],"has_more","first_id","last_id"}`.
+    Anthropic,
+    /// `{"models":[{"name":"models/…","displayName","supportedGenerationMethods",…}]}`.
+    Gemini,
+}
+
+fn openai_model(id: &str, provider: Option<ProviderKind>) -> serde_json::Value {
+    json!({
+        "id": id,
+        "object": "model",
+        "created": 0,
+        "owned_by": provider.map_or("tollgate", ProviderKind::as_str),
+    })
+}
+
+fn anthropic_model(id: &str) -> serde_json::Value {
+    json!({
+        "type": "model",
+        "id": id,
+        "display_name": id,
+        // The catalog keeps no release dates; the epoch says "unknown".
+        "created_at": "1970-01-01T00:00:00Z",
+    })
+}
+
+fn gemini_model(id: &str, max_output: Option<u64>) -> serde_json::Value {
+    let embedding = id.contains("embedding");
+    let methods: &[&str] = if embedding {
+        &["embedContent", "batchEmbedContents"]
+    } else {
+        &["generateContent", "streamGenerateContent", "countTokens"]
+    };
+    let mut m = json!({
+        "name": format!("models/{id}"),
+        "baseModelId": id,
+        "version": "",
+        "displayName": id,
+        "description": "",
+        "supportedGenerationMethods": methods,
+    });
+    if let Some(n) = max_output.filter(|n| *n > 0) {
+        m["outputTokenLimit"] = json!(n);
+    }
+    m
+}
+
 impl Catalog {
+    /// One model in Gemini's shape (`GET /v1beta/models/{id}`); `None` if unknown.
+    pub fn gemini_model(&self, id: &str) -> Option<serde_json::Value> {
+        self.model_object(id, ListShape::Gemini)
+    }
+
+    /// Every model in Gemini's list shape (`GET /v1beta/models`).
+    pub fn gemini_list(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.render_list_as(ListShape::Gemini, |_, _| true))
+            .unwrap_or_default()
+    }
+
     pub fn build(models: &[ModelSpec], aliases: &[AliasSpec]) -> Catalog {
         let mut by_id: Vec<Arc<ModelEntry>> = Vec::new();
         let mut upsert = |entry: ModelEntry| match by_id.iter_mut().find(|e| e.id == entry.id) {
@@ -257,13 +321,16 @@ impl Catalog {
 
     /// The `/v1/models` body with only the models `allowed(provider, id)` accepts;
     /// an alias is listed if any of its targets is allowed.
-    #[allow(
-        clippy::expect_used,
-        reason = "serializing a serde_json::Value to a Vec cannot fail"
-    )]
     pub fn render_list(&self, allowed: impl Fn(ProviderKind, &str) -> bool) -> Bytes {
-        let data: Vec<serde_json::Value> = self
-            .order
+        self.render_list_as(ListShape::OpenAi, allowed)
+    }
+
+    /// The listed ids `allowed(provider, id)` accepts, in listing order.
+    fn listed(
+        &self,
+        allowed: impl Fn(ProviderKind, &str) -> bool,
+    ) -> Vec<(&Arc<str>, Option<ProviderKind>)> {
+        self.order
             .iter()
             .filter(|(id, provider)| match provider {
                 Some(p) => allowed(*p, id),
@@ -273,19 +340,69 @@ impl Catalog {
                         .any(|(p, m)| allowed(*p, m) || allowed(*p, id))
                 }),
             })
-            .map(|(id, provider)| {
+            .map(|(id, p)| (id, *p))
+            .collect()
+    }
+
+    /// The model list in `shape`, with only what `allowed` accepts.
+    #[allow(
+        clippy::expect_used,
+        reason = "serializing a serde_json::Value to a Vec cannot fail"
+    )]
+    pub fn render_list_as(
+        &self,
+        shape: ListShape,
+        allowed: impl Fn(ProviderKind, &str) -> bool,
+    ) -> Bytes {
+        let listed = self.listed(allowed);
+        let body = match shape {
+            ListShape::OpenAi => {
+                let data: Vec<serde_json::Value> =
+                    listed.iter().map(|(id, p)| openai_model(id, *p)).collect();
+                json!({"object": "list", "data": data})
+            }
+            ListShape::Anthropic => {
+                let data: Vec<serde_json::Value> =
+                    listed.iter().map(|(id, _)| anthropic_model(id)).collect();
                 json!({
-                    "id": &**id,
-                    "object": "model",
-                    "created": 0,
-                    "owned_by": provider.map_or("tollgate", ProviderKind::as_str),
+                    "data": data,
+                    "has_more": false,
+                    "first_id": listed.first().map(|(id, _)| &***id),
+                    "last_id": listed.last().map(|(id, _)| &***id),
                 })
-            })
-            .collect();
-        Bytes::from(
-            serde_json::to_vec(&json!({"object": "list", "data": data}))
-                .expect("a JSON value always serializes"),
-        )
+            }
+            ListShape::Gemini => {
+                let models: Vec<serde_json::Value> = listed
+                    .iter()
+                    .map(|(id, _)| gemini_model(id, self.max_output(id)))
+                    .collect();
+                json!({"models": models})
+            }
+        };
+        Bytes::from(serde_json::to_vec(&body).expect("a JSON value always serializes"))
+    }
+
+    fn max_output(&self, id: &str) -> Option<u64> {
+        self.models.get(id).and_then(|e| e.max_output_tokens)
+    }
+
+    /// The provider of a listed or resolvable id (`openai/gpt-4o-mini` too);
+    /// `Some(None)` for an alias.
+    fn known(&self, id: &str) -> Option<Option<ProviderKind>> {
+        if self.aliases.contains_key(id) {
+            return Some(None);
+        }
+        self.resolve(id, |_| true).map(|r| Some(r.provider))
+    }
+
+    /// `GET /v1/models/{id}` in `shape` (OpenAI or Anthropic); `None` if unknown.
+    pub fn model_object(&self, id: &str, shape: ListShape) -> Option<serde_json::Value> {
+        let provider = self.known(id)?;
+        Some(match shape {
+            ListShape::OpenAi => openai_model(id, provider),
+            ListShape::Anthropic => anthropic_model(id),
+            ListShape::Gemini => gemini_model(id, self.max_output(id)),
+        })
     }
 
     pub fn get(&self, id: &str) -> Option<&Arc<ModelEntry>> {
@@ -503,6 +620,30 @@ mod tests {
         assert_eq!(c.fallbacks("house"), [Arc::from("gpt-4o-mini")]);
         assert!(c.fallbacks("gpt-4o").is_empty());
         assert!(c.fallbacks("nope").is_empty());
+    }
+
+    #[test]
+    fn model_objects_and_other_list_shapes() {
+        let c = catalog();
+        let m = c
+            .model_object("openai/gpt-4o-mini", ListShape::OpenAi)
+            .unwrap();
+        assert_eq!(m["id"], "openai/gpt-4o-mini");
+        assert_eq!(m["owned_by"], "openai");
+        assert!(c.model_object("nope", ListShape::OpenAi).is_none());
+        let a: serde_json::Value =
+            serde_json::from_slice(&c.render_list_as(ListShape::Anthropic, |_, _| true)).unwrap();
+        assert_eq!(a["data"][0]["type"], "model");
+        assert_eq!(a["first_id"], a["data"][0]["id"]);
+        assert_eq!(a["has_more"], false);
+        let g = c.gemini_list();
+        let flash = g["models"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["name"] == "models/gemini-2.5-flash")
+            .unwrap();
+        assert_eq!(flash["supportedGenerationMethods"][0], "generateContent");
     }
 
     #[test]

@@ -30,3 +30,7 @@ pub mod responses;
 mod shape;
 pub mod sse;
 pub mod stream;
+
+/// The user turn put before a conversation that opens with an assistant turn,
+/// for upstreams (Anthropic, Gemini) that require the user to speak first.
+pub const LEADING_USER_TURN: &str = "(conversation start)";

@@ -24,7 +24,8 @@ fn declared_paths() -> BTreeSet<String> {
             if let Some(lit) = rest.strip_prefix('"').and_then(|r| r.split('"').next())
                 && lit.starts_with('/')
             {
-                paths.insert(lit.to_owned());
+                // axum's catch-all `{*rest}` is OpenAPI's `{rest}`.
+                paths.insert(lit.replace("{*", "{"));
             }
         }
     }
@@ -151,13 +152,18 @@ async fn the_document_is_openapi_3_1_and_lists_every_route() {
             &["400", "401", "403", "404", "413", "429", "500"]
         } else if path == "/v1/models" {
             &["401", "500"]
+        } else if method == "get" && path.contains("/models/") || path == "/v1beta/models" {
+            &["404", "500"]
         } else {
             &[
                 "400", "401", "402", "403", "404", "413", "429", "500", "502", "503", "504",
             ]
         };
-        let error_schema = if path == "/v1/messages" {
+        let error_schema = if path.starts_with("/v1/messages") {
             "AnthropicError"
+        } else if path.starts_with("/v1beta/") || (path == "/v1/models/{rest}" && method == "post")
+        {
+            "GeminiError"
         } else {
             "Error"
         };

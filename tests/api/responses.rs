@@ -473,7 +473,7 @@ async fn fields_dropped_for_a_translated_model_are_counted_and_not_sent() {
             text.lines().any(
                 |l| l.starts_with("tollgate_translation_dropped_fields_total")
                     && l.contains(&format!("field=\"{field}\""))
-                    && l.contains("route=\"/v1/responses\"")
+                    && l.contains("target=\"chat\"")
             ),
             "{field} not counted:\n{text}"
         );

@@ -56,7 +56,7 @@ async fn official_python_sdks_work_against_the_gateway() {
     let pytest = run(&mut pytest, PYTEST_DEADLINE).await;
     assert!(
         pytest.success(),
-        "the Python SDK suite (openai, anthropic) failed ({pytest}); pytest's report is above"
+        "the Python SDK suite (openai, anthropic, google-genai) failed ({pytest}); pytest's report is above"
     );
 }
 

@@ -130,6 +130,51 @@ impl IntoResponses for MessagesErrors {
     }
 }
 
+/// Gemini's error shape, answered by the native `/v1beta|v1/models/{m}:…` routes.
+#[derive(Serialize, ToSchema)]
+#[schema(as = GeminiError)]
+pub struct GeminiErrorBody {
+    pub error: GeminiErrorObject,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct GeminiErrorObject {
+    /// The HTTP status.
+    pub code: u16,
+    pub message: String,
+    /// Google's canonical name: `INVALID_ARGUMENT`, `UNAUTHENTICATED`, `PERMISSION_DENIED`, …
+    pub status: String,
+    /// Our own code (`unknown_model`, `missing_api_key`, …).
+    pub reason: String,
+}
+
+/// Errors of Gemini's native model routes, in Gemini's shape.
+pub struct GeminiErrors;
+
+impl IntoResponses for GeminiErrors {
+    fn responses() -> BTreeMap<String, RefOr<Response>> {
+        responses(&model_route_statuses(), "GeminiError")
+    }
+}
+
+/// Errors of Gemini's public model list and model routes.
+pub struct GeminiModelErrors;
+
+impl IntoResponses for GeminiModelErrors {
+    fn responses() -> BTreeMap<String, RefOr<Response>> {
+        responses(&[NOT_FOUND, INTERNAL], "GeminiError")
+    }
+}
+
+/// Errors of the public `GET /v1/models/{id}`.
+pub struct ModelErrors;
+
+impl IntoResponses for ModelErrors {
+    fn responses() -> BTreeMap<String, RefOr<Response>> {
+        responses(&[NOT_FOUND, INTERNAL], "Error")
+    }
+}
+
 /// Errors of the management API (`/admin/…`).
 pub struct AdminErrors;
 

@@ -11,7 +11,9 @@
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::errors::{GatewayErrors, MessagesErrors, ModelsErrors};
+use super::errors::{
+    GatewayErrors, GeminiErrors, GeminiModelErrors, MessagesErrors, ModelErrors, ModelsErrors,
+};
 
 /// An OpenAI chat message; `content` is a string or a list of content parts.
 #[derive(Serialize, ToSchema)]
@@ -201,6 +203,81 @@ pub fn completions() {}
         GatewayErrors,
     ))]
 pub fn images() {}
+
+/// `POST /v1/messages/count_tokens` (Anthropic format): `{"input_tokens": N}`.
+#[derive(Serialize, ToSchema)]
+#[schema(example = json!({"model": "claude-haiku-4-5", "messages": [{"role": "user", "content": "Hello"}]}))]
+pub struct CountTokensRequest {
+    pub model: String,
+    #[schema(min_items = 1)]
+    pub messages: Vec<AnthropicMessage>,
+    #[schema(value_type = Option<Value>)]
+    pub system: Option<serde_json::Value>,
+}
+
+/// A Gemini request (`GenerateContentRequest`, `EmbedContentRequest`,
+/// `BatchEmbedContentsRequest` or `CountTokensRequest`, by method).
+#[derive(Serialize, ToSchema)]
+#[schema(example = json!({"contents": [{"role": "user", "parts": [{"text": "Hello"}]}]}))]
+pub struct GeminiRequest {
+    #[schema(value_type = Option<Value>)]
+    pub contents: Option<serde_json::Value>,
+}
+
+/// Passed through for Claude models, counted here (the metering tokenizer) for others.
+#[utoipa::path(post, path = "/v1/messages/count_tokens", tag = "gateway",
+    request_body = CountTokensRequest,
+    responses(
+        (status = 200, description = "`{\"input_tokens\": N}`", body = ProviderResponse),
+        MessagesErrors,
+    ))]
+pub fn count_tokens() {}
+
+/// Gemini's native methods: `rest` is `{model}:generateContent`,
+/// `:streamGenerateContent?alt=sse`, `:countTokens` (scope `chat`), `:embedContent` or
+/// `:batchEmbedContents` (scope `embeddings`). Key in `x-goog-api-key`.
+#[utoipa::path(post, path = "/v1beta/models/{rest}", tag = "gateway",
+    params(("rest" = String, Path, description = "`{model}:{method}`, e.g. `gemini-2.5-flash:generateContent`")),
+    request_body = GeminiRequest,
+    responses(
+        (status = 200, description = "Gemini's answer (or, streaming, its events)", content(
+            (ProviderResponse = "application/json"),
+            (SseEvent = "text/event-stream"),
+        )),
+        GeminiErrors,
+    ))]
+pub fn gemini_v1beta() {}
+
+/// The same methods under `/v1` (google-genai with `api_version="v1"`).
+#[utoipa::path(post, path = "/v1/models/{rest}", tag = "gateway",
+    params(("rest" = String, Path, description = "`{model}:{method}`")),
+    request_body = GeminiRequest,
+    responses(
+        (status = 200, description = "Gemini's answer (or, streaming, its events)", content(
+            (ProviderResponse = "application/json"),
+            (SseEvent = "text/event-stream"),
+        )),
+        GeminiErrors,
+    ))]
+pub fn gemini_v1() {}
+
+/// Public: the catalog in Gemini's list shape (`{"models": [...]}`).
+#[utoipa::path(get, path = "/v1beta/models", tag = "public", security(()),
+    responses((status = 200, description = "The model catalog, Gemini's shape", body = ProviderResponse), GeminiModelErrors))]
+pub fn gemini_models() {}
+
+/// Public: one model in Gemini's shape.
+#[utoipa::path(get, path = "/v1beta/models/{rest}", tag = "public", security(()),
+    params(("rest" = String, Path, description = "A model id")),
+    responses((status = 200, description = "The model, Gemini's shape", body = ProviderResponse), GeminiModelErrors))]
+pub fn gemini_model() {}
+
+/// Public: one model in OpenAI's shape (Anthropic's with `anthropic-version`);
+/// ids may hold `/` (`openai/gpt-4o-mini`).
+#[utoipa::path(get, path = "/v1/models/{rest}", tag = "public", security(()),
+    params(("rest" = String, Path, description = "A model id, alias or `provider/id`")),
+    responses((status = 200, description = "The model", body = Model), ModelErrors))]
+pub fn model() {}
 
 /// Public; with a key, only the models that key may use.
 #[utoipa::path(get, path = "/v1/models", tag = "public",

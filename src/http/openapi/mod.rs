@@ -47,6 +47,12 @@ pub const SECURITY_SCHEMES: [&str; 4] = ["bearer", "x-api-key", "x-goog-api-key"
         gateway::images,
         audio::transcriptions,
         audio::speech,
+        gateway::count_tokens,
+        gateway::gemini_v1beta,
+        gateway::gemini_v1,
+        gateway::gemini_models,
+        gateway::gemini_model,
+        gateway::model,
         handlers::keys::create,
         handlers::keys::list_keys,
         handlers::keys::get,
@@ -69,6 +75,7 @@ pub const SECURITY_SCHEMES: [&str; 4] = ["bearer", "x-api-key", "x-goog-api-key"
     components(schemas(
         errors::ErrorBody,
         errors::AnthropicErrorBody,
+        errors::GeminiErrorBody,
     )),
     tags(
         (name = "public", description = "No key needed"),

@@ -49,6 +49,29 @@ pub(crate) async fn messages(
     response
 }
 
+/// `POST /v1/messages/count_tokens`: `{"input_tokens": N}`, N counted as for a
+/// message's `usage.input_tokens` (`max_tokens` is not required here).
+pub(crate) async fn count_tokens(headers: HeaderMap, body: Bytes) -> Response {
+    let mut v: serde_json::Value = match serde_json::from_slice(&body) {
+        Ok(v) => v,
+        Err(e) => {
+            return AnthropicError::new(
+                http::StatusCode::BAD_REQUEST,
+                format!("There was an error parsing the body of your request: {e}"),
+            )
+            .into_response();
+        }
+    };
+    if let Some(o) = v.as_object_mut() {
+        o.entry("max_tokens").or_insert(serde_json::json!(1));
+        o.remove("stream");
+    }
+    match request::validate(&headers, v.to_string().as_bytes()) {
+        Ok(r) => Json(serde_json::json!({"input_tokens": r.input_tokens})).into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
 async fn answer(
     state: &MockState,
     n: u64,

@@ -65,6 +65,7 @@ enum Method {
     StreamGenerateContent,
     EmbedContent,
     BatchEmbedContents,
+    CountTokens,
 }
 
 impl Method {
@@ -74,6 +75,7 @@ impl Method {
             "streamGenerateContent" => Some(Self::StreamGenerateContent),
             "embedContent" => Some(Self::EmbedContent),
             "batchEmbedContents" => Some(Self::BatchEmbedContents),
+            "countTokens" => Some(Self::CountTokens),
             _ => None,
         }
     }
@@ -112,7 +114,7 @@ async fn answer(
                 format!(
                     "`models/{target}` is not a method of the mock; it serves \
                      models/{{model}}:generateContent, :streamGenerateContent, \
-                     :embedContent and :batchEmbedContents"
+                     :countTokens, :embedContent and :batchEmbedContents"
                 ),
             )
         })?;
@@ -128,7 +130,27 @@ async fn answer(
         }
         Method::EmbedContent => embed::embed_content(body).await,
         Method::BatchEmbedContents => embed::batch_embed_contents(model, body).await,
+        Method::CountTokens => count_tokens(body),
     }
+}
+
+/// `:countTokens`: `{"totalTokens": N}`, N counted as for a generation's
+/// `promptTokenCount`. The body is `{contents}` or `{generateContentRequest}`.
+fn count_tokens(body: &[u8]) -> Result<Response, GeminiError> {
+    let v: serde_json::Value = serde_json::from_slice(body)
+        .map_err(|e| GeminiError::invalid(format!("Invalid JSON payload received. {e}")))?;
+    let inner = match v.get("generateContentRequest") {
+        Some(g) => {
+            let mut g = g.clone();
+            if let Some(o) = g.as_object_mut() {
+                o.remove("model");
+            }
+            g
+        }
+        None => v,
+    };
+    let request = request::parse(inner.to_string().as_bytes())?;
+    Ok(Json(serde_json::json!({"totalTokens": request.prompt_tokens})).into_response())
 }
 
 fn check_key(headers: &HeaderMap, uri: &Uri) -> Result<(), GeminiError> {
@@ -245,6 +267,7 @@ mod tests {
             Some(Method::GenerateContent)
         );
         assert_eq!(Method::parse("GenerateContent"), None);
-        assert_eq!(Method::parse("countTokens"), None);
+        assert_eq!(Method::parse("countTokens"), Some(Method::CountTokens));
+        assert_eq!(Method::parse("frobnicate"), None);
     }
 }

@@ -149,7 +149,7 @@ async fn rejects_bad_contents_and_unknown_methods_in_gemini_shape() -> TestResul
         .await?;
     assert_eq!(response.status(), 400);
 
-    let unknown = call(&base, &client, "countTokens", &user_says("hi"))
+    let unknown = call(&base, &client, "frobnicate", &user_says("hi"))
         .send()
         .await?;
     assert_eq!(unknown.status(), 404);

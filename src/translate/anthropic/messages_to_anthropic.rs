@@ -76,6 +76,20 @@ pub(super) fn convert(messages: &[Value]) -> Result<Conversation, TranslateError
     }
     answer_unanswered_tool_calls(&mut turns);
     trim_prefill(&mut turns);
+    // Anthropic requires the first message to be the user's; a conversation that
+    // opens with an assistant turn (a greeting, a resumed transcript) gets a
+    // placeholder user turn before it instead of a 400.
+    if turns.first().is_some_and(|t| t.role == Role::Assistant) {
+        turns.insert(
+            0,
+            Turn {
+                role: Role::User,
+                blocks: vec![
+                    json!({ "type": "text", "text": crate::translate::LEADING_USER_TURN }),
+                ],
+            },
+        );
+    }
     let messages = turns
         .into_iter()
         .map(|mut turn| {

@@ -40,6 +40,13 @@ pub(super) fn convert(messages: &[Value], out: &mut Vec<Value>) -> Result<(), Tr
         let path = item("messages", i);
         let obj = object(message, &path)?;
         let role = req_str(obj, "role", &path)?;
+        // Claude Code sends `system`-role messages inside `messages`; Anthropic's
+        // own API tolerates them in places, so they become system content here
+        // (OpenAI takes system messages anywhere; Gemini hoists them).
+        if role == "system" || role == "developer" {
+            out.extend(system_message(present(obj, "content"))?);
+            continue;
+        }
         let content_path = field(&path, "content");
         let blocks = match present(obj, "content") {
             Some(Value::String(text)) => {

@@ -61,8 +61,10 @@
 //!   Anthropic: `max_completion_tokens`, else `max_tokens`, else
 //!   [`ChatToMessagesOptions::default_max_tokens`]. Anthropic `max_tokens` becomes
 //!   `max_completion_tokens` (the only one OpenAI reasoning models accept).
-//! - **Structured output.** `response_format` (`json_object`, `json_schema`) is dropped:
-//!   Anthropic has no equivalent switch; callers must ask for JSON in the prompt.
+//! - **Structured output.** `response_format` `json_schema` → Anthropic's
+//!   `output_config.format` (`{type: json_schema, schema}`), and back (the beta's
+//!   top-level `output_format` too). `json_object` has no Anthropic switch and is
+//!   dropped (counted).
 //! - **Reasoning.** `reasoning_effort` and Anthropic `thinking` are dropped (thinking
 //!   needs signed thinking blocks replayed with every tool turn, which OpenAI clients
 //!   cannot do). Anthropic thinking text in a response is exposed as the non-standard

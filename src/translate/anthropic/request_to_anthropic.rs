@@ -96,7 +96,22 @@ pub fn chat_request_to_messages(
             out.insert("tool_choice".into(), choice);
         }
     }
+    if let Some(format) = structured_output(req) {
+        out.insert("output_config".into(), json!({ "format": format }));
+    }
     Ok(Value::Object(out))
+}
+
+/// OpenAI `response_format: {type: json_schema, json_schema: {schema}}` → Anthropic
+/// structured output's `output_config.format` (`{type: json_schema, schema}`).
+/// `json_object` has no Anthropic switch and stays dropped.
+fn structured_output(req: &Object) -> Option<Value> {
+    let rf = req.get("response_format")?;
+    if rf.get("type").and_then(Value::as_str) != Some("json_schema") {
+        return None;
+    }
+    let schema = rf.get("json_schema")?.get("schema")?.clone();
+    Some(json!({ "type": "json_schema", "schema": schema }))
 }
 
 /// Fields whose silent loss would change the answer's meaning.

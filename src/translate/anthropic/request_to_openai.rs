@@ -10,6 +10,10 @@ use crate::translate::shape::{
     opt_u64, present, req_nonempty_str, req_str,
 };
 
+/// The most `stop` sequences OpenAI's chat API accepts; more are refused (a 400
+/// naming the limit), never cut silently: a dropped stop sequence changes output.
+pub const MAX_OPENAI_STOP: usize = 4;
+
 /// Anthropic messages request → OpenAI chat request for `upstream_model`. `stream` is
 /// carried over; when streaming, `stream_options.include_usage` is set so usage arrives.
 /// Fields OpenAI cannot express are dropped ([`super::DROPPED_ANTHROPIC_FIELDS`]).
@@ -36,6 +40,16 @@ pub fn messages_request_to_chat(
             if !s.is_string() {
                 return Err(expected(&item("stop_sequences", i), "a string"));
             }
+        }
+        if stop.len() > MAX_OPENAI_STOP {
+            return Err(TranslateError::new(
+                "stop_sequences",
+                format!(
+                    "{} stop sequences were sent, but OpenAI-dialect models accept at most \
+                     {MAX_OPENAI_STOP}; send at most {MAX_OPENAI_STOP} for this model",
+                    stop.len()
+                ),
+            ));
         }
         if !stop.is_empty() {
             out.insert("stop".into(), Value::Array(stop.to_vec()));
@@ -82,7 +96,27 @@ pub fn messages_request_to_chat(
             }
         }
     }
+    if let Some(format) = anthropic_output_format(req) {
+        out.insert("response_format".into(), format);
+    }
     Ok(Value::Object(out))
+}
+
+/// Anthropic structured output (`output_config.format`, or the beta's top-level
+/// `output_format`) `{type: json_schema, schema}` → OpenAI `response_format`.
+fn anthropic_output_format(req: &Object) -> Option<Value> {
+    let format = req
+        .get("output_config")
+        .and_then(|c| c.get("format"))
+        .or_else(|| req.get("output_format"))?;
+    if format.get("type").and_then(Value::as_str) != Some("json_schema") {
+        return None;
+    }
+    let schema = format.get("schema")?.clone();
+    Some(json!({
+        "type": "json_schema",
+        "json_schema": { "name": "output", "schema": schema },
+    }))
 }
 
 /// `{"name","description","input_schema"}` →

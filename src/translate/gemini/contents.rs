@@ -109,6 +109,19 @@ pub(super) fn convert(messages: &[Value]) -> Result<Conversation, TranslateError
         }
     }
     answer_in_call_order(&mut turns);
+    // Gemini wants the conversation to open with a user turn (a function call must
+    // follow one): an assistant-first conversation gets a placeholder before it.
+    if turns.first().is_some_and(|t| t.role == Role::Model) {
+        turns.insert(
+            0,
+            Turn {
+                role: Role::User,
+                parts: vec![Part::Plain(
+                    json!({ "text": crate::translate::LEADING_USER_TURN }),
+                )],
+            },
+        );
+    }
     let contents = turns
         .into_iter()
         .map(|turn| {

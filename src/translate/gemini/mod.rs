@@ -17,6 +17,8 @@
 //! - `response` / `usage`: `GenerateContentResponse` → `chat.completion`.
 //! - `stream` / `stream_shapes`: the `alt=sse` stream → chunk stream.
 //! - `embeddings`: both embed methods.
+//! - `native` / `native_stream`: the reverse, for callers of Gemini's own routes
+//!   served by another provider (Gemini request → chat, chat answer → Gemini).
 //! - JSON field readers (`translate::shape`), data-URL parsing (`translate::data_url`)
 //!   and the chunk shapes (`translate::stream::chat_chunks`) are shared with the other
 //!   providers.
@@ -83,6 +85,8 @@ mod call_id;
 mod contents;
 mod embeddings;
 mod media;
+pub mod native;
+mod native_stream;
 mod request;
 mod response;
 mod schema;
@@ -95,6 +99,7 @@ mod tests;
 
 pub use crate::translate::anthropic::TranslateError;
 pub use embeddings::{GeminiEmbedRequest, embeddings_request_to_gemini, gemini_embeddings};
+pub use native_stream::ChatToGemini;
 pub use request::chat_request_to_gemini;
 pub use response::gemini_response_to_chat;
 pub use stream::GeminiToChat;

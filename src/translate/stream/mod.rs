@@ -87,6 +87,8 @@ pub trait StreamTranslator: Send {
 pub enum ErrorEventDialect {
     OpenAi,
     Anthropic,
+    /// `data: {"error":{"code","message","status"}}`, then the stream ends.
+    Gemini,
 }
 
 /// The one mid-stream error event per dialect, for streams relayed untranslated
@@ -106,6 +108,13 @@ pub fn error_event(dialect: ErrorEventDialect, code: &str, message: &str) -> Byt
             };
             out.event(event.name(), &event);
         }
+        ErrorEventDialect::Gemini => out.data(&serde_json::json!({
+            "error": {
+                "code": if code == UPSTREAM_TIMEOUT { 504 } else { 502 },
+                "message": message,
+                "status": if code == UPSTREAM_TIMEOUT { "DEADLINE_EXCEEDED" } else { "UNAVAILABLE" },
+            }
+        })),
     }
     Bytes::from(out.buf)
 }
@@ -118,7 +127,7 @@ pub(crate) struct EventWriter {
 
 impl EventWriter {
     /// `data: <json>\n\n`. Compact JSON never holds a raw newline, so one line.
-    fn data(&mut self, value: &impl Serialize) {
+    pub(crate) fn data(&mut self, value: &impl Serialize) {
         self.buf.extend_from_slice(b"data: ");
         self.json(value);
         self.buf.extend_from_slice(b"\n\n");

@@ -193,12 +193,26 @@ fn tools_and_tool_choice_translate() {
 }
 
 #[test]
+fn system_role_messages_become_system_messages_in_place() {
+    let out = to_openai(json!({"messages": [
+        {"role": "user", "content": "a"},
+        {"role": "system", "content": "rule"},
+        {"role": "user", "content": "b"}
+    ]}));
+    assert_eq!(
+        out["messages"][1],
+        json!({"role": "system", "content": "rule"})
+    );
+    assert_eq!(out["messages"].as_array().unwrap().len(), 3);
+}
+
+#[test]
 fn malformed_requests_name_their_path() {
     for (req, field) in [
         (json!("x"), "body"),
         (json!({}), "messages"),
         (
-            json!({"messages": [{"role": "system", "content": "x"}]}),
+            json!({"messages": [{"role": "robot", "content": "x"}]}),
             "messages[0].role",
         ),
         (
