@@ -34,6 +34,12 @@ pub enum StartError {
     Bootstrap(#[from] crate::key_service::BootstrapError),
     #[error("cannot set up upstream clients: {0}")]
     Upstream(#[from] crate::providers::UpstreamError),
+    #[error("cannot load the master keys ([secrets]): {0}")]
+    Seal(#[from] crate::seal::SealError),
+    #[error("cannot set up the connections client: {0}")]
+    Connections(#[from] reqwest::Error),
+    #[error("cannot set up the SMTP transport ([email] smtp_url): {0}")]
+    Email(#[from] lettre::transport::smtp::Error),
 }
 
 /// A built gateway: state plus its background tasks (stopped when dropped).
@@ -95,6 +101,9 @@ impl App {
             balances: crate::metering::balances::Balances::Local(ledger),
             rates: config.exchange_rates.clone(),
         };
+        let sealer = Arc::new(crate::seal::Sealer::load(&config.secrets.master_keys)?);
+        let connections = crate::connections::Connections::new(&config, store.clone(), sealer)?;
+        let mailer = crate::email::Mailer::new(&config.email)?;
         Ok(App {
             state: AppState::new(Services {
                 config,
@@ -106,6 +115,8 @@ impl App {
                 rate_limiter: LocalRateLimiter::new(),
                 concurrency: ConcurrencyLimiter::new(),
                 metering,
+                connections,
+                mailer,
             }),
             background,
             writer: Some(writer),

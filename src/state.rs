@@ -9,6 +9,8 @@ use axum::http::HeaderName;
 
 use crate::auth::Authenticator;
 use crate::config::Config;
+use crate::connections::Connections;
+use crate::email::Mailer;
 use crate::keys::KeyHasher;
 use crate::metering::service::Metering;
 use crate::policy::concurrency::ConcurrencyLimiter;
@@ -32,6 +34,8 @@ pub struct Services {
     pub rate_limiter: LocalRateLimiter,
     pub concurrency: ConcurrencyLimiter,
     pub metering: Metering,
+    pub connections: Connections,
+    pub mailer: Mailer,
 }
 
 impl AppState {
@@ -65,6 +69,12 @@ impl AppState {
     }
     pub fn upstreams(&self) -> &Upstreams {
         &self.0.upstreams
+    }
+    pub fn connections(&self) -> &Connections {
+        &self.0.connections
+    }
+    pub fn mailer(&self) -> &Mailer {
+        &self.0.mailer
     }
     pub fn alt_header(&self) -> &HeaderName {
         &self.0.config.keys.alt_header

@@ -39,9 +39,14 @@ pub enum ConfigError {
     },
 }
 
+mod connections;
 mod raw;
 mod secrets;
 
+pub use connections::{
+    ConnectionsConfig, EmailConfig, OutboundConfig, RawConnections, RawEmail, RawOutbound,
+    SmtpRelay, SmtpSecurity,
+};
 pub use raw::*;
 pub use secrets::{MASTER_KEY_FILE, RawSecrets, SecretsConfig};
 
@@ -60,6 +65,12 @@ pub struct Config {
     pub metrics: MetricsConfig,
     /// `[secrets]`: the master keys that seal stored secrets.
     pub secrets: SecretsConfig,
+    /// `[outbound]`: where connections may lead.
+    pub outbound: OutboundConfig,
+    /// `[connections]`.
+    pub connections: ConnectionsConfig,
+    /// `[email]`: the SMTP relay of `/v1/email/send`.
+    pub email: EmailConfig,
     /// `[[models]]`, validated: the catalog adds them to (or over) its built-ins.
     pub models: Vec<ModelSpec>,
     /// `[[aliases]]`, validated.
@@ -443,6 +454,7 @@ impl Validator<'_> {
         };
 
         let secrets = self.secrets(&raw.secrets, &data_dir)?;
+        let email = self.email(&raw.email)?;
 
         let storage_url = match self.expand("storage.url", &raw.storage.url)? {
             Some(url) => url,
@@ -595,6 +607,14 @@ impl Validator<'_> {
                 spill_max_bytes: raw.usage.spill_max_mb.saturating_mul(1 << 20),
             },
             secrets,
+            outbound: OutboundConfig {
+                allow_http: raw.outbound.allow_http,
+                allow_private: raw.outbound.allow_private,
+            },
+            connections: ConnectionsConfig {
+                user_fallback_to_org: raw.connections.user_fallback_to_org,
+            },
+            email,
             models,
             aliases,
             data_dir,

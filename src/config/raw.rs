@@ -18,6 +18,9 @@ pub struct RawConfig {
     pub usage: RawUsage,
     pub metrics: RawMetrics,
     pub secrets: super::RawSecrets,
+    pub outbound: super::RawOutbound,
+    pub connections: super::RawConnections,
+    pub email: super::RawEmail,
     pub models: Vec<RawModel>,
     pub aliases: Vec<RawAlias>,
 }

@@ -4,6 +4,8 @@
 
 pub mod admin;
 pub mod chat;
+pub mod connections;
+pub mod email;
 pub mod embeddings;
 pub mod extract;
 pub mod gate;

@@ -13,7 +13,10 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
 
 use crate::http::gate::{self, Gate};
-use crate::http::{admin, chat, embeddings, messages, metering, middleware, openai_only, public};
+use crate::http::{
+    admin, chat, connections, email, embeddings, messages, metering, middleware, openai_only,
+    public,
+};
 use crate::keys::Scope;
 use crate::state::AppState;
 
@@ -117,6 +120,27 @@ pub fn router(state: &AppState) -> Router {
             post(openai_only::images),
             Scope::Images,
         ))
+        .merge(gateway(
+            "/v1/connections",
+            post(connections::create).get(connections::list),
+            Scope::Connections,
+        ))
+        .merge(gateway(
+            "/v1/connections/{id}",
+            get(connections::get).delete(connections::delete),
+            Scope::Connections,
+        ))
+        .merge(gateway(
+            "/v1/execute/{name}/{*path}",
+            post(connections::execute),
+            Scope::Connections,
+        ))
+        .merge(gateway(
+            "/v1/execute/{name}",
+            post(connections::execute),
+            Scope::Connections,
+        ))
+        .merge(gateway("/v1/email/send", post(email::send), Scope::Email))
         .merge(admin_routes)
         .merge(analytics_routes)
         .fallback(public::not_found)
