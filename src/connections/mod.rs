@@ -341,8 +341,10 @@ impl Connections {
         request: &ExecuteRequest,
     ) -> Result<Executed, ConnectionError> {
         let path = path::check(raw_path)?;
-        let auth = self.open(connection)?;
+        // The policy may have changed since creation, and DNS too: check again,
+        // before the credential is even opened.
         let base = self.check_target(&connection.base_url).await?;
+        let auth = self.open(connection)?;
         self.executor.run(&base, path, request, &auth).await
     }
 
