@@ -177,15 +177,17 @@ impl Executor {
             Ok(Err(e)) if e.is_timeout() => {
                 return Err(ConnectionError::Timeout(self.first_byte.as_secs().max(1)));
             }
-            Ok(Err(e)) => return Err(ConnectionError::Unreachable(describe(&e))),
+            Ok(Err(e)) => return Err(ConnectionError::Unreachable(describe(e))),
             Ok(Ok(r)) => r,
         };
         answer(response, auth).await
     }
 }
 
-fn describe(e: &reqwest::Error) -> String {
+/// The error's text without its URL: with `query` auth the URL holds the credential.
+fn describe(e: reqwest::Error) -> String {
     use std::error::Error;
+    let e = e.without_url();
     let mut text = e.to_string();
     let mut source = e.source();
     while let Some(cause) = source {
@@ -380,7 +382,7 @@ async fn answer(response: reqwest::Response, auth: &Auth) -> Result<Executed, Co
     let mut buffered = BytesMut::new();
     if !event_stream && !too_long {
         while let Some(chunk) = body.next().await {
-            let chunk = chunk.map_err(|e| ConnectionError::Unreachable(describe(&e)))?;
+            let chunk = chunk.map_err(|e| ConnectionError::Unreachable(describe(e)))?;
             buffered.extend_from_slice(&chunk);
             if buffered.len() > BUFFER_LIMIT {
                 break;
@@ -397,7 +399,7 @@ async fn answer(response: reqwest::Response, auth: &Auth) -> Result<Executed, Co
         }
     }
     let head = stream::iter((!buffered.is_empty()).then(|| Ok(buffered.freeze())));
-    let rest = body.map(|r| r.map_err(std::io::Error::other));
+    let rest = body.map(|r| r.map_err(|e| std::io::Error::other(e.without_url())));
     Ok(Executed::Streamed {
         status,
         headers,

@@ -743,3 +743,24 @@ async fn bad_connection_and_execute_bodies_get_documented_errors() {
     .await;
     assert!(t.seen().is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unreachable_target_is_a_502_that_does_not_leak_a_query_credential() {
+    let gw = gateway(true).await;
+    let key = gw.key().await;
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    create(&gw, &key, None, json!({"name": "gone", "base_url": format!("http://127.0.0.1:{closed}"), "auth": {"type": "query", "name": "key", "value": "q-SECRET-99"}})).await;
+    let res = execute(&gw, &key, "gone/x", None, json!({"method": "GET"})).await;
+    let err = expect_error(res, 502, "upstream_error").await;
+    assert!(!err.to_string().contains("q-SECRET-99"), "{err}");
+    assert!(
+        err["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("could not be reached"),
+        "{err}"
+    );
+}
