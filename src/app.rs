@@ -36,6 +36,12 @@ pub enum StartError {
     Upstream(#[from] crate::providers::UpstreamError),
     #[error("[redis] url: {0}")]
     Redis(#[from] crate::cluster::ClusterError),
+    #[error("cannot load the master keys ([secrets]): {0}")]
+    Seal(#[from] crate::seal::SealError),
+    #[error("cannot set up the connections client: {0}")]
+    Connections(#[from] reqwest::Error),
+    #[error("cannot set up the SMTP transport ([email] smtp_url): {0}")]
+    Email(#[from] lettre::transport::smtp::Error),
 }
 
 /// A built gateway: state plus its background tasks (stopped when dropped).
@@ -120,6 +126,9 @@ impl App {
                 .balances,
             rates: config.exchange_rates.clone(),
         };
+        let sealer = Arc::new(crate::seal::Sealer::load(&config.secrets.master_keys)?);
+        let connections = crate::connections::Connections::new(&config, store.clone(), sealer)?;
+        let mailer = crate::email::Mailer::new(&config.email)?;
         Ok(App {
             state: AppState::new(Services {
                 deployments: crate::routing::Deployments::local(&config),
@@ -133,6 +142,8 @@ impl App {
                 concurrency: ConcurrencyLimiter::new(),
                 metering,
                 cluster,
+                connections,
+                mailer,
             }),
             background,
             writer: Some(writer),

@@ -107,6 +107,14 @@ pub enum ApiError {
     StateUnavailable { code: &'static str, message: String },
     #[error(transparent)]
     Upstream(#[from] UpstreamError),
+    /// A connection's target or the SMTP relay failed (502/503/504); the message
+    /// (the third party's reason, never a credential) is shown to the caller.
+    #[error("{message}")]
+    ThirdParty {
+        status: StatusCode,
+        code: &'static str,
+        message: String,
+    },
     /// Our fault. The source is logged (with its causes), never sent.
     #[error("internal error: {0}")]
     Internal(InternalError),
@@ -238,6 +246,7 @@ impl ApiError {
                     None,
                 ),
                 ApiError::Upstream(e) => (e.status(), e.code(), None),
+                ApiError::ThirdParty { status, code, .. } => (*status, (*code).into(), None),
                 ApiError::Internal(_) => (
                     StatusCode::INTERNAL_SERVER_ERROR,
                     "internal_error".into(),
@@ -252,7 +261,9 @@ impl ApiError {
             other => other.to_string(),
         };
         let kind = match self {
-            ApiError::Upstream(_) if status.is_server_error() => "upstream_error",
+            ApiError::Upstream(_) | ApiError::ThirdParty { .. } if status.is_server_error() => {
+                "upstream_error"
+            }
             _ => openai_type(status),
         };
         ErrorParts {
@@ -440,6 +451,54 @@ impl From<crate::routing::byok::ByokError> for ApiError {
             crate::routing::byok::ByokError::Header { header, .. } => {
                 ApiError::invalid_field(header, e.to_string())
             }
+        }
+    }
+}
+
+impl From<crate::connections::ConnectionError> for ApiError {
+    fn from(e: crate::connections::ConnectionError) -> Self {
+        use crate::connections::ConnectionError as C;
+        match e {
+            C::Invalid { param, message } => ApiError::InvalidField { param, message },
+            C::Missing(field) => ApiError::MissingField(field),
+            C::Path(p) => ApiError::invalid_field("path", p.to_string()),
+            e @ C::Target(_) => ApiError::invalid_field("base_url", e.to_string()),
+            C::NotFound(m) => ApiError::ResourceNotFound(m),
+            e @ C::NameTaken(_) => ApiError::Conflict {
+                code: "name_taken",
+                message: e.to_string(),
+            },
+            e @ C::Unreachable(_) => ApiError::ThirdParty {
+                status: StatusCode::BAD_GATEWAY,
+                code: "upstream_error",
+                message: e.to_string(),
+            },
+            e @ C::Timeout(_) => ApiError::ThirdParty {
+                status: StatusCode::GATEWAY_TIMEOUT,
+                code: "upstream_timeout",
+                message: e.to_string(),
+            },
+            e @ (C::Store(_) | C::Unseal { .. }) => ApiError::internal(e),
+        }
+    }
+}
+
+impl From<crate::email::EmailError> for ApiError {
+    fn from(e: crate::email::EmailError) -> Self {
+        use crate::email::EmailError as E;
+        match e {
+            E::Invalid { param, message } => ApiError::InvalidField { param, message },
+            E::Missing(field) => ApiError::MissingField(field),
+            e @ E::NotConfigured => ApiError::ThirdParty {
+                status: StatusCode::SERVICE_UNAVAILABLE,
+                code: "upstream_unavailable",
+                message: e.to_string(),
+            },
+            e @ (E::Smtp(_) | E::Unreachable(_)) => ApiError::ThirdParty {
+                status: StatusCode::BAD_GATEWAY,
+                code: "upstream_error",
+                message: e.to_string(),
+            },
         }
     }
 }

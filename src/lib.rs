@@ -22,6 +22,8 @@
 //! - `metering`: usage drafts, the response observer, billing holds, pricing, the
 //!   ledger and the writer with its spill file.
 //! - `key_service`: issuing, rotating and bootstrapping keys.
+//! - `connections`: third-party base URLs with sealed credentials, and execute.
+//! - `email`: `/v1/email/send` over SMTP (lettre).
 //! - `telemetry`: logging and metrics setup.
 //! - `auth`: presented key → `Principal`; cached key records; the failure brake.
 //! - `providers`: the `Adapter` trait and one impl per dialect, credentials resolved
@@ -45,7 +47,9 @@ pub mod app;
 pub mod auth;
 pub mod cluster;
 pub mod config;
+pub mod connections;
 pub mod domain;
+pub mod email;
 pub mod error;
 pub mod http;
 pub mod key_service;

@@ -9,6 +9,8 @@ use axum::http::HeaderName;
 
 use crate::auth::Authenticator;
 use crate::config::Config;
+use crate::connections::Connections;
+use crate::email::Mailer;
 use crate::keys::KeyHasher;
 use crate::metering::service::Metering;
 use crate::policy::concurrency::ConcurrencyLimiter;
@@ -36,6 +38,8 @@ pub struct Services {
     pub cluster: Option<crate::cluster::Cluster>,
     /// Each provider's deployments and their health (`routing::deployments`).
     pub deployments: crate::routing::Deployments,
+    pub connections: Connections,
+    pub mailer: Mailer,
 }
 
 impl AppState {
@@ -84,6 +88,12 @@ impl AppState {
     }
     pub fn deployments(&self) -> &crate::routing::Deployments {
         &self.0.deployments
+    }
+    pub fn connections(&self) -> &Connections {
+        &self.0.connections
+    }
+    pub fn mailer(&self) -> &Mailer {
+        &self.0.mailer
     }
     pub fn alt_header(&self) -> &HeaderName {
         &self.0.config.keys.alt_header

@@ -39,6 +39,7 @@ pub enum ConfigError {
     },
 }
 
+mod connections;
 mod cors;
 mod raw;
 mod redis;
@@ -46,6 +47,10 @@ mod routing;
 mod secrets;
 mod unpriced;
 
+pub use connections::{
+    ConnectionsConfig, EmailConfig, OutboundConfig, RawConnections, RawEmail, RawOutbound,
+    SmtpRelay, SmtpSecurity,
+};
 pub use cors::CorsOrigins;
 pub use raw::*;
 pub use redis::{RawOnFailure, RawOnFailureEach, RawRedis, RedisConfig};
@@ -74,6 +79,12 @@ pub struct Config {
     pub secrets: SecretsConfig,
     /// `[redis]`: shared state for several instances; `None`: in process.
     pub redis: Option<RedisConfig>,
+    /// `[outbound]`: where connections may lead.
+    pub outbound: OutboundConfig,
+    /// `[connections]`.
+    pub connections: ConnectionsConfig,
+    /// `[email]`: the SMTP relay of `/v1/email/send`.
+    pub email: EmailConfig,
     /// `[[models]]`, validated: the catalog adds them to (or over) its built-ins.
     pub models: Vec<ModelSpec>,
     /// `[[aliases]]`, validated.
@@ -467,6 +478,7 @@ impl Validator<'_> {
         };
 
         let secrets = self.secrets(&raw.secrets, &data_dir)?;
+        let email = self.email(&raw.email)?;
 
         let redis_url = self.expand("redis.url", &raw.redis.url)?;
         let redis = raw
@@ -639,6 +651,14 @@ impl Validator<'_> {
                 spill_max_bytes: raw.usage.spill_max_mb.saturating_mul(1 << 20),
             },
             secrets,
+            outbound: OutboundConfig {
+                allow_http: raw.outbound.allow_http,
+                allow_private: raw.outbound.allow_private,
+            },
+            connections: ConnectionsConfig {
+                user_fallback_to_org: raw.connections.user_fallback_to_org,
+            },
+            email,
             models,
             aliases,
             routing: self.routing(&raw.routing)?,

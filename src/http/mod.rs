@@ -5,7 +5,9 @@
 pub mod admin;
 pub mod audio;
 pub mod chat;
+pub mod connections;
 pub mod cors;
+pub mod email;
 pub mod embeddings;
 pub mod extract;
 pub mod gate;

@@ -14,8 +14,8 @@ use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
 
 use crate::http::gate::{self, Gate};
 use crate::http::{
-    admin, audio, chat, embeddings, gemini, messages, metering, middleware, openai_only, public,
-    responses,
+    admin, audio, chat, connections, email, embeddings, gemini, messages, metering, middleware,
+    openai_only, public, responses,
 };
 use crate::keys::Scope;
 use crate::state::AppState;
@@ -164,6 +164,27 @@ pub fn router(state: &AppState) -> Router {
             post(audio::speech),
             Scope::Audio,
         ))
+        .merge(gateway(
+            "/v1/connections",
+            post(connections::create).get(connections::list),
+            Scope::Connections,
+        ))
+        .merge(gateway(
+            "/v1/connections/{id}",
+            get(connections::get).delete(connections::delete),
+            Scope::Connections,
+        ))
+        .merge(gateway(
+            "/v1/execute/{name}/{*path}",
+            post(connections::execute),
+            Scope::Connections,
+        ))
+        .merge(gateway(
+            "/v1/execute/{name}",
+            post(connections::execute),
+            Scope::Connections,
+        ))
+        .merge(gateway("/v1/email/send", post(email::send), Scope::Email))
         .merge(admin_routes)
         .merge(analytics_routes)
         .fallback(public::not_found)

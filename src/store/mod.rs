@@ -14,11 +14,13 @@
 //! round trip, next to which the allocation is noise, and the hot path only reaches
 //! the store on a key-cache miss.
 
+pub mod connections;
 mod records;
 mod sqlite;
 #[cfg(test)]
 pub(crate) mod testing;
 
+pub use connections::{ConnectionRecord, ConnectionStore};
 pub use sqlite::Recorded;
 
 pub use records::{
@@ -209,7 +211,7 @@ pub trait UsageStore: Send + Sync {
 
 /// Everything a storage backend provides, plus its own lifecycle.
 #[async_trait]
-pub trait Backend: KeyStore + AccountStore + BillingStore + UsageStore {
+pub trait Backend: KeyStore + AccountStore + BillingStore + UsageStore + ConnectionStore {
     async fn migrate(&self) -> Result<(), StoreError>;
 
     async fn close(&self);

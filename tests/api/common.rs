@@ -350,6 +350,9 @@ pub async fn cli(config: &Path, args: &[&str]) -> (bool, String, String) {
         .arg(config)
         .args(args)
         .env("TOLLGATE_LOG", "warn")
+        // Files the gateway makes on first use (the master key file) go beside
+        // the config, never into the working directory (the source tree).
+        .env("TOLLGATE_DATA_DIR", config.parent().unwrap())
         .output()
         .await
         .unwrap();
@@ -393,6 +396,7 @@ impl ServerProcess {
             .arg(config)
             .arg("serve")
             .env("TOLLGATE_LOG", "warn")
+            .env("TOLLGATE_DATA_DIR", config.parent().unwrap())
             .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())

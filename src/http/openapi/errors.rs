@@ -204,3 +204,25 @@ impl IntoResponses for ModelsErrors {
         responses(&[UNAUTHORIZED, INTERNAL], "Error")
     }
 }
+
+/// Errors of `/v1/connections…`, `/v1/execute/…` and `/v1/email/send`: the
+/// caller's mistakes, the key's limits, and the third party's failures (the
+/// connection's target or the SMTP relay).
+pub struct ConnectionErrors;
+
+impl IntoResponses for ConnectionErrors {
+    fn responses() -> BTreeMap<String, RefOr<Response>> {
+        let mut list = vec![
+            BAD_REQUEST,
+            UNAUTHORIZED,
+            FORBIDDEN,
+            NOT_FOUND,
+            (409, "name_taken"),
+            TOO_LARGE,
+            RATE_LIMITED,
+            INTERNAL,
+        ];
+        list.extend(UPSTREAM);
+        responses(&list, "Error")
+    }
+}

@@ -12,6 +12,7 @@
 
 pub mod admin;
 pub mod audio;
+pub mod connections;
 pub mod errors;
 pub mod gateway;
 
@@ -53,6 +54,13 @@ pub const SECURITY_SCHEMES: [&str; 4] = ["bearer", "x-api-key", "x-goog-api-key"
         gateway::gemini_models,
         gateway::gemini_model,
         gateway::model,
+        connections::create_connection,
+        connections::list_connections,
+        connections::get_connection,
+        connections::delete_connection,
+        connections::execute,
+        connections::execute_base,
+        connections::send_email,
         handlers::keys::create,
         handlers::keys::list_keys,
         handlers::keys::get,
@@ -82,6 +90,8 @@ pub const SECURITY_SCHEMES: [&str; 4] = ["bearer", "x-api-key", "x-goog-api-key"
         (name = "gateway", description = "Provider wire formats, passed through; scope per route"),
         (name = "admin", description = "Management keys (scope `admin`); an account's key reaches only its account"),
         (name = "analytics", description = "Usage reports (scope `analytics`)"),
+        (name = "connections", description = "Third-party calls with injected credentials (scope `connections`)"),
+        (name = "email", description = "Email over SMTP (scope `email`)"),
     ),
 )]
 struct ApiDoc;

@@ -1,0 +1,242 @@
+//! `[outbound]`, `[connections]` and `[email]`: where connections may lead, whose
+//! connection serves a call, and the SMTP relay behind `/v1/email/send`. Validated
+//! here at startup, so a bad relay URL or sender stops the server instead of the
+//! first send failing.
+
+use serde::{Deserialize, Serialize};
+
+use super::{ConfigError, Validator};
+use crate::outbound::AddressPolicy;
+use crate::secret::Secret;
+
+/// `[outbound]`: the address policy of connections (and, later, webhooks). BYOK
+/// keeps its own `[byok]` switches.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawOutbound {
+    /// Allow plain `http://` targets (tests, trusted networks only).
+    pub allow_http: bool,
+    /// Allow loopback, private, link-local and other special-purpose addresses.
+    pub allow_private: bool,
+}
+
+/// `[connections]`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawConnections {
+    /// A user without a connection of the asked name is served by the org-wide one.
+    pub user_fallback_to_org: bool,
+}
+
+impl Default for RawConnections {
+    fn default() -> Self {
+        RawConnections {
+            user_fallback_to_org: true,
+        }
+    }
+}
+
+/// `[email]`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawEmail {
+    /// `smtp://host:port` (plain, a local relay), `smtps://host:port` (implicit
+    /// TLS), `smtp://host:port?tls=starttls`; credentials as URL userinfo. Empty:
+    /// `/v1/email/send` answers 503.
+    pub smtp_url: String,
+    /// The sender when a request names none, e.g. `"Tollgate <noreply@example.com>"`.
+    pub from: String,
+}
+
+/// `[outbound]`, validated.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct OutboundConfig {
+    pub allow_http: bool,
+    pub allow_private: bool,
+}
+
+impl OutboundConfig {
+    /// The address policy for connection targets.
+    pub fn addresses(self) -> AddressPolicy {
+        AddressPolicy {
+            allow_http: self.allow_http,
+            allow_private: self.allow_private,
+        }
+    }
+}
+
+/// `[connections]`, validated.
+#[derive(Debug, Clone, Copy)]
+pub struct ConnectionsConfig {
+    pub user_fallback_to_org: bool,
+}
+
+/// How the SMTP connection is secured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SmtpSecurity {
+    /// `smtp://`: plain text (a local relay).
+    Plain,
+    /// `smtp://…?tls=starttls`: plain, upgraded with STARTTLS (required).
+    StartTls,
+    /// `smtps://`: TLS from the first byte.
+    Implicit,
+}
+
+/// `[email]`, validated. The URL may hold credentials: it stays a [`Secret`].
+#[derive(Debug, Clone, Default)]
+pub struct EmailConfig {
+    pub smtp: Option<SmtpRelay>,
+    /// The default sender, checked to be a mailbox.
+    pub from: Option<String>,
+}
+
+/// The parts of `smtp_url`.
+#[derive(Debug, Clone)]
+pub struct SmtpRelay {
+    pub host: String,
+    pub port: u16,
+    pub security: SmtpSecurity,
+    pub username: Option<String>,
+    pub password: Option<Secret<String>>,
+}
+
+impl Validator<'_> {
+    pub(super) fn email(&mut self, raw: &RawEmail) -> Result<EmailConfig, ConfigError> {
+        let smtp = match self.expand("email.smtp_url", &raw.smtp_url)? {
+            None => None,
+            Some(url) => Some(parse_smtp_url(&url).map_err(|problem| {
+                self.invalid("email.smtp_url", redact_userinfo(&url), problem)
+            })?),
+        };
+        let from = match self.expand("email.from", &raw.from)? {
+            None => None,
+            Some(from) => {
+                if from.parse::<lettre::message::Mailbox>().is_err() {
+                    return Err(self.invalid(
+                        "email.from",
+                        &from,
+                        "must be a mailbox such as noreply@example.com or \"Name <noreply@example.com>\"",
+                    ));
+                }
+                Some(from)
+            }
+        };
+        Ok(EmailConfig { smtp, from })
+    }
+}
+
+/// The URL with any password replaced, for error messages.
+fn redact_userinfo(url: &str) -> String {
+    match reqwest::Url::parse(url) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("[redacted]"));
+            u.to_string()
+        }
+        Ok(u) => u.to_string(),
+        Err(_) => "[unparsable]".to_owned(),
+    }
+}
+
+fn parse_smtp_url(url: &str) -> Result<SmtpRelay, String> {
+    let u = reqwest::Url::parse(url).map_err(|_| {
+        "must be a URL such as smtp://127.0.0.1:25 or smtps://smtp.example.com:465".to_owned()
+    })?;
+    let mut security = match u.scheme() {
+        "smtp" => SmtpSecurity::Plain,
+        "smtps" => SmtpSecurity::Implicit,
+        other => return Err(format!("scheme `{other}` is not smtp or smtps")),
+    };
+    for (k, v) in u.query_pairs() {
+        match (k.as_ref(), v.as_ref()) {
+            ("tls", "starttls") if security == SmtpSecurity::Plain => {
+                security = SmtpSecurity::StartTls;
+            }
+            ("tls", "starttls") => {
+                return Err("?tls=starttls goes with smtp://, not smtps:// (already TLS)".into());
+            }
+            ("tls", other) => return Err(format!("tls={other}: the only value is starttls")),
+            (other, _) => {
+                return Err(format!(
+                    "unknown query parameter `{other}` (only tls=starttls)"
+                ));
+            }
+        }
+    }
+    let host = u
+        .host_str()
+        .filter(|h| !h.is_empty())
+        .ok_or("has no host")?
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_owned();
+    let port = u.port().unwrap_or(match security {
+        SmtpSecurity::Implicit => 465,
+        SmtpSecurity::StartTls => 587,
+        SmtpSecurity::Plain => 25,
+    });
+    let decode = |s: &str| {
+        percent_decode(s).ok_or_else(|| "userinfo is not valid percent-encoded UTF-8".to_owned())
+    };
+    let username = match u.username() {
+        "" => None,
+        name => Some(decode(name)?),
+    };
+    let password = u.password().map(decode).transpose()?.map(Secret::new);
+    if password.is_some() && username.is_none() {
+        return Err("has a password but no user name".into());
+    }
+    Ok(SmtpRelay {
+        host,
+        port,
+        security,
+        username,
+        password,
+    })
+}
+
+fn percent_decode(s: &str) -> Option<String> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = s.get(i + 1..i + 3)?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn smtp_urls_parse_into_their_security_and_credentials() {
+        let r = parse_smtp_url("smtp://127.0.0.1:2525").unwrap();
+        assert_eq!(
+            (r.host.as_str(), r.port, r.security),
+            ("127.0.0.1", 2525, SmtpSecurity::Plain)
+        );
+        assert!(r.username.is_none());
+        let r = parse_smtp_url("smtps://u%40x:p%3Aw@mail.example.com").unwrap();
+        assert_eq!((r.port, r.security), (465, SmtpSecurity::Implicit));
+        assert_eq!(r.username.as_deref(), Some("u@x"));
+        assert_eq!(r.password.unwrap().expose(), "p:w");
+        let r = parse_smtp_url("smtp://mail.example.com?tls=starttls").unwrap();
+        assert_eq!((r.port, r.security), (587, SmtpSecurity::StartTls));
+        assert!(parse_smtp_url("http://x").is_err());
+        assert!(parse_smtp_url("smtps://x?tls=starttls").is_err());
+        assert!(parse_smtp_url("smtp://x?tls=none").is_err());
+        assert!(parse_smtp_url("smtp://x?foo=1").is_err());
+    }
+
+    #[test]
+    fn a_password_never_shows_in_the_error_value() {
+        assert!(!redact_userinfo("smtp://u:hunter2@x").contains("hunter2"));
+    }
+}
