@@ -19,6 +19,7 @@ mod key_json;
 mod limits;
 mod metering;
 mod openapi;
+mod pg_restart;
 mod pipeline;
 mod policy;
 mod schemathesis;
