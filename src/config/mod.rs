@@ -453,7 +453,7 @@ impl Validator<'_> {
         if !storage_url.starts_with("sqlite:") && !is_postgres {
             return Err(self.invalid(
                 "storage.url",
-                &redact_url(&storage_url),
+                redact_url(&storage_url),
                 "use sqlite://PATH (e.g. \"sqlite://tollgate.db\") or \
                  postgres://USER:PASSWORD@HOST:PORT/DATABASE",
             ));
@@ -461,7 +461,7 @@ impl Validator<'_> {
         if raw.storage.max_connections == 0 || raw.storage.connect_timeout_ms == 0 {
             return Err(self.invalid(
                 "storage",
-                &format!(
+                format!(
                     "max_connections = {}, connect_timeout_ms = {}",
                     raw.storage.max_connections, raw.storage.connect_timeout_ms
                 ),
