@@ -64,7 +64,14 @@ impl App {
     /// Opens storage (applying migrations), loads the pepper, builds clients and caches.
     pub async fn build(config: Config) -> Result<App, StartError> {
         crate::install_crypto_provider();
-        let store = Store::open(&config.storage.url).await?;
+        let store = Store::open_with(
+            &config.storage.url,
+            &crate::store::StoreOptions {
+                max_connections: config.storage.max_connections,
+                connect_timeout: config.storage.connect_timeout,
+            },
+        )
+        .await?;
         let hasher = KeyHasher::new(&config.keys.load_pepper()?);
         let bootstrap = key_service::bootstrap_admin(
             &store,

@@ -46,9 +46,12 @@ pub enum AccountsCommand {
 }
 
 pub async fn run(config: Config, cmd: AccountsCommand) -> anyhow::Result<()> {
-    let store = Store::open(&config.storage.url)
-        .await
-        .with_context(|| format!("cannot open {}", config.storage.url))?;
+    let store = Store::open(&config.storage.url).await.with_context(|| {
+        format!(
+            "cannot open {}",
+            tollgate::config::redact_url(&config.storage.url)
+        )
+    })?;
     let result = dispatch(&store, cmd).await;
     store.close().await;
     result

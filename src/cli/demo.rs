@@ -23,6 +23,7 @@ pub async fn run(listen: &str) -> anyhow::Result<()> {
     raw.server.listen = listen.to_owned();
     raw.storage = RawStorage {
         url: format!("sqlite://{}", data_dir.join("tollgate-demo.db").display()),
+        ..RawStorage::default()
     };
     // Every provider the mock speaks points at it, so any catalog model works.
     raw.providers.openai = RawProvider {

@@ -139,9 +139,12 @@ pub struct ListArgs {
 }
 
 pub async fn run(config: Config, cmd: KeysCommand) -> anyhow::Result<()> {
-    let store = Store::open(&config.storage.url)
-        .await
-        .with_context(|| format!("cannot open {}", config.storage.url))?;
+    let store = Store::open(&config.storage.url).await.with_context(|| {
+        format!(
+            "cannot open {}",
+            tollgate::config::redact_url(&config.storage.url)
+        )
+    })?;
     let result = dispatch(&config, &store, cmd).await;
     store.close().await;
     result

@@ -75,7 +75,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             tollgate::store::Store::open(&config.storage.url)
                 .await
                 .context("migration failed")?;
-            eprintln!("migrations applied to {}", config.storage.url);
+            eprintln!(
+                "migrations applied to {}",
+                tollgate::config::redact_url(&config.storage.url)
+            );
             Ok(())
         }
     }

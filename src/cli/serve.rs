@@ -6,7 +6,7 @@ use tollgate::{App, Config};
 
 pub async fn run(config: Config, listen: Option<String>) -> anyhow::Result<()> {
     let addr = listen.unwrap_or_else(|| config.server.listen.to_string());
-    let storage = config.storage.url.clone();
+    let storage = tollgate::config::redact_url(&config.storage.url);
     let app = App::build(config)
         .await
         .context("cannot start the gateway")?;

@@ -45,6 +45,7 @@ mod raw;
 mod redis;
 mod routing;
 mod secrets;
+mod storage;
 mod unpriced;
 
 pub use connections::{
@@ -58,6 +59,7 @@ pub use routing::{
     DEFAULT_DEPLOYMENT, DeploymentSpec, RawDeployment, RawRouting, RetryOn, RoutingConfig,
 };
 pub use secrets::{MASTER_KEY_FILE, RawSecrets, SecretsConfig};
+pub use storage::redact_url;
 pub use unpriced::UnpricedPolicy;
 
 // ---------- validated configuration ----------
@@ -142,6 +144,10 @@ pub struct UsageConfig {
 #[derive(Debug, Clone)]
 pub struct StorageConfig {
     pub url: String,
+    /// PostgreSQL pool size (`[storage] max_connections`).
+    pub max_connections: u32,
+    /// PostgreSQL connect/acquire timeout (`[storage] connect_timeout_ms`).
+    pub connect_timeout: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -489,11 +495,24 @@ impl Validator<'_> {
             Some(url) => url,
             None => format!("sqlite://{}", data_dir.join("tollgate.db").display()),
         };
-        if !storage_url.starts_with("sqlite:") {
+        let is_postgres =
+            storage_url.starts_with("postgres://") || storage_url.starts_with("postgresql://");
+        if !storage_url.starts_with("sqlite:") && !is_postgres {
             return Err(self.invalid(
                 "storage.url",
-                &storage_url,
-                "only sqlite:// URLs are supported by this build (e.g. \"sqlite://tollgate.db\")",
+                redact_url(&storage_url),
+                "use sqlite://PATH (e.g. \"sqlite://tollgate.db\") or \
+                 postgres://USER:PASSWORD@HOST:PORT/DATABASE",
+            ));
+        }
+        if raw.storage.max_connections == 0 || raw.storage.connect_timeout_ms == 0 {
+            return Err(self.invalid(
+                "storage",
+                format!(
+                    "max_connections = {}, connect_timeout_ms = {}",
+                    raw.storage.max_connections, raw.storage.connect_timeout_ms
+                ),
+                "max_connections and connect_timeout_ms must be at least 1",
             ));
         }
         let spill_path = match raw.usage.spill_path.as_str() {
@@ -626,7 +645,11 @@ impl Validator<'_> {
                 first_byte_timeout: Duration::from_millis(raw.upstream.first_byte_timeout_ms),
                 idle_timeout: Duration::from_millis(raw.upstream.idle_timeout_ms),
             },
-            storage: StorageConfig { url: storage_url },
+            storage: StorageConfig {
+                url: storage_url,
+                max_connections: raw.storage.max_connections,
+                connect_timeout: Duration::from_millis(raw.storage.connect_timeout_ms),
+            },
             keys: KeysConfig {
                 prefix,
                 alt_header,
@@ -674,6 +697,10 @@ impl Validator<'_> {
 /// `<database file>.usage-spill` beside an SQLite file; in the data directory for
 /// an in-memory database.
 fn default_spill_path(storage_url: &str, data_dir: &Path) -> PathBuf {
+    if !storage_url.starts_with("sqlite:") {
+        // A database server: the spill file is this machine's, in the data directory.
+        return data_dir.join("tollgate.usage-spill");
+    }
     let path = storage_url
         .strip_prefix("sqlite://")
         .or_else(|| storage_url.strip_prefix("sqlite:"))

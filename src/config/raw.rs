@@ -108,11 +108,25 @@ pub struct RawUpstream {
     pub idle_timeout_ms: u64,
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RawStorage {
-    /// Empty means `sqlite://<data dir>/tollgate.db`.
+    /// Empty means `sqlite://<data dir>/tollgate.db`; `postgres://…` selects PostgreSQL.
     pub url: String,
+    /// PostgreSQL: most pooled connections per gateway.
+    pub max_connections: u32,
+    /// PostgreSQL: how long to wait for a connection (and for the server at startup).
+    pub connect_timeout_ms: u64,
+}
+
+impl Default for RawStorage {
+    fn default() -> Self {
+        RawStorage {
+            url: String::new(),
+            max_connections: 16,
+            connect_timeout_ms: 5_000,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -273,3 +273,28 @@ fn master_keys_come_from_the_key_file_unless_configured_and_bad_ones_stop_startu
     let err = load_toml(&format!("[secrets]\nprevious_master_keys = [\"{key}\"]\n")).unwrap_err();
     assert!(err.to_string().contains("secrets.master_key"), "{err}");
 }
+
+#[test]
+fn storage_urls_and_pool_settings() {
+    let cfg = load_toml(
+        "[storage]\nurl = \"postgres://tg:pw@db:5432/tollgate\"\nmax_connections = 4\n\
+         connect_timeout_ms = 1500\n",
+    )
+    .unwrap();
+    assert_eq!(cfg.storage.url, "postgres://tg:pw@db:5432/tollgate");
+    assert_eq!(cfg.storage.max_connections, 4);
+    assert_eq!(cfg.storage.connect_timeout, Duration::from_millis(1500));
+    // The spill file of a database server is local, in the data directory.
+    assert!(cfg.usage.spill_path.ends_with("tollgate.usage-spill"));
+
+    let err = load_toml("[storage]\nurl = \"mysql://tg:hunter2@db/tollgate\"\n").unwrap_err();
+    let msg = err.to_string();
+    assert!(
+        msg.contains("storage.url") && msg.contains("postgres://"),
+        "{msg}"
+    );
+    assert!(!msg.contains("hunter2"), "{msg}");
+
+    let err = load_toml("[storage]\nmax_connections = 0\n").unwrap_err();
+    assert!(err.to_string().contains("max_connections"), "{err}");
+}

@@ -1,17 +1,24 @@
 //! Fresh, empty stores for the store's own tests: one per backend this build can
 //! reach, so every store test runs through the traits against each backend. SQLite
-//! (a temp file) is always there; the PostgreSQL backend adds its entry here, and
-//! every test in `usage/tests.rs` and beside the SQL then runs against both.
+//! (a temp file) is always there, and PostgreSQL (a fresh database on the server of
+//! `TOLLGATE_TEST_PG_URL`, default 127.0.0.1:5432, dropped afterwards): every test
+//! in `usage/tests.rs` and beside the SQL runs against both.
 
 use std::future::Future;
 
 use super::Store;
 
-/// An opened store and whatever keeps its database alive (a temp dir).
+/// An opened store and whatever keeps its database alive (a temp dir, or the
+/// guard that drops the PostgreSQL database).
 pub struct FreshStore {
     pub backend: &'static str,
     pub store: Store,
-    _keep: tempfile::TempDir,
+    _keep: Keep,
+}
+
+enum Keep {
+    Dir(#[allow(dead_code, reason = "held for its Drop")] tempfile::TempDir),
+    Pg(#[allow(dead_code, reason = "held for its Drop")] super::pg_testing::TestDatabase),
 }
 
 /// One fresh store per backend, each with migrations applied and no rows.
@@ -19,11 +26,24 @@ pub async fn fresh_stores() -> Vec<FreshStore> {
     let dir = tempfile::tempdir().expect("a temp dir for the test database");
     let url = format!("sqlite://{}/t.db", dir.path().display());
     let store = Store::open(&url).await.expect("open a fresh SQLite store");
-    vec![FreshStore {
-        backend: "sqlite",
-        store,
-        _keep: dir,
-    }]
+    let db = super::pg_testing::TestDatabase::create()
+        .await
+        .expect("PostgreSQL for the store tests (TOLLGATE_TEST_PG_URL, default 127.0.0.1:5432)");
+    let pg = Store::open(&db.url)
+        .await
+        .expect("open a fresh PostgreSQL store");
+    vec![
+        FreshStore {
+            backend: "sqlite",
+            store,
+            _keep: Keep::Dir(dir),
+        },
+        FreshStore {
+            backend: "postgres",
+            store: pg,
+            _keep: Keep::Pg(db),
+        },
+    ]
 }
 
 /// Runs `test` once against a fresh store of every backend, after `seed`.
@@ -38,5 +58,7 @@ where
         eprintln!("store test on {}", fresh.backend);
         seed(fresh.store.clone()).await;
         test(fresh.store.clone()).await;
+        // Closed before the guard drops the database (which would force it anyway).
+        fresh.store.close().await;
     }
 }

@@ -59,7 +59,8 @@ async fn keys_create_list_show_revoke() {
     assert_eq!(revoked["status"], "revoked");
     assert!(revoked["revoked_at"].is_string());
 
-    // The database holds no plaintext key.
+    // The database holds no plaintext key (the SQLite file, read as bytes).
+    sqlite_only!();
     let db = std::fs::read(dir.path().join("gateway.db")).unwrap();
     let secret_part = key.rsplit('_').next().unwrap();
     assert!(

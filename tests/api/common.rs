@@ -1,12 +1,20 @@
 //! Test harness: a real gateway on 127.0.0.1:0 (in-process `App`, or the real binary)
 //! in front of the mock upstream on its own random port, each with a fresh temp dir
-//! and SQLite file. Helpers wait for conditions with a deadline; nothing sleeps to
-//! assert on time.
+//! and a fresh database. Helpers wait for conditions with a deadline; nothing sleeps
+//! to assert on time.
+//!
+//! The backend comes from the test target: `api` (this folder) runs on an SQLite
+//! file in the temp dir, `api_pg` (the same files, Cargo.toml) on a fresh
+//! PostgreSQL database per test (`tg_<random>` on `TOLLGATE_TEST_PG_URL`, default
+//! 127.0.0.1:5432), dropped when the test's gateway and config are dropped, also
+//! when it fails. Tests bound to the SQLite file start with `sqlite_only!()`.
 
 #![allow(dead_code)]
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
+use std::sync::{Arc, LazyLock, Weak};
 use std::time::Duration;
 
 use futures_util::StreamExt;
@@ -17,12 +25,87 @@ use tollgate::config::{RawConfig, RawProvider, RawStorage};
 use tollgate::key_service::{self, KeySpec};
 use tollgate::keys::{KeyEnv, KeyHasher, KeyKind};
 use tollgate::mock_upstream::MockUpstream;
+use tollgate::store::pg_testing::TestDatabase;
 use tollgate::{App, AppState, Config};
 
 pub const UPSTREAM_KEY: &str = "test-upstream-key";
 pub const ANTHROPIC_UPSTREAM_KEY: &str = "test-anthropic-key";
 pub const GEMINI_UPSTREAM_KEY: &str = "test-gemini-key";
 pub const PEPPER: &str = "test-pepper-0123456789abcdef";
+
+/// Whether this test binary runs the suite on PostgreSQL (the `api_pg` target).
+pub const PG: bool = {
+    let name = env!("CARGO_CRATE_NAME").as_bytes();
+    name.len() == 6 && name[3] == b'_' && name[4] == b'p' && name[5] == b'g'
+};
+
+/// Skips the rest of a test that is about the SQLite file itself (reading it,
+/// locking it, filling its disk) when the suite runs on PostgreSQL.
+macro_rules! sqlite_only {
+    () => {
+        if $crate::common::PG {
+            eprintln!("SQLite-only test: skipped on PostgreSQL");
+            return;
+        }
+    };
+}
+pub(crate) use sqlite_only;
+
+/// The database of one test directory: a URL, and for PostgreSQL the guard that
+/// drops it once nothing holds it any more.
+#[derive(Clone)]
+pub struct TestDb {
+    pub url: String,
+    _pg: Option<Arc<TestDatabase>>,
+}
+
+type PgRegistry = parking_lot::Mutex<HashMap<PathBuf, Weak<TestDatabase>>>;
+/// Live PostgreSQL databases by test directory, so a second config or gateway in
+/// the same directory sees the same database (as it would the same SQLite file).
+static PG_DBS: LazyLock<PgRegistry> = LazyLock::new(Default::default);
+/// Databases made by `base_config` until a `Gateway` (or `db_guard`) takes them.
+static PG_UNCLAIMED: LazyLock<parking_lot::Mutex<HashMap<PathBuf, Arc<TestDatabase>>>> =
+    LazyLock::new(Default::default);
+
+/// The database for `dir`: `dir/gateway.db`, or on PostgreSQL a fresh database
+/// (the same one while anything from an earlier call for `dir` still holds it).
+pub fn test_db(dir: &Path) -> TestDb {
+    if !PG {
+        return TestDb {
+            url: format!("sqlite://{}", dir.join("gateway.db").display()),
+            _pg: None,
+        };
+    }
+    let mut dbs = PG_DBS.lock();
+    if let Some(db) = dbs.get(dir).and_then(Weak::upgrade) {
+        return TestDb {
+            url: db.url.clone(),
+            _pg: Some(db),
+        };
+    }
+    // Created on a thread of its own: callers may be sync or inside a runtime.
+    let db = std::thread::spawn(|| {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(TestDatabase::create())
+    })
+    .join()
+    .unwrap()
+    .expect("a PostgreSQL test database (TOLLGATE_TEST_PG_URL, default 127.0.0.1:5432)");
+    let db = Arc::new(db);
+    dbs.insert(dir.to_owned(), Arc::downgrade(&db));
+    TestDb {
+        url: db.url.clone(),
+        _pg: Some(db),
+    }
+}
+
+/// Takes over the database `base_config` made for `dir` (hold it for the test).
+pub fn db_guard(dir: &Path) -> Option<Arc<TestDatabase>> {
+    PG_UNCLAIMED.lock().remove(dir)
+}
 
 /// A running mock upstream.
 pub struct Mock {
@@ -75,6 +158,8 @@ pub struct Gateway {
     pub admin_key: String,
     state: AppState,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    /// Last field: the database outlives the server's shutdown signal.
+    _db: Option<Arc<TestDatabase>>,
 }
 
 impl Drop for Gateway {
@@ -88,9 +173,14 @@ impl Drop for Gateway {
 pub fn base_config(dir: &Path, mock_base: &str) -> RawConfig {
     let mut raw = RawConfig::default();
     raw.server.listen = "127.0.0.1:0".into();
+    let db = test_db(dir);
     raw.storage = RawStorage {
-        url: format!("sqlite://{}", dir.join("gateway.db").display()),
+        url: db.url.clone(),
+        ..RawStorage::default()
     };
+    if let Some(pg) = db._pg {
+        PG_UNCLAIMED.lock().insert(dir.to_owned(), pg);
+    }
     raw.keys.pepper = PEPPER.into();
     raw.keys.revocation_poll_ms = 100;
     raw.upstream.first_byte_timeout_ms = 5_000;
@@ -121,6 +211,7 @@ impl Gateway {
         let mock = Mock::start().await;
         let dir = tempfile::tempdir().unwrap();
         let mut raw = base_config(dir.path(), &mock.base);
+        let db = db_guard(dir.path());
         tweak(&mut raw);
         let config = Config::from_raw(raw, dir.path().to_owned()).expect("test config is valid");
         let app = App::build(config.clone()).await.expect("gateway builds");
@@ -145,6 +236,7 @@ impl Gateway {
             admin_key,
             state,
             shutdown: Some(tx),
+            _db: db,
         }
     }
 
@@ -304,15 +396,44 @@ pub fn binary() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_tollgate"))
 }
 
-/// Writes a TOML config for the binary and returns its path.
-pub fn write_config(dir: &Path, mock_base: &str, extra: &str) -> PathBuf {
-    let db = format!("sqlite://{}", dir.join("gateway.db").display());
-    write_config_on(dir, &db, mock_base, extra)
+/// A config file written for the binary, and the database it names (kept alive
+/// while this or a clone lives). Derefs to its path.
+#[derive(Clone)]
+pub struct ConfigFile {
+    pub path: PathBuf,
+    pub db: TestDb,
+}
+
+impl std::ops::Deref for ConfigFile {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl AsRef<Path> for ConfigFile {
+    fn as_ref(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl AsRef<std::ffi::OsStr> for ConfigFile {
+    fn as_ref(&self) -> &std::ffi::OsStr {
+        self.path.as_os_str()
+    }
+}
+
+/// Writes a TOML config for the binary (on the suite's backend) and returns it.
+pub fn write_config(dir: &Path, mock_base: &str, extra: &str) -> ConfigFile {
+    let db = test_db(dir);
+    let path = write_config_on(dir, &db.url, mock_base, extra);
+    ConfigFile { path, db }
 }
 
 /// Like [`write_config`] with another `[storage] url` (several instances on one database).
 pub fn write_config_on(dir: &Path, storage_url: &str, mock_base: &str, extra: &str) -> PathBuf {
     let path = dir.join("tollgate.toml");
+    let db = test_db(dir);
     let text = format!(
         r#"[server]
 listen = "127.0.0.1:0"
@@ -340,7 +461,7 @@ api_key = "{GEMINI_UPSTREAM_KEY}"
 "#
     );
     std::fs::write(&path, text).unwrap();
-    path
+    ConfigFile { path, db }
 }
 
 /// Runs a CLI command to completion; returns (status success, stdout, stderr).
@@ -520,13 +641,6 @@ async fn redis_ping(port: u16) -> bool {
     conn.read_exact(&mut buf).await.is_ok() && &buf == b"+PONG\r\n"
 }
 
-/// The database several instances share in the multi-instance tests. SQLite in
-/// WAL mode works across processes on one machine; for PostgreSQL, return its URL
-/// (one database per test) here.
-pub fn shared_storage_url(dir: &Path) -> String {
-    format!("sqlite://{}", dir.join("shared.db").display())
-}
-
 /// Several `tollgate serve` processes on one database and one Redis of their own.
 pub struct Instances {
     pub dir: tempfile::TempDir,
@@ -537,6 +651,8 @@ pub struct Instances {
     /// A management key (default account, every scope).
     pub admin_key: String,
     next: std::sync::atomic::AtomicUsize,
+    /// Declared after the instances, so it is dropped once they stopped.
+    pub db: TestDb,
 }
 
 impl Instances {
@@ -555,10 +671,11 @@ impl Instances {
         let dir = tempfile::tempdir().unwrap();
         let mock = Mock::start().await;
         let redis = RedisServer::start().await;
-        let storage = shared_storage_url(dir.path());
+        // One database for all instances, on the suite's backend.
+        let db = test_db(dir.path());
         let config = write_config_on(
             dir.path(),
-            &storage,
+            &db.url,
             &mock.base,
             &format!("[redis]\nurl = \"{}\"\n{redis_extra}\n{extra}", redis.url()),
         );
@@ -577,6 +694,7 @@ impl Instances {
             config,
             nodes,
             admin_key,
+            db,
             next: Default::default(),
         }
     }

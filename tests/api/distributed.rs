@@ -3,7 +3,7 @@
 //! outage does what `[redis] on_failure` says, then recovers.
 //!
 //! Each test starts its own `redis-server` on a random port (so it can kill it) and
-//! 2–3 `tollgate serve` processes on one shared database (`shared_storage_url`).
+//! 2–3 `tollgate serve` processes on one shared database (the suite's backend: SQLite in `api`, PostgreSQL in `api_pg`).
 
 use std::time::Duration;
 
@@ -335,9 +335,7 @@ async fn a_balance_is_never_overdrawn_by_more_than_one_request_across_instances(
 
     // Once every charge is written, the balance is at worst one request below zero.
     let one_request_max = 6 * 1000 + 10 * 2000 + 40 * 1000;
-    let store = tollgate::store::Store::open(&shared_storage_url(cluster.dir.path()))
-        .await
-        .unwrap();
+    let store = tollgate::store::Store::open(&cluster.db.url).await.unwrap();
     let final_balance = eventually(Duration::from_secs(15), "charges to be written", || async {
         // The three refused probes and the sixty of the burst.
         if store.count_usage_events().await.unwrap() < 63 {

@@ -465,6 +465,7 @@ async fn metrics_on_their_own_listener_only() {
     let mock = Mock::start().await;
     let dir = tempfile::tempdir().unwrap();
     let mut raw = base_config(dir.path(), &mock.base);
+    let _db = db_guard(dir.path());
     raw.metrics.listen = "127.0.0.1:0".into();
     let config = Config::from_raw(raw, dir.path().to_owned()).unwrap();
     let app = App::build(config).await.unwrap();
@@ -546,12 +547,14 @@ struct Served {
     server: tokio::task::JoinHandle<std::io::Result<()>>,
     _dir: tempfile::TempDir,
     _mock: Mock,
+    _db: Option<std::sync::Arc<tollgate::store::pg_testing::TestDatabase>>,
 }
 
 async fn serve_by_hand(tweak: impl FnOnce(&mut tollgate::config::RawConfig)) -> Served {
     let mock = Mock::start().await;
     let dir = tempfile::tempdir().unwrap();
     let mut raw = base_config(dir.path(), &mock.base);
+    let db = db_guard(dir.path());
     tweak(&mut raw);
     let config = Config::from_raw(raw, dir.path().to_owned()).unwrap();
     let app = App::build(config).await.unwrap();
@@ -579,6 +582,7 @@ async fn serve_by_hand(tweak: impl FnOnce(&mut tollgate::config::RawConfig)) -> 
         key,
         stop,
         server,
+        _db: db,
         _dir: dir,
         _mock: mock,
     }

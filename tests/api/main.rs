@@ -30,6 +30,7 @@ mod limits;
 mod metering;
 mod models;
 mod openapi;
+mod pg_restart;
 mod pipeline;
 mod policy;
 mod responses;

@@ -612,12 +612,7 @@ async fn sigterm_during_a_stream_finishes_it_and_loses_no_usage() {
     assert!(status.success(), "exit status {status:?}");
 
     // The usage row is on disk after exit.
-    let store = tollgate::store::Store::open(&format!(
-        "sqlite://{}",
-        dir.path().join("gateway.db").display()
-    ))
-    .await
-    .unwrap();
+    let store = tollgate::store::Store::open(&config.db.url).await.unwrap();
     let rows = store.usage_events_for_request(&rid).await.unwrap();
     assert_eq!(rows.len(), 1, "exactly one usage row for the stream");
     assert!(rows[0].streamed);
