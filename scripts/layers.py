@@ -26,7 +26,7 @@ LAYERS = [
     ["openapi"],
     ["pipeline"],
     ["state", "error"],
-    ["policy", "routing", "metering", "key_service", "telemetry"],
+    ["policy", "routing", "metering", "key_service", "telemetry", "users", "vault"],
     ["auth"],
     ["providers"],
     ["store", "translate"],

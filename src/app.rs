@@ -34,6 +34,8 @@ pub enum StartError {
     Bootstrap(#[from] crate::key_service::BootstrapError),
     #[error("cannot set up upstream clients: {0}")]
     Upstream(#[from] crate::providers::UpstreamError),
+    #[error("cannot load the master key that seals stored secrets: {0}")]
+    Seal(#[from] crate::seal::SealError),
 }
 
 /// A built gateway: state plus its background tasks (stopped when dropped).
@@ -69,10 +71,14 @@ impl App {
         )
         .await?;
         let cache = KeyCache::new(store.clone(), config.keys.cache_ttl);
-        let background = cache.spawn_background(config.keys.revocation_poll);
+        let mut background = cache.spawn_background(config.keys.revocation_poll);
         let brake = crate::auth::FailureBrake::new(config.keys.auth_failures);
         let auth = Authenticator::new(&config.keys.prefix, hasher.clone(), cache, brake);
         let catalog = Catalog::build(&config.models, &config.aliases);
+        let users = crate::users::Users::new(store.clone(), &config, &config.auth.load_jwt_secret()?);
+        background.push(users.spawn_background(config.keys.revocation_poll).await?);
+        let sealer = Arc::new(crate::seal::Sealer::load(&config.secrets.master_keys)?);
+        let vault = crate::vault::Vault::new(store.clone(), sealer);
         let upstreams = Upstreams::new(&config)?;
         let ledger = Arc::new(Ledger::new(store.clone()));
         let (usage_sink, writer) = sink::spawn(
@@ -84,7 +90,6 @@ impl App {
                 max_bytes: config.usage.spill_max_bytes,
             },
         );
-        let mut background = background;
         background.push(spawn_retention(store.clone(), config.usage.retain));
         // The tokenizer for usage estimates takes a moment to load: do it now, off
         // the runtime's worker threads, rather than in the first cut-short stream.
@@ -106,6 +111,8 @@ impl App {
                 rate_limiter: LocalRateLimiter::new(),
                 concurrency: ConcurrencyLimiter::new(),
                 metering,
+                users,
+                vault,
             }),
             background,
             writer: Some(writer),

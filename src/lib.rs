@@ -22,6 +22,9 @@
 //! - `metering`: usage drafts, the response observer, billing holds, pricing, the
 //!   ledger and the writer with its spill file.
 //! - `key_service`: issuing, rotating and bootstrapping keys.
+//! - `users`: end users: registration, login (argon2id, JWT), the login brake,
+//!   the end-user principal.
+//! - `vault`: end users' provider keys, sealed; which one a call runs on.
 //! - `telemetry`: logging and metrics setup.
 //! - `auth`: presented key → `Principal`; cached key records; the failure brake.
 //! - `providers`: the `Adapter` trait and one impl per dialect, credentials resolved
@@ -60,6 +63,8 @@ pub mod state;
 pub mod store;
 pub mod telemetry;
 pub mod translate;
+pub mod users;
+pub mod vault;
 
 pub use app::{App, StartError};
 pub use config::Config;

@@ -16,6 +16,8 @@ use crate::policy::rate_limit::LocalRateLimiter;
 use crate::providers::Upstreams;
 use crate::routing::Catalog;
 use crate::store::Store;
+use crate::users::Users;
+use crate::vault::Vault;
 
 /// Shared, read-mostly state. Cloning is one `Arc` bump.
 #[derive(Clone)]
@@ -32,6 +34,10 @@ pub struct Services {
     pub rate_limiter: LocalRateLimiter,
     pub concurrency: ConcurrencyLimiter,
     pub metering: Metering,
+    /// End users: registration, login, their login tokens.
+    pub users: Users,
+    /// End users' sealed provider keys.
+    pub vault: Vault,
 }
 
 impl AppState {
@@ -65,6 +71,12 @@ impl AppState {
     }
     pub fn upstreams(&self) -> &Upstreams {
         &self.0.upstreams
+    }
+    pub fn users(&self) -> &Users {
+        &self.0.users
+    }
+    pub fn vault(&self) -> &Vault {
+        &self.0.vault
     }
     pub fn alt_header(&self) -> &HeaderName {
         &self.0.config.keys.alt_header

@@ -39,9 +39,11 @@ pub enum ConfigError {
     },
 }
 
+mod auth;
 mod raw;
 mod secrets;
 
+pub use auth::{AuthConfig, JWT_SECRET_FILE, JwtSecretSource, RawAuth, RawUserRateLimit};
 pub use raw::*;
 pub use secrets::{MASTER_KEY_FILE, RawSecrets, SecretsConfig};
 
@@ -60,6 +62,8 @@ pub struct Config {
     pub metrics: MetricsConfig,
     /// `[secrets]`: the master keys that seal stored secrets.
     pub secrets: SecretsConfig,
+    /// `[auth]`: end users' login tokens and rate limit.
+    pub auth: AuthConfig,
     /// `[[models]]`, validated: the catalog adds them to (or over) its built-ins.
     pub models: Vec<ModelSpec>,
     /// `[[aliases]]`, validated.
@@ -443,6 +447,7 @@ impl Validator<'_> {
         };
 
         let secrets = self.secrets(&raw.secrets, &data_dir)?;
+        let auth = self.auth(&raw.auth, &data_dir)?;
 
         let storage_url = match self.expand("storage.url", &raw.storage.url)? {
             Some(url) => url,
@@ -595,6 +600,7 @@ impl Validator<'_> {
                 spill_max_bytes: raw.usage.spill_max_mb.saturating_mul(1 << 20),
             },
             secrets,
+            auth,
             models,
             aliases,
             data_dir,

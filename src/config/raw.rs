@@ -18,6 +18,7 @@ pub struct RawConfig {
     pub usage: RawUsage,
     pub metrics: RawMetrics,
     pub secrets: super::RawSecrets,
+    pub auth: super::RawAuth,
     pub models: Vec<RawModel>,
     pub aliases: Vec<RawAlias>,
 }

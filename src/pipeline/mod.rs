@@ -10,10 +10,12 @@
 //! - `table`: (caller format, upstream dialect) → request and response translation.
 //! - `respond`: an upstream's 2xx answer as the caller's response.
 //! - `embeddings`: Gemini embeddings in OpenAI's shape.
+//! - `vault`: end users' calls, on a key from their vault.
 
 pub mod embeddings;
 pub mod respond;
 pub mod table;
+pub mod vault;
 
 use axum::http::HeaderMap;
 use axum::response::Response;
@@ -45,15 +47,26 @@ pub struct RouteSpec {
     pub shape: Shape,
 }
 
-/// Where a request goes: the resolved model and, with BYOK, the caller's credentials.
+/// Where a request goes: the resolved model and, with BYOK, the caller's
+/// credentials, or for an end user, the vault key it runs on.
 pub struct Routed {
     pub route: Resolved,
     pub byok: Option<Byok>,
+    pub vault: Option<crate::vault::Chosen>,
 }
 
 impl Routed {
     pub fn account(&self) -> Account<'_> {
-        Account::from_byok(self.byok.as_ref())
+        match &self.vault {
+            Some(chosen) => Account::Vault(&chosen.credential),
+            None => Account::from_byok(self.byok.as_ref()),
+        }
+    }
+
+    /// Whether the call runs on the caller's own provider account (BYOK or vault):
+    /// metered, but not charged.
+    pub fn on_callers_account(&self) -> bool {
+        self.byok.is_some() || self.vault.is_some()
     }
 }
 
@@ -66,8 +79,9 @@ pub async fn run(
     body: Bytes,
     spec: RouteSpec,
 ) -> Result<Response, ApiError> {
+    let (body, vendor) = vault::take_vendor(principal, body)?;
     let peek = ChatPeek::parse_as(&body, spec.shape)?;
-    let routed = route(state, principal, headers, spec.endpoint, &peek.model).await?;
+    let routed = route(state, principal, headers, spec.endpoint, &peek.model, vendor).await?;
     let provider = routed.route.provider;
     let translation = table::translation(spec.format, provider.dialect()).ok_or_else(|| {
         UpstreamError::Unsupported {
@@ -141,11 +155,17 @@ pub async fn route(
     headers: &HeaderMap,
     endpoint: Endpoint,
     model: &str,
+    vendor: Option<crate::vault::Vendor>,
 ) -> Result<Routed, ApiError> {
     let policy = state.config().byok;
     let byok = Byok::from_headers(headers, endpoint, policy)?;
     if let Some(b) = &byok {
         b.check_resolved_base(policy).await?;
+    }
+    if byok.is_none()
+        && let Some(user) = principal.user()
+    {
+        return vault::route(state, principal, user, headers, model, vendor).await;
     }
     let upstreams = state.upstreams();
     let resolved = match &byok {
@@ -186,6 +206,7 @@ pub async fn route(
     Ok(Routed {
         route: resolved,
         byok,
+        vault: None,
     })
 }
 
@@ -235,13 +256,13 @@ async fn reserve(
             model_served: route.upstream_model.to_string(),
             prices,
             max_output_tokens,
-            byok: routed.byok.is_some(),
+            byok: routed.on_callers_account(),
             streamed: matches!(format, BodyFormat::OpenAiSse | BodyFormat::AnthropicSse),
             format,
             strip_usage_chunk: usage.strip,
         });
     });
-    if routed.byok.is_some() {
+    if routed.on_callers_account() {
         return Ok(());
     }
     let hold = billing::reserve(

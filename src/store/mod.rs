@@ -16,10 +16,12 @@
 
 mod records;
 mod sqlite;
+mod users;
 #[cfg(test)]
 pub(crate) mod testing;
 
 pub use sqlite::Recorded;
+pub use users::{UserRecord, UserStore, VaultKeyRecord, VaultStore};
 
 pub use records::{
     Account, AccountId, KeyFilter, KeyRecord, KeyStatus, KeyUpdate, NewKey,
@@ -209,7 +211,9 @@ pub trait UsageStore: Send + Sync {
 
 /// Everything a storage backend provides, plus its own lifecycle.
 #[async_trait]
-pub trait Backend: KeyStore + AccountStore + BillingStore + UsageStore {
+pub trait Backend:
+    KeyStore + AccountStore + BillingStore + UsageStore + UserStore + VaultStore
+{
     async fn migrate(&self) -> Result<(), StoreError>;
 
     async fn close(&self);
