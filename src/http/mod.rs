@@ -16,3 +16,4 @@ pub mod openai_only;
 pub mod openapi;
 pub mod public;
 pub mod router;
+pub mod users;

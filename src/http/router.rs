@@ -13,7 +13,9 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
 
 use crate::http::gate::{self, Gate};
-use crate::http::{admin, chat, embeddings, messages, metering, middleware, openai_only, public};
+use crate::http::{
+    admin, chat, embeddings, messages, metering, middleware, openai_only, public, users,
+};
 use crate::keys::Scope;
 use crate::state::AppState;
 
@@ -78,6 +80,13 @@ pub fn router(state: &AppState) -> Router {
             "/admin/accounts/{id}/credits",
             get(admin::accounts::credits),
         )
+        .route("/admin/users", get(admin::users::list_users))
+        .route(
+            "/admin/users/{id}",
+            get(admin::users::get).delete(admin::users::delete),
+        )
+        .route("/admin/users/{id}/disable", post(admin::users::disable))
+        .route("/admin/users/{id}/enable", post(admin::users::enable))
         .route_layer(gated(Scope::Admin));
     // Analytics: management keys across accounts, `analytics` keys for their own.
     let analytics_routes = Router::new()
@@ -117,6 +126,7 @@ pub fn router(state: &AppState) -> Router {
             post(openai_only::images),
             Scope::Images,
         ))
+        .merge(users::routes())
         .merge(admin_routes)
         .merge(analytics_routes)
         .fallback(public::not_found)

@@ -13,6 +13,7 @@
 pub mod admin;
 pub mod errors;
 pub mod gateway;
+pub mod users;
 
 use axum::Json;
 use axum::extract::State;
@@ -60,6 +61,18 @@ pub const SECURITY_SCHEMES: [&str; 4] = ["bearer", "x-api-key", "x-goog-api-key"
         handlers::accounts::credits,
         handlers::usage::report,
         handlers::usage::key_report,
+        handlers::users::list_users,
+        handlers::users::get,
+        handlers::users::disable,
+        handlers::users::enable,
+        handlers::users::delete,
+        crate::http::users::auth::register,
+        crate::http::users::auth::login,
+        crate::http::users::auth::logout,
+        crate::http::users::keys::create,
+        crate::http::users::keys::list,
+        crate::http::users::keys::delete,
+        crate::http::users::usage::report,
     ),
     components(schemas(
         errors::ErrorBody,
@@ -70,6 +83,7 @@ pub const SECURITY_SCHEMES: [&str; 4] = ["bearer", "x-api-key", "x-goog-api-key"
         (name = "gateway", description = "Provider wire formats, passed through; scope per route"),
         (name = "admin", description = "Management keys (scope `admin`); an account's key reaches only its account"),
         (name = "analytics", description = "Usage reports (scope `analytics`)"),
+        (name = "users", description = "End users: register, log in, their vault of provider keys, their usage"),
     ),
 )]
 struct ApiDoc;
