@@ -75,7 +75,8 @@ impl App {
         let brake = crate::auth::FailureBrake::new(config.keys.auth_failures);
         let auth = Authenticator::new(&config.keys.prefix, hasher.clone(), cache, brake);
         let catalog = Catalog::build(&config.models, &config.aliases);
-        let users = crate::users::Users::new(store.clone(), &config, &config.auth.load_jwt_secret()?);
+        let users =
+            crate::users::Users::new(store.clone(), &config, &config.auth.load_jwt_secret()?);
         background.push(users.spawn_background(config.keys.revocation_poll).await?);
         let sealer = Arc::new(crate::seal::Sealer::load(&config.secrets.master_keys)?);
         let vault = crate::vault::Vault::new(store.clone(), sealer);

@@ -95,7 +95,9 @@ pub enum ApiError {
     #[error("method not allowed on this route")]
     MethodNotAllowed,
     /// A failed login: one body for a wrong password and an unknown email.
-    #[error("the email or password is not correct; check both, or register with POST /auth/register")]
+    #[error(
+        "the email or password is not correct; check both, or register with POST /auth/register"
+    )]
     LoginFailed,
     /// Another end user's vault key, on use or on delete.
     #[error("{0}")]
@@ -224,11 +226,9 @@ impl ApiError {
                     "concurrency_limit_exceeded".into(),
                     None,
                 ),
-                ApiError::LoginFailed => (
-                    StatusCode::UNAUTHORIZED,
-                    "invalid_credentials".into(),
-                    None,
-                ),
+                ApiError::LoginFailed => {
+                    (StatusCode::UNAUTHORIZED, "invalid_credentials".into(), None)
+                }
                 ApiError::KeyNotOwned(_) => (
                     StatusCode::FORBIDDEN,
                     "key_not_owned".into(),

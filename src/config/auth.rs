@@ -80,7 +80,11 @@ pub struct AuthConfig {
 }
 
 impl Validator<'_> {
-    pub(super) fn auth(&mut self, raw: &RawAuth, data_dir: &Path) -> Result<AuthConfig, ConfigError> {
+    pub(super) fn auth(
+        &mut self,
+        raw: &RawAuth,
+        data_dir: &Path,
+    ) -> Result<AuthConfig, ConfigError> {
         let jwt_secret = match self.expand("auth.jwt_secret", &raw.jwt_secret)? {
             Some(s) if s.len() >= MIN_JWT_SECRET => {
                 JwtSecretSource::Configured(Secret::new(s.into_bytes()))
@@ -105,9 +109,12 @@ impl Validator<'_> {
                 )
             })?;
         let rl = &raw.user_rate_limit;
-        let period = rl.period.parse().map_err(|e: crate::domain::gcra::ParsePeriodError| {
-            self.invalid("auth.user_rate_limit.period", &rl.period, e.to_string())
-        })?;
+        let period = rl
+            .period
+            .parse()
+            .map_err(|e: crate::domain::gcra::ParsePeriodError| {
+                self.invalid("auth.user_rate_limit.period", &rl.period, e.to_string())
+            })?;
         let user_rate_limit = Quota {
             requests: rl.requests,
             period,
@@ -116,7 +123,10 @@ impl Validator<'_> {
         user_rate_limit.validate().map_err(|e| {
             self.invalid(
                 "auth.user_rate_limit",
-                format!("{{requests = {}, burst = {}}}", rl.requests, user_rate_limit.burst),
+                format!(
+                    "{{requests = {}, burst = {}}}",
+                    rl.requests, user_rate_limit.burst
+                ),
                 e.to_string(),
             )
         })?;
@@ -202,7 +212,9 @@ mod tests {
     fn bad_values_name_the_key() {
         let e = load(|a| a.jwt_ttl = "soon".into()).unwrap_err().to_string();
         assert!(e.contains("auth.jwt_ttl"), "{e}");
-        let e = load(|a| a.jwt_secret = "short".into()).unwrap_err().to_string();
+        let e = load(|a| a.jwt_secret = "short".into())
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("auth.jwt_secret") && !e.contains("short"), "{e}");
         let e = load(|a| a.user_rate_limit.requests = 0)
             .unwrap_err()

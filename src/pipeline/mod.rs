@@ -81,7 +81,15 @@ pub async fn run(
 ) -> Result<Response, ApiError> {
     let (body, vendor) = vault::take_vendor(principal, body)?;
     let peek = ChatPeek::parse_as(&body, spec.shape)?;
-    let routed = route(state, principal, headers, spec.endpoint, &peek.model, vendor).await?;
+    let routed = route(
+        state,
+        principal,
+        headers,
+        spec.endpoint,
+        &peek.model,
+        vendor,
+    )
+    .await?;
     let provider = routed.route.provider;
     let translation = table::translation(spec.format, provider.dialect()).ok_or_else(|| {
         UpstreamError::Unsupported {

@@ -29,7 +29,10 @@ pub const KEY_ID_HEADER: &str = "x-key-id";
 /// For an end user's call: takes the `vendor` field out of the body and fills in
 /// the vendor's default model when `model` is absent. Other callers' bodies, and
 /// bodies without `vendor`, pass through untouched.
-pub fn take_vendor(principal: &Principal, body: Bytes) -> Result<(Bytes, Option<Vendor>), ApiError> {
+pub fn take_vendor(
+    principal: &Principal,
+    body: Bytes,
+) -> Result<(Bytes, Option<Vendor>), ApiError> {
     if principal.user().is_none() || !mentions_vendor(&body) {
         return Ok((body, None));
     }

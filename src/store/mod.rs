@@ -16,9 +16,9 @@
 
 mod records;
 mod sqlite;
-mod users;
 #[cfg(test)]
 pub(crate) mod testing;
+mod users;
 
 pub use sqlite::Recorded;
 pub use users::{UserRecord, UserStore, VaultKeyRecord, VaultStore};

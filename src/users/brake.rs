@@ -121,20 +121,32 @@ mod tests {
     fn ten_failures_per_email_then_braked_from_any_address() {
         let b = LoginBrake::new();
         for i in 0..10 {
-            drop(b.attempt_at("a@x.org", ip(&format!("203.0.113.{i}")), 0).unwrap());
+            drop(
+                b.attempt_at("a@x.org", ip(&format!("203.0.113.{i}")), 0)
+                    .unwrap(),
+            );
         }
-        let braked = b.attempt_at("a@x.org", ip("198.51.100.1"), 0).err().unwrap();
+        let braked = b
+            .attempt_at("a@x.org", ip("198.51.100.1"), 0)
+            .err()
+            .unwrap();
         assert_eq!(braked.retry_after, Duration::from_secs(90));
         assert!(b.attempt_at("b@x.org", ip("198.51.100.1"), 0).is_ok());
         // A token is back after 90 s: 10 per 15 minutes sustained.
-        assert!(b.attempt_at("a@x.org", ip("198.51.100.2"), 90 * SEC).is_ok());
+        assert!(
+            b.attempt_at("a@x.org", ip("198.51.100.2"), 90 * SEC)
+                .is_ok()
+        );
     }
 
     #[test]
     fn ten_failures_per_network_then_braked_for_any_email() {
         let b = LoginBrake::new();
         for i in 0..10 {
-            drop(b.attempt_at(&format!("u{i}@x.org"), ip("203.0.113.9"), 0).unwrap());
+            drop(
+                b.attempt_at(&format!("u{i}@x.org"), ip("203.0.113.9"), 0)
+                    .unwrap(),
+            );
         }
         assert!(b.attempt_at("new@x.org", ip("203.0.113.9"), 0).is_err());
         assert!(b.attempt_at("new@x.org", ip("203.0.113.10"), 0).is_ok());
@@ -144,7 +156,9 @@ mod tests {
     fn successes_are_refunded() {
         let b = LoginBrake::new();
         for _ in 0..50 {
-            b.attempt_at("a@x.org", ip("203.0.113.9"), 0).unwrap().refund();
+            b.attempt_at("a@x.org", ip("203.0.113.9"), 0)
+                .unwrap()
+                .refund();
         }
         assert!(b.attempt_at("a@x.org", ip("203.0.113.9"), 0).is_ok());
     }

@@ -30,7 +30,11 @@ impl Email {
             && domain
                 .chars()
                 .all(|c| c.is_alphanumeric() || c == '.' || c == '-');
-        if shaped { Ok(Email(s)) } else { Err(InvalidEmail) }
+        if shaped {
+            Ok(Email(s))
+        } else {
+            Err(InvalidEmail)
+        }
     }
 
     pub fn as_str(&self) -> &str {
@@ -44,8 +48,21 @@ mod tests {
 
     #[test]
     fn addresses_are_normalised_and_shaped() {
-        assert_eq!(Email::parse(" Ann@Example.ORG ").unwrap().as_str(), "ann@example.org");
-        for bad in ["", "ann", "ann@", "@x.org", "ann@x", "a b@x.org", "ann@x..org", "a@b@x.org", "ann@.x.org"] {
+        assert_eq!(
+            Email::parse(" Ann@Example.ORG ").unwrap().as_str(),
+            "ann@example.org"
+        );
+        for bad in [
+            "",
+            "ann",
+            "ann@",
+            "@x.org",
+            "ann@x",
+            "a b@x.org",
+            "ann@x..org",
+            "a@b@x.org",
+            "ann@.x.org",
+        ] {
             assert_eq!(Email::parse(bad), Err(InvalidEmail), "{bad:?}");
         }
     }

@@ -95,7 +95,10 @@ pub struct Session {
 #[derive(Clone)]
 enum UserState {
     /// Active, with the principal record built once.
-    Active { email: Arc<str>, record: Arc<KeyRecord> },
+    Active {
+        email: Arc<str>,
+        record: Arc<KeyRecord>,
+    },
     Disabled,
     Gone,
 }
@@ -272,7 +275,11 @@ impl Users {
 
     /// A presented login token → the end-user principal. In memory on a cache hit.
     pub async fn authenticate(&self, presented: &str) -> Result<Principal, AuthError> {
-        let claims = self.0.tokens.verify(presented).ok_or(AuthError::InvalidToken)?;
+        let claims = self
+            .0
+            .tokens
+            .verify(presented)
+            .ok_or(AuthError::InvalidToken)?;
         if self.0.denied.contains_key(&claims.jti) {
             return Err(AuthError::InvalidToken);
         }

@@ -60,7 +60,11 @@ impl Tokens {
     }
 
     /// A new token for `user_id`, issued at `now`: the token and its claims.
-    pub fn issue(&self, user_id: &str, now: OffsetDateTime) -> Result<(String, Claims), TokenError> {
+    pub fn issue(
+        &self,
+        user_id: &str,
+        now: OffsetDateTime,
+    ) -> Result<(String, Claims), TokenError> {
         let iat = now.unix_timestamp();
         let claims = Claims {
             sub: user_id.to_owned(),

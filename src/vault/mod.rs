@@ -90,9 +90,7 @@ impl Vault {
     ) -> Result<VaultKeyRecord, VaultError> {
         let vendor: Vendor = vendor.parse()?;
         let key = api_key.expose().trim();
-        if key.is_empty()
-            || key.len() > MAX_KEY_BYTES
-            || !key.bytes().all(|b| b.is_ascii_graphic())
+        if key.is_empty() || key.len() > MAX_KEY_BYTES || !key.bytes().all(|b| b.is_ascii_graphic())
         {
             return Err(VaultError::BadKey);
         }
@@ -102,9 +100,7 @@ impl Vault {
         }
         let id = format!("vk_{}", uuid::Uuid::now_v7().simple());
         let record = VaultKeyRecord {
-            sealed_key: self
-                .sealer
-                .seal(&VaultKeyRecord::aad(&id), key.as_bytes()),
+            sealed_key: self.sealer.seal(&VaultKeyRecord::aad(&id), key.as_bytes()),
             hint: hint(key),
             id,
             user_id: user_id.to_owned(),
@@ -156,8 +152,7 @@ impl Vault {
         user_id: &str,
         provider: ProviderKind,
     ) -> Result<Chosen, VaultError> {
-        let vendor = Vendor::of_provider(provider)
-            .ok_or(VaultError::NoKey(provider.as_str()))?;
+        let vendor = Vendor::of_provider(provider).ok_or(VaultError::NoKey(provider.as_str()))?;
         let keys = self.store.vault_keys(user_id).await?;
         let key = keys
             .iter()

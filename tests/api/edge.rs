@@ -677,6 +677,7 @@ async fn serve_raises_the_open_files_limit_to_the_hard_limit() {
         .arg(&config)
         .arg("serve")
         .env("TOLLGATE_LOG", "warn")
+        .env("TOLLGATE_DATA_DIR", dir.path())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())
         .kill_on_drop(true)

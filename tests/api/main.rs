@@ -26,3 +26,5 @@ mod sdk;
 mod secrets;
 mod streaming;
 mod upstream_faults;
+mod users;
+mod vault;

@@ -46,7 +46,9 @@ pub async fn disable(
     PathId(id): PathId,
 ) -> Result<Json<Value>, ApiError> {
     reach.global_only()?;
-    Ok(Json(state.users().set_disabled(&id, true).await?.public_view()))
+    Ok(Json(
+        state.users().set_disabled(&id, true).await?.public_view(),
+    ))
 }
 
 #[utoipa::path(post, path = "/admin/users/{id}/enable", operation_id = "enable_user", tag = "admin",
@@ -58,7 +60,9 @@ pub async fn enable(
     PathId(id): PathId,
 ) -> Result<Json<Value>, ApiError> {
     reach.global_only()?;
-    Ok(Json(state.users().set_disabled(&id, false).await?.public_view()))
+    Ok(Json(
+        state.users().set_disabled(&id, false).await?.public_view(),
+    ))
 }
 
 #[utoipa::path(delete, path = "/admin/users/{id}", operation_id = "delete_user", tag = "admin",

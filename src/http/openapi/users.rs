@@ -134,10 +134,16 @@ impl IntoResponses for AuthErrors {
     fn responses() -> BTreeMap<String, RefOr<Response>> {
         responses(&[
             (400, "invalid_json, invalid_field (email, password)"),
-            (401, "invalid_credentials (one answer for a wrong password and an unknown email) or account_disabled"),
+            (
+                401,
+                "invalid_credentials (one answer for a wrong password and an unknown email) or account_disabled",
+            ),
             (409, "email_taken"),
             (413, "body_too_large"),
-            (429, "rate_limit_exceeded: 10 failed logins per 15 minutes per email or address; see Retry-After"),
+            (
+                429,
+                "rate_limit_exceeded: 10 failed logins per 15 minutes per email or address; see Retry-After",
+            ),
             (500, "internal_error; quote x-request-id"),
         ])
     }
@@ -151,7 +157,10 @@ impl IntoResponses for UserErrors {
         responses(&[
             (400, "invalid_json or invalid_field"),
             (401, "missing_api_key, invalid_token or account_disabled"),
-            (403, "key_not_owned (another user's key) or insufficient_permissions"),
+            (
+                403,
+                "key_not_owned (another user's key) or insufficient_permissions",
+            ),
             (404, "not_found"),
             (413, "body_too_large"),
             (500, "internal_error; quote x-request-id"),

@@ -24,7 +24,9 @@ pub struct LoggedIn {
 impl LoggedIn {
     pub fn user(&self) -> &EndUser {
         #[allow(clippy::expect_used, reason = "only built from a user principal")]
-        self.principal.user().expect("a LoggedIn principal is a user")
+        self.principal
+            .user()
+            .expect("a LoggedIn principal is a user")
     }
 }
 

@@ -46,9 +46,17 @@ pub async fn report(
             format!("unknown parameter `{unknown}`; use from, to"),
         ));
     }
-    let get = |name: &str| params.get(name).map(String::as_str).filter(|v| !v.is_empty());
+    let get = |name: &str| {
+        params
+            .get(name)
+            .map(String::as_str)
+            .filter(|v| !v.is_empty())
+    };
     let now = OffsetDateTime::now_utc();
-    let to = get("to").map(|v| parse_bound("to", v, true)).transpose()?.unwrap_or(now);
+    let to = get("to")
+        .map(|v| parse_bound("to", v, true))
+        .transpose()?
+        .unwrap_or(now);
     let from = match get("from") {
         Some(v) => parse_bound("from", v, false)?,
         None => to - DEFAULT_SPAN,
@@ -145,7 +153,11 @@ fn parse_bound(param: &'static str, v: &str, end: bool) -> Result<OffsetDateTime
         )
     })?;
     let start = date.with_time(Time::MIDNIGHT).assume_utc();
-    Ok(if end { start + Duration::days(1) } else { start })
+    Ok(if end {
+        start + Duration::days(1)
+    } else {
+        start
+    })
 }
 
 #[cfg(test)]

@@ -7,9 +7,9 @@ use time::OffsetDateTime;
 
 use super::SqliteStore;
 use crate::seal::Sealer;
+use crate::store::StoreError;
 use crate::store::records::{from_ms, to_ms};
 use crate::store::users::{UserRecord, UserStore, VaultKeyRecord, VaultStore};
-use crate::store::StoreError;
 
 const USER_SELECT: &str = "SELECT id, email, password_hash, created_at, updated_at, \
      disabled_at, deleted_at FROM users";
