@@ -126,7 +126,14 @@ pub fn router(state: &AppState) -> Router {
             post(openai_only::images),
             Scope::Images,
         ))
-        .merge(users::routes())
+        // End users: register and login are public (the login brake guards them);
+        // the others authenticate a login token themselves (`users::LoggedIn`).
+        .route("/auth/register", post(users::auth::register))
+        .route("/auth/login", post(users::auth::login))
+        .route("/auth/logout", post(users::auth::logout))
+        .route("/keys", post(users::keys::create).get(users::keys::list))
+        .route("/keys/{id}", axum::routing::delete(users::keys::delete))
+        .route("/usage", get(users::usage::report))
         .merge(admin_routes)
         .merge(analytics_routes)
         .fallback(public::not_found)

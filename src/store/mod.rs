@@ -1,7 +1,8 @@
 //! Persistence, split by concern into traits: [`KeyStore`] (API keys),
 //! [`AccountStore`] (accounts), [`BillingStore`] (balances, credits, billing
-//! settings) and [`UsageStore`] (usage events, rollups, analytics). A backend
-//! implements all four plus [`Backend`]; [`Store`] is a cheap, cloneable handle to
+//! settings), [`UsageStore`] (usage events, rollups, analytics), [`UserStore`]
+//! (end users, revoked login tokens) and [`VaultStore`] (users' sealed provider
+//! keys). A backend implements all of them plus [`Backend`]; [`Store`] is a cheap, cloneable handle to
 //! one, opened from the storage URL. SQLite is the backend today; PostgreSQL is one
 //! more implementation with its own migrations folder, and callers don't change.
 //!

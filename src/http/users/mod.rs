@@ -46,16 +46,3 @@ impl FromRequestParts<AppState> for LoggedIn {
         Ok(LoggedIn { principal })
     }
 }
-
-/// The end-user routes (no gate: register and login are public, the others
-/// authenticate a login token themselves through [`LoggedIn`]).
-pub fn routes() -> axum::Router<AppState> {
-    use axum::routing::{delete, get, post};
-    axum::Router::new()
-        .route("/auth/register", post(auth::register))
-        .route("/auth/login", post(auth::login))
-        .route("/auth/logout", post(auth::logout))
-        .route("/keys", post(keys::create).get(keys::list))
-        .route("/keys/{id}", delete(keys::delete))
-        .route("/usage", get(usage::report))
-}
