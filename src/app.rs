@@ -94,10 +94,16 @@ impl App {
         if let Some(cluster) = &cluster {
             cache = cache.with_broadcast(cluster.clone());
         }
-        let background = cache.spawn_background(config.keys.revocation_poll);
+        let mut background = cache.spawn_background(config.keys.revocation_poll);
         let brake = crate::auth::FailureBrake::new(config.keys.auth_failures);
         let auth = Authenticator::new(&config.keys.prefix, hasher.clone(), cache, brake);
         let catalog = Catalog::build(&config.models, &config.aliases);
+        let users =
+            crate::users::Users::new(store.clone(), &config, &config.auth.load_jwt_secret()?);
+        background.push(users.spawn_background(config.keys.revocation_poll).await?);
+        let sealer = Arc::new(crate::seal::Sealer::load(&config.secrets.master_keys)?);
+        // One sealer (master keys loaded once) for every store of sealed secrets.
+        let vault = crate::vault::Vault::new(store.clone(), sealer.clone());
         let upstreams = Upstreams::new(&config)?;
         let ledger = Arc::new(Ledger::new(store.clone()));
         let balances = match &cluster {
@@ -116,7 +122,6 @@ impl App {
                 max_bytes: config.usage.spill_max_bytes,
             },
         );
-        let mut background = background;
         background.push(spawn_retention(store.clone(), config.usage.retain));
         // The tokenizer for usage estimates takes a moment to load: do it now, off
         // the runtime's worker threads, rather than in the first cut-short stream.
@@ -133,8 +138,8 @@ impl App {
                 .balances,
             rates: config.exchange_rates.clone(),
         };
-        let sealer = Arc::new(crate::seal::Sealer::load(&config.secrets.master_keys)?);
-        let connections = crate::connections::Connections::new(&config, store.clone(), sealer)?;
+        let connections =
+            crate::connections::Connections::new(&config, store.clone(), sealer.clone())?;
         let mailer = crate::email::Mailer::new(&config.email)?;
         Ok(App {
             state: AppState::new(Services {
@@ -151,6 +156,8 @@ impl App {
                 cluster,
                 connections,
                 mailer,
+                users,
+                vault,
             }),
             background,
             writer: Some(writer),

@@ -105,6 +105,14 @@ pub enum ApiError {
     /// `code` is `limiter_unavailable` or `balance_unavailable`.
     #[error("{message}")]
     StateUnavailable { code: &'static str, message: String },
+    /// A failed login: one body for a wrong password and an unknown email.
+    #[error(
+        "the email or password is not correct; check both, or register with POST /auth/register"
+    )]
+    LoginFailed,
+    /// Another end user's vault key, on use or on delete.
+    #[error("{0}")]
+    KeyNotOwned(String),
     #[error(transparent)]
     Upstream(#[from] UpstreamError),
     /// A connection's target or the SMTP relay failed (502/503/504); the message
@@ -240,6 +248,14 @@ impl ApiError {
                 ApiError::StateUnavailable { code, .. } => {
                     (StatusCode::SERVICE_UNAVAILABLE, (*code).into(), None)
                 }
+                ApiError::LoginFailed => {
+                    (StatusCode::UNAUTHORIZED, "invalid_credentials".into(), None)
+                }
+                ApiError::KeyNotOwned(_) => (
+                    StatusCode::FORBIDDEN,
+                    "key_not_owned".into(),
+                    Some("id".into()),
+                ),
                 ApiError::MethodNotAllowed => (
                     StatusCode::METHOD_NOT_ALLOWED,
                     "method_not_allowed".into(),
@@ -514,6 +530,41 @@ impl From<AuthError> for ApiError {
                 retry_after: b.retry_after,
             }),
             other => ApiError::Auth(other),
+        }
+    }
+}
+
+impl From<crate::users::UserError> for ApiError {
+    fn from(e: crate::users::UserError) -> Self {
+        use crate::users::UserError as E;
+        match e {
+            E::InvalidEmail(e) => ApiError::invalid_field("email", e.to_string()),
+            e @ E::BadPassword => ApiError::invalid_field("password", e.to_string()),
+            e @ E::EmailTaken => ApiError::Conflict {
+                code: "email_taken",
+                message: e.to_string(),
+            },
+            E::BadCredentials => ApiError::LoginFailed,
+            E::Disabled => ApiError::Auth(AuthError::AccountDisabled),
+            E::Braked(b) => AuthError::Braked(b).into(),
+            e @ E::NotFound(_) => ApiError::ResourceNotFound(e.to_string()),
+            e @ (E::Store(_) | E::Password(_) | E::Token(_)) => ApiError::internal(e),
+        }
+    }
+}
+
+impl From<crate::vault::VaultError> for ApiError {
+    fn from(e: crate::vault::VaultError) -> Self {
+        use crate::vault::VaultError as E;
+        match e {
+            e @ E::UnknownVendor(_) => ApiError::invalid_field("vendor", e.to_string()),
+            e @ E::BadKey => ApiError::invalid_field("api_key", e.to_string()),
+            e @ E::BadLabel => ApiError::invalid_field("label", e.to_string()),
+            e @ E::NotFound(_) => ApiError::ResourceNotFound(e.to_string()),
+            e @ E::NotOwned(_) => ApiError::KeyNotOwned(e.to_string()),
+            e @ E::Inactive(..) => ApiError::invalid_field("x-key-id", e.to_string()),
+            e @ E::NoKey(_) => ApiError::invalid_field("vendor", e.to_string()),
+            e @ (E::Open(..) | E::Store(_)) => ApiError::internal(e),
         }
     }
 }

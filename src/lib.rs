@@ -24,6 +24,9 @@
 //! - `key_service`: issuing, rotating and bootstrapping keys.
 //! - `connections`: third-party base URLs with sealed credentials, and execute.
 //! - `email`: `/v1/email/send` over SMTP (lettre).
+//! - `users`: end users: registration, login (argon2id, JWT), the login brake,
+//!   the end-user principal.
+//! - `vault`: end users' provider keys, sealed; which one a call runs on.
 //! - `telemetry`: logging and metrics setup.
 //! - `auth`: presented key → `Principal`; cached key records; the failure brake.
 //! - `providers`: the `Adapter` trait and one impl per dialect, credentials resolved
@@ -67,6 +70,8 @@ pub mod state;
 pub mod store;
 pub mod telemetry;
 pub mod translate;
+pub mod users;
+pub mod vault;
 
 pub use app::{App, StartError};
 pub use config::Config;

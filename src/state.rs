@@ -18,6 +18,8 @@ use crate::policy::rate_limit::LocalRateLimiter;
 use crate::providers::Upstreams;
 use crate::routing::Catalog;
 use crate::store::Store;
+use crate::users::Users;
+use crate::vault::Vault;
 
 /// Shared, read-mostly state. Cloning is one `Arc` bump.
 #[derive(Clone)]
@@ -40,6 +42,10 @@ pub struct Services {
     pub deployments: crate::routing::Deployments,
     pub connections: Connections,
     pub mailer: Mailer,
+    /// End users: registration, login, their login tokens.
+    pub users: Users,
+    /// End users' sealed provider keys.
+    pub vault: Vault,
 }
 
 impl AppState {
@@ -94,6 +100,12 @@ impl AppState {
     }
     pub fn mailer(&self) -> &Mailer {
         &self.0.mailer
+    }
+    pub fn users(&self) -> &Users {
+        &self.0.users
+    }
+    pub fn vault(&self) -> &Vault {
+        &self.0.vault
     }
     pub fn alt_header(&self) -> &HeaderName {
         &self.0.config.keys.alt_header

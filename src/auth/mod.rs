@@ -35,7 +35,9 @@ pub enum AuthError {
     Revoked,
     #[error("the account that owns this API key is disabled")]
     AccountDisabled,
-    #[error("the bearer token is not valid")]
+    #[error(
+        "the login token is not valid, has expired or was revoked; log in again with POST /auth/login"
+    )]
     InvalidToken,
     /// Too many failed keys from this client network: refused before any lookup.
     #[error(
@@ -63,10 +65,47 @@ impl AuthError {
     }
 }
 
-/// The authenticated caller.
+/// The authenticated caller: one shape for API keys and end users, so policy
+/// (scopes, rate limit), metering and routing read the same fields either way.
+///
+/// `key` is the record policy and metering read. For an end user it is built by
+/// `users` from the user and `[auth]`: kid = the user's id (the rate-limit bucket
+/// and the usage rows' kid), account `user:<id>`, the end-user scopes and
+/// `user_rate_limit`. `caller` says which kind it is, for the few places that
+/// differ (routing picks a vault key for a user; `/keys` and `/usage` want a user).
 #[derive(Debug, Clone)]
 pub struct Principal {
     pub key: Arc<KeyRecord>,
+    pub caller: Caller,
+}
+
+/// Who is behind a [`Principal`].
+#[derive(Debug, Clone)]
+pub enum Caller {
+    /// An API key (management or gateway).
+    Key,
+    /// An end user, authenticated by a login token (JWT).
+    User(Arc<EndUser>),
+}
+
+/// An end user as a verified login token names them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EndUser {
+    pub id: String,
+    pub email: String,
+    /// The token's id, for logout (the denylist).
+    pub jti: String,
+    pub expires_at: OffsetDateTime,
+}
+
+impl Principal {
+    /// The end user, when the caller presented a login token.
+    pub fn user(&self) -> Option<&EndUser> {
+        match &self.caller {
+            Caller::User(u) => Some(u),
+            Caller::Key => None,
+        }
+    }
 }
 
 fn ceil_secs(d: std::time::Duration) -> u64 {
@@ -185,6 +224,7 @@ impl Authenticator {
         self.cache.mark_used(&cached, now);
         Ok(Principal {
             key: record.clone(),
+            caller: Caller::Key,
         })
     }
 

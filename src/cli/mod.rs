@@ -3,7 +3,9 @@
 mod accounts;
 mod demo;
 mod keys;
+mod secrets;
 mod serve;
+mod users;
 
 use std::path::PathBuf;
 
@@ -47,6 +49,12 @@ enum Command {
     /// Administer accounts directly on the database.
     #[command(subcommand)]
     Accounts(accounts::AccountsCommand),
+    /// Administer end users directly on the database.
+    #[command(subcommand)]
+    Users(users::UsersCommand),
+    /// Master keys of sealed secrets: rotate and re-seal.
+    #[command(subcommand)]
+    Secrets(secrets::SecretsCommand),
     /// Apply database migrations (serve also does this on start).
     Migrate,
 }
@@ -69,6 +77,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Keys(cmd) => keys::run(load_config(&cli.config, Warn::DatabaseOnly)?, *cmd).await,
         Command::Accounts(cmd) => {
             accounts::run(load_config(&cli.config, Warn::DatabaseOnly)?, cmd).await
+        }
+        Command::Users(cmd) => users::run(load_config(&cli.config, Warn::DatabaseOnly)?, cmd).await,
+        Command::Secrets(cmd) => {
+            secrets::run(load_config(&cli.config, Warn::DatabaseOnly)?, cmd).await
         }
         Command::Migrate => {
             let config = load_config(&cli.config, Warn::DatabaseOnly)?;

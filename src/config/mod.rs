@@ -39,6 +39,7 @@ pub enum ConfigError {
     },
 }
 
+mod auth;
 mod connections;
 mod cors;
 mod raw;
@@ -48,6 +49,7 @@ mod secrets;
 mod storage;
 mod unpriced;
 
+pub use auth::{AuthConfig, JWT_SECRET_FILE, JwtSecretSource, RawAuth, RawUserRateLimit};
 pub use connections::{
     ConnectionsConfig, EmailConfig, OutboundConfig, RawConnections, RawEmail, RawOutbound,
     SmtpRelay, SmtpSecurity,
@@ -87,6 +89,8 @@ pub struct Config {
     pub connections: ConnectionsConfig,
     /// `[email]`: the SMTP relay of `/v1/email/send`.
     pub email: EmailConfig,
+    /// `[auth]`: end users' login tokens and rate limit.
+    pub auth: AuthConfig,
     /// `[[models]]`, validated: the catalog adds them to (or over) its built-ins.
     pub models: Vec<ModelSpec>,
     /// `[[aliases]]`, validated.
@@ -485,6 +489,7 @@ impl Validator<'_> {
 
         let secrets = self.secrets(&raw.secrets, &data_dir)?;
         let email = self.email(&raw.email)?;
+        let auth = self.auth(&raw.auth, &data_dir)?;
 
         let redis_url = self.expand("redis.url", &raw.redis.url)?;
         let redis = raw
@@ -682,6 +687,7 @@ impl Validator<'_> {
                 user_fallback_to_org: raw.connections.user_fallback_to_org,
             },
             email,
+            auth,
             models,
             aliases,
             routing: self.routing(&raw.routing)?,

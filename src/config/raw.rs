@@ -22,6 +22,7 @@ pub struct RawConfig {
     pub outbound: super::RawOutbound,
     pub connections: super::RawConnections,
     pub email: super::RawEmail,
+    pub auth: super::RawAuth,
     pub models: Vec<RawModel>,
     pub aliases: Vec<RawAlias>,
     pub routing: super::routing::RawRouting,

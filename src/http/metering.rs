@@ -56,6 +56,9 @@ pub async fn meter(State(state): State<AppState>, mut req: Request, next: Next) 
             d.account_id = p.key.account_id.clone();
             d.kid = p.key.kid.as_str().to_owned();
             d.key_markup_bps = Some(p.key.policy.markup_bps());
+            if let Some(user) = p.user() {
+                d.user_id = user.id.clone();
+            }
         });
     }
     let metering = state.metering();

@@ -15,7 +15,7 @@ use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
 use crate::http::gate::{self, Gate};
 use crate::http::{
     admin, audio, chat, connections, email, embeddings, gemini, messages, metering, middleware,
-    openai_only, public, responses,
+    openai_only, public, responses, users,
 };
 use crate::keys::Scope;
 use crate::state::AppState;
@@ -106,6 +106,13 @@ pub fn router(state: &AppState) -> Router {
             get(admin::accounts::credits),
         )
         .route("/admin/providers", get(admin::providers::list))
+        .route("/admin/users", get(admin::users::list_users))
+        .route(
+            "/admin/users/{id}",
+            get(admin::users::get).delete(admin::users::delete),
+        )
+        .route("/admin/users/{id}/disable", post(admin::users::disable))
+        .route("/admin/users/{id}/enable", post(admin::users::enable))
         .route_layer(gated(Scope::Admin));
     // Analytics: management keys across accounts, `analytics` keys for their own.
     let analytics_routes = Router::new()
@@ -185,6 +192,14 @@ pub fn router(state: &AppState) -> Router {
             Scope::Connections,
         ))
         .merge(gateway("/v1/email/send", post(email::send), Scope::Email))
+        // End users: register and login are public (the login brake guards them);
+        // the others authenticate a login token themselves (`users::LoggedIn`).
+        .route("/auth/register", post(users::auth::register))
+        .route("/auth/login", post(users::auth::login))
+        .route("/auth/logout", post(users::auth::logout))
+        .route("/keys", post(users::keys::create).get(users::keys::list))
+        .route("/keys/{id}", axum::routing::delete(users::keys::delete))
+        .route("/usage", get(users::usage::report))
         .merge(admin_routes)
         .merge(analytics_routes)
         .fallback(public::not_found)

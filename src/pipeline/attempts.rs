@@ -75,7 +75,8 @@ pub fn targets(
 ) -> Result<Vec<Target>, ApiError> {
     let deployments = state.deployments();
     let primary = &routed.route;
-    let byok = routed.byok.is_some();
+    // The caller's own account (BYOK or vault): their key only, no deployments or fallbacks.
+    let byok = routed.on_callers_account();
     // Without a deployment for the model itself, only its fallbacks can serve.
     if !byok
         && !deployments.any_serving(primary.provider, &primary.upstream_model)
@@ -176,7 +177,7 @@ pub async fn send(
         // Which target, on which deployment (none: the caller's BYOK key).
         let now = now_ms();
         let skip: Vec<DeploymentId> = used.iter().map(|u| u.id).collect();
-        let choice: Option<(usize, Option<&Deployment>)> = if routed.byok.is_some() {
+        let choice: Option<(usize, Option<&Deployment>)> = if routed.on_callers_account() {
             match used.first() {
                 Some(u) if u.barred => None,
                 _ => Some((0, None)),
@@ -266,10 +267,10 @@ pub async fn send(
             continue;
         };
         let empty = AnthropicHeaders::default();
-        let account = match (deployment, routed.byok.as_ref()) {
-            (_, Some(b)) => Account::Caller(b),
-            (Some(d), None) => Account::Deployment(d.id.index),
-            (None, None) => Account::Gateway,
+        let account = match (deployment, routed.on_callers_account()) {
+            (_, true) => routed.account(),
+            (Some(d), false) => Account::Deployment(d.id.index),
+            (None, false) => Account::Gateway,
         };
         let call = upstreams.adapter(provider)?.send(Call {
             operation: outbound.operation,
@@ -357,7 +358,7 @@ fn record_failed(state: &AppState, meter: &Meter, routed: &Routed, f: &Failed) {
             model_served: &f.model,
             status,
             error_code: &code,
-            byok: routed.byok.is_some(),
+            byok: routed.on_callers_account(),
         },
     );
 }

@@ -12,12 +12,14 @@
 //! - `respond`: an upstream's 2xx answer as the caller's response.
 //! - `embeddings`: Gemini embeddings in OpenAI's shape.
 //! - `audio`: transcriptions (multipart) and speech, OpenAI or Deepgram.
+//! - `vault`: end users' calls, on a key from their vault.
 
 pub mod attempts;
 pub mod audio;
 pub mod embeddings;
 pub mod respond;
 pub mod table;
+pub mod vault;
 
 use axum::http::{HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
@@ -50,15 +52,26 @@ pub struct RouteSpec {
     pub shape: Shape,
 }
 
-/// Where a request goes: the resolved model and, with BYOK, the caller's credentials.
+/// Where a request goes: the resolved model and, with BYOK, the caller's
+/// credentials, or for an end user, the vault key it runs on.
 pub struct Routed {
     pub route: Resolved,
     pub byok: Option<Byok>,
+    pub vault: Option<crate::vault::Chosen>,
 }
 
 impl Routed {
     pub fn account(&self) -> Account<'_> {
-        Account::from_byok(self.byok.as_ref())
+        match &self.vault {
+            Some(chosen) => Account::Vault(&chosen.credential),
+            None => Account::from_byok(self.byok.as_ref()),
+        }
+    }
+
+    /// Whether the call runs on the caller's own provider account (BYOK or vault):
+    /// metered, but not charged.
+    pub fn on_callers_account(&self) -> bool {
+        self.byok.is_some() || self.vault.is_some()
     }
 }
 
@@ -71,14 +84,23 @@ pub async fn run(
     body: Bytes,
     spec: RouteSpec,
 ) -> Result<Response, ApiError> {
+    let (body, vendor) = vault::take_vendor(principal, body)?;
     let peek = ChatPeek::parse_as(&body, spec.shape)?;
     let target = Target {
         model: &peek.model,
         stream: peek.stream,
     };
-    run_for(state, principal, meter, headers, &body, spec, target, |m| {
-        peek.with_model(&body, m)
-    })
+    run_for(
+        state,
+        principal,
+        meter,
+        headers,
+        &body,
+        spec,
+        target,
+        vendor,
+        |m| peek.with_model(&body, m),
+    )
     .await
 }
 
@@ -114,6 +136,7 @@ pub async fn run_named(
         &body,
         spec,
         target,
+        None,
         |_| body.clone(),
     )
     .await
@@ -131,9 +154,18 @@ async fn run_for(
     body: &Bytes,
     spec: RouteSpec,
     target: Target<'_>,
+    vendor: Option<crate::vault::Vendor>,
     forwarded: impl Fn(&str) -> Bytes + Sync,
 ) -> Result<Response, ApiError> {
-    let routed = route(state, principal, headers, spec.endpoint, target.model).await?;
+    let routed = route(
+        state,
+        principal,
+        headers,
+        spec.endpoint,
+        target.model,
+        vendor,
+    )
+    .await?;
     let provider = routed.route.provider;
     if let Some(answer) = table::local_count(spec.format, provider.dialect()) {
         let text = crate::metering::tokens::request_text(body);
@@ -281,11 +313,17 @@ pub async fn route(
     headers: &HeaderMap,
     endpoint: Endpoint,
     model: &str,
+    vendor: Option<crate::vault::Vendor>,
 ) -> Result<Routed, ApiError> {
     let policy = state.config().byok;
     let byok = Byok::from_headers(headers, endpoint, policy)?;
     if let Some(b) = &byok {
         b.check_resolved_base(policy).await?;
+    }
+    if byok.is_none()
+        && let Some(user) = principal.user()
+    {
+        return vault::route(state, principal, user, headers, model, vendor).await;
     }
     let upstreams = state.upstreams();
     let resolved = match &byok {
@@ -326,6 +364,7 @@ pub async fn route(
     Ok(Routed {
         route: resolved,
         byok,
+        vault: None,
     })
 }
 
@@ -375,7 +414,7 @@ async fn reserve(
             model_served: route.upstream_model.to_string(),
             prices,
             max_output_tokens,
-            byok: routed.byok.is_some(),
+            byok: routed.on_callers_account(),
             streamed: matches!(
                 format,
                 BodyFormat::OpenAiSse
@@ -387,7 +426,7 @@ async fn reserve(
             strip_usage_chunk: usage.strip,
         });
     });
-    if routed.byok.is_some() {
+    if routed.on_callers_account() {
         return Ok(());
     }
     let hold = billing::reserve(

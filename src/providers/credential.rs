@@ -113,6 +113,14 @@ impl Keyring {
         match account {
             Account::Gateway => deployment(0),
             Account::Deployment(i) => deployment(i),
+            Account::Vault(key) => Ok(Resolved {
+                client: &self.gateway,
+                base: &self.base_url,
+                auth: (self.header)(key.api_key.expose()).ok_or_else(|| bad_key(self.provider))?,
+                credentials: Credentials::Caller,
+                secret: Some(&key.api_key),
+                api_version: None,
+            }),
             Account::Caller(byok) => Ok(Resolved {
                 client: &self.byok,
                 base: byok.api_base.as_deref().unwrap_or(&self.base_url),

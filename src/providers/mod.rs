@@ -42,6 +42,9 @@ pub enum Account<'a> {
     Deployment(usize),
     /// The caller's own key (BYOK).
     Caller(&'a Byok),
+    /// An end user's key from their vault: the operator's configured base URL and
+    /// client, the user's key (its `api_base` is ignored).
+    Vault(&'a Byok),
 }
 
 impl<'a> Account<'a> {

@@ -1,10 +1,12 @@
 //! Persistence, split by concern into traits: [`KeyStore`] (API keys),
 //! [`AccountStore`] (accounts), [`BillingStore`] (balances, credits, billing
-//! settings) and [`UsageStore`] (usage events, rollups, analytics). A backend
-//! implements all four plus [`Backend`]; [`Store`] is a cheap, cloneable handle to
-//! one, opened from the storage URL: `sqlite://…` (the default) or `postgres://…`.
-//! Each backend has its own migrations folder (`migrations/sqlite`,
-//! `migrations/postgres`, the same tables), and callers don't change.
+//! settings), [`UsageStore`] (usage events, rollups, analytics), [`ConnectionStore`]
+//! (third-party connections), [`UserStore`] (end users, revoked login tokens) and
+//! [`VaultStore`] (users' sealed provider keys). A backend implements all of them plus
+//! [`Backend`]; [`Store`] is a cheap, cloneable handle to one, opened from the storage
+//! URL: `sqlite://…` (the default) or `postgres://…`. Each backend has its own
+//! migrations folder (`migrations/sqlite`, `migrations/postgres`, the same tables), and
+//! callers don't change.
 //!
 //! Callers call through the handle, which derefs to `dyn Backend`, so the traits'
 //! methods need no import. The SQL of each backend lives under its own folder
@@ -36,12 +38,14 @@ mod records;
 mod sqlite;
 #[cfg(test)]
 pub(crate) mod testing;
+mod users;
 
 pub use connections::{ConnectionRecord, ConnectionStore};
 pub use postgres::redact_url;
 #[cfg(any(test, feature = "test-support"))]
 pub use postgres::testing as pg_testing;
 pub use sqlite::Recorded;
+pub use users::{UserRecord, UserStore, VaultKeyRecord, VaultStore};
 
 pub use records::{
     Account, AccountId, KeyFilter, KeyRecord, KeyStatus, KeyUpdate, NewKey,
@@ -236,7 +240,9 @@ pub trait UsageStore: Send + Sync {
 
 /// Everything a storage backend provides, plus its own lifecycle.
 #[async_trait]
-pub trait Backend: KeyStore + AccountStore + BillingStore + UsageStore + ConnectionStore {
+pub trait Backend:
+    KeyStore + AccountStore + BillingStore + UsageStore + ConnectionStore + UserStore + VaultStore
+{
     async fn migrate(&self) -> Result<(), StoreError>;
 
     async fn close(&self);

@@ -464,6 +464,14 @@ api_key = "{GEMINI_UPSTREAM_KEY}"
     ConfigFile { path, db }
 }
 
+/// The data directory of a test's binary: the config file's own (temp) directory.
+pub fn data_dir(config: &Path) -> PathBuf {
+    config
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."))
+}
+
 /// Runs a CLI command to completion; returns (status success, stdout, stderr).
 pub async fn cli(config: &Path, args: &[&str]) -> (bool, String, String) {
     let out = tokio::process::Command::new(binary())
@@ -471,9 +479,9 @@ pub async fn cli(config: &Path, args: &[&str]) -> (bool, String, String) {
         .arg(config)
         .args(args)
         .env("TOLLGATE_LOG", "warn")
-        // Files the gateway makes on first use (the master key file) go beside
-        // the config, never into the working directory (the source tree).
-        .env("TOLLGATE_DATA_DIR", config.parent().unwrap())
+        // Generated files (master key, JWT secret) beside the config, never in
+        // the working directory shared by every test.
+        .env("TOLLGATE_DATA_DIR", data_dir(config))
         .output()
         .await
         .unwrap();
@@ -517,7 +525,7 @@ impl ServerProcess {
             .arg(config)
             .arg("serve")
             .env("TOLLGATE_LOG", "warn")
-            .env("TOLLGATE_DATA_DIR", config.parent().unwrap())
+            .env("TOLLGATE_DATA_DIR", data_dir(config))
             .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())

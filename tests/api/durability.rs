@@ -225,7 +225,7 @@ impl Server {
             .arg(config)
             .arg("serve")
             .env("TOLLGATE_LOG", "warn")
-            .env("TOLLGATE_DATA_DIR", config.parent().unwrap())
+            .env("TOLLGATE_DATA_DIR", data_dir(config))
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .kill_on_drop(true)

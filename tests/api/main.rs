@@ -41,3 +41,5 @@ mod secrets;
 mod streaming;
 mod translation_faithful;
 mod upstream_faults;
+mod users;
+mod vault;

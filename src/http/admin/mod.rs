@@ -18,6 +18,7 @@ pub mod key_json;
 pub mod keys;
 pub mod providers;
 pub mod usage;
+pub mod users;
 
 use axum::Json;
 use axum::extract::FromRequestParts;

@@ -15,6 +15,7 @@ pub mod audio;
 pub mod connections;
 pub mod errors;
 pub mod gateway;
+pub mod users;
 
 use axum::Json;
 use axum::extract::State;
@@ -79,6 +80,18 @@ pub const SECURITY_SCHEMES: [&str; 4] = ["bearer", "x-api-key", "x-goog-api-key"
         handlers::providers::list,
         handlers::usage::report,
         handlers::usage::key_report,
+        handlers::users::list_users,
+        handlers::users::get,
+        handlers::users::disable,
+        handlers::users::enable,
+        handlers::users::delete,
+        crate::http::users::auth::register,
+        crate::http::users::auth::login,
+        crate::http::users::auth::logout,
+        crate::http::users::keys::create,
+        crate::http::users::keys::list,
+        crate::http::users::keys::delete,
+        crate::http::users::usage::report,
     ),
     components(schemas(
         errors::ErrorBody,
@@ -92,6 +105,7 @@ pub const SECURITY_SCHEMES: [&str; 4] = ["bearer", "x-api-key", "x-goog-api-key"
         (name = "analytics", description = "Usage reports (scope `analytics`)"),
         (name = "connections", description = "Third-party calls with injected credentials (scope `connections`)"),
         (name = "email", description = "Email over SMTP (scope `email`)"),
+        (name = "users", description = "End users: register, log in, their vault of provider keys, their usage"),
     ),
 )]
 struct ApiDoc;

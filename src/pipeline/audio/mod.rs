@@ -53,7 +53,7 @@ pub async fn transcribe(
         timed_out,
     };
     let t = upload::read(headers, body, limits).await?;
-    let routed = route(state, principal, headers, Endpoint::Audio, &t.model).await?;
+    let routed = route(state, principal, headers, Endpoint::Audio, &t.model, None).await?;
     let provider = routed.route.provider;
     let wav = upload::wav_seconds(&t.file);
     let estimate = wav.map_or_else(
@@ -216,7 +216,7 @@ pub async fn speech(
             ));
         }
     }
-    let routed = route(state, principal, headers, Endpoint::Audio, &model).await?;
+    let routed = route(state, principal, headers, Endpoint::Audio, &model, None).await?;
     let provider = routed.route.provider;
     let characters = input.chars().count() as u64;
     reserve(state, principal, meter, &routed, &model, characters, true).await?;
@@ -291,13 +291,13 @@ async fn reserve(
                 ..Prices::default()
             }),
             max_output_tokens: 0,
-            byok: routed.byok.is_some(),
+            byok: routed.on_callers_account(),
             streamed,
             format: BodyFormat::Opaque,
             strip_usage_chunk: false,
         });
     });
-    if routed.byok.is_some() {
+    if routed.on_callers_account() {
         return Ok(());
     }
     let hold = billing::reserve_units(

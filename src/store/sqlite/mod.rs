@@ -5,6 +5,7 @@
 
 mod connections;
 mod usage;
+mod users;
 
 pub use usage::Recorded;
 

@@ -1,0 +1,42 @@
+-- End users (issue 13): accounts that log in with a password and call the gateway
+-- with a JWT, the provider keys they store in their vault, and the login tokens
+-- they revoked.
+
+-- `email` is kept lower-cased, so the unique index makes it case-insensitive.
+-- A deleted user keeps its row (its id stays taken and caches in other processes
+-- see the change through `updated_at`); its email is released and its hash wiped.
+CREATE TABLE users (
+    id            TEXT PRIMARY KEY,
+    email         TEXT NOT NULL,
+    password_hash TEXT NOT NULL,
+    created_at    INTEGER NOT NULL,
+    updated_at    INTEGER NOT NULL,
+    disabled_at   INTEGER,
+    deleted_at    INTEGER
+);
+CREATE UNIQUE INDEX users_email ON users (email);
+CREATE INDEX users_updated ON users (updated_at);
+
+-- A user's provider keys. `sealed_key` is the key sealed by `crate::seal` with the
+-- row id in its associated data; the plaintext is never stored. `hint` is the
+-- masked form shown in lists (`sk-…abcd`).
+CREATE TABLE vault_keys (
+    id           TEXT PRIMARY KEY,
+    user_id      TEXT NOT NULL REFERENCES users(id),
+    vendor       TEXT NOT NULL,
+    label        TEXT NOT NULL,
+    sealed_key   TEXT NOT NULL,
+    hint         TEXT NOT NULL,
+    is_active    INTEGER NOT NULL DEFAULT 1,
+    created_at   INTEGER NOT NULL,
+    last_used_at INTEGER
+);
+CREATE INDEX vault_keys_user ON vault_keys (user_id, vendor);
+
+-- Logged-out tokens, until they would have expired anyway.
+CREATE TABLE revoked_tokens (
+    jti        TEXT PRIMARY KEY,
+    expires_at INTEGER NOT NULL,
+    revoked_at INTEGER NOT NULL
+);
+CREATE INDEX revoked_tokens_revoked ON revoked_tokens (revoked_at);
