@@ -76,6 +76,7 @@ wire_api = "responses"
 
 #[tokio::test(flavor = "multi_thread")]
 async fn codex_exec_runs_on_gpt_and_claude_through_the_gateway() {
+    protocol_only_once!();
     let gw = Gateway::start().await;
     let key = gw.key().await;
     for (model, upstream_path) in [

@@ -70,6 +70,7 @@ fn calls_to(reqs: &[Value], path: &str) -> Vec<Value> {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn claude_code_runs_on_its_default_and_a_claude_model() {
+    protocol_only_once!();
     let gw = Gateway::start().await;
     let key = gw.key().await;
     for model in [None, Some("claude-haiku-4-5")] {
@@ -88,6 +89,7 @@ async fn claude_code_runs_on_its_default_and_a_claude_model() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn claude_code_runs_on_a_gpt_model() {
+    protocol_only_once!();
     let gw = Gateway::start().await;
     let key = gw.key().await;
     let (ok, out, err) = claude(&gw, &key, Some("gpt-4o-mini"), "Say hello").await;

@@ -51,6 +51,19 @@ macro_rules! sqlite_only {
 }
 pub(crate) use sqlite_only;
 
+/// For a test of the wire protocol against real clients (SDKs, agent CLIs,
+/// schemathesis), which does not depend on the store: it runs in the SQLite suite
+/// only, so CI does not spend minutes repeating it on PostgreSQL.
+macro_rules! protocol_only_once {
+    () => {
+        if $crate::common::PG {
+            eprintln!("protocol test: runs in the SQLite suite (api) only");
+            return;
+        }
+    };
+}
+pub(crate) use protocol_only_once;
+
 /// The database of one test directory: a URL, and for PostgreSQL the guard that
 /// drops it once nothing holds it any more.
 #[derive(Clone)]

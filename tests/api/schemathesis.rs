@@ -53,6 +53,7 @@ async fn run(cmd: &mut Command, deadline: Duration, what: &str) -> (bool, String
 
 #[tokio::test(flavor = "multi_thread")]
 async fn schemathesis_finds_no_server_errors_or_schema_violations() {
+    protocol_only_once!();
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let (ok, out) = run(
         Command::new("bash").arg(root.join("tests/schema/ensure_venv.sh")),

@@ -13,7 +13,7 @@ use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio::process::Command;
 
-use crate::common::Gateway;
+use crate::common::{Gateway, protocol_only_once};
 
 /// A first venv build downloads and installs the pinned packages.
 const VENV_DEADLINE: Duration = Duration::from_secs(600);
@@ -22,6 +22,7 @@ const PYTEST_DEADLINE: Duration = Duration::from_secs(300);
 
 #[tokio::test(flavor = "multi_thread")]
 async fn official_python_sdks_work_against_the_gateway() {
+    protocol_only_once!();
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     // Deepgram on the mock too, for tests/sdk/test_audio.py.
     let gw = Gateway::start_with(|c| {
