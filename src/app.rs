@@ -23,6 +23,7 @@ use crate::providers::Upstreams;
 use crate::routing::Catalog;
 use crate::state::{AppState, Services};
 use crate::store::Store;
+use crate::webhooks::Webhooks;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -32,6 +33,10 @@ pub enum StartError {
     Store(#[from] crate::store::StoreError),
     #[error("cannot install the bootstrap management key: {0}")]
     Bootstrap(#[from] crate::key_service::BootstrapError),
+    #[error("cannot open the master keys that seal webhook secrets: {0}")]
+    Seal(#[from] crate::seal::SealError),
+    #[error("cannot build the webhook client: {0}")]
+    Webhooks(#[from] reqwest::Error),
     #[error("cannot set up upstream clients: {0}")]
     Upstream(#[from] crate::providers::UpstreamError),
 }
@@ -90,6 +95,9 @@ impl App {
         // the runtime's worker threads, rather than in the first cut-short stream.
         tokio::task::spawn_blocking(crate::metering::tokens::warm);
         crate::telemetry::install_metrics();
+        let sealer = Arc::new(crate::seal::Sealer::load(&config.secrets.master_keys)?);
+        let webhooks = Webhooks::new(store.clone(), sealer, config.webhooks.clone());
+        background.push(crate::webhooks::worker::spawn(webhooks.clone())?);
         let metering = Metering {
             sink: usage_sink,
             balances: crate::metering::balances::Balances::Local(ledger),
@@ -106,6 +114,7 @@ impl App {
                 rate_limiter: LocalRateLimiter::new(),
                 concurrency: ConcurrencyLimiter::new(),
                 metering,
+                webhooks,
             }),
             background,
             writer: Some(writer),

@@ -21,7 +21,8 @@
 //! - `routing`: the model catalog, alias resolution, BYOK headers and their matrix.
 //! - `metering`: usage drafts, the response observer, billing holds, pricing, the
 //!   ledger and the writer with its spill file.
-//! - `key_service`: issuing, rotating and bootstrapping keys.
+//! - `key_service`: issuing, rotating and bootstrapping keys (and their lifecycle events).
+//! - `webhooks`: signed webhooks: endpoints, the durable outbox, the delivery worker.
 //! - `telemetry`: logging and metrics setup.
 //! - `auth`: presented key → `Principal`; cached key records; the failure brake.
 //! - `providers`: the `Adapter` trait and one impl per dialect, credentials resolved
@@ -60,6 +61,7 @@ pub mod state;
 pub mod store;
 pub mod telemetry;
 pub mod translate;
+pub mod webhooks;
 
 pub use app::{App, StartError};
 pub use config::Config;

@@ -16,6 +16,7 @@ use crate::policy::rate_limit::LocalRateLimiter;
 use crate::providers::Upstreams;
 use crate::routing::Catalog;
 use crate::store::Store;
+use crate::webhooks::Webhooks;
 
 /// Shared, read-mostly state. Cloning is one `Arc` bump.
 #[derive(Clone)]
@@ -32,6 +33,7 @@ pub struct Services {
     pub rate_limiter: LocalRateLimiter,
     pub concurrency: ConcurrencyLimiter,
     pub metering: Metering,
+    pub webhooks: Webhooks,
 }
 
 impl AppState {
@@ -62,6 +64,9 @@ impl AppState {
     }
     pub fn catalog(&self) -> &Catalog {
         &self.0.catalog
+    }
+    pub fn webhooks(&self) -> &Webhooks {
+        &self.0.webhooks
     }
     pub fn upstreams(&self) -> &Upstreams {
         &self.0.upstreams

@@ -41,9 +41,11 @@ pub enum ConfigError {
 
 mod raw;
 mod secrets;
+mod webhooks;
 
 pub use raw::*;
 pub use secrets::{MASTER_KEY_FILE, RawSecrets, SecretsConfig};
+pub use webhooks::{RawOutbound, RawWebhooks, WebhooksConfig};
 
 // ---------- validated configuration ----------
 
@@ -60,6 +62,8 @@ pub struct Config {
     pub metrics: MetricsConfig,
     /// `[secrets]`: the master keys that seal stored secrets.
     pub secrets: SecretsConfig,
+    /// `[webhooks]` and `[outbound]`: delivery pace, retries, target policy.
+    pub webhooks: WebhooksConfig,
     /// `[[models]]`, validated: the catalog adds them to (or over) its built-ins.
     pub models: Vec<ModelSpec>,
     /// `[[aliases]]`, validated.
@@ -443,6 +447,7 @@ impl Validator<'_> {
         };
 
         let secrets = self.secrets(&raw.secrets, &data_dir)?;
+        let webhooks = self.webhooks(&raw.outbound, &raw.webhooks)?;
 
         let storage_url = match self.expand("storage.url", &raw.storage.url)? {
             Some(url) => url,
@@ -595,6 +600,7 @@ impl Validator<'_> {
                 spill_max_bytes: raw.usage.spill_max_mb.saturating_mul(1 << 20),
             },
             secrets,
+            webhooks,
             models,
             aliases,
             data_dir,

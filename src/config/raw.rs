@@ -18,6 +18,8 @@ pub struct RawConfig {
     pub usage: RawUsage,
     pub metrics: RawMetrics,
     pub secrets: super::RawSecrets,
+    pub outbound: super::RawOutbound,
+    pub webhooks: super::RawWebhooks,
     pub models: Vec<RawModel>,
     pub aliases: Vec<RawAlias>,
 }

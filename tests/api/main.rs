@@ -26,3 +26,4 @@ mod sdk;
 mod secrets;
 mod streaming;
 mod upstream_faults;
+mod webhooks;

@@ -17,6 +17,7 @@ pub mod accounts;
 pub mod key_json;
 pub mod keys;
 pub mod usage;
+pub mod webhooks;
 
 use axum::Json;
 use axum::extract::FromRequestParts;

@@ -13,6 +13,7 @@
 pub mod admin;
 pub mod errors;
 pub mod gateway;
+pub mod webhooks;
 
 use axum::Json;
 use axum::extract::State;
@@ -60,6 +61,14 @@ pub const SECURITY_SCHEMES: [&str; 4] = ["bearer", "x-api-key", "x-goog-api-key"
         handlers::accounts::credits,
         handlers::usage::report,
         handlers::usage::key_report,
+        handlers::webhooks::create,
+        handlers::webhooks::list_webhooks,
+        handlers::webhooks::get,
+        handlers::webhooks::update,
+        handlers::webhooks::delete,
+        handlers::webhooks::test,
+        handlers::webhooks::deliveries,
+        handlers::webhooks::redeliver,
     ),
     components(schemas(
         errors::ErrorBody,

@@ -4,6 +4,7 @@
 //! SQL of the SQLite backend lives under this folder.
 
 mod usage;
+mod webhooks;
 
 pub use usage::Recorded;
 
