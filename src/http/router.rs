@@ -97,6 +97,7 @@ pub fn router(state: &AppState) -> Router {
             "/admin/webhooks/{id}/deliveries/{delivery_id}/redeliver",
             post(admin::webhooks::redeliver),
         )
+        .route("/admin/alerts", get(admin::alerts::list_alerts))
         .route_layer(gated(Scope::Admin));
     // Analytics: management keys across accounts, `analytics` keys for their own.
     let analytics_routes = Router::new()

@@ -16,9 +16,9 @@
 
 mod records;
 mod sqlite;
-mod webhook_records;
 #[cfg(test)]
 pub(crate) mod testing;
+mod webhook_records;
 
 pub use sqlite::Recorded;
 
@@ -262,8 +262,11 @@ pub trait WebhookStore: Send + Sync {
         now: OffsetDateTime,
     ) -> Result<(), StoreError>;
     /// A webhook's deliveries, newest first.
-    async fn deliveries(&self, webhook_id: &str, limit: u32)
-    -> Result<Vec<DeliveryRecord>, StoreError>;
+    async fn deliveries(
+        &self,
+        webhook_id: &str,
+        limit: u32,
+    ) -> Result<Vec<DeliveryRecord>, StoreError>;
     /// Makes a delivery due again now; `false` when it is not this webhook's.
     async fn redeliver(
         &self,

@@ -94,9 +94,18 @@ pub struct DeliveryRecord {
 /// The outcome of one attempt, written back by the worker.
 #[derive(Debug, Clone)]
 pub enum AttemptOutcome {
-    Delivered { status: u16 },
-    Retry { error: String, status: Option<u16>, next_attempt_at: OffsetDateTime },
-    GiveUp { error: String, status: Option<u16> },
+    Delivered {
+        status: u16,
+    },
+    Retry {
+        error: String,
+        status: Option<u16>,
+        next_attempt_at: OffsetDateTime,
+    },
+    GiveUp {
+        error: String,
+        status: Option<u16>,
+    },
 }
 
 /// Recent alerts, as `GET /admin/alerts` filters them.

@@ -27,9 +27,7 @@ use crate::config::WebhooksConfig;
 use crate::outbound::OutboundError;
 use crate::seal::{SealError, Sealer};
 use crate::secret::Secret;
-use crate::store::{
-    DeliveryRecord, NewEvent, Store, StoreError, WebhookRecord, WebhookUpdate,
-};
+use crate::store::{DeliveryRecord, NewEvent, Store, StoreError, WebhookRecord, WebhookUpdate};
 
 /// Event types a webhook may subscribe to (`*`: all of them).
 pub const EVENT_TYPES: &[&str] = &[

@@ -56,7 +56,11 @@ mod tests {
         let h = header(&[b"a", b"b"], 7, b"{}");
         assert_eq!(
             h,
-            format!("t=7,v1={},v1={}", sign(b"a", 7, b"{}"), sign(b"b", 7, b"{}"))
+            format!(
+                "t=7,v1={},v1={}",
+                sign(b"a", 7, b"{}"),
+                sign(b"b", 7, b"{}")
+            )
         );
         assert_eq!(hex(&[0, 0xab, 0xff]), "00abff");
     }

@@ -81,7 +81,11 @@ async fn attempt(hooks: &Webhooks, client: &reqwest::Client, d: DeliveryRecord) 
     let now = OffsetDateTime::now_utc();
     let outcome = match outcome {
         Ok(status) => AttemptOutcome::Delivered { status },
-        Err(Failure { error, status, retry }) => {
+        Err(Failure {
+            error,
+            status,
+            retry,
+        }) => {
             let expired = now - d.event.created_at >= hooks.config.retry_for;
             if retry && !expired {
                 AttemptOutcome::Retry {
@@ -123,7 +127,11 @@ impl Failure {
     }
 }
 
-async fn send(hooks: &Webhooks, client: &reqwest::Client, d: &DeliveryRecord) -> Result<u16, Failure> {
+async fn send(
+    hooks: &Webhooks,
+    client: &reqwest::Client,
+    d: &DeliveryRecord,
+) -> Result<u16, Failure> {
     let hook = match hooks.store.webhook(&d.webhook_id).await {
         Ok(Some(h)) => h,
         Ok(None) => {

@@ -4,6 +4,7 @@ mod common;
 
 mod admin;
 mod admin_reach;
+mod alerts;
 mod anthropic;
 mod auth;
 mod auth_brake;

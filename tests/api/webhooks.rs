@@ -64,12 +64,16 @@ impl Receiver {
 
     /// Waits for a delivery of event `kind` and returns it (body parsed).
     pub async fn wait_for(&self, kind: &str) -> (Received, Value) {
-        eventually(Duration::from_secs(15), &format!("a {kind} delivery"), || async {
-            self.all().into_iter().find_map(|r| {
-                let v: Value = serde_json::from_str(&r.body).ok()?;
-                (v["type"] == kind).then_some((r, v))
-            })
-        })
+        eventually(
+            Duration::from_secs(15),
+            &format!("a {kind} delivery"),
+            || async {
+                self.all().into_iter().find_map(|r| {
+                    let v: Value = serde_json::from_str(&r.body).ok()?;
+                    (v["type"] == kind).then_some((r, v))
+                })
+            },
+        )
         .await
     }
 }
@@ -138,7 +142,12 @@ async fn the_secret_is_shown_once_and_a_test_delivery_verifies_with_the_recipe()
     assert!(secret.starts_with("whsec_"), "{hook}");
     let id = hook["id"].as_str().unwrap();
 
-    let listed: Value = gw.admin(Method::GET, "/admin/webhooks", None).await.json().await.unwrap();
+    let listed: Value = gw
+        .admin(Method::GET, "/admin/webhooks", None)
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(listed["data"][0]["id"], id);
     assert_eq!(listed["data"][0]["url"], rx.url);
     let got: Value = gw
@@ -167,12 +176,24 @@ async fn the_secret_is_shown_once_and_a_test_delivery_verifies_with_the_recipe()
         r.headers["x-tollgate-delivery"].to_str().unwrap(),
         queued["id"].as_str().unwrap()
     );
-    let sig = r.headers["x-tollgate-signature"].to_str().unwrap().to_owned();
-    assert!(sig.starts_with("t=") && sig.matches(",v1=").count() == 1, "{sig}");
+    let sig = r.headers["x-tollgate-signature"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        sig.starts_with("t=") && sig.matches(",v1=").count() == 1,
+        "{sig}"
+    );
     assert!(verify(&secret, &sig, &r.body, now_unix()));
     assert!(!verify("whsec_wrong", &sig, &r.body, now_unix()));
-    assert!(!verify(&secret, &sig, &format!("{} ", r.body), now_unix()), "body is signed");
-    assert!(!verify(&secret, &sig, &r.body, now_unix() + 301), "replay window");
+    assert!(
+        !verify(&secret, &sig, &format!("{} ", r.body), now_unix()),
+        "body is signed"
+    );
+    assert!(
+        !verify(&secret, &sig, &r.body, now_unix() + 301),
+        "replay window"
+    );
     assert!(!r.body.contains(&secret));
 
     // The README's Python recipe, run as written, on the captured delivery.
@@ -186,18 +207,30 @@ async fn the_secret_is_shown_once_and_a_test_delivery_verifies_with_the_recipe()
         .output()
         .await
         .unwrap();
-    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "True", "{out:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "True",
+        "{out:?}"
+    );
 
     // The log shows it delivered.
     let log: Value = gw
-        .admin(Method::GET, &format!("/admin/webhooks/{id}/deliveries"), None)
+        .admin(
+            Method::GET,
+            &format!("/admin/webhooks/{id}/deliveries"),
+            None,
+        )
         .await
         .json()
         .await
         .unwrap();
     let d = eventually(Duration::from_secs(10), "delivered in the log", || async {
         let log: Value = gw
-            .admin(Method::GET, &format!("/admin/webhooks/{id}/deliveries"), None)
+            .admin(
+                Method::GET,
+                &format!("/admin/webhooks/{id}/deliveries"),
+                None,
+            )
             .await
             .json()
             .await
@@ -229,16 +262,24 @@ async fn a_receiver_failing_twice_gets_the_same_delivery_id_three_times() {
     let id = hook["id"].as_str().unwrap();
     gw.admin(Method::POST, &format!("/admin/webhooks/{id}/test"), None)
         .await;
-    let d = eventually(Duration::from_secs(15), "delivered after retries", || async {
-        let log: Value = gw
-            .admin(Method::GET, &format!("/admin/webhooks/{id}/deliveries"), None)
-            .await
-            .json()
-            .await
-            .unwrap();
-        let d = log["data"][0].clone();
-        (d["status"] == "delivered").then_some(d)
-    })
+    let d = eventually(
+        Duration::from_secs(15),
+        "delivered after retries",
+        || async {
+            let log: Value = gw
+                .admin(
+                    Method::GET,
+                    &format!("/admin/webhooks/{id}/deliveries"),
+                    None,
+                )
+                .await
+                .json()
+                .await
+                .unwrap();
+            let d = log["data"][0].clone();
+            (d["status"] == "delivered").then_some(d)
+        },
+    )
     .await;
     assert_eq!(d["attempts"], 3, "{d}");
     let all = rx.all();
@@ -248,7 +289,10 @@ async fn a_receiver_failing_twice_gets_the_same_delivery_id_three_times() {
         .map(|r| r.headers["x-tollgate-delivery"].to_str().unwrap())
         .collect();
     assert!(ids.iter().all(|i| *i == d["id"]), "{ids:?}");
-    assert!(all.iter().all(|r| r.body == all[0].body), "same event each time");
+    assert!(
+        all.iter().all(|r| r.body == all[0].body),
+        "same event each time"
+    );
 
     // Manual redelivery: once more, same id.
     let did = d["id"].as_str().unwrap();
@@ -264,7 +308,10 @@ async fn a_receiver_failing_twice_gets_the_same_delivery_id_three_times() {
         (rx.all().len() == 4).then_some(())
     })
     .await;
-    assert_eq!(rx.all()[3].headers["x-tollgate-delivery"].to_str().unwrap(), did);
+    assert_eq!(
+        rx.all()[3].headers["x-tollgate-delivery"].to_str().unwrap(),
+        did
+    );
     let res = gw
         .admin(
             Method::POST,
@@ -279,7 +326,12 @@ async fn a_receiver_failing_twice_gets_the_same_delivery_id_three_times() {
 async fn key_lifecycle_events_from_the_api_carry_no_secret() {
     let gw = Gateway::start_with(local_hooks).await;
     let rx = Receiver::start(0).await;
-    create_hook(&gw, &rx.url, json!(["key.created", "key.rotated", "key.revoked"])).await;
+    create_hook(
+        &gw,
+        &rx.url,
+        json!(["key.created", "key.rotated", "key.revoked"]),
+    )
+    .await;
     let res = gw
         .admin(Method::POST, "/admin/keys", Some(json!({"name": "svc"})))
         .await;
@@ -292,7 +344,11 @@ async fn key_lifecycle_events_from_the_api_carry_no_secret() {
     assert_eq!(ev["data"]["key_id"], key_id.as_str());
     assert_eq!(ev["data"]["name"], "svc");
     let rotated: Value = gw
-        .admin(Method::POST, &format!("/admin/keys/{key_id}/rotate"), Some(json!({})))
+        .admin(
+            Method::POST,
+            &format!("/admin/keys/{key_id}/rotate"),
+            Some(json!({})),
+        )
         .await
         .json()
         .await
@@ -306,7 +362,11 @@ async fn key_lifecycle_events_from_the_api_carry_no_secret() {
     assert!(ev["data"]["revoked_at"].is_string());
     let new_plain = rotated["key"].as_str().unwrap();
     for r in rx.all() {
-        assert!(!r.body.contains(&plaintext) && !r.body.contains(new_plain), "{}", r.body);
+        assert!(
+            !r.body.contains(&plaintext) && !r.body.contains(new_plain),
+            "{}",
+            r.body
+        );
         assert!(!r.body.contains("secret_hash"), "{}", r.body);
     }
     // A second revocation is not news.
@@ -314,11 +374,24 @@ async fn key_lifecycle_events_from_the_api_carry_no_secret() {
         .await;
     gw.admin(Method::POST, "/admin/keys", Some(json!({"name": "marker"})))
         .await;
-    eventually(Duration::from_secs(10), "the marker key.created", || async {
-        (rx.all().iter().filter(|r| r.body.contains("\"marker\"")).count() == 1).then_some(())
-    })
+    eventually(
+        Duration::from_secs(10),
+        "the marker key.created",
+        || async {
+            (rx.all()
+                .iter()
+                .filter(|r| r.body.contains("\"marker\""))
+                .count()
+                == 1)
+                .then_some(())
+        },
+    )
     .await;
-    let revoked = rx.all().iter().filter(|r| r.body.contains("key.revoked")).count();
+    let revoked = rx
+        .all()
+        .iter()
+        .filter(|r| r.body.contains("key.revoked"))
+        .count();
     assert_eq!(revoked, 1);
 }
 
@@ -384,7 +457,12 @@ async fn targets_are_refused_without_the_outbound_overrides() {
         .await;
     let body = expect_error(res, 400, "invalid_field").await;
     assert_eq!(body["error"]["param"], "events");
-    let listed: Value = gw.admin(Method::GET, "/admin/webhooks", None).await.json().await.unwrap();
+    let listed: Value = gw
+        .admin(Method::GET, "/admin/webhooks", None)
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(listed["data"], json!([]), "nothing was stored");
 
     // allow_http alone still refuses loopback.
@@ -397,7 +475,12 @@ async fn targets_are_refused_without_the_outbound_overrides() {
         )
         .await;
     let body = expect_error(res, 400, "invalid_field").await;
-    assert!(body["error"]["message"].as_str().unwrap().contains("127.0.0.1"));
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("127.0.0.1")
+    );
 }
 
 const HOOK_CONFIG: &str = "[outbound]\nallow_http = true\nallow_private = true\n\n[webhooks]\npoll_interval_ms = 50\nbackoff_base_ms = 50\n";

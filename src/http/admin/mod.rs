@@ -14,6 +14,7 @@
 //!   are global acts: a 403 for an account's key, whatever the id.
 
 pub mod accounts;
+pub mod alerts;
 pub mod key_json;
 pub mod keys;
 pub mod usage;

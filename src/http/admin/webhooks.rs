@@ -4,7 +4,7 @@
 //! key sees only its own (another account's id is a 404, as for keys).
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::Deserialize;
 use serde_json::Value;
@@ -12,7 +12,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::{Reach, double_option, list};
 use crate::error::ApiError;
-use crate::http::extract::{ApiJson, PathId};
+use crate::http::extract::{ApiJson, ApiQuery, PathId};
 use crate::http::openapi::errors::AdminErrors;
 use crate::http::openapi::webhooks as doc;
 use crate::key_service::OPERATOR_ACCOUNT;
@@ -182,7 +182,9 @@ pub async fn test(
     let delivery = state.webhooks().send_test(&hook).await?;
     Ok((
         StatusCode::ACCEPTED,
-        Json(serde_json::json!({"object": "webhook_delivery", "id": delivery, "status": "pending"})),
+        Json(
+            serde_json::json!({"object": "webhook_delivery", "id": delivery, "status": "pending"}),
+        ),
     ))
 }
 
@@ -194,7 +196,7 @@ pub async fn deliveries(
     State(state): State<AppState>,
     reach: Reach,
     PathId(id): PathId,
-    Query(q): Query<DeliveryQuery>,
+    ApiQuery(q): ApiQuery<DeliveryQuery>,
 ) -> Result<Json<Value>, ApiError> {
     let hook = visible(&state, &reach, &id).await?;
     let limit = q.limit.unwrap_or(100).clamp(1, 1000);
@@ -215,6 +217,8 @@ pub async fn redeliver(
     state.webhooks().redeliver(&hook, &delivery_id).await?;
     Ok((
         StatusCode::ACCEPTED,
-        Json(serde_json::json!({"object": "webhook_delivery", "id": delivery_id, "status": "pending"})),
+        Json(
+            serde_json::json!({"object": "webhook_delivery", "id": delivery_id, "status": "pending"}),
+        ),
     ))
 }

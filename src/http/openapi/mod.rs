@@ -69,6 +69,7 @@ pub const SECURITY_SCHEMES: [&str; 4] = ["bearer", "x-api-key", "x-goog-api-key"
         handlers::webhooks::test,
         handlers::webhooks::deliveries,
         handlers::webhooks::redeliver,
+        handlers::alerts::list_alerts,
     ),
     components(schemas(
         errors::ErrorBody,

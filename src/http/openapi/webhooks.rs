@@ -71,3 +71,21 @@ pub struct DeliveryList {
     pub object: String,
     pub data: Vec<Delivery>,
 }
+
+/// An alert, in the same shape a webhook delivery has.
+#[derive(Serialize, ToSchema)]
+pub struct Alert {
+    pub id: String,
+    /// `alert.auth_failures`, `alert.new_ip`, …
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub created_at: String,
+    pub account_id: String,
+    pub data: serde_json::Map<String, serde_json::Value>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct AlertList {
+    pub object: String,
+    pub data: Vec<Alert>,
+}

@@ -296,10 +296,12 @@ impl WebhookStore for SqliteStore {
         .await?;
         let mut out = Vec::with_capacity(ids.len());
         for id in ids {
-            let row = sqlx::query(sqlx::AssertSqlSafe(format!("{DELIVERY_SELECT} WHERE d.id = ?")))
-                .bind(&id)
-                .fetch_optional(&self.pool)
-                .await?;
+            let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "{DELIVERY_SELECT} WHERE d.id = ?"
+            )))
+            .bind(&id)
+            .fetch_optional(&self.pool)
+            .await?;
             if let Some(row) = row {
                 out.push(delivery_from_row(&row)?);
             }
@@ -315,9 +317,13 @@ impl WebhookStore for SqliteStore {
     ) -> Result<(), StoreError> {
         let now = to_ms(now);
         let (status, error, code, next, delivered) = match outcome {
-            AttemptOutcome::Delivered { status } => {
-                (DeliveryStatus::Delivered, None, Some(*status), now, Some(now))
-            }
+            AttemptOutcome::Delivered { status } => (
+                DeliveryStatus::Delivered,
+                None,
+                Some(*status),
+                now,
+                Some(now),
+            ),
             AttemptOutcome::Retry {
                 error,
                 status,
@@ -329,9 +335,13 @@ impl WebhookStore for SqliteStore {
                 to_ms(*next_attempt_at),
                 None,
             ),
-            AttemptOutcome::GiveUp { error, status } => {
-                (DeliveryStatus::Failed, Some(error.clone()), *status, now, None)
-            }
+            AttemptOutcome::GiveUp { error, status } => (
+                DeliveryStatus::Failed,
+                Some(error.clone()),
+                *status,
+                now,
+                None,
+            ),
         };
         sqlx::query(
             "UPDATE webhook_deliveries SET status = ?, attempts = attempts + 1, \
