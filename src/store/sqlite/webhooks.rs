@@ -84,7 +84,12 @@ fn events_json(events: &[String]) -> String {
     serde_json::Value::from(events.to_vec()).to_string()
 }
 
+/// Whether `hook` subscribes to `event`: its account (or the operator's hears
+/// all), its types, and not an event from before the webhook existed.
 fn wants(hook: &WebhookRecord, event: &NewEvent) -> bool {
+    if event.created_at < hook.created_at {
+        return false;
+    }
     let account_ok = hook.account_id == OPERATOR_ACCOUNT || hook.account_id == event.account_id;
     account_ok && hook.events.iter().any(|e| e == "*" || *e == event.kind)
 }
