@@ -6,7 +6,7 @@
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 
-/// Lowercase hex of HMAC-SHA256(secret, "<t>.<body>").
+/// Lowercase hex of HMAC-SHA256(secret, `"<t>.<body>"`).
 pub fn sign(secret: &[u8], t: i64, body: &[u8]) -> String {
     #[allow(
         clippy::expect_used,
