@@ -36,6 +36,7 @@ LAYERS = [
         "email",
         "users",
         "vault",
+        "webhooks",
     ],
     ["auth"],
     ["providers"],

@@ -23,6 +23,7 @@ use crate::providers::Upstreams;
 use crate::routing::Catalog;
 use crate::state::{AppState, Services};
 use crate::store::Store;
+use crate::webhooks::Webhooks;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -38,8 +39,9 @@ pub enum StartError {
     Redis(#[from] crate::cluster::ClusterError),
     #[error("cannot load the master keys ([secrets]): {0}")]
     Seal(#[from] crate::seal::SealError),
-    #[error("cannot set up the connections client: {0}")]
-    Connections(#[from] reqwest::Error),
+    /// The connections' or the webhooks' HTTP client.
+    #[error("cannot set up an outbound HTTP client (connections, webhooks): {0}")]
+    OutboundClient(#[from] reqwest::Error),
     #[error("cannot set up the SMTP transport ([email] smtp_url): {0}")]
     Email(#[from] lettre::transport::smtp::Error),
 }
@@ -127,6 +129,8 @@ impl App {
         // the runtime's worker threads, rather than in the first cut-short stream.
         tokio::task::spawn_blocking(crate::metering::tokens::warm);
         crate::telemetry::install_metrics();
+        let webhooks = Webhooks::new(store.clone(), sealer.clone(), config.webhooks.clone());
+        background.push(crate::webhooks::worker::spawn(webhooks.clone())?);
         let metering = Metering {
             sink: usage_sink,
             balances,
@@ -158,6 +162,7 @@ impl App {
                 mailer,
                 users,
                 vault,
+                webhooks,
             }),
             background,
             writer: Some(writer),

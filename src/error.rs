@@ -656,6 +656,20 @@ impl From<KeyServiceError> for ApiError {
     }
 }
 
+impl From<crate::webhooks::WebhookError> for ApiError {
+    fn from(e: crate::webhooks::WebhookError) -> Self {
+        use crate::webhooks::WebhookError as W;
+        match e {
+            W::Url(_) => ApiError::invalid_field("url", e.to_string()),
+            W::Events(m) => ApiError::invalid_field("events", m),
+            W::Description => ApiError::invalid_field("description", e.to_string()),
+            W::NotFound(_) | W::DeliveryNotFound(_) => ApiError::ResourceNotFound(e.to_string()),
+            W::Store(s) => ApiError::internal(s),
+            W::Seal(s) => ApiError::internal(s),
+        }
+    }
+}
+
 fn openai_type(status: StatusCode) -> &'static str {
     match status.as_u16() {
         401 => "authentication_error",

@@ -8,7 +8,7 @@ use time::OffsetDateTime;
 
 use crate::keys::policy::PolicyError;
 use crate::keys::{ApiKey, KeyEnv, KeyHasher, KeyKind, KeyPolicy, Scope};
-use crate::store::{KeyRecord, KeyStatus, KeyUpdate, NewKey, Store, StoreError};
+use crate::store::{KeyRecord, KeyStatus, KeyUpdate, NewEvent, NewKey, Store, StoreError};
 
 /// How long a rotated-out secret keeps working unless the caller says otherwise.
 pub const DEFAULT_ROTATION_GRACE: Duration = Duration::from_secs(24 * 3600);
@@ -117,6 +117,7 @@ pub async fn issue(
             expires_at: spec.expires_at,
         })
         .await?;
+    announce(store, "key.created", &record).await;
     Ok(IssuedKey { record, key })
 }
 
@@ -190,14 +191,51 @@ pub async fn rotate(
         .rotate_key(id, &hasher.hash(&key), now + grace, now)
         .await?
         .ok_or_else(|| KeyServiceError::NotFound(id.to_owned()))?;
+    announce(store, "key.rotated", &record).await;
     Ok(IssuedKey { record, key })
 }
 
 pub async fn revoke(store: &Store, id: &str) -> Result<KeyRecord, KeyServiceError> {
-    store
+    let before = store.find_key(id).await?;
+    let record = store
         .revoke_key(id, OffsetDateTime::now_utc())
         .await?
-        .ok_or_else(|| KeyServiceError::NotFound(id.to_owned()))
+        .ok_or_else(|| KeyServiceError::NotFound(id.to_owned()))?;
+    // Revocation is idempotent; only the first one is news.
+    if before.is_some_and(|k| k.revoked_at.is_none()) {
+        announce(store, "key.revoked", &record).await;
+    }
+    Ok(record)
+}
+
+/// The public fields of a key that lifecycle events carry (never a secret or hash).
+pub fn event_data(record: &KeyRecord) -> serde_json::Value {
+    let rfc = |t: Option<OffsetDateTime>| {
+        t.and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+    };
+    serde_json::json!({
+        "key_id": record.id,
+        "kid": record.kid.as_str(),
+        "name": record.name,
+        "account_id": record.account_id,
+        "env": record.env.as_str(),
+        "kind": record.kind.as_str(),
+        "expires_at": rfc(record.expires_at),
+        "revoked_at": rfc(record.revoked_at),
+    })
+}
+
+/// Writes a key lifecycle event to the webhook outbox, right after the change it
+/// reports, whoever made it (API or CLI: both come through here). The change has
+/// happened already, so a failed outbox write is logged rather than undoing it.
+async fn announce(store: &Store, kind: &str, record: &KeyRecord) {
+    let event = NewEvent::now(kind, &record.account_id, event_data(record));
+    if let Err(e) = store.insert_event(&event).await {
+        tracing::warn!(error = %e, event = kind, kid = record.kid.as_str(), "could not record key event");
+    }
 }
 
 /// What [`bootstrap_admin`] did.

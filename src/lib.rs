@@ -27,6 +27,8 @@
 //! - `users`: end users: registration, login (argon2id, JWT), the login brake,
 //!   the end-user principal.
 //! - `vault`: end users' provider keys, sealed; which one a call runs on.
+//! - `key_service`: issuing, rotating and bootstrapping keys (and their lifecycle events).
+//! - `webhooks`: signed webhooks: endpoints, the durable outbox, the delivery worker.
 //! - `telemetry`: logging and metrics setup.
 //! - `auth`: presented key → `Principal`; cached key records; the failure brake.
 //! - `providers`: the `Adapter` trait and one impl per dialect, credentials resolved
@@ -72,6 +74,7 @@ pub mod telemetry;
 pub mod translate;
 pub mod users;
 pub mod vault;
+pub mod webhooks;
 
 pub use app::{App, StartError};
 pub use config::Config;

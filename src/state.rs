@@ -20,6 +20,7 @@ use crate::routing::Catalog;
 use crate::store::Store;
 use crate::users::Users;
 use crate::vault::Vault;
+use crate::webhooks::Webhooks;
 
 /// Shared, read-mostly state. Cloning is one `Arc` bump.
 #[derive(Clone)]
@@ -46,6 +47,7 @@ pub struct Services {
     pub users: Users,
     /// End users' sealed provider keys.
     pub vault: Vault,
+    pub webhooks: Webhooks,
 }
 
 impl AppState {
@@ -88,6 +90,9 @@ impl AppState {
     }
     pub fn catalog(&self) -> &Catalog {
         &self.0.catalog
+    }
+    pub fn webhooks(&self) -> &Webhooks {
+        &self.0.webhooks
     }
     pub fn upstreams(&self) -> &Upstreams {
         &self.0.upstreams

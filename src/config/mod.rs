@@ -48,6 +48,7 @@ mod routing;
 mod secrets;
 mod storage;
 mod unpriced;
+mod webhooks;
 
 pub use auth::{AuthConfig, JWT_SECRET_FILE, JwtSecretSource, RawAuth, RawUserRateLimit};
 pub use connections::{
@@ -63,6 +64,7 @@ pub use routing::{
 pub use secrets::{MASTER_KEY_FILE, RawSecrets, SecretsConfig};
 pub use storage::redact_url;
 pub use unpriced::UnpricedPolicy;
+pub use webhooks::{RawWebhooks, WebhooksConfig};
 
 // ---------- validated configuration ----------
 
@@ -91,6 +93,8 @@ pub struct Config {
     pub email: EmailConfig,
     /// `[auth]`: end users' login tokens and rate limit.
     pub auth: AuthConfig,
+    /// `[webhooks]` and `[outbound]`: delivery pace, retries, target policy.
+    pub webhooks: WebhooksConfig,
     /// `[[models]]`, validated: the catalog adds them to (or over) its built-ins.
     pub models: Vec<ModelSpec>,
     /// `[[aliases]]`, validated.
@@ -490,6 +494,7 @@ impl Validator<'_> {
         let secrets = self.secrets(&raw.secrets, &data_dir)?;
         let email = self.email(&raw.email)?;
         let auth = self.auth(&raw.auth, &data_dir)?;
+        let webhooks = self.webhooks(&raw.outbound, &raw.webhooks)?;
 
         let redis_url = self.expand("redis.url", &raw.redis.url)?;
         let redis = raw
@@ -688,6 +693,7 @@ impl Validator<'_> {
             },
             email,
             auth,
+            webhooks,
             models,
             aliases,
             routing: self.routing(&raw.routing)?,

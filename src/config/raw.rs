@@ -23,6 +23,7 @@ pub struct RawConfig {
     pub connections: super::RawConnections,
     pub email: super::RawEmail,
     pub auth: super::RawAuth,
+    pub webhooks: super::RawWebhooks,
     pub models: Vec<RawModel>,
     pub aliases: Vec<RawAlias>,
     pub routing: super::routing::RawRouting,

@@ -113,6 +113,26 @@ pub fn router(state: &AppState) -> Router {
         )
         .route("/admin/users/{id}/disable", post(admin::users::disable))
         .route("/admin/users/{id}/enable", post(admin::users::enable))
+        .route(
+            "/admin/webhooks",
+            post(admin::webhooks::create).get(admin::webhooks::list_webhooks),
+        )
+        .route(
+            "/admin/webhooks/{id}",
+            get(admin::webhooks::get)
+                .patch(admin::webhooks::update)
+                .delete(admin::webhooks::delete),
+        )
+        .route("/admin/webhooks/{id}/test", post(admin::webhooks::test))
+        .route(
+            "/admin/webhooks/{id}/deliveries",
+            get(admin::webhooks::deliveries),
+        )
+        .route(
+            "/admin/webhooks/{id}/deliveries/{delivery_id}/redeliver",
+            post(admin::webhooks::redeliver),
+        )
+        .route("/admin/alerts", get(admin::alerts::list_alerts))
         .route_layer(gated(Scope::Admin));
     // Analytics: management keys across accounts, `analytics` keys for their own.
     let analytics_routes = Router::new()

@@ -39,6 +39,7 @@ mod sqlite;
 #[cfg(test)]
 pub(crate) mod testing;
 mod users;
+mod webhook_records;
 
 pub use connections::{ConnectionRecord, ConnectionStore};
 pub use postgres::redact_url;
@@ -54,6 +55,11 @@ pub use records::{
 pub use records::{
     AccountBilling, BillingMode, CreditRecord, DAY_MS, GroupBy, HOUR_MS, UsageQuery,
     UsageQueryError, UsageReport, UsageTotals,
+};
+
+pub use webhook_records::{
+    AttemptOutcome, DeliveryRecord, DeliveryStatus, EventFilter, NewEvent, WebhookRecord,
+    WebhookUpdate,
 };
 
 use std::sync::Arc;
@@ -238,10 +244,85 @@ pub trait UsageStore: Send + Sync {
     ) -> Result<Vec<UsageEvent>, StoreError>;
 }
 
+/// Webhooks: endpoints, the durable event outbox (written by the server and the
+/// CLI alike) and the delivery log the worker drives.
+#[async_trait]
+pub trait WebhookStore: Send + Sync {
+    async fn insert_webhook(&self, hook: &WebhookRecord) -> Result<(), StoreError>;
+    async fn webhook(&self, id: &str) -> Result<Option<WebhookRecord>, StoreError>;
+    /// Every webhook, or those of one account.
+    async fn list_webhooks(&self, account: Option<&str>) -> Result<Vec<WebhookRecord>, StoreError>;
+    async fn update_webhook(
+        &self,
+        id: &str,
+        update: &WebhookUpdate,
+        now: OffsetDateTime,
+    ) -> Result<Option<WebhookRecord>, StoreError>;
+    /// Installs a new sealed secret, keeping the previous one until `prev_until`.
+    async fn rotate_webhook_secret(
+        &self,
+        id: &str,
+        new_sealed: &str,
+        prev_sealed: &str,
+        prev_until: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> Result<Option<WebhookRecord>, StoreError>;
+    async fn delete_webhook(&self, id: &str) -> Result<bool, StoreError>;
+    /// Appends an event to the outbox (the worker fans it out to webhooks).
+    async fn insert_event(&self, event: &NewEvent) -> Result<(), StoreError>;
+    /// Turns up to `limit` new events into deliveries for the webhooks that want
+    /// them, in one transaction; returns how many events were fanned out.
+    async fn fan_out_events(&self, limit: u32, now: OffsetDateTime) -> Result<u64, StoreError>;
+    /// Stores `event` (already fanned out) with one delivery to `webhook_id`.
+    async fn insert_direct_delivery(
+        &self,
+        webhook_id: &str,
+        event: &NewEvent,
+    ) -> Result<String, StoreError>;
+    /// Leases up to `limit` due deliveries until `lease_until`.
+    async fn claim_due_deliveries(
+        &self,
+        now: OffsetDateTime,
+        lease_until: OffsetDateTime,
+        limit: u32,
+    ) -> Result<Vec<DeliveryRecord>, StoreError>;
+    async fn finish_attempt(
+        &self,
+        delivery_id: &str,
+        outcome: &AttemptOutcome,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError>;
+    /// A webhook's deliveries, newest first.
+    async fn deliveries(
+        &self,
+        webhook_id: &str,
+        limit: u32,
+    ) -> Result<Vec<DeliveryRecord>, StoreError>;
+    /// Makes a delivery due again now; `false` when it is not this webhook's.
+    async fn redeliver(
+        &self,
+        webhook_id: &str,
+        delivery_id: &str,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError>;
+    /// Writes `key.expired` for keys whose expiry passed (in the last 7 days) and
+    /// that have none yet; returns how many.
+    async fn announce_expired_keys(&self, now: OffsetDateTime) -> Result<u64, StoreError>;
+    /// Recent events, newest first.
+    async fn list_events(&self, filter: &EventFilter) -> Result<Vec<NewEvent>, StoreError>;
+}
+
 /// Everything a storage backend provides, plus its own lifecycle.
 #[async_trait]
 pub trait Backend:
-    KeyStore + AccountStore + BillingStore + UsageStore + ConnectionStore + UserStore + VaultStore
+    KeyStore
+    + AccountStore
+    + BillingStore
+    + UsageStore
+    + ConnectionStore
+    + UserStore
+    + VaultStore
+    + WebhookStore
 {
     async fn migrate(&self) -> Result<(), StoreError>;
 

@@ -14,11 +14,13 @@
 //!   are global acts: a 403 for an account's key, whatever the id.
 
 pub mod accounts;
+pub mod alerts;
 pub mod key_json;
 pub mod keys;
 pub mod providers;
 pub mod usage;
 pub mod users;
+pub mod webhooks;
 
 use axum::Json;
 use axum::extract::FromRequestParts;

@@ -16,6 +16,7 @@ pub mod connections;
 pub mod errors;
 pub mod gateway;
 pub mod users;
+pub mod webhooks;
 
 use axum::Json;
 use axum::extract::State;
@@ -92,6 +93,15 @@ pub const SECURITY_SCHEMES: [&str; 4] = ["bearer", "x-api-key", "x-goog-api-key"
         crate::http::users::keys::list,
         crate::http::users::keys::delete,
         crate::http::users::usage::report,
+        handlers::webhooks::create,
+        handlers::webhooks::list_webhooks,
+        handlers::webhooks::get,
+        handlers::webhooks::update,
+        handlers::webhooks::delete,
+        handlers::webhooks::test,
+        handlers::webhooks::deliveries,
+        handlers::webhooks::redeliver,
+        handlers::alerts::list_alerts,
     ),
     components(schemas(
         errors::ErrorBody,

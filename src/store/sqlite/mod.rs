@@ -6,6 +6,7 @@
 mod connections;
 mod usage;
 mod users;
+mod webhooks;
 
 pub use usage::Recorded;
 
