@@ -26,7 +26,7 @@ LAYERS = [
     ["openapi"],
     ["pipeline"],
     ["state", "error"],
-    ["policy", "routing", "metering", "key_service", "telemetry"],
+    ["policy", "routing", "metering", "key_service", "telemetry", "ui"],
     ["auth"],
     ["providers"],
     ["store", "translate"],

@@ -106,6 +106,7 @@ impl App {
                 rate_limiter: LocalRateLimiter::new(),
                 concurrency: ConcurrencyLimiter::new(),
                 metering,
+                ui_sessions: crate::ui::Sessions::default(),
             }),
             background,
             writer: Some(writer),

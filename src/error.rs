@@ -98,6 +98,12 @@ pub enum ApiError {
     ConcurrencyLimited(u32),
     #[error("method not allowed on this route")]
     MethodNotAllowed,
+    /// A dashboard request without its CSRF token or from another origin (403).
+    #[error("{0}")]
+    CrossSite(&'static str),
+    /// A dashboard request without a live session (401).
+    #[error("no dashboard session, or it has expired; sign in again at /ui")]
+    UiSession,
     #[error(transparent)]
     Upstream(#[from] UpstreamError),
     /// Our fault. The source is logged (with its causes), never sent.
@@ -186,7 +192,10 @@ impl ApiError {
                 ),
                 ApiError::UriTooLong(_) => (StatusCode::URI_TOO_LONG, "uri_too_long".into(), None),
                 ApiError::Auth(e) => (StatusCode::UNAUTHORIZED, e.code().into(), None),
-                ApiError::MetricsToken => (StatusCode::UNAUTHORIZED, "invalid_token".into(), None),
+                ApiError::MetricsToken | ApiError::UiSession => {
+                    (StatusCode::UNAUTHORIZED, "invalid_token".into(), None)
+                }
+                ApiError::CrossSite(_) => (StatusCode::FORBIDDEN, "csrf_failed".into(), None),
                 ApiError::NotFound(_) | ApiError::ResourceNotFound(_) => {
                     (StatusCode::NOT_FOUND, "not_found".into(), None)
                 }

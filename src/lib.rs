@@ -23,6 +23,7 @@
 //!   ledger and the writer with its spill file.
 //! - `key_service`: issuing, rotating and bootstrapping keys.
 //! - `telemetry`: logging and metrics setup.
+//! - `ui`: the dashboard's embedded assets and its session table (`/ui`).
 //! - `auth`: presented key → `Principal`; cached key records; the failure brake.
 //! - `providers`: the `Adapter` trait and one impl per dialect, credentials resolved
 //!   once, shared sending, stream relaying.
@@ -60,6 +61,7 @@ pub mod state;
 pub mod store;
 pub mod telemetry;
 pub mod translate;
+pub mod ui;
 
 pub use app::{App, StartError};
 pub use config::Config;

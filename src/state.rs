@@ -16,6 +16,7 @@ use crate::policy::rate_limit::LocalRateLimiter;
 use crate::providers::Upstreams;
 use crate::routing::Catalog;
 use crate::store::Store;
+use crate::ui::Sessions;
 
 /// Shared, read-mostly state. Cloning is one `Arc` bump.
 #[derive(Clone)]
@@ -32,6 +33,8 @@ pub struct Services {
     pub rate_limiter: LocalRateLimiter,
     pub concurrency: ConcurrencyLimiter,
     pub metering: Metering,
+    /// Dashboard sessions (`/ui`).
+    pub ui_sessions: Sessions,
 }
 
 impl AppState {
@@ -65,6 +68,9 @@ impl AppState {
     }
     pub fn upstreams(&self) -> &Upstreams {
         &self.0.upstreams
+    }
+    pub fn ui_sessions(&self) -> &Sessions {
+        &self.0.ui_sessions
     }
     pub fn alt_header(&self) -> &HeaderName {
         &self.0.config.keys.alt_header

@@ -17,3 +17,4 @@ pub mod openapi;
 pub mod public;
 pub mod responses;
 pub mod router;
+pub mod ui;

@@ -124,6 +124,11 @@ pub fn router(state: &AppState) -> Router {
             post(openai_only::images),
             Scope::Images,
         ))
+        // The dashboard forwards `/ui/api/*` to the same gated admin routes.
+        .merge(crate::http::ui::router(
+            state,
+            admin_routes.clone().merge(analytics_routes.clone()),
+        ))
         .merge(admin_routes)
         .merge(analytics_routes)
         .fallback(public::not_found)

@@ -28,4 +28,5 @@ mod schemathesis;
 mod sdk;
 mod secrets;
 mod streaming;
+mod ui;
 mod upstream_faults;
