@@ -224,7 +224,7 @@ function barChart(id, title, rows) {
     const y = pad + i * (barH + gap);
     const bw = Math.max(1, ((w - labelW - 80) * r.value) / max);
     svg.append(h('g', { class: 'bar', 'data-label': r.label, 'data-value': r.value },
-      h('text', { x: labelW - 6, y: y + barH * 0.7, 'text-anchor': 'end', class: 'label' }, r.label),
+      h('text', { x: labelW - 6, y: y + barH * 0.7, 'text-anchor': 'end', class: 'label' }, r.label || '(none)'),
       h('rect', { x: labelW, y, width: bw, height: barH, rx: 3 }),
       h('text', { x: labelW + bw + 6, y: y + barH * 0.7, class: 'value' }, String(r.value))));
   });
