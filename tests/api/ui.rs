@@ -417,6 +417,7 @@ async fn the_ui_api_reaches_only_admin_routes_and_keeps_the_gate() {
 /// account; screenshots of each page land in `target/ui-screenshots/`.
 #[tokio::test(flavor = "multi_thread")]
 async fn ui_browser_signs_in_creates_and_revokes_a_key_and_reads_usage() {
+    protocol_only_once!();
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
     let script = root.join("tests/ui/dashboard.mjs");
     assert!(
