@@ -10,6 +10,7 @@
 //! `INSERT … ON CONFLICT`), so concurrent gateways never lose an update.
 
 mod usage;
+mod webhooks;
 
 #[cfg(any(test, feature = "test-support"))]
 pub mod testing;
