@@ -37,6 +37,7 @@ LAYERS = [
         "users",
         "vault",
         "webhooks",
+        "ui",
     ],
     ["auth"],
     ["providers"],

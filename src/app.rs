@@ -163,6 +163,7 @@ impl App {
                 users,
                 vault,
                 webhooks,
+                ui_sessions: crate::ui::Sessions::default(),
             }),
             background,
             writer: Some(writer),

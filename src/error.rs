@@ -113,6 +113,12 @@ pub enum ApiError {
     /// Another end user's vault key, on use or on delete.
     #[error("{0}")]
     KeyNotOwned(String),
+    /// A dashboard request without its CSRF token or from another origin (403).
+    #[error("{0}")]
+    CrossSite(&'static str),
+    /// A dashboard request without a live session (401).
+    #[error("no dashboard session, or it has expired; sign in again at /ui")]
+    UiSession,
     #[error(transparent)]
     Upstream(#[from] UpstreamError),
     /// A connection's target or the SMTP relay failed (502/503/504); the message
@@ -209,7 +215,10 @@ impl ApiError {
                 ),
                 ApiError::UriTooLong(_) => (StatusCode::URI_TOO_LONG, "uri_too_long".into(), None),
                 ApiError::Auth(e) => (StatusCode::UNAUTHORIZED, e.code().into(), None),
-                ApiError::MetricsToken => (StatusCode::UNAUTHORIZED, "invalid_token".into(), None),
+                ApiError::MetricsToken | ApiError::UiSession => {
+                    (StatusCode::UNAUTHORIZED, "invalid_token".into(), None)
+                }
+                ApiError::CrossSite(_) => (StatusCode::FORBIDDEN, "csrf_failed".into(), None),
                 ApiError::NotFound(_) | ApiError::ResourceNotFound(_) => {
                     (StatusCode::NOT_FOUND, "not_found".into(), None)
                 }

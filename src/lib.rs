@@ -30,6 +30,7 @@
 //! - `key_service`: issuing, rotating and bootstrapping keys (and their lifecycle events).
 //! - `webhooks`: signed webhooks: endpoints, the durable outbox, the delivery worker.
 //! - `telemetry`: logging and metrics setup.
+//! - `ui`: the dashboard's embedded assets and its session table (`/ui`).
 //! - `auth`: presented key → `Principal`; cached key records; the failure brake.
 //! - `providers`: the `Adapter` trait and one impl per dialect, credentials resolved
 //!   once, shared sending, stream relaying.
@@ -72,6 +73,7 @@ pub mod state;
 pub mod store;
 pub mod telemetry;
 pub mod translate;
+pub mod ui;
 pub mod users;
 pub mod vault;
 pub mod webhooks;

@@ -18,6 +18,7 @@ use crate::policy::rate_limit::LocalRateLimiter;
 use crate::providers::Upstreams;
 use crate::routing::Catalog;
 use crate::store::Store;
+use crate::ui::Sessions;
 use crate::users::Users;
 use crate::vault::Vault;
 use crate::webhooks::Webhooks;
@@ -48,6 +49,8 @@ pub struct Services {
     /// End users' sealed provider keys.
     pub vault: Vault,
     pub webhooks: Webhooks,
+    /// Dashboard sessions (`/ui`).
+    pub ui_sessions: Sessions,
 }
 
 impl AppState {
@@ -111,6 +114,9 @@ impl AppState {
     }
     pub fn vault(&self) -> &Vault {
         &self.0.vault
+    }
+    pub fn ui_sessions(&self) -> &Sessions {
+        &self.0.ui_sessions
     }
     pub fn alt_header(&self) -> &HeaderName {
         &self.0.config.keys.alt_header

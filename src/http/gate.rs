@@ -41,13 +41,16 @@ pub async fn guard(
 ) -> Result<Response, ApiError> {
     let state = &gate.state;
     let client = request_ip(state, &req);
-    let principal = authenticate(state, req.headers(), client)
-        .await
-        .inspect_err(|e| {
-            let code = e.parts().code;
-            metrics::counter!("tollgate_auth_failures_total", "code" => code.into_owned())
-                .increment(1);
-        })?;
+    let principal = match req.extensions_mut().remove::<SessionPrincipal>() {
+        Some(SessionPrincipal(p)) => p,
+        None => authenticate(state, req.headers(), client)
+            .await
+            .inspect_err(|e| {
+                let code = e.parts().code;
+                metrics::counter!("tollgate_auth_failures_total", "code" => code.into_owned())
+                    .increment(1);
+            })?,
+    };
     tracing::Span::current().record("kid", principal.key.kid.as_str());
     // Who was refused or admitted is the meter's to record (from the response).
     let admitted = admit(
@@ -141,6 +144,12 @@ pub(crate) fn request_ip(state: &AppState, req: &Request) -> IpAddr {
         .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
     caller_ip(state, peer, req.headers())
 }
+
+/// A caller already authenticated by a dashboard session (`http::ui`), set only by
+/// its forwarding handler (extensions never come from the wire). The gate still
+/// admits it (scope, IP allowlist, rate limit) like a presented key.
+#[derive(Debug, Clone)]
+pub(crate) struct SessionPrincipal(pub Principal);
 
 /// The caller's address, once worked out, for later layers of the same request.
 #[derive(Debug, Clone, Copy)]

@@ -22,4 +22,5 @@ pub mod openapi;
 pub mod public;
 pub mod responses;
 pub mod router;
+pub mod ui;
 pub mod users;

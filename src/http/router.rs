@@ -220,6 +220,11 @@ pub fn router(state: &AppState) -> Router {
         .route("/keys", post(users::keys::create).get(users::keys::list))
         .route("/keys/{id}", axum::routing::delete(users::keys::delete))
         .route("/usage", get(users::usage::report))
+        // The dashboard forwards `/ui/api/*` to the same gated admin routes.
+        .merge(crate::http::ui::router(
+            state,
+            admin_routes.clone().merge(analytics_routes.clone()),
+        ))
         .merge(admin_routes)
         .merge(analytics_routes)
         .fallback(public::not_found)

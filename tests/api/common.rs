@@ -446,7 +446,6 @@ pub fn write_config(dir: &Path, mock_base: &str, extra: &str) -> ConfigFile {
 /// Like [`write_config`] with another `[storage] url` (several instances on one database).
 pub fn write_config_on(dir: &Path, storage_url: &str, mock_base: &str, extra: &str) -> PathBuf {
     let path = dir.join("tollgate.toml");
-    let db = test_db(dir);
     let text = format!(
         r#"[server]
 listen = "127.0.0.1:0"
@@ -474,7 +473,7 @@ api_key = "{GEMINI_UPSTREAM_KEY}"
 "#
     );
     std::fs::write(&path, text).unwrap();
-    ConfigFile { path, db }
+    path
 }
 
 /// The data directory of a test's binary: the config file's own (temp) directory.

@@ -41,6 +41,7 @@ mod sdk;
 mod secrets;
 mod streaming;
 mod translation_faithful;
+mod ui;
 mod upstream_faults;
 mod users;
 mod vault;

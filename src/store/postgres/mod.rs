@@ -9,7 +9,9 @@
 //! COMMITTED; every read-modify-write is one statement (`balance = balance - $1`,
 //! `INSERT … ON CONFLICT`), so concurrent gateways never lose an update.
 
+mod connections;
 mod usage;
+mod users;
 mod webhooks;
 
 #[cfg(any(test, feature = "test-support"))]
