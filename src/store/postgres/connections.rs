@@ -111,13 +111,14 @@ impl ConnectionStore for PgStore {
         user_id: &str,
         id: &str,
     ) -> Result<bool, StoreError> {
-        let done =
-            sqlx::query("DELETE FROM connections WHERE account_id = $1 AND user_id = $2 AND id = $3")
-                .bind(account_id)
-                .bind(user_id)
-                .bind(id)
-                .execute(&self.pool)
-                .await?;
+        let done = sqlx::query(
+            "DELETE FROM connections WHERE account_id = $1 AND user_id = $2 AND id = $3",
+        )
+        .bind(account_id)
+        .bind(user_id)
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
         Ok(done.rows_affected() == 1)
     }
 

@@ -146,8 +146,10 @@ impl WebhookStore for PgStore {
             q.push(", description = ").push_bind(description.clone());
         }
         q.push(" WHERE id = ").push_bind(id.to_owned());
-        q.push(" RETURNING id, account_id, url, events, description, secret_sealed, \
-                prev_secret_sealed, prev_secret_until, created_at, updated_at");
+        q.push(
+            " RETURNING id, account_id, url, events, description, secret_sealed, \
+                prev_secret_sealed, prev_secret_until, created_at, updated_at",
+        );
         let row = q.build().fetch_optional(&self.pool).await?;
         row.as_ref().map(hook_from_row).transpose()
     }

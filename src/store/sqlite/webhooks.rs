@@ -428,3 +428,7 @@ impl WebhookStore for SqliteStore {
             .collect()
     }
 }
+
+#[cfg(test)]
+#[path = "webhooks_tests.rs"]
+mod tests;
