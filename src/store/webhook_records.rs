@@ -118,3 +118,26 @@ pub struct EventFilter {
     pub since: Option<OffsetDateTime>,
     pub limit: u32,
 }
+
+/// The account whose webhooks hear every account's events (the operator's).
+const OPERATOR_ACCOUNT: &str = "default";
+
+/// A webhook's event list as stored (a JSON array), by both backends.
+pub(super) fn events_json(events: &[String]) -> String {
+    serde_json::Value::from(events.to_vec()).to_string()
+}
+
+/// Whether `hook` subscribes to `event`: its account (or the operator's hears
+/// all), its types, and not an event from before the webhook existed.
+pub(super) fn wants(hook: &WebhookRecord, event: &NewEvent) -> bool {
+    if event.created_at < hook.created_at {
+        return false;
+    }
+    let account_ok = hook.account_id == OPERATOR_ACCOUNT || hook.account_id == event.account_id;
+    account_ok && hook.events.iter().any(|e| e == "*" || *e == event.kind)
+}
+
+/// A fresh delivery id.
+pub(super) fn delivery_id() -> String {
+    format!("dlv_{}", uuid::Uuid::now_v7().simple())
+}

@@ -12,6 +12,7 @@
 mod connections;
 mod usage;
 mod users;
+mod webhooks;
 
 #[cfg(any(test, feature = "test-support"))]
 pub mod testing;

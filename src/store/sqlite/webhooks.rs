@@ -7,6 +7,7 @@ use time::OffsetDateTime;
 
 use super::SqliteStore;
 use crate::store::records::{from_ms, to_ms};
+use crate::store::webhook_records::{delivery_id, events_json, wants};
 use crate::store::{
     AttemptOutcome, DeliveryRecord, DeliveryStatus, EventFilter, NewEvent, StoreError,
     WebhookRecord, WebhookStore, WebhookUpdate,
@@ -19,9 +20,6 @@ const DELIVERY_SELECT: &str = "SELECT d.id, d.webhook_id, d.status, d.attempts, 
      d.last_status, d.next_attempt_at, d.created_at, d.delivered_at, \
      e.id AS event_id, e.type, e.account_id, e.created_at AS event_created_at, e.data \
      FROM webhook_deliveries d JOIN webhook_events e ON e.id = d.event_id";
-
-/// The account whose webhooks hear every account's events (the operator's).
-const OPERATOR_ACCOUNT: &str = "default";
 
 fn corrupt(table: &'static str, detail: impl Into<String>) -> StoreError {
     StoreError::Corrupt {
@@ -78,24 +76,6 @@ fn delivery_from_row(row: &SqliteRow) -> Result<DeliveryRecord, StoreError> {
         created_at: from_ms(row.try_get("created_at")?),
         delivered_at: row.try_get::<Option<i64>, _>("delivered_at")?.map(from_ms),
     })
-}
-
-fn events_json(events: &[String]) -> String {
-    serde_json::Value::from(events.to_vec()).to_string()
-}
-
-/// Whether `hook` subscribes to `event`: its account (or the operator's hears
-/// all), its types, and not an event from before the webhook existed.
-fn wants(hook: &WebhookRecord, event: &NewEvent) -> bool {
-    if event.created_at < hook.created_at {
-        return false;
-    }
-    let account_ok = hook.account_id == OPERATOR_ACCOUNT || hook.account_id == event.account_id;
-    account_ok && hook.events.iter().any(|e| e == "*" || *e == event.kind)
-}
-
-fn delivery_id() -> String {
-    format!("dlv_{}", uuid::Uuid::now_v7().simple())
 }
 
 #[async_trait]
@@ -448,3 +428,7 @@ impl WebhookStore for SqliteStore {
             .collect()
     }
 }
+
+#[cfg(test)]
+#[path = "webhooks_tests.rs"]
+mod tests;
