@@ -392,7 +392,11 @@ impl Catalog {
         if self.aliases.contains_key(id) {
             return Some(None);
         }
-        self.resolve(id, |_| true).map(|r| Some(r.provider))
+        // A catalog model (or a dated snapshot of one). A `provider/model` the open
+        // catalog forwards unpriced is usable, but not a model this gateway knows.
+        self.resolve(id, |_| true)
+            .filter(|r| r.entry.is_some())
+            .map(|r| Some(r.provider))
     }
 
     /// `GET /v1/models/{id}` in `shape` (OpenAI or Anthropic); `None` if unknown.
