@@ -490,7 +490,7 @@ async fn expired_keys_are_announced_once_and_events_filter() {
                 ..EventFilter::default()
             })
             .await,
-            [e.id.clone()],
+            std::slice::from_ref(&e.id),
             "{b}"
         );
         // A prefix is literal, not a LIKE pattern.
