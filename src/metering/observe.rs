@@ -67,6 +67,19 @@ pub enum BodyFormat {
     Opaque,
 }
 
+impl BodyFormat {
+    /// An event stream (the caller's response is SSE), whatever its dialect.
+    pub fn is_stream(self) -> bool {
+        matches!(
+            self,
+            BodyFormat::OpenAiSse
+                | BodyFormat::AnthropicSse
+                | BodyFormat::GeminiSse
+                | BodyFormat::ResponsesSse
+        )
+    }
+}
+
 pub struct Observer {
     format: BodyFormat,
     strip_usage_chunk: bool,

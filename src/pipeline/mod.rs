@@ -415,13 +415,7 @@ async fn reserve(
             prices,
             max_output_tokens,
             byok: routed.on_callers_account(),
-            streamed: matches!(
-                format,
-                BodyFormat::OpenAiSse
-                    | BodyFormat::AnthropicSse
-                    | BodyFormat::ResponsesSse
-                    | BodyFormat::GeminiSse
-            ),
+            streamed: format.is_stream(),
             format,
             strip_usage_chunk: usage.strip,
         });
