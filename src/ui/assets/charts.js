@@ -23,11 +23,12 @@ export function barChart(id, title, rows) {
   return svg;
 }
 
+// An axis end: the date for long ranges, the time for an hour or two, both between.
 function short(ms, spanMs) {
   const d = new Date(ms);
-  return spanMs > 2 * 86400e3
-    ? d.toLocaleDateString([], { month: 'short', day: 'numeric' })
-    : d.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
+  if (spanMs > 2 * 86400e3) return d.toLocaleDateString([], { month: 'short', day: 'numeric' });
+  if (spanMs <= 2 * 3600e3) return d.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
+  return d.toLocaleString([], { month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit' });
 }
 
 // A time series: one column per bucket at its place between `from` and `to`
