@@ -145,6 +145,7 @@ impl App {
         let connections =
             crate::connections::Connections::new(&config, store.clone(), sealer.clone())?;
         let mailer = crate::email::Mailer::new(&config.email)?;
+        let ui_sessions = crate::ui::Sessions::new(config.ui.idle_timeout, config.ui.session_ttl);
         Ok(App {
             state: AppState::new(Services {
                 deployments: crate::routing::Deployments::local(&config),
@@ -163,7 +164,7 @@ impl App {
                 users,
                 vault,
                 webhooks,
-                ui_sessions: crate::ui::Sessions::default(),
+                ui_sessions,
             }),
             background,
             writer: Some(writer),

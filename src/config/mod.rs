@@ -47,6 +47,7 @@ mod redis;
 mod routing;
 mod secrets;
 mod storage;
+mod ui;
 mod unpriced;
 mod webhooks;
 
@@ -63,6 +64,7 @@ pub use routing::{
 };
 pub use secrets::{MASTER_KEY_FILE, RawSecrets, SecretsConfig};
 pub use storage::redact_url;
+pub use ui::{RawUi, UiConfig};
 pub use unpriced::UnpricedPolicy;
 pub use webhooks::{RawWebhooks, WebhooksConfig};
 
@@ -95,6 +97,8 @@ pub struct Config {
     pub auth: AuthConfig,
     /// `[webhooks]` and `[outbound]`: delivery pace, retries, target policy.
     pub webhooks: WebhooksConfig,
+    /// `[ui]`: dashboard session lifetimes.
+    pub ui: UiConfig,
     /// `[[models]]`, validated: the catalog adds them to (or over) its built-ins.
     pub models: Vec<ModelSpec>,
     /// `[[aliases]]`, validated.
@@ -694,6 +698,7 @@ impl Validator<'_> {
             email,
             auth,
             webhooks,
+            ui: self.ui(&raw.ui)?,
             models,
             aliases,
             routing: self.routing(&raw.routing)?,

@@ -17,7 +17,7 @@ use std::time::Instant;
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{ConnectInfo, DefaultBodyLimit, OriginalUri, Request, State};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, OriginalUri, Path, Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
@@ -57,8 +57,7 @@ pub fn router(state: &AppState, admin: Router<AppState>) -> Router<AppState> {
     Router::new()
         .route("/ui", get(page))
         .route("/ui/", get(page))
-        .route("/ui/app.js", get(script))
-        .route("/ui/app.css", get(style))
+        .route("/ui/{asset}", get(asset))
         .route("/ui/session", post(sign_in).delete(sign_out))
         .route("/ui/api/{*rest}", any(forward))
         .layer(axum::middleware::map_response(security_headers))
@@ -93,20 +92,11 @@ async fn page(State(ui): State<UiState>, headers: HeaderMap) -> Response {
     ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], html).into_response()
 }
 
-async fn script() -> Response {
-    (
-        [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
-        ui::APP_JS,
-    )
-        .into_response()
-}
-
-async fn style() -> Response {
-    (
-        [(header::CONTENT_TYPE, "text/css; charset=utf-8")],
-        ui::APP_CSS,
-    )
-        .into_response()
+/// `GET /ui/<name>`: one of the embedded scripts or the stylesheet.
+async fn asset(Path(name): Path<String>) -> Result<Response, ApiError> {
+    let (ctype, body) =
+        ui::asset(&name).ok_or_else(|| ApiError::NotFound(format!("/ui/{name}")))?;
+    Ok(([(header::CONTENT_TYPE, ctype)], body).into_response())
 }
 
 #[derive(serde::Deserialize)]

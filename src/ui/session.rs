@@ -1,6 +1,6 @@
 //! Dashboard sessions, in memory: an opaque random id (the cookie) maps to the
 //! management key's kid (never its secret), a per-session CSRF token, and the
-//! times that bound it (idle and absolute expiry). Ids are 256-bit random values
+//! times that bound it (idle and absolute expiry, from `[ui]`). Ids are 256-bit random values
 //! (nothing to guess); the CSRF token is compared in constant time.
 
 use std::collections::HashMap;
@@ -14,10 +14,6 @@ use subtle::ConstantTimeEq;
 
 use crate::keys::KeyId;
 
-/// A session unused this long is gone.
-pub const SESSION_IDLE: Duration = Duration::from_secs(8 * 3600);
-/// A session is gone this long after sign-in, however busy.
-pub const SESSION_MAX: Duration = Duration::from_secs(24 * 3600);
 /// Sessions held at once; signing in past it drops the oldest.
 const CAPACITY: usize = 10_000;
 
@@ -71,18 +67,14 @@ pub struct Sessions {
     max: Duration,
 }
 
-impl Default for Sessions {
-    fn default() -> Self {
-        Sessions::new(SESSION_IDLE, SESSION_MAX)
-    }
-}
-
 fn random_token() -> String {
     let bytes: [u8; 32] = rand::random();
     URL_SAFE_NO_PAD.encode(bytes)
 }
 
 impl Sessions {
+    /// A table whose sessions end after `idle` without use or `max` after
+    /// sign-in (`[ui] idle_timeout_secs`, `session_ttl_secs`).
     pub fn new(idle: Duration, max: Duration) -> Self {
         Sessions {
             inner: Arc::default(),
@@ -217,7 +209,7 @@ mod tests {
 
     #[test]
     fn ids_and_csrf_tokens_are_random_and_distinct_and_checked_whole() {
-        let sessions = Sessions::default();
+        let sessions = Sessions::new(Duration::from_secs(60), Duration::from_secs(600));
         let now = Instant::now();
         let (a, sa) = sessions.create(kid(), now);
         let (b, sb) = sessions.create(kid(), now);
@@ -238,7 +230,7 @@ mod tests {
 
     #[test]
     fn debug_output_never_shows_the_id_or_the_csrf_token() {
-        let sessions = Sessions::default();
+        let sessions = Sessions::new(Duration::from_secs(60), Duration::from_secs(600));
         let (id, s) = sessions.create(kid(), Instant::now());
         let shown = format!("{id:?} {s:?}");
         assert!(

@@ -412,9 +412,259 @@ async fn the_ui_api_reaches_only_admin_routes_and_keeps_the_gate() {
     expect_error(res, 404, "not_found").await;
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn every_page_module_is_served_with_the_headers_and_nothing_else_is() {
+    let gw = Gateway::start().await;
+    for name in [
+        "dom.js",
+        "charts.js",
+        "keys.js",
+        "usage.js",
+        "accounts.js",
+        "users.js",
+        "webhooks.js",
+        "alerts.js",
+        "providers.js",
+    ] {
+        let res = gw
+            .client
+            .get(gw.url(&format!("/ui/{name}")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200, "{name}");
+        assert_security_headers(res.headers(), name);
+        assert_eq!(
+            res.headers()["content-type"],
+            "text/javascript; charset=utf-8"
+        );
+        let body = res.text().await.unwrap();
+        assert!(body.contains("export"), "{name} is a module");
+        assert!(!body.contains("innerHTML"), "{name} builds DOM nodes only");
+    }
+    for path in ["/ui/nope.js", "/ui/..%2Fapp.rs", "/ui/index.html"] {
+        let res = gw.client.get(gw.url(path)).send().await.unwrap();
+        assert_security_headers(res.headers(), path);
+        expect_error(res, 404, "not_found").await;
+    }
+}
+
+/// Signs in; the session, the cookie header and the body.
+async fn sign_in_raw(gw: &Gateway) -> (UiSession, String, Value) {
+    let res = gw
+        .client
+        .post(gw.url("/ui/session"))
+        .json(&json!({"key": gw.admin_key}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let cookie = res.headers()[SET_COOKIE].to_str().unwrap().to_owned();
+    let body: Value = res.json().await.unwrap();
+    let s = UiSession {
+        cookie: cookie.split(';').next().unwrap().to_owned(),
+        csrf: body["csrf_token"].as_str().unwrap().to_owned(),
+    };
+    (s, cookie, body)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn session_lifetimes_come_from_the_ui_config_and_an_expired_session_signs_out() {
+    // The configured lifetimes reach the cookie and the sign-in answer.
+    let gw = Gateway::start_with(|raw| {
+        raw.ui.session_ttl_secs = 7200;
+        raw.ui.idle_timeout_secs = 600;
+    })
+    .await;
+    let (_, cookie, body) = sign_in_raw(&gw).await;
+    assert!(cookie.contains("Max-Age=7200"), "{cookie}");
+    assert_eq!(body["idle_timeout_secs"], 600);
+    assert_eq!(body["max_age_secs"], 7200);
+
+    // A one-second lifetime: however busy (every poll uses the session), it
+    // ends; the API answers 401 (the page's script reloads on it) and the page
+    // is the sign-in form again.
+    let gw = Gateway::start_with(|raw| raw.ui.session_ttl_secs = 1).await;
+    let (s, cookie, body) = sign_in_raw(&gw).await;
+    assert!(cookie.contains("Max-Age=1"), "{cookie}");
+    assert_eq!(
+        body["idle_timeout_secs"], 1,
+        "the idle timeout is capped by the lifetime"
+    );
+    let res = eventually(
+        std::time::Duration::from_secs(15),
+        "the session to expire",
+        || async {
+            let res = ui_call(&gw, Method::GET, "/ui/api/keys", &s, None, None).await;
+            (res.status() == 401).then_some(res)
+        },
+    )
+    .await;
+    expect_error(res, 401, "invalid_token").await;
+    let html = gw
+        .client
+        .get(gw.url("/ui"))
+        .header("cookie", &s.cookie)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains(r#"<meta name="csrf-token" content="">"#));
+    assert!(!html.contains(&s.csrf));
+    let res = ui_call(&gw, Method::DELETE, "/ui/session", &s, Some(&s.csrf), None).await;
+    expect_error(res, 401, "invalid_token").await;
+    assert!(gw.state().ui_sessions().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn session_lifetimes_must_be_positive() {
+    for (ttl, idle, key) in [
+        (0, 60, "ui.session_ttl_secs"),
+        (60, 0, "ui.idle_timeout_secs"),
+    ] {
+        let mut raw = tollgate::config::RawConfig::default();
+        raw.ui.session_ttl_secs = ttl;
+        raw.ui.idle_timeout_secs = idle;
+        let dir = tempfile::tempdir().unwrap();
+        let err = tollgate::config::Config::from_raw(raw, dir.path().to_owned())
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with(key) && err.contains("at least 1"), "{err}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_new_dashboard_mutation_needs_the_csrf_token() {
+    let gw = Gateway::start_with(crate::webhooks::local_hooks).await;
+    let s = sign_in(&gw, &gw.admin_key).await;
+    let (user_id, _) = crate::users::new_user(&gw, "csrf-user@example.com").await;
+    let rx = crate::webhooks::Receiver::start(0).await;
+    let hook = crate::webhooks::create_hook(&gw, &rx.url, json!(["webhook.test"])).await;
+    let hook_id = hook["id"].as_str().unwrap();
+    let sk = gw.create_key(json!({"name": "csrf-target"})).await;
+    let kid = sk.split('_').nth(3).unwrap();
+    let mutations: Vec<(Method, String, Option<Value>)> = vec![
+        (
+            Method::PATCH,
+            format!("/ui/api/keys/{kid}"),
+            Some(json!({"name": "changed"})),
+        ),
+        (
+            Method::POST,
+            format!("/ui/api/keys/{kid}/rotate"),
+            Some(json!({"grace_period_secs": 0})),
+        ),
+        (
+            Method::POST,
+            format!("/ui/api/users/{user_id}/disable"),
+            None,
+        ),
+        (Method::DELETE, format!("/ui/api/users/{user_id}"), None),
+        (
+            Method::POST,
+            "/ui/api/webhooks".into(),
+            Some(json!({"url": rx.url, "events": ["*"]})),
+        ),
+        (
+            Method::POST,
+            format!("/ui/api/webhooks/{hook_id}/test"),
+            None,
+        ),
+        (Method::DELETE, format!("/ui/api/webhooks/{hook_id}"), None),
+        (
+            Method::POST,
+            format!("/ui/api/webhooks/{hook_id}/deliveries/nope/redeliver"),
+            None,
+        ),
+    ];
+    for (method, path, body) in &mutations {
+        for token in [None, Some("wrong")] {
+            let res = ui_call(&gw, method.clone(), path, &s, token, body.clone()).await;
+            expect_error(res, 403, "csrf_failed").await;
+        }
+    }
+    // Nothing changed: the key still works with its name, the user is active,
+    // one webhook and no delivery.
+    let key: Value = gw
+        .get(&format!("/admin/keys/{kid}"), &gw.admin_key)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(key["name"], "csrf-target");
+    assert_eq!(
+        gw.chat(&sk, chat_body("gpt-4o-mini", "hi")).await.status(),
+        200
+    );
+    let user: Value = gw
+        .get(&format!("/admin/users/{user_id}"), &gw.admin_key)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(user["status"], "active");
+    let hooks: Value = gw
+        .get("/admin/webhooks", &gw.admin_key)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(hooks["data"].as_array().unwrap().len(), 1);
+    let log: Value = gw
+        .get(
+            &format!("/admin/webhooks/{hook_id}/deliveries"),
+            &gw.admin_key,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(log["data"], json!([]));
+    // With the token the same calls go through (one of them, to show the path).
+    let res = ui_call(
+        &gw,
+        Method::POST,
+        &format!("/ui/api/users/{user_id}/disable"),
+        &s,
+        Some(&s.csrf),
+        None,
+    )
+    .await;
+    assert_eq!(res.status(), 200);
+}
+
+/// Alert rows as an evaluator writes them, for the alerts page.
+async fn seed_alerts(gw: &Gateway) {
+    let store = gw.state().store();
+    for (kind, data) in [
+        (
+            "alert.auth_failures",
+            json!({"key_id": "k1", "failures": 10, "window_secs": 300}),
+        ),
+        ("alert.new_ip", json!({"key_id": "k2", "ip": "203.0.113.9"})),
+    ] {
+        store
+            .insert_event(&tollgate::store::NewEvent::now(kind, "default", data))
+            .await
+            .unwrap();
+    }
+}
+
+fn f64_of(v: &Value) -> f64 {
+    match v {
+        Value::String(s) => s.parse().unwrap(),
+        v => v.as_f64().unwrap(),
+    }
+}
+
 /// The browser run: signs in, creates a key in the show-once dialog and uses it
-/// (200), revokes it from the list (401), reads the usage chart and credits an
-/// account; screenshots of each page land in `target/ui-screenshots/`.
+/// (200), edits its policy, rotates it (old and new secret both work in the
+/// grace period), revokes it (401), reads the usage time series and breakdown,
+/// credits an account, disables an end user, registers a webhook and tests and
+/// redelivers it, filters alerts, reads providers' health, and walks one keyboard
+/// flow; screenshots of each page land in `target/ui-screenshots/`.
 #[tokio::test(flavor = "multi_thread")]
 async fn ui_browser_signs_in_creates_and_revokes_a_key_and_reads_usage() {
     protocol_only_once!();
@@ -428,18 +678,23 @@ async fn ui_browser_signs_in_creates_and_revokes_a_key_and_reads_usage() {
         std::path::Path::new("/usr/bin/chromium").exists(),
         "/usr/bin/chromium is missing: apt-get install -y chromium chromium-driver (.ci/run does)"
     );
-    let gw = Gateway::start().await;
+    let gw = Gateway::start_with(crate::webhooks::local_hooks).await;
+    let rx = crate::webhooks::Receiver::start(0).await;
+    let (user_id, _token) = crate::users::new_user(&gw, "browser-user@example.com").await;
+    seed_alerts(&gw).await;
     let shots = root.join("target/ui-screenshots");
     let run = tokio::process::Command::new("node")
         .arg(&script)
         .env("TOLLGATE_BASE", &gw.base)
         .env("TOLLGATE_ADMIN_KEY", &gw.admin_key)
         .env("TOLLGATE_SHOTS", &shots)
+        .env("TOLLGATE_HOOK_URL", &rx.url)
+        .env("TOLLGATE_USER_ID", &user_id)
         .kill_on_drop(true)
         .output();
-    let out = tokio::time::timeout(std::time::Duration::from_secs(180), run)
+    let out = tokio::time::timeout(std::time::Duration::from_secs(300), run)
         .await
-        .expect("the browser run finishes within 3 minutes")
+        .expect("the browser run finishes within 5 minutes")
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -466,13 +721,21 @@ async fn ui_browser_signs_in_creates_and_revokes_a_key_and_reads_usage() {
     assert_eq!(s["page_has_admin_key"], false);
     assert_eq!(s["csp_violations"], json!([]), "{s}");
 
-    // The key made in the dialog worked, was shown once, and was revoked.
+    // Keyboard: Enter opens the edit dialog with focus on a labelled field, Tab
+    // stays in the dialog, Escape closes it and gives focus back to Edit; every
+    // form control on every page has a label.
+    assert_eq!(
+        s["keyboard"],
+        json!({"inside": true, "label": "Scopes (comma-separated)", "tab_stays_inside": true, "focus_back_on": "edit"}),
+        "{s}"
+    );
+    for (page, controls) in s["unlabelled"].as_object().unwrap() {
+        assert_eq!(controls, &json!([]), "unlabelled controls on {page}");
+    }
+
+    // The key made in the dialog worked and was shown once.
     assert_eq!(s["chat_before"], json!({"status": 200, "code": null}));
     assert_eq!(s["key_shown_after_close"], false);
-    assert_eq!(
-        s["chat_after"],
-        json!({"status": 401, "code": "revoked_api_key"})
-    );
     let kid = s["kid"].as_str().unwrap();
     let key: Value = gw
         .get(&format!("/admin/keys/{kid}"), &gw.admin_key)
@@ -481,15 +744,85 @@ async fn ui_browser_signs_in_creates_and_revokes_a_key_and_reads_usage() {
         .await
         .unwrap();
     assert_eq!(key["name"], "browser-key");
+    // The edit dialog's policy is the key's.
+    assert_eq!(key["scopes"], json!(["chat", "embeddings"]), "{key}");
+    assert_eq!(key["rate_limit"]["requests"], 100, "{key}");
+    assert_eq!(key["rate_limit"]["period"], "minute", "{key}");
+    assert_eq!(key["ip_allowlist"], json!(["127.0.0.1/32"]), "{key}");
+    assert_eq!(key["allowed_models"], json!(["gpt-4o-mini"]), "{key}");
+    let rfc = |v: &Value| {
+        time::OffsetDateTime::parse(
+            v.as_str().unwrap(),
+            &time::format_description::well_known::Rfc3339,
+        )
+        .unwrap()
+    };
+    assert_eq!(rfc(&key["expires_at"]), rfc(&s["expires_local"]), "{key}");
+    assert!(s["policy_cell"].as_str().unwrap().contains("127.0.0.1/32"));
+    // Rotated with grace: the old secret and the new one both worked, the new
+    // one was shown once; revoked, the new one gets a 401.
+    assert_eq!(s["chat_old_in_grace"], json!({"status": 200, "code": null}));
+    assert_eq!(s["chat_new"], json!({"status": 200, "code": null}));
+    assert_eq!(s["rotated_shown_after_close"], false);
+    assert_eq!(
+        s["chat_after"],
+        json!({"status": 401, "code": "revoked_api_key"})
+    );
     assert_eq!(key["status"], "revoked");
     let upstream = gw.mock.requests().await;
     assert_eq!(
         upstream.len(),
-        1,
-        "one chat reached the provider: {upstream:?}"
+        3,
+        "three chats reached the provider: {upstream:?}"
     );
 
-    // The chart's numbers are /admin/usage's.
+    // The time series are /admin/usage's hourly report over the page's window,
+    // metric by metric.
+    let usage = &s["usage"];
+    assert_eq!(usage["bucket"], "hour");
+    let q = format!(
+        "from={}&to={}&group_by=hour",
+        usage["from"].as_str().unwrap(),
+        usage["to"].as_str().unwrap()
+    );
+    let hourly: Value = gw
+        .get(&format!("/admin/usage?{q}"), &gw.admin_key)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let groups = hourly["groups"].as_array().unwrap();
+    assert!(!groups.is_empty(), "{hourly}");
+    let metric = |g: &Value, m: &str| -> f64 {
+        match m {
+            "error_rate" => (g["error_rate"].as_f64().unwrap() * 1000.0).round() / 10.0,
+            "tokens" => f64_of(&g["input_tokens"]) + f64_of(&g["output_tokens"]),
+            m => f64_of(&g[m]),
+        }
+    };
+    for m in [
+        "requests",
+        "error_rate",
+        "auth_failures",
+        "tokens",
+        "cost_usd",
+    ] {
+        let points = usage["series"][m].as_array().unwrap();
+        assert_eq!(points.len(), groups.len(), "{m}: {points:?} vs {hourly}");
+        for (p, g) in points.iter().zip(groups) {
+            assert_eq!(p["t"], g["key"], "{m}");
+            assert_eq!(f64_of(&p["value"]), metric(g, m), "{m} at {}", g["key"]);
+        }
+        assert_eq!(
+            f64_of(&usage["totals"][m]),
+            metric(&hourly["totals"], m),
+            "total {m}"
+        );
+    }
+    assert!(metric(&hourly["totals"], "tokens") > 0.0);
+    assert!(metric(&hourly["totals"], "error_rate") > 0.0, "the 401");
+
+    // The breakdown's numbers are /admin/usage's by model.
     let report: Value = gw
         .get("/admin/usage?group_by=model", &gw.admin_key)
         .await
@@ -504,7 +837,7 @@ async fn ui_browser_signs_in_creates_and_revokes_a_key_and_reads_usage() {
         .collect();
     assert_eq!(s["usage_by_model"], json!(api_bars), "chart vs {report}");
     assert_eq!(s["usage_total_requests"], report["totals"]["requests"]);
-    assert_eq!(s["usage_total_requests"], 2, "the 200 and the 401");
+    assert_eq!(s["usage_total_requests"], 4, "three 200s and the 401");
     assert_eq!(
         s["usage_total_auth_failures"],
         report["totals"]["auth_failures"]
@@ -532,16 +865,110 @@ async fn ui_browser_signs_in_creates_and_revokes_a_key_and_reads_usage() {
         "{row}"
     );
 
-    assert_eq!(s["phone_overflow"], false, "usable at phone width");
+    // The end user was listed and is disabled now.
+    assert_eq!(s["users_listed"], json!([user_id]));
+    let user: Value = gw
+        .get(&format!("/admin/users/{user_id}"), &gw.admin_key)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(user["status"], "disabled", "{user}");
+
+    // The webhook: its secret was shown once and is the one that signs; the test
+    // delivery reached the receiver twice (delivered, then redelivered) with one
+    // delivery id; the webhook is deleted.
+    let secret = s["webhook_secret"].as_str().unwrap();
+    assert!(secret.starts_with("whsec_"), "{secret}");
+    assert_eq!(s["secret_shown_after_close"], false);
+    let got = rx.all();
+    assert_eq!(got.len(), 2, "{got:?}");
+    for r in &got {
+        assert_eq!(
+            r.headers["x-tollgate-delivery"],
+            s["delivery_id"].as_str().unwrap()
+        );
+        let sig = r.headers["x-tollgate-signature"].to_str().unwrap();
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        assert!(
+            crate::webhooks::verify(secret, sig, &r.body, now),
+            "signed with the shown secret"
+        );
+        assert!(r.body.contains("webhook.test"));
+    }
+    let hooks: Value = gw
+        .get("/admin/webhooks", &gw.admin_key)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(hooks["data"], json!([]), "deleted from the page");
+
+    // Alerts: newest first, filtered by type and by key as the API filters.
+    let alerts: Value = gw
+        .get("/admin/alerts", &gw.admin_key)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let api_types: Vec<&Value> = alerts["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| &a["type"])
+        .collect();
+    assert_eq!(s["alerts_all"], json!(api_types));
+    let all = s["alerts_all"].to_string();
+    assert!(
+        all.contains(r#""alert.new_ip","alert.auth_failures""#),
+        "{all}"
+    );
+    let by_type = s["alerts_by_type"].as_array().unwrap();
+    assert!(!by_type.is_empty() && by_type.iter().all(|t| t == "alert.auth_failures"));
+    assert_eq!(s["alerts_by_key"], json!(["alert.new_ip"]));
+
+    // Providers' health is /admin/providers'.
+    let providers: Value = gw
+        .get("/admin/providers", &gw.admin_key)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let api_deployments: Vec<Value> = providers["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|p| {
+            p["deployments"].as_array().unwrap().iter().map(|d| {
+                json!({"provider": p["provider"], "name": d["name"], "health": d["health"], "recent": d["recent_requests"]})
+            })
+        })
+        .collect();
+    assert!(!api_deployments.is_empty());
+    assert_eq!(s["deployments"], json!(api_deployments));
+
+    assert_eq!(s["phone_overflow"], false, "keys usable at phone width");
+    assert_eq!(
+        s["phone_overflow_usage"], false,
+        "usage usable at phone width"
+    );
     assert_eq!(s["api_after_sign_out"], 401);
     for shot in [
         "sign-in.png",
         "keys.png",
         "key-created.png",
+        "key-edit.png",
+        "key-rotated.png",
         "usage.png",
         "usage-dark.png",
         "accounts.png",
+        "users.png",
+        "webhook-secret.png",
+        "webhooks.png",
+        "alerts.png",
+        "providers.png",
         "keys-phone.png",
+        "usage-phone.png",
     ] {
         let meta = std::fs::metadata(shots.join(shot)).unwrap();
         assert!(meta.len() > 1000, "{shot} is a real screenshot");
