@@ -49,6 +49,11 @@ pub async fn inline(
     format: CallerFormat,
     body: &Bytes,
 ) -> Result<Option<Bytes>, ApiError> {
+    // Most requests carry no link at all: skip the parse (a byte scan is far
+    // cheaper than building a `Value` of a body full of base64).
+    if !body.windows(4).any(|w| w.eq_ignore_ascii_case(b"http")) {
+        return Ok(None);
+    }
     let Ok(mut json) = serde_json::from_slice::<Value>(body) else {
         // Not JSON: the translator reports it the usual way.
         return Ok(None);
