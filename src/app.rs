@@ -144,11 +144,24 @@ impl App {
         };
         let connections =
             crate::connections::Connections::new(&config, store.clone(), sealer.clone())?;
+        let deployments = match &cluster {
+            Some(cluster) => {
+                let on_failure = config.redis.as_ref().map(|r| r.on_failure);
+                let (deployments, tasks) = crate::routing::Deployments::shared(
+                    &config,
+                    cluster.clone(),
+                    on_failure.unwrap_or_default().cooldowns,
+                );
+                background.extend(tasks);
+                deployments
+            }
+            None => crate::routing::Deployments::local(&config),
+        };
         let mailer = crate::email::Mailer::new(&config.email)?;
         let ui_sessions = crate::ui::Sessions::new(config.ui.idle_timeout, config.ui.session_ttl);
         Ok(App {
             state: AppState::new(Services {
-                deployments: crate::routing::Deployments::local(&config),
+                deployments,
                 config,
                 store,
                 hasher,

@@ -92,7 +92,21 @@ impl Cluster {
 
     /// Subscribes on a connection of its own (pub/sub cannot share the multiplexed one).
     pub async fn key_changes(&self) -> Result<KeyChanges, ClusterError> {
-        let channel = self.channel();
+        let pubsub = self
+            .subscribe(self.channel(), Concern::Invalidation)
+            .await?;
+        Ok(KeyChanges {
+            stream: pubsub.into_on_message(),
+        })
+    }
+
+    /// A pub/sub connection of its own subscribed to `channel` (pub/sub cannot
+    /// share the multiplexed connection), failures counted under `concern`.
+    pub(super) async fn subscribe(
+        &self,
+        channel: String,
+        concern: Concern,
+    ) -> Result<redis::aio::PubSub, ClusterError> {
         let client = self.0.client.clone();
         let subscribed = tokio::time::timeout(SUBSCRIBE_TIMEOUT, async move {
             let mut pubsub = client.get_async_pubsub().await?;
@@ -106,9 +120,6 @@ impl Cluster {
                 "subscribing timed out",
             )))
         });
-        let pubsub = self.observe(Concern::Invalidation, subscribed)?;
-        Ok(KeyChanges {
-            stream: pubsub.into_on_message(),
-        })
+        self.observe(concern, subscribed)
     }
 }

@@ -14,14 +14,17 @@ pub enum Concern {
     Concurrency = 1,
     Balances = 2,
     Invalidation = 3,
+    /// Deployment cooldowns (`cooldown`).
+    Cooldowns = 4,
 }
 
 impl Concern {
-    pub const ALL: [Concern; 4] = [
+    pub const ALL: [Concern; 5] = [
         Concern::Limits,
         Concern::Concurrency,
         Concern::Balances,
         Concern::Invalidation,
+        Concern::Cooldowns,
     ];
 
     pub const fn as_str(self) -> &'static str {
@@ -30,6 +33,7 @@ impl Concern {
             Concern::Concurrency => "concurrency",
             Concern::Balances => "balances",
             Concern::Invalidation => "invalidation",
+            Concern::Cooldowns => "cooldowns",
         }
     }
 }

@@ -6,7 +6,9 @@
 //!   while the request runs, so a dead instance's places come back (`lease`);
 //! - prepaid balances: reserve and settle atomically in Lua (`balance`);
 //! - key changes: a pub/sub channel plus a version counter for reconciliation
-//!   (`broadcast`).
+//!   (`broadcast`);
+//! - deployment cooldowns: one hash per deployment, transitions in Lua, changes
+//!   published to every instance (`cooldown`).
 //!
 //! Every call goes through one [`redis::aio::ConnectionManager`]: multiplexed,
 //! reconnecting with exponential backoff on its own. Each concern tracks whether
@@ -20,6 +22,7 @@
 
 mod balance;
 mod broadcast;
+mod cooldown;
 mod health;
 mod lease;
 mod rate;
@@ -33,6 +36,7 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
 pub use balance::{BalanceEpoch, Reserved};
 pub use broadcast::{KeyChange, KeyChanges};
+pub use cooldown::{CooldownChange, CooldownChanges, SharedHealth};
 pub use health::Concern;
 pub use lease::Lease;
 

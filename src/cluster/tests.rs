@@ -231,3 +231,70 @@ async fn an_unreachable_redis_fails_fast_and_marks_the_concern_down() {
     assert!(c.reserve("acct", 1).await.is_err());
     assert!(c.is_down(Concern::Balances));
 }
+
+#[tokio::test]
+async fn cooldown_scripts_cool_claim_once_and_recover_only_the_known_cooldown() {
+    let c = cluster();
+    let d = "openai/a";
+    assert_eq!(
+        c.deployment_health(&[d]).await.expect("answers"),
+        vec![SharedHealth::default()],
+        "never cooled"
+    );
+    let (started, s) = c.cool_deployment(d, 1_000, 31_000).await.expect("answers");
+    assert!(started);
+    assert!(s.tripped);
+    assert_eq!((s.cooled_until_ms, s.cooldowns), (31_000, 1));
+    // A second failure while cooling extends, and is not a new cooldown.
+    let (started, s2) = c.cool_deployment(d, 2_000, 40_000).await.expect("answers");
+    assert!(!started);
+    assert_eq!((s2.cooled_until_ms, s2.cooldowns), (40_000, 1));
+    assert!(s2.version > s.version);
+    // No probe while cooling; one probe after; no second one during its lease.
+    assert!(!c.claim_deployment_probe(d, 39_999, 99_999).await.unwrap().0);
+    let (claimed, s3) = c.claim_deployment_probe(d, 40_000, 70_000).await.unwrap();
+    assert!(claimed);
+    assert_eq!(s3.probe_until_ms, 70_000);
+    assert!(!c.claim_deployment_probe(d, 40_001, 70_001).await.unwrap().0);
+    // A success that knew of an older cooldown does not end this one.
+    let stale = c.recover_deployment(d, 0).await.unwrap();
+    assert!(stale.tripped);
+    let healthy = c.recover_deployment(d, 1).await.unwrap();
+    assert!(!healthy.tripped);
+    assert_eq!(healthy.cooldowns, 1);
+    assert_eq!(
+        c.deployment_health(&[d, "openai/b"]).await.unwrap(),
+        vec![healthy, SharedHealth::default()]
+    );
+}
+
+#[tokio::test]
+async fn cooldown_changes_reach_subscribers_in_order() {
+    let c = cluster();
+    let mut changes = c.cooldown_changes().await.expect("subscribed");
+    c.cool_deployment("gemini/eu west", 0, 10).await.unwrap();
+    c.claim_deployment_probe("gemini/eu west", 10, 20)
+        .await
+        .unwrap();
+    let first = tokio::time::timeout(Duration::from_secs(5), changes.next())
+        .await
+        .expect("published")
+        .expect("subscribed");
+    assert_eq!(first.deployment, "gemini/eu west");
+    assert!(first.health.tripped);
+    assert_eq!(first.health.cooled_until_ms, 10);
+    let second = tokio::time::timeout(Duration::from_secs(5), changes.next())
+        .await
+        .expect("published")
+        .expect("subscribed");
+    assert_eq!(second.health.probe_until_ms, 20);
+    assert!(second.health.version > first.health.version);
+}
+
+#[tokio::test]
+async fn cooldown_calls_fail_fast_and_count_when_redis_is_away() {
+    let c = Cluster::open("redis://127.0.0.1:1", "tgtest-down").expect("url parses");
+    assert!(c.cool_deployment("openai/a", 0, 1).await.is_err());
+    assert!(c.is_down(Concern::Cooldowns));
+    assert!(!c.is_down(Concern::Limits), "concerns are tracked apart");
+}

@@ -9,15 +9,35 @@ use super::{ConfigError, Validator};
 use crate::outbound::AddressPolicy;
 use crate::secret::Secret;
 
-/// `[outbound]`: the address policy of connections (and, later, webhooks). BYOK
+/// `[outbound]`: the address policy of connections, webhooks and the image links
+/// the gateway fetches for Gemini models, and the bounds of those fetches. BYOK
 /// keeps its own `[byok]` switches.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RawOutbound {
     /// Allow plain `http://` targets (tests, trusted networks only).
     pub allow_http: bool,
     /// Allow loopback, private, link-local and other special-purpose addresses.
     pub allow_private: bool,
+    /// The largest image a link in a request to a Gemini model may point to.
+    pub image_fetch_max_bytes: u64,
+    /// How long fetching one such image may take, connection to last byte.
+    pub image_fetch_timeout_ms: u64,
+}
+
+/// 10 MiB: Gemini takes at most 20 MB of inline data per request.
+pub const DEFAULT_IMAGE_FETCH_MAX_BYTES: u64 = 10 << 20;
+pub const DEFAULT_IMAGE_FETCH_TIMEOUT_MS: u64 = 10_000;
+
+impl Default for RawOutbound {
+    fn default() -> Self {
+        RawOutbound {
+            allow_http: false,
+            allow_private: false,
+            image_fetch_max_bytes: DEFAULT_IMAGE_FETCH_MAX_BYTES,
+            image_fetch_timeout_ms: DEFAULT_IMAGE_FETCH_TIMEOUT_MS,
+        }
+    }
 }
 
 /// `[connections]`.
@@ -49,10 +69,14 @@ pub struct RawEmail {
 }
 
 /// `[outbound]`, validated.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy)]
 pub struct OutboundConfig {
     pub allow_http: bool,
     pub allow_private: bool,
+    /// Image links for Gemini models: the size bound (bytes, at least 1) ...
+    pub image_fetch_max_bytes: u64,
+    /// ... and the time bound of one fetch.
+    pub image_fetch_timeout: std::time::Duration,
 }
 
 impl OutboundConfig {
@@ -101,6 +125,29 @@ pub struct SmtpRelay {
 }
 
 impl Validator<'_> {
+    pub(super) fn outbound(&self, raw: &RawOutbound) -> Result<OutboundConfig, ConfigError> {
+        if raw.image_fetch_max_bytes == 0 {
+            return Err(self.invalid(
+                "outbound.image_fetch_max_bytes",
+                raw.image_fetch_max_bytes,
+                "must be at least 1 (the largest image link the gateway fetches for Gemini models)",
+            ));
+        }
+        if raw.image_fetch_timeout_ms == 0 {
+            return Err(self.invalid(
+                "outbound.image_fetch_timeout_ms",
+                raw.image_fetch_timeout_ms,
+                "must be at least 1 (milliseconds for fetching one image link)",
+            ));
+        }
+        Ok(OutboundConfig {
+            allow_http: raw.allow_http,
+            allow_private: raw.allow_private,
+            image_fetch_max_bytes: raw.image_fetch_max_bytes,
+            image_fetch_timeout: std::time::Duration::from_millis(raw.image_fetch_timeout_ms),
+        })
+    }
+
     pub(super) fn email(&mut self, raw: &RawEmail) -> Result<EmailConfig, ConfigError> {
         let smtp = match self.expand("email.smtp_url", &raw.smtp_url)? {
             None => None,

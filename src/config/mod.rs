@@ -688,10 +688,7 @@ impl Validator<'_> {
                 spill_max_bytes: raw.usage.spill_max_mb.saturating_mul(1 << 20),
             },
             secrets,
-            outbound: OutboundConfig {
-                allow_http: raw.outbound.allow_http,
-                allow_private: raw.outbound.allow_private,
-            },
+            outbound: self.outbound(&raw.outbound)?,
             connections: ConnectionsConfig {
                 user_fallback_to_org: raw.connections.user_fallback_to_org,
             },

@@ -8,7 +8,7 @@
 //! [redis]
 //! url = "redis://127.0.0.1:6379"
 //! on_failure = "closed"                      # or
-//! on_failure = { limits = "open", concurrency = "open", balances = "closed" }
+//! on_failure = { limits = "open", concurrency = "open", balances = "closed", cooldowns = "open" }
 //! ```
 
 use serde::{Deserialize, Serialize};
@@ -25,8 +25,8 @@ pub struct RawRedis {
     pub on_failure: RawOnFailure,
 }
 
-/// `on_failure = "open"`, or a table naming any of the three concerns (the others
-/// keep their defaults: limits and concurrency open, balances closed).
+/// `on_failure = "open"`, or a table naming any of the four concerns (the others
+/// keep their defaults: limits, concurrency and cooldowns open, balances closed).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum RawOnFailure {
@@ -49,6 +49,8 @@ pub struct RawOnFailureEach {
     pub concurrency: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub balances: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cooldowns: Option<String>,
 }
 
 /// `[redis]`, validated.
@@ -62,7 +64,7 @@ pub struct RedisConfig {
 /// A bad `[redis]` value: (key, value, what to write instead).
 pub(super) type Invalid = (&'static str, String, &'static str);
 
-const ON_FAILURE_HELP: &str = "write \"open\" or \"closed\", or a table such as { limits = \"open\", concurrency = \"open\", balances = \"closed\" }";
+const ON_FAILURE_HELP: &str = "write \"open\" or \"closed\", or a table such as { limits = \"open\", concurrency = \"open\", balances = \"closed\", cooldowns = \"open\" }";
 
 impl RawRedis {
     /// `None` when no Redis is configured. `url` has already had `${VAR}` expanded.
@@ -75,6 +77,7 @@ impl RawRedis {
                     limits: each,
                     concurrency: each,
                     balances: each,
+                    cooldowns: each,
                 }
             }
             RawOnFailure::Each(t) => {
@@ -91,6 +94,7 @@ impl RawRedis {
                         d.concurrency,
                     )?,
                     balances: one("redis.on_failure.balances", &t.balances, d.balances)?,
+                    cooldowns: one("redis.on_failure.cooldowns", &t.cooldowns, d.cooldowns)?,
                 }
             }
         };
@@ -160,6 +164,7 @@ mod tests {
                 limits: OnFailure::Closed,
                 concurrency: OnFailure::Closed,
                 balances: OnFailure::Closed,
+                cooldowns: OnFailure::Closed,
             }
         );
     }
@@ -175,6 +180,13 @@ mod tests {
         assert_eq!(r.on_failure.limits, OnFailure::Open);
         assert_eq!(r.on_failure.concurrency, OnFailure::Closed);
         assert_eq!(r.on_failure.balances, OnFailure::Open);
+        assert_eq!(r.on_failure.cooldowns, OnFailure::Open);
+        let r = load("[redis]\nurl = \"redis://h:1\"\non_failure = { cooldowns = \"closed\" }\n")
+            .expect("valid")
+            .redis
+            .expect("configured");
+        assert_eq!(r.on_failure.cooldowns, OnFailure::Closed);
+        assert_eq!(r.on_failure.balances, OnFailure::Closed);
     }
 
     #[test]

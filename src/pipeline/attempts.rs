@@ -12,7 +12,10 @@
 //!   deployment is retried (with backoff) and a request is never refused untried.
 //! - Failures are judged by `routing::retry`: 429/5xx/connect/timeout cool the
 //!   deployment and may be retried; anything else ends the loop at once.
-//! - The caller's body `Bytes` is reused for every try, never re-read.
+//! - The caller's body `Bytes` is reused for every try, never re-read. For a
+//!   Gemini target its image links are fetched and inlined first, once per request
+//!   (`inline_images`); a link that cannot be inlined is the caller's 400 for the
+//!   model they asked for, and skips a fallback.
 //! - Streams: a try is over when the upstream's response head arrives; a 2xx is
 //!   committed (its bytes go to the caller), so a stream never fails over after its
 //!   first byte reached the client.
@@ -36,7 +39,7 @@ use crate::policy::admit::model_allowed;
 use crate::providers::{Account, AnthropicHeaders, Call, UpstreamError, UpstreamResponse};
 use crate::routing::cooldown::DeploymentId;
 use crate::routing::retry::{self, MAX_HONOURED_RETRY_AFTER};
-use crate::routing::{Deployment, ProviderKind, Resolved};
+use crate::routing::{Deployment, Dialect, ProviderKind, Resolved};
 use crate::state::AppState;
 
 /// One model the request may be served by.
@@ -49,6 +52,7 @@ pub struct Target {
 
 /// The request as every try sees it.
 pub struct Plan<'a> {
+    pub format: CallerFormat,
     pub body: &'a Bytes,
     pub forwarded: &'a (dyn Fn(&str) -> Bytes + Sync),
     pub stream: bool,
@@ -172,6 +176,9 @@ pub async fn send(
     let upstreams = state.upstreams();
     let mut used: Vec<Used> = Vec::new();
     let mut pending: Option<Failed> = None;
+    // The body with its image links inlined, once a Gemini target needed it
+    // (`None` inside: it had none).
+    let mut inlined: Option<Option<Bytes>> = None;
     let mut attempt = 0u32;
     while attempt < routing.max_attempts {
         // Which target, on which deployment (none: the caller's BYOK key).
@@ -185,27 +192,23 @@ pub async fn send(
         } else {
             let barred: Vec<DeploymentId> =
                 used.iter().filter(|u| u.barred).map(|u| u.id).collect();
-            targets
-                .iter()
-                .enumerate()
-                .find_map(|(i, t)| {
+            let mut picked = None;
+            for (i, t) in targets.iter().enumerate() {
+                if let Some(d) = deployments
+                    .pick(t.route.provider, &t.route.upstream_model, &skip, now)
+                    .await
+                {
+                    picked = Some((i, Some(d)));
+                    break;
+                }
+            }
+            picked.or_else(|| {
+                targets.iter().enumerate().find_map(|(i, t)| {
                     deployments
-                        .pick(
-                            t.route.provider,
-                            &t.route.upstream_model,
-                            &skip,
-                            now,
-                            &mut rand::rng(),
-                        )
+                        .soonest_back(t.route.provider, &t.route.upstream_model, &barred, now)
                         .map(|d| (i, Some(d)))
                 })
-                .or_else(|| {
-                    targets.iter().enumerate().find_map(|(i, t)| {
-                        deployments
-                            .soonest_back(t.route.provider, &t.route.upstream_model, &barred, now)
-                            .map(|d| (i, Some(d)))
-                    })
-                })
+            })
         };
         let Some((index, deployment)) = choice else {
             break;
@@ -235,8 +238,28 @@ pub async fn send(
         let provider = target.route.provider;
         let model: &str = &target.route.upstream_model;
         if target.outbound.is_none() {
+            let body = if provider.dialect() == Dialect::Gemini {
+                if inlined.is_none() {
+                    let images = upstreams.images();
+                    inlined = Some(
+                        match super::inline_images::inline(images, plan.format, plan.body).await {
+                            Ok(body) => body,
+                            // The model the caller asked for cannot take the image.
+                            Err(e) if index == 0 => return Err(e),
+                            // A fallback: its translator refuses the link, so it is skipped.
+                            Err(_) => None,
+                        },
+                    );
+                }
+                inlined
+                    .as_ref()
+                    .and_then(Option::as_ref)
+                    .unwrap_or(plan.body)
+            } else {
+                plan.body
+            };
             let built = (target.translation.request)(&table::Ctx {
-                body: plan.body,
+                body,
                 forwarded: (plan.forwarded)(model),
                 upstream_model: model,
                 stream: plan.stream,
@@ -306,7 +329,7 @@ pub async fn send(
             Err(error) => {
                 let verdict = retry::judge(&error, routing.retry_on);
                 if let Some(d) = deployment {
-                    deployments.failed(d, verdict.failure, now_ms());
+                    deployments.failed(d, verdict.failure, now_ms()).await;
                 }
                 metrics::counter!("tollgate_upstream_attempts_total", "provider" => provider.as_str(), "outcome" => if verdict.retry { "retryable" } else { "failed" }).increment(1);
                 tracing::info!(%provider, model, deployment = deployment_name, attempt, error = %error, retry = verdict.retry, "upstream attempt failed");

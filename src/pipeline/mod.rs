@@ -11,12 +11,14 @@
 //! - `table`: (caller format, upstream dialect) → request and response translation.
 //! - `respond`: an upstream's 2xx answer as the caller's response.
 //! - `embeddings`: Gemini embeddings in OpenAI's shape.
+//! - `inline_images`: image links fetched and inlined for Gemini.
 //! - `audio`: transcriptions (multipart) and speech, OpenAI or Deepgram.
 //! - `vault`: end users' calls, on a key from their vault.
 
 pub mod attempts;
 pub mod audio;
 pub mod embeddings;
+pub mod inline_images;
 pub mod respond;
 pub mod table;
 pub mod vault;
@@ -250,6 +252,7 @@ async fn run_for(
         translation,
     )?;
     let plan = attempts::Plan {
+        format: spec.format,
         body,
         forwarded: &forwarded,
         stream: target.stream,

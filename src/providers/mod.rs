@@ -13,6 +13,7 @@ mod credential;
 mod deepgram;
 mod error;
 mod gemini;
+pub mod image_fetch;
 mod openai;
 pub mod relay;
 mod send;
@@ -107,6 +108,8 @@ pub struct Upstreams {
     /// One adapter per provider that has a dialect implementation.
     adapters: Arc<HashMap<ProviderKind, Arc<dyn Adapter>>>,
     timeouts: UpstreamConfig,
+    /// Image links in requests to providers that take images inline only.
+    images: image_fetch::ImageFetcher,
 }
 
 impl Upstreams {
@@ -140,7 +143,20 @@ impl Upstreams {
                     .collect(),
             ),
             timeouts: config.upstream.clone(),
+            images: image_fetch::ImageFetcher::new(
+                &config.outbound,
+                config.upstream.connect_timeout,
+            )
+            .map_err(|e| UpstreamError::Protocol {
+                provider: ProviderKind::Gemini,
+                detail: format!("cannot build the image-link HTTP client: {e}"),
+            })?,
         })
+    }
+
+    /// The fetcher of image links (`image_fetch`).
+    pub fn images(&self) -> &image_fetch::ImageFetcher {
+        &self.images
     }
 
     /// The adapter serving `provider`.

@@ -55,9 +55,19 @@ pub struct Catalog {
 }
 
 /// (id, provider, input, output, cached input) in USD per million tokens: list
-/// prices as published by each vendor; override them in `[[models]]`.
+/// prices (standard tier, short context) as published by each vendor; override
+/// them in `[[models]]`. Each group names the provider page its prices were read
+/// from; the README's catalog section says which rows were re-checked when.
 #[rustfmt::skip]
 const BUILT_IN: &[(&str, ProviderKind, f64, f64, f64)] = &[
+    // Read from each model's page, https://developers.openai.com/api/docs/models/<id>
+    // (checked 2026-12-01). gpt-6.2-sol is Codex CLI 0.171's default model.
+    // Prompts over 272K input tokens cost more there; not modelled here.
+    ("gpt-6.2-sol",            ProviderKind::OpenAi,    2.00, 10.00, 0.10),
+    ("gpt-6-luna",             ProviderKind::OpenAi,    0.10,  0.50, 0.01),
+    ("gpt-5.6-luna",           ProviderKind::OpenAi,    0.20,  1.20, 0.02),
+    // Earlier OpenAI list prices, carried over (not re-checked on 2026-12-01:
+    // https://developers.openai.com/api/docs/pricing had no stored copy).
     ("gpt-5",                  ProviderKind::OpenAi,    1.25, 10.00, 0.125),
     ("gpt-5-mini",             ProviderKind::OpenAi,    0.25,  2.00, 0.025),
     ("gpt-5-nano",             ProviderKind::OpenAi,    0.05,  0.40, 0.005),
@@ -75,11 +85,20 @@ const BUILT_IN: &[(&str, ProviderKind, f64, f64, f64)] = &[
     // Priced per image by OpenAI; per-token prices do not apply (README).
     ("dall-e-3",               ProviderKind::OpenAi,    0.00,  0.00, 0.00),
     ("dall-e-2",               ProviderKind::OpenAi,    0.00,  0.00, 0.00),
+    // Read from each model's page, https://platform.claude.com/docs/<lang>/models/<model>/overview
+    // (checked 2026-12-01); "cached input" is the cache-read (hit) price.
+    // claude-opus-5-5 is Claude Code 2.1.332's default model.
+    ("claude-opus-5-5",        ProviderKind::Anthropic, 4.00, 20.00, 0.20),
+    ("claude-opus-5",          ProviderKind::Anthropic, 5.00, 25.00, 0.50),
+    ("claude-sonnet-5-5",      ProviderKind::Anthropic, 2.00, 10.00, 0.20),
+    ("claude-sonnet-5",        ProviderKind::Anthropic, 2.00, 10.00, 0.20),
+    // From https://platform.claude.com/docs/en/about-claude/pricing (checked 2026-12-01).
+    ("claude-fable-5-1",       ProviderKind::Anthropic, 10.00, 50.00, 0.25),
     ("claude-opus-4-1",        ProviderKind::Anthropic, 15.00, 75.00, 1.50),
     ("claude-sonnet-4-5",      ProviderKind::Anthropic, 3.00, 15.00, 0.30),
     ("claude-haiku-4-5",       ProviderKind::Anthropic, 1.00,  5.00, 0.10),
-    // Claude Code 2.1's default model (pinned so `claude -p` is not refused).
-    ("claude-opus-5-5",        ProviderKind::Anthropic, 5.00, 25.00, 0.50),
+    // Gemini and the OpenAI-compatible vendors: carried over, not re-checked on
+    // 2026-12-01 (https://ai.google.dev/gemini-api/docs/pricing had no stored copy).
     ("gemini-2.5-pro",         ProviderKind::Gemini,    1.25, 10.00, 0.31),
     ("gemini-2.5-flash",       ProviderKind::Gemini,    0.30,  2.50, 0.075),
     ("gemini-2.5-flash-lite",  ProviderKind::Gemini,    0.10,  0.40, 0.025),
@@ -98,11 +117,14 @@ const BUILT_IN: &[(&str, ProviderKind, f64, f64, f64)] = &[
 /// Embedding models produce none. A `[[models]]` entry for one of these ids keeps it.
 #[rustfmt::skip]
 const MAX_OUTPUT: &[(&str, u64)] = &[
+    ("gpt-6.2-sol", 128_000), ("gpt-6-luna", 128_000), ("gpt-5.6-luna", 128_000),
     ("gpt-5", 128_000), ("gpt-5-mini", 128_000), ("gpt-5-nano", 128_000),
     ("gpt-4.1", 32_768), ("gpt-4.1-mini", 32_768), ("gpt-4.1-nano", 32_768),
     ("gpt-4o", 16_384), ("gpt-4o-mini", 16_384), ("o3", 100_000), ("o4-mini", 100_000),
     ("gpt-3.5-turbo-instruct", 4_096),
     ("text-embedding-3-small", 0), ("text-embedding-3-large", 0),
+    ("claude-opus-5-5", 128_000), ("claude-opus-5", 128_000), ("claude-sonnet-5-5", 128_000),
+    ("claude-sonnet-5", 128_000), ("claude-fable-5-1", 128_000),
     ("claude-opus-4-1", 32_000), ("claude-sonnet-4-5", 64_000), ("claude-haiku-4-5", 64_000),
     ("gemini-2.5-pro", 65_536), ("gemini-2.5-flash", 65_536), ("gemini-2.5-flash-lite", 65_536),
     ("gemini-embedding-001", 0), ("text-embedding-004", 0),
@@ -664,5 +686,39 @@ mod tests {
         assert!(ids.contains(&"gpt-4o-mini"));
         assert!(ids.contains(&"house"));
         assert_eq!(ids.iter().filter(|i| **i == "gpt-4o-mini").count(), 1);
+    }
+
+    #[test]
+    fn the_agent_clis_default_models_are_pinned_with_their_published_prices() {
+        let c = catalog();
+        // (id, provider, input, output, cached input) in micro-USD per Mtok.
+        for (id, provider, prices) in [
+            // Claude Code 2.1.332 (tests/agents): claude-opus-5-5.
+            (
+                "claude-opus-5-5",
+                ProviderKind::Anthropic,
+                (4_000_000, 20_000_000, 200_000),
+            ),
+            // Codex CLI 0.171.0 (tests/agents): gpt-6.2-sol.
+            (
+                "gpt-6.2-sol",
+                ProviderKind::OpenAi,
+                (2_000_000, 10_000_000, 100_000),
+            ),
+        ] {
+            let r = c.resolve(id, |_| true).expect("a catalog model");
+            assert_eq!(r.provider, provider, "{id}");
+            let e = r.entry.expect("priced");
+            assert_eq!(
+                (
+                    e.input_micro_usd_per_mtok,
+                    e.output_micro_usd_per_mtok,
+                    e.cached_input_micro_usd_per_mtok
+                ),
+                prices,
+                "{id}"
+            );
+            assert_eq!(e.max_output_tokens, Some(128_000), "{id}");
+        }
     }
 }

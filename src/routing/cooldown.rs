@@ -10,19 +10,23 @@
 //! [`PROBE_LEASE_MS`], so a deployment cannot stay stuck half-open.
 //!
 //! Times are unix milliseconds passed in by the caller (`now_ms`), never read
-//! here, so the state machine is tested by stepping time, and a Redis-backed store
-//! (distributed mode) can share the same timestamps across instances. That store
-//! implements [`CooldownStore`] with one hash per deployment
-//! (`cooled_until_ms`, `probe_until_ms`, outcome counters) and the transitions as
-//! small Lua scripts (claim probe = compare-and-set on `probe_until_ms`), so every
-//! instance skips a deployment another one saw fail. The in-process store is
-//! [`LocalCooldowns`].
+//! here, so the state machine is tested by stepping time, and the shared store
+//! (distributed mode) uses the same timestamps across instances. The in-process
+//! store is [`LocalCooldowns`]; with `[redis]` it is
+//! [`SharedCooldowns`](super::shared_cooldown::SharedCooldowns): one Redis hash per
+//! deployment, the transitions as Lua scripts (claiming the probe is a
+//! compare-and-set), every change published to all instances, each of which keeps
+//! a [`LocalCooldowns`] as its mirror. Reads (`availability`, `view`) never leave
+//! the process; only the transitions of a failing deployment await Redis (the
+//! trait's two async methods).
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use futures_util::future::BoxFuture;
 use parking_lot::Mutex;
 
+use crate::cluster::SharedHealth;
 use crate::domain::ProviderKind;
 
 /// How long a claimed probe holds the half-open slot before another request may
@@ -68,17 +72,23 @@ pub struct HealthView {
 }
 
 /// Where deployment health lives: per process ([`LocalCooldowns`]) or, in
-/// distributed mode, shared (module doc). Every method is cheap and never blocks
-/// on I/O for the local store.
+/// distributed mode, shared (module doc). The sync methods are cheap and do no
+/// I/O in either store (a success is the hot path); the async ones are the
+/// transitions a shared store must decide in one place.
 pub trait CooldownStore: Send + Sync {
     fn availability(&self, id: DeploymentId, now_ms: u64) -> Availability;
-    /// Takes the half-open probe slot; `false` when another request holds it or
-    /// the deployment is not half-open.
-    fn claim_probe(&self, id: DeploymentId, now_ms: u64) -> bool;
+    /// Takes the half-open probe slot; `false` when another request (on any
+    /// instance) holds it or the deployment is not half-open.
+    fn claim_probe(&self, id: DeploymentId, now_ms: u64) -> BoxFuture<'_, bool>;
     fn record_success(&self, id: DeploymentId);
-    /// Records a failure that cools the deployment until `until_ms`. Returns
+    /// Records a failure that cools the deployment until `until_ms`. Resolves to
     /// `true` when this started a cooldown (it was not cooling already).
-    fn record_cooling_failure(&self, id: DeploymentId, now_ms: u64, until_ms: u64) -> bool;
+    fn record_cooling_failure(
+        &self,
+        id: DeploymentId,
+        now_ms: u64,
+        until_ms: u64,
+    ) -> BoxFuture<'_, bool>;
     /// Records a failure that says nothing about the deployment's health (e.g. a
     /// 400 for this request's body): counted in the error rate only.
     fn record_other_failure(&self, id: DeploymentId);
@@ -87,6 +97,8 @@ pub trait CooldownStore: Send + Sync {
 
 #[derive(Debug, Default, Clone, Copy)]
 struct Health {
+    /// The shared state's version this mirrors (distributed mode; 0 otherwise).
+    version: u64,
     cooled_until_ms: Option<u64>,
     /// A probe holds the half-open slot until this time.
     probe_until_ms: u64,
@@ -151,14 +163,30 @@ impl LocalCooldowns {
             None => default,
         }
     }
-}
 
-impl CooldownStore for LocalCooldowns {
-    fn availability(&self, id: DeploymentId, now_ms: u64) -> Availability {
-        self.with(id, Availability::Healthy, |h| h.availability(now_ms))
+    /// The shared part of `id`'s health as this process last saw it: whether it
+    /// is tripped, and how many cooldowns it has entered.
+    pub fn tripped(&self, id: DeploymentId) -> Option<u64> {
+        self.with(id, None, |h| h.tripped.then_some(h.cooldowns))
     }
 
-    fn claim_probe(&self, id: DeploymentId, now_ms: u64) -> bool {
+    /// Takes on `shared` (the state Redis holds) unless this mirror already saw
+    /// a newer version. The recent outcomes stay this process's own.
+    pub fn adopt(&self, id: DeploymentId, shared: &SharedHealth) {
+        self.with(id, (), |h| {
+            if shared.version < h.version {
+                return;
+            }
+            h.version = shared.version;
+            h.tripped = shared.tripped;
+            h.cooled_until_ms = (shared.cooled_until_ms > 0).then_some(shared.cooled_until_ms);
+            h.probe_until_ms = shared.probe_until_ms;
+            h.cooldowns = shared.cooldowns;
+        });
+    }
+
+    /// The in-process probe claim (see [`CooldownStore::claim_probe`]).
+    pub fn claim_probe_now(&self, id: DeploymentId, now_ms: u64) -> bool {
         self.with(id, false, |h| {
             if h.availability(now_ms) != Availability::HalfOpen {
                 return false;
@@ -168,15 +196,8 @@ impl CooldownStore for LocalCooldowns {
         })
     }
 
-    fn record_success(&self, id: DeploymentId) {
-        self.with(id, (), |h| {
-            h.push(false);
-            h.tripped = false;
-            h.probe_until_ms = 0;
-        });
-    }
-
-    fn record_cooling_failure(&self, id: DeploymentId, now_ms: u64, until_ms: u64) -> bool {
+    /// The in-process cooling failure (see [`CooldownStore::record_cooling_failure`]).
+    pub fn cool_now(&self, id: DeploymentId, now_ms: u64, until_ms: u64) -> bool {
         self.with(id, false, |h| {
             h.push(true);
             let was_cooling = matches!(h.availability(now_ms), Availability::Cooling { .. });
@@ -191,6 +212,33 @@ impl CooldownStore for LocalCooldowns {
             h.cooldowns += 1;
             true
         })
+    }
+}
+
+impl CooldownStore for LocalCooldowns {
+    fn availability(&self, id: DeploymentId, now_ms: u64) -> Availability {
+        self.with(id, Availability::Healthy, |h| h.availability(now_ms))
+    }
+
+    fn claim_probe(&self, id: DeploymentId, now_ms: u64) -> BoxFuture<'_, bool> {
+        Box::pin(std::future::ready(self.claim_probe_now(id, now_ms)))
+    }
+
+    fn record_success(&self, id: DeploymentId) {
+        self.with(id, (), |h| {
+            h.push(false);
+            h.tripped = false;
+            h.probe_until_ms = 0;
+        });
+    }
+
+    fn record_cooling_failure(
+        &self,
+        id: DeploymentId,
+        now_ms: u64,
+        until_ms: u64,
+    ) -> BoxFuture<'_, bool> {
+        Box::pin(std::future::ready(self.cool_now(id, now_ms, until_ms)))
     }
 
     fn record_other_failure(&self, id: DeploymentId) {
@@ -222,17 +270,17 @@ mod tests {
     fn cools_then_half_opens_for_one_probe() {
         let s = LocalCooldowns::new([A]);
         assert_eq!(s.availability(A, 1_000), Availability::Healthy);
-        assert!(s.record_cooling_failure(A, 1_000, 31_000));
+        assert!(s.cool_now(A, 1_000, 31_000));
         assert_eq!(
             s.availability(A, 30_999),
             Availability::Cooling { until_ms: 31_000 }
         );
         // Another failure while cooling does not count a new cooldown.
-        assert!(!s.record_cooling_failure(A, 2_000, 32_000));
+        assert!(!s.cool_now(A, 2_000, 32_000));
         assert_eq!(s.view(A, 2_000).cooldowns, 1);
         assert_eq!(s.availability(A, 32_000), Availability::HalfOpen);
-        assert!(s.claim_probe(A, 32_000));
-        assert!(!s.claim_probe(A, 32_001), "one probe at a time");
+        assert!(s.claim_probe_now(A, 32_000));
+        assert!(!s.claim_probe_now(A, 32_001), "one probe at a time");
         assert_eq!(s.availability(A, 32_001), Availability::Probing);
         s.record_success(A);
         assert_eq!(s.availability(A, 32_002), Availability::Healthy);
@@ -241,17 +289,14 @@ mod tests {
     #[test]
     fn failed_probe_cools_again_and_lost_probe_expires() {
         let s = LocalCooldowns::new([A]);
-        s.record_cooling_failure(A, 0, 10);
-        assert!(s.claim_probe(A, 10));
-        assert!(
-            s.record_cooling_failure(A, 20, 40),
-            "a failed probe cools again"
-        );
+        s.cool_now(A, 0, 10);
+        assert!(s.claim_probe_now(A, 10));
+        assert!(s.cool_now(A, 20, 40), "a failed probe cools again");
         assert_eq!(s.view(A, 20).cooldowns, 2);
-        assert!(s.claim_probe(A, 40));
+        assert!(s.claim_probe_now(A, 40));
         // The probe never reports: after the lease another request may probe.
-        assert!(!s.claim_probe(A, 40 + PROBE_LEASE_MS - 1));
-        assert!(s.claim_probe(A, 40 + PROBE_LEASE_MS));
+        assert!(!s.claim_probe_now(A, 40 + PROBE_LEASE_MS - 1));
+        assert!(s.claim_probe_now(A, 40 + PROBE_LEASE_MS));
     }
 
     #[test]
@@ -261,7 +306,7 @@ mod tests {
         s.record_success(A);
         s.record_other_failure(A);
         s.record_success(A);
-        s.record_cooling_failure(A, 0, 1);
+        s.cool_now(A, 0, 1);
         let v = s.view(A, 0);
         assert_eq!(v.recent_calls, 4);
         assert!((v.recent_error_rate - 0.5).abs() < 1e-9);

@@ -3,7 +3,8 @@
 //! for the one probe), skipping those this request already tried.
 //!
 //! Built once from the config; health lives behind [`CooldownStore`]. Choosing is
-//! a scan of a provider's few deployments and one short lock per candidate, no I/O.
+//! a scan of a provider's few deployments and one short lock per candidate, no I/O
+//! (except claiming a half-open probe, which in distributed mode asks Redis).
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -13,8 +14,10 @@ use rand::Rng;
 use serde::Serialize;
 
 use super::cooldown::{Availability, CooldownStore, DeploymentId, LocalCooldowns};
+use super::shared_cooldown::SharedCooldowns;
+use crate::cluster::Cluster;
 use crate::config::Config;
-use crate::domain::ProviderKind;
+use crate::domain::{OnFailure, ProviderKind};
 
 /// One deployment as routing sees it (its key stays in `providers`).
 #[derive(Debug)]
@@ -63,13 +66,26 @@ impl Deployments {
         }
     }
 
-    /// With health kept in `health` (a shared store in distributed mode).
-    pub fn with_store(config: &Config, health: Arc<dyn CooldownStore>) -> Deployments {
-        Deployments {
-            by_provider: Self::from_config(config),
-            health,
+    /// With health shared by every instance on `cluster`'s Redis, and the tasks
+    /// that keep this instance's view of it current (to be aborted on shutdown).
+    pub fn shared(
+        config: &Config,
+        cluster: Cluster,
+        on_failure: OnFailure,
+    ) -> (Deployments, Vec<tokio::task::JoinHandle<()>>) {
+        let by_provider = Self::from_config(config);
+        let ids = by_provider
+            .values()
+            .flatten()
+            .map(|d| (d.id, d.name.to_string()));
+        let store = SharedCooldowns::new(ids, cluster, on_failure);
+        let tasks = store.spawn_background();
+        let deployments = Deployments {
+            by_provider,
+            health: store,
             cooldown: config.routing.cooldown,
-        }
+        };
+        (deployments, tasks)
     }
 
     fn from_config(config: &Config) -> HashMap<ProviderKind, Vec<Deployment>> {
@@ -127,15 +143,14 @@ impl Deployments {
     /// A weighted random pick among the deployments serving `model` that are
     /// healthy or half-open (claiming the probe), leaving out `skip`. `None` when
     /// every one is cooling, probing elsewhere or skipped.
-    pub fn pick(
+    pub async fn pick(
         &self,
         provider: ProviderKind,
         model: &str,
         skip: &[DeploymentId],
         now_ms: u64,
-        rng: &mut impl Rng,
     ) -> Option<&Deployment> {
-        let mut open: Vec<(&Deployment, Availability)> = self
+        let open: Vec<(&Deployment, Availability)> = self
             .serving(provider, model)
             .filter(|d| !skip.contains(&d.id))
             .filter_map(|d| match self.health.availability(d.id, now_ms) {
@@ -143,23 +158,12 @@ impl Deployments {
                 Availability::Cooling { .. } | Availability::Probing => None,
             })
             .collect();
-        while !open.is_empty() {
-            let total: u64 = open.iter().map(|(d, _)| u64::from(d.weight)).sum();
-            let mut ticket = rng.random_range(0..total);
-            let at = open
-                .iter()
-                .position(|(d, _)| {
-                    let w = u64::from(d.weight);
-                    if ticket < w {
-                        true
-                    } else {
-                        ticket -= w;
-                        false
-                    }
-                })
-                .unwrap_or(0);
-            let (d, availability) = open.swap_remove(at);
-            if availability == Availability::Healthy || self.health.claim_probe(d.id, now_ms) {
+        // The order is drawn before any claim is awaited (the thread's RNG must not
+        // live across an await: the request's future would not be `Send`).
+        let order = weighted_order(open, &mut rand::rng());
+        for (d, availability) in order {
+            if availability == Availability::Healthy || self.health.claim_probe(d.id, now_ms).await
+            {
                 return Some(d);
             }
         }
@@ -189,14 +193,18 @@ impl Deployments {
         metrics::gauge!("tollgate_deployment_healthy", "provider" => d.id.provider.as_str(), "deployment" => d.name.to_string()).set(1.0);
     }
 
-    pub fn failed(&self, d: &Deployment, failure: Failure, now_ms: u64) {
+    pub async fn failed(&self, d: &Deployment, failure: Failure, now_ms: u64) {
         match failure {
             Failure::Other => self.health.record_other_failure(d.id),
             Failure::Cooling { at_least } => {
                 let cool = self.cooldown.max(at_least);
                 let until =
                     now_ms.saturating_add(u64::try_from(cool.as_millis()).unwrap_or(u64::MAX));
-                if self.health.record_cooling_failure(d.id, now_ms, until) {
+                if self
+                    .health
+                    .record_cooling_failure(d.id, now_ms, until)
+                    .await
+                {
                     tracing::warn!(provider = %d.id.provider, deployment = %d.name, cooldown_ms = cool.as_millis() as u64, "deployment cooling down");
                     metrics::counter!("tollgate_deployment_cooldowns_total", "provider" => d.id.provider.as_str(), "deployment" => d.name.to_string()).increment(1);
                 }
@@ -246,6 +254,34 @@ impl Deployments {
         out.sort_by_key(|p| p.provider);
         out
     }
+}
+
+/// `open` in a random order where each next one is drawn by weight among those
+/// left (so the first is a weighted pick, and a failed probe claim falls to the
+/// next weighted pick).
+fn weighted_order<'a>(
+    mut open: Vec<(&'a Deployment, Availability)>,
+    rng: &mut impl Rng,
+) -> Vec<(&'a Deployment, Availability)> {
+    let mut order = Vec::with_capacity(open.len());
+    while !open.is_empty() {
+        let total: u64 = open.iter().map(|(d, _)| u64::from(d.weight)).sum();
+        let mut ticket = rng.random_range(0..total.max(1));
+        let at = open
+            .iter()
+            .position(|(d, _)| {
+                let w = u64::from(d.weight);
+                if ticket < w {
+                    true
+                } else {
+                    ticket -= w;
+                    false
+                }
+            })
+            .unwrap_or(0);
+        order.push(open.swap_remove(at));
+    }
+    order
 }
 
 fn rfc3339(unix_ms: u64) -> String {
@@ -306,14 +342,14 @@ mod tests {
         Deployments::local(&config)
     }
 
-    #[test]
-    fn weights_spread_picks() {
+    #[tokio::test]
+    async fn weights_spread_picks() {
         let d = deployments(&[3, 1], None);
-        let mut rng = rand::rng();
         let mut first = 0;
         for _ in 0..4000 {
             let p = d
-                .pick(ProviderKind::OpenAi, "gpt-4o", &[], 0, &mut rng)
+                .pick(ProviderKind::OpenAi, "gpt-4o", &[], 0)
+                .await
                 .unwrap();
             if p.id.index == 0 {
                 first += 1;
@@ -323,10 +359,9 @@ mod tests {
         assert!((2730..=3270).contains(&first), "{first}");
     }
 
-    #[test]
-    fn cooling_and_skipped_deployments_are_not_picked() {
+    #[tokio::test]
+    async fn cooling_and_skipped_deployments_are_not_picked() {
         let d = deployments(&[1, 1], None);
-        let mut rng = rand::rng();
         let first = d.by_provider[&ProviderKind::OpenAi].first().unwrap();
         d.failed(
             first,
@@ -334,10 +369,12 @@ mod tests {
                 at_least: Duration::ZERO,
             },
             0,
-        );
+        )
+        .await;
         for _ in 0..50 {
             let p = d
-                .pick(ProviderKind::OpenAi, "gpt-4o", &[], 1, &mut rng)
+                .pick(ProviderKind::OpenAi, "gpt-4o", &[], 1)
+                .await
                 .unwrap();
             assert_eq!(p.id.index, 1);
         }
@@ -346,7 +383,8 @@ mod tests {
             index: 1,
         };
         assert!(
-            d.pick(ProviderKind::OpenAi, "gpt-4o", &[second], 1, &mut rng)
+            d.pick(ProviderKind::OpenAi, "gpt-4o", &[second], 1)
+                .await
                 .is_none()
         );
         assert_eq!(
@@ -356,10 +394,13 @@ mod tests {
         );
         // After the cooldown: half-open, one probe.
         let later = 31_000;
-        let p = d.pick(ProviderKind::OpenAi, "gpt-4o", &[second], later, &mut rng);
+        let p = d
+            .pick(ProviderKind::OpenAi, "gpt-4o", &[second], later)
+            .await;
         assert_eq!(p.map(|d| d.id.index), Some(0));
         assert!(
-            d.pick(ProviderKind::OpenAi, "gpt-4o", &[second], later, &mut rng)
+            d.pick(ProviderKind::OpenAi, "gpt-4o", &[second], later)
+                .await
                 .is_none()
         );
         let v = d.view(later);

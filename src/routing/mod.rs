@@ -7,6 +7,7 @@
 //! - `deployments`: each provider's deployments and the weighted choice among the
 //!   healthy ones serving a model.
 //! - `cooldown`: deployment health (cooldown, half-open probe) behind a store seam.
+//! - `shared_cooldown`: that store shared by every instance through Redis.
 //! - `retry`: which failures are retried, backoff and `Retry-After`.
 //! - `byok`: the caller's own provider credentials from headers.
 
@@ -16,6 +17,7 @@ pub mod catalog;
 pub mod cooldown;
 pub mod deployments;
 pub mod retry;
+pub mod shared_cooldown;
 
 pub use catalog::{Catalog, ModelEntry, Resolved};
 pub use deployments::{Deployment, Deployments};

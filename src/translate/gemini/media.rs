@@ -2,9 +2,10 @@
 //!
 //! Gemini takes media inline as base64 (or as `fileData` for files uploaded to its
 //! Files API or GCS, which OpenAI clients do not have). A pure function cannot fetch
-//! an `https` image, so only `data:` URLs translate; an http(s) URL is refused with a
-//! message saying to send a data URL. (Fetching belongs to the provider layer, which
-//! could rewrite such URLs into data URLs before translating.)
+//! an `https` image, so only `data:` URLs translate here; the pipeline fetches image
+//! links and rewrites them into data URLs before translating
+//! (`pipeline::inline_images`). A link that still arrives (a fallback whose fetch
+//! failed) is refused with a message saying to send a data URL.
 
 use serde_json::{Value, json};
 
