@@ -15,7 +15,7 @@
 use std::time::Instant;
 
 use tollgate::metering::{UsageEvent, UsageSource};
-use tollgate::store::{Backend, Store, UsageStore};
+use tollgate::store::Store;
 
 fn cpu_ns() -> u64 {
     let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
@@ -54,7 +54,7 @@ fn event(n: u64, ts_ms: i64) -> UsageEvent {
         output_tokens: 30 + (n % 90) as i64,
         cached_tokens: 0,
         usage_source: UsageSource::Reported,
-        cost_micro_usd: (20 + n % 30) as i64,
+        cost_micro_usd: Some((20 + n % 30) as i64),
         charge_micro: (30 + n % 45) as i64,
         currency: "USD".into(),
         latency_ms: 3 + (n % 20) as i64,
@@ -64,13 +64,18 @@ fn event(n: u64, ts_ms: i64) -> UsageEvent {
         app_version: String::new(),
         byok: false,
         streamed: n.is_multiple_of(4),
+        failed_attempt: false,
     }
 }
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
-    let events: u64 = args.next().map(|a| a.parse()).transpose()?.unwrap_or(20_000);
+    let events: u64 = args
+        .next()
+        .map(|a| a.parse())
+        .transpose()?
+        .unwrap_or(20_000);
     let batch: u64 = args.next().map(|a| a.parse()).transpose()?.unwrap_or(250);
     let dir = tempfile::tempdir()?;
     let url = std::env::var("TOLLGATE_BENCH_DB")

@@ -124,7 +124,7 @@ async fn charge_arithmetic_for_each_key_type_and_currency() {
         );
         assert_eq!(ev.usage_source, tollgate::metering::UsageSource::Reported);
         let cost = input * 1000 + output * 2000;
-        assert_eq!(ev.cost_micro_usd, cost, "{key_type}");
+        assert_eq!(ev.cost_micro_usd, Some(cost), "{key_type}");
         let expected = match rate {
             Some(r) => div_round(
                 cost as i128 * (10_000 + bps as i128) * r,
@@ -389,7 +389,7 @@ async fn a_stream_cut_by_the_client_is_billed_once_for_what_was_delivered() {
     );
     assert_eq!(
         ev.cost_micro_usd,
-        ev.input_tokens * 1000 + ev.output_tokens * 2000
+        Some(ev.input_tokens * 1000 + ev.output_tokens * 2000)
     );
     assert!(ev.charge_micro >= 0);
 }
@@ -438,7 +438,7 @@ async fn byok_usage_is_recorded_but_not_charged() {
     assert_eq!(res.status(), 200);
     let ev = &usage(&gw, &rid).await[0];
     assert!(ev.byok);
-    assert!(ev.cost_micro_usd > 0);
+    assert!(ev.cost_micro_usd.is_some_and(|c| c > 0));
     assert_eq!(ev.charge_micro, 0);
 }
 

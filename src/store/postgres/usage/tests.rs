@@ -5,13 +5,14 @@
 use super::*;
 use crate::domain::UsageSource;
 use crate::store::pg_testing::TestDatabase;
-use crate::store::{Backend, StoreOptions, redact_url};
+use crate::store::{Backend, HOUR_MS, StoreOptions, redact_url};
 
 const T0: i64 = 1_738_368_000_000; // 2025-02-01T00:00:00Z
 
 fn event(n: u32, ts_ms: i64) -> UsageEvent {
     UsageEvent {
-        id: format!("ev-{n:05}"),
+        id: uuid::Uuid::from_u128(0x0194_c000_0000_7000_8000_0000_0000_0000 | u128::from(n))
+            .to_string(),
         ts_ms,
         request_id: format!("req-{n:05}"),
         account_id: "default".into(),
@@ -27,7 +28,7 @@ fn event(n: u32, ts_ms: i64) -> UsageEvent {
         output_tokens: 5,
         cached_tokens: 0,
         usage_source: UsageSource::Reported,
-        cost_micro_usd: 100,
+        cost_micro_usd: Some(100),
         charge_micro: 150,
         currency: "USD".into(),
         latency_ms: 20,
@@ -37,6 +38,7 @@ fn event(n: u32, ts_ms: i64) -> UsageEvent {
         app_version: String::new(),
         byok: false,
         streamed: false,
+        failed_attempt: false,
     }
 }
 
