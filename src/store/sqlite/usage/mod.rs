@@ -75,7 +75,7 @@ impl UsageStore for SqliteStore {
             return Ok(Recorded::default());
         }
         // The one writer connection: its statement cache keeps the batch's
-        // statements prepared, and batches never wait on each other for the lock.
+        // statements prepared.
         let mut conn = self.writer.acquire().await?;
         for mode in [write::Mode::AllNew, write::Mode::RowByRow] {
             // IMMEDIATE takes the write lock now (waiting up to the busy timeout),
@@ -475,10 +475,13 @@ fn event_from_row(row: &SqliteRow) -> Result<UsageEvent, StoreError> {
     let status: i64 = row.try_get("status")?;
     let source: String = row.try_get("usage_source")?;
     let id: Vec<u8> = row.try_get("id")?;
-    let id = uuid::Uuid::from_slice(&id)
-        .map_err(|_| corrupt("usage_events", format!("id of {} bytes", id.len())))?;
+    // 16 bytes: a UUID; anything else is a non-UUID id an old database kept as is.
+    let id = match uuid::Uuid::from_slice(&id) {
+        Ok(u) => u.to_string(),
+        Err(_) => String::from_utf8_lossy(&id).into_owned(),
+    };
     Ok(UsageEvent {
-        id: id.to_string(),
+        id,
         ts_ms: row.try_get("ts_ms")?,
         request_id: row.try_get("request_id")?,
         account_id: row.try_get("account_id")?,

@@ -807,3 +807,105 @@ async fn failed_attempts_and_unknown_costs_are_counted_apart_on(store: Store) {
     let ips = store.top_client_ips(&q, 10).await.unwrap();
     assert_eq!(ips.iter().map(|(_, n)| n).sum::<u64>(), 2);
 }
+
+/// Migration 0070 on a database the previous version wrote: rows move into the new
+/// shape (ids become 16-byte UUIDs, old failed tries are marked), the rollups stop
+/// counting those tries as requests, and the per-IP rollup is filled.
+#[tokio::test]
+async fn migration_0070_upgrades_an_existing_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let old = dir.path().join("migrations");
+    std::fs::create_dir(&old).unwrap();
+    for entry in std::fs::read_dir("migrations/sqlite").unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_str().unwrap().to_owned();
+        if name.as_str() < "0070" {
+            std::fs::copy(&path, old.join(&name)).unwrap();
+        }
+    }
+    let url = format!("sqlite://{}/old.db", dir.path().display());
+    let pool = sqlx::SqlitePool::connect_with(
+        url.parse::<sqlx::sqlite::SqliteConnectOptions>()
+            .unwrap()
+            .create_if_missing(true),
+    )
+    .await
+    .unwrap();
+    sqlx::migrate::Migrator::new(old.as_path())
+        .await
+        .unwrap()
+        .run(&pool)
+        .await
+        .unwrap();
+    let (tried, served) = (event_id(1), event_id(2));
+    // As the previous writer stored a request that took two tries: the failed try
+    // (503, nothing sent back), then the answer, and both counted as requests.
+    for (id, status, source, input, cost, latency) in [
+        (tried.as_str(), 503, "none", 0, 0, 7),
+        (served.as_str(), 200, "reported", 10, 100, 30),
+    ] {
+        sqlx::query(
+            "INSERT INTO usage_events VALUES (?, ?, 'req-old', 'acme', 'kid_a1', '', \
+             '/v1/chat/completions', 'openai', 'gpt-4o', 'gpt-4o', ?, '', ?, 0, 0, ?, ?, 0, \
+             'USD', ?, ?, '10.0.0.9', '', '', 0, 0)",
+        )
+        .bind(id)
+        .bind(T0 + 5)
+        .bind(status)
+        .bind(input)
+        .bind(source)
+        .bind(cost)
+        .bind(latency)
+        .bind(latency)
+        .execute(&pool)
+        .await
+        .unwrap();
+        sqlx::query(
+            "INSERT INTO usage_hourly VALUES (?, 'acme', 'kid_a1', 'openai', 'gpt-4o', ?, \
+             'USD', 1, ?, 0, ?, 0, 0, ?, 0, ?)",
+        )
+        .bind(T0)
+        .bind(status)
+        .bind(i64::from(status >= 400))
+        .bind(input)
+        .bind(cost)
+        .bind(latency)
+        .execute(&pool)
+        .await
+        .unwrap();
+    }
+    pool.close().await;
+
+    let store = Store::open(&url).await.unwrap();
+    let q = whole(T0, T0 + HOUR_MS, GroupBy::Status);
+    let report = store.usage_report(&q).await.unwrap();
+    assert_eq!(
+        (
+            report.totals.requests,
+            report.totals.attempts_failed,
+            report.totals.errors,
+            report.totals.latency_ms_sum,
+            report.totals.cost_micro_usd,
+        ),
+        (1, 1, 0, 30, 100)
+    );
+    let rows = store.usage_events_for_request("req-old").await.unwrap();
+    let marks: Vec<_> = rows
+        .iter()
+        .map(|e| (e.id.as_str(), e.failed_attempt, e.cost_micro_usd))
+        .collect();
+    assert_eq!(
+        marks,
+        [
+            (tried.as_str(), true, Some(0)),
+            (served.as_str(), false, Some(100))
+        ]
+    );
+    assert_eq!(
+        store.top_client_ips(&q, 10).await.unwrap(),
+        [("10.0.0.9".into(), 1)]
+    );
+    // And the new writer goes on from there; the old ids are still recognized.
+    let again = rows[1].clone();
+    assert_eq!(store.record_usage(&[again]).await.unwrap(), 0);
+}
