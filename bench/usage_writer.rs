@@ -48,7 +48,7 @@ fn event(n: u64, ts_ms: i64) -> UsageEvent {
         },
         model_requested: model.into(),
         model_served: model.into(),
-        status: if n % 50 == 0 { 502 } else { 200 },
+        status: if n.is_multiple_of(50) { 502 } else { 200 },
         error_code: String::new(),
         input_tokens: 12 + (n % 40) as i64,
         output_tokens: 30 + (n % 90) as i64,
