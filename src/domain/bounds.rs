@@ -56,7 +56,7 @@ pub fn clamp_event(ev: &mut UsageEvent) {
     ev.input_tokens = tokens(ev.input_tokens);
     ev.output_tokens = tokens(ev.output_tokens);
     ev.cached_tokens = tokens(ev.cached_tokens);
-    ev.cost_micro_usd = ev.cost_micro_usd.clamp(0, MAX_EVENT_MICRO);
+    ev.cost_micro_usd = ev.cost_micro_usd.map(|c| c.clamp(0, MAX_EVENT_MICRO));
     ev.charge_micro = ev.charge_micro.clamp(-MAX_EVENT_MICRO, MAX_EVENT_MICRO);
     ev.latency_ms = ev.latency_ms.clamp(0, MAX_LATENCY_MS);
     ev.ttfb_ms = ev.ttfb_ms.clamp(0, MAX_LATENCY_MS);

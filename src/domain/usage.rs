@@ -25,7 +25,8 @@ impl UsageSource {
     }
 }
 
-/// Serialized as one JSON line in the spill file (`metering::spill`).
+/// Serialized as one JSON line in the spill file (`metering::spill`). Fields added
+/// later carry `serde(default)`, so a spill file an older version left still reads.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UsageEvent {
     /// UUIDv7, so ids sort by time.
@@ -52,8 +53,9 @@ pub struct UsageEvent {
     pub output_tokens: i64,
     pub cached_tokens: i64,
     pub usage_source: UsageSource,
-    /// Provider cost in micro-USD.
-    pub cost_micro_usd: i64,
+    /// Provider cost in micro-USD; `None` when it is unknown (the model has no
+    /// price: an open-catalog forward, or BYOK with a model the catalog lacks).
+    pub cost_micro_usd: Option<i64>,
     /// What the account is charged, in micro-units of `currency` (0 for BYOK).
     pub charge_micro: i64,
     pub currency: String,
@@ -65,4 +67,32 @@ pub struct UsageEvent {
     pub app_version: String,
     pub byok: bool,
     pub streamed: bool,
+    /// An upstream try that failed and that another try of the same request
+    /// followed (`metering::attempts`). Reports count such rows as
+    /// `attempts_failed`, never as requests: the request's own row says how it ended.
+    #[serde(default)]
+    pub failed_attempt: bool,
+}
+
+impl UsageEvent {
+    /// The id as the 16 bytes of its UUID, as the stores keep it. Ids are UUIDv7s
+    /// the gateway made; anything else (hand-made test rows) maps to a stable UUID
+    /// derived from its text, so a replayed event still meets itself.
+    pub fn id_bytes(&self) -> [u8; 16] {
+        id_bytes(&self.id)
+    }
+}
+
+/// See [`UsageEvent::id_bytes`].
+pub fn id_bytes(id: &str) -> [u8; 16] {
+    match uuid::Uuid::try_parse(id) {
+        Ok(u) => u.into_bytes(),
+        Err(_) => {
+            use sha2::Digest;
+            let digest = sha2::Sha256::digest(id.as_bytes());
+            let mut b = [0u8; 16];
+            b.copy_from_slice(&digest[..16]);
+            b
+        }
+    }
 }

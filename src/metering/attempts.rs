@@ -1,7 +1,8 @@
 //! A failed upstream try that another try followed (`pipeline::attempts`): its own
 //! usage event, with the request's id, the try's provider, model, status and error
-//! code, no tokens and no charge. The request's own event (written when it ends)
-//! records what finally served it, or its final failure.
+//! code, no tokens and no charge, marked `failed_attempt` so reports count it as a
+//! failed attempt and not as another request. The request's own event (written
+//! when it ends) records what finally served it, or its final failure.
 
 use super::meter::Meter;
 use super::service::Metering;
@@ -41,7 +42,7 @@ impl Metering {
             output_tokens: 0,
             cached_tokens: 0,
             usage_source: UsageSource::None,
-            cost_micro_usd: 0,
+            cost_micro_usd: Some(0),
             charge_micro: 0,
             currency: if d.currency.is_empty() {
                 "USD".to_owned()
@@ -55,6 +56,7 @@ impl Metering {
             app_version: d.app_version.clone(),
             byok: a.byok,
             streamed: d.route.as_ref().is_some_and(|r| r.streamed),
+            failed_attempt: true,
         });
         self.sink.record(event);
     }

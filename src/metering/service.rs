@@ -167,6 +167,10 @@ impl Metering {
             }),
             _ => cost,
         };
+        // A routed model without a price has an unknown cost, recorded as such (not
+        // as 0, which would read as free); it is charged nothing. A request that
+        // never reached routing cost nothing upstream.
+        let cost_known = route.is_none() || prices.is_some();
         let byok = route.as_ref().is_some_and(|r| r.byok);
         let currency = if d.currency.is_empty() {
             "USD".to_owned()
@@ -220,7 +224,7 @@ impl Metering {
             output_tokens: tokens.output as i64,
             cached_tokens: tokens.cached as i64,
             usage_source: source,
-            cost_micro_usd: cost.0,
+            cost_micro_usd: cost_known.then_some(cost.0),
             charge_micro: charge.0,
             currency,
             latency_ms: latency.as_millis() as i64,
@@ -230,6 +234,7 @@ impl Metering {
             app_version: std::mem::take(&mut d.app_version),
             byok,
             streamed: route.as_ref().is_some_and(|r| r.streamed),
+            failed_attempt: false,
         };
         metrics::counter!(
             "tollgate_requests_total",
@@ -253,7 +258,7 @@ impl Metering {
         metrics::counter!("tollgate_tokens_total", "direction" => "output")
             .increment(event.output_tokens as u64);
         metrics::counter!("tollgate_spend_micro_usd_total")
-            .increment(event.cost_micro_usd.max(0) as u64);
+            .increment(event.cost_micro_usd.unwrap_or(0).max(0) as u64);
         self.sink.record(event);
     }
 }

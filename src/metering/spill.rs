@@ -199,7 +199,7 @@ mod tests {
             output_tokens: 2,
             cached_tokens: 0,
             usage_source: UsageSource::Reported,
-            cost_micro_usd: 3,
+            cost_micro_usd: Some(3),
             charge_micro: 4,
             currency: "USD".into(),
             latency_ms: 5,
@@ -209,6 +209,7 @@ mod tests {
             app_version: String::new(),
             byok: false,
             streamed: false,
+            failed_attempt: false,
         }
     }
 
@@ -235,6 +236,24 @@ mod tests {
         spill.clear().unwrap();
         assert!(!path.exists());
         assert_eq!(spill.records(), 0);
+    }
+
+    /// A spill file an older version left (no `failed_attempt`, the cost a plain
+    /// number) is still replayed, and an unknown cost survives the round trip.
+    #[test]
+    fn older_lines_still_read_and_unknown_costs_round_trip() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("spill");
+        let mut old = serde_json::to_value(event("1")).unwrap();
+        old.as_object_mut().unwrap().remove("failed_attempt");
+        std::fs::write(&path, format!("{old}\n")).unwrap();
+        let mut spill = SpillFile::open(path, 1 << 20);
+        let mut unknown = event("2");
+        unknown.cost_micro_usd = None;
+        unknown.failed_attempt = true;
+        spill.append(std::slice::from_ref(&unknown)).unwrap();
+        let (events, skipped) = spill.read().unwrap();
+        assert_eq!((events, skipped), (vec![event("1"), unknown], 0));
     }
 
     #[test]

@@ -38,6 +38,7 @@ mod records;
 mod sqlite;
 #[cfg(test)]
 pub(crate) mod testing;
+mod usage_fold;
 mod users;
 mod webhook_records;
 
@@ -198,9 +199,10 @@ pub trait BillingStore: Send + Sync {
 /// Usage events, their hourly rollups, and the analytics read from them.
 #[async_trait]
 pub trait UsageStore: Send + Sync {
-    /// One transaction: inserts the events, adds them to the hourly rollups and
-    /// subtracts each event's `charge_micro` from its account's balance (events with
-    /// an empty `account_id` skip the balance). Idempotent per event id: only events
+    /// One transaction: inserts the events, adds them to the hourly rollups (see
+    /// `usage_fold` for what counts where: failed attempts and unknown costs have
+    /// their own counts) and subtracts each event's `charge_micro` from its
+    /// account's balance (events with an empty `account_id` skip the balance). Idempotent per event id: only events
     /// not stored before touch rollups and balances, so a retried batch never
     /// double-charges. Returns how many events were new.
     async fn record_usage(&self, events: &[UsageEvent]) -> Result<u64, StoreError>;
@@ -224,8 +226,8 @@ pub trait UsageStore: Send + Sync {
     async fn usage_report(&self, q: &UsageQuery) -> Result<UsageReport, StoreError>;
 
     /// The client IPs with the most requests over the same window as
-    /// [`UsageStore::usage_report`], most first. Reads raw events, so only what is
-    /// still within retention counts.
+    /// [`UsageStore::usage_report`], most first, counting requests (not failed
+    /// attempts). Reads the hourly client-IP rollups, so it outlives retention too.
     async fn top_client_ips(
         &self,
         q: &UsageQuery,

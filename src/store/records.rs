@@ -313,7 +313,14 @@ pub struct UsageTotals {
     pub input_tokens: i64,
     pub output_tokens: i64,
     pub cached_tokens: i64,
+    /// The cost of the requests whose cost is known; see `cost_unknown_requests`.
     pub cost_micro_usd: i64,
+    /// Requests whose cost is unknown (a model without a price): not in
+    /// `cost_micro_usd`, so a report never passes an unknown cost off as 0.
+    pub cost_unknown_requests: u64,
+    /// Upstream tries that failed and were followed by another try of the same
+    /// request. Not in `requests`: a request counts once, however many tries it took.
+    pub attempts_failed: u64,
     /// Summed as recorded: micro-units of each account's currency. Meaningful only
     /// when `charges` has at most one currency.
     pub charge_micro: i64,
@@ -334,6 +341,10 @@ impl UsageTotals {
         self.output_tokens = self.output_tokens.saturating_add(other.output_tokens);
         self.cached_tokens = self.cached_tokens.saturating_add(other.cached_tokens);
         self.cost_micro_usd = self.cost_micro_usd.saturating_add(other.cost_micro_usd);
+        self.cost_unknown_requests = self
+            .cost_unknown_requests
+            .saturating_add(other.cost_unknown_requests);
+        self.attempts_failed = self.attempts_failed.saturating_add(other.attempts_failed);
         self.charge_micro = self.charge_micro.saturating_add(other.charge_micro);
         for (currency, charge) in &other.charges {
             let sum = self.charges.entry(currency.clone()).or_default();

@@ -79,7 +79,28 @@ async fn a_provider_prefixed_model_outside_the_catalog_is_forwarded_unpriced() {
         row.input_tokens > 0 && row.output_tokens > 0,
         "tokens are still metered"
     );
-    assert_eq!(row.cost_micro_usd, 0, "no price, no cost");
+    // Issue 12: no price means an unknown cost, not a free request.
+    assert_eq!(row.cost_micro_usd, None, "no price: the cost is unknown");
+    assert_eq!(row.usage_source, tollgate::metering::UsageSource::Reported);
+    assert_eq!(row.charge_micro, 0);
+    let res = gw.admin(Method::GET, "/admin/usage", None).await;
+    assert_eq!(res.status(), 200);
+    let report: Value = res.json().await.unwrap();
+    assert_eq!(report["totals"]["requests"], 1);
+    assert_eq!(report["totals"]["cost_unknown_requests"], 1);
+    assert_eq!(report["totals"]["cost_usd"], "0.000000");
+    // A priced request beside it: its cost is summed, the unknown one still counted.
+    let res = gw.chat(&key, chat_body("gpt-4o-mini", "priced")).await;
+    assert_eq!(res.status(), 200);
+    let priced = &usage(&gw, &request_id(&res)).await[0];
+    let res = gw.admin(Method::GET, "/admin/usage", None).await;
+    let report: Value = res.json().await.unwrap();
+    assert_eq!(report["totals"]["requests"], 2);
+    assert_eq!(report["totals"]["cost_unknown_requests"], 1);
+    assert_eq!(
+        report["totals"]["cost_usd"],
+        tollgate::metering::money::MicroUnits(priced.cost_micro_usd.unwrap()).to_decimal_string()
+    );
     // A bare unknown id stays an error, and so does a provider without credentials.
     let res = gw.chat(&key, chat_body("gpt-99-experimental", "x")).await;
     expect_error(res, 400, "unknown_model").await;
@@ -108,7 +129,7 @@ async fn dated_snapshots_resolve_to_their_family_and_are_priced_like_it() {
         let row = &usage(&gw, &id).await[0];
         assert_eq!(row.model_served, snapshot);
         assert!(
-            row.cost_micro_usd > 0,
+            row.cost_micro_usd.is_some_and(|c| c > 0),
             "{snapshot} is priced as its family: {row:?}"
         );
     }

@@ -108,10 +108,12 @@ async fn a_down_deployment_is_retried_elsewhere_then_cooled_down() {
 
     // Until the weighted pick lands on `a` once (1:1, so P(never in 60) = 2^-60).
     let mut failed_over = None;
+    let mut sent_requests = 0u64;
     for i in 0..60 {
         let res = gw
             .chat(&key, chat_body("gpt-4o-mini", &format!("hello {i}")))
             .await;
+        sent_requests += 1;
         assert_eq!(res.status(), 200, "every request is answered");
         let attempts = header(&res, "x-tollgate-attempts").to_owned();
         let rid = header(&res, "x-request-id").to_owned();
@@ -177,6 +179,34 @@ async fn a_down_deployment_is_retried_elsewhere_then_cooled_down() {
             failed.charge_micro
         ),
         ("openai", "gpt-4o-mini", 0)
+    );
+    // Issue 15: the failed try is marked, so reports count one request per client
+    // request and list the failed try apart.
+    assert!(failed.failed_attempt, "{failed:?}");
+    assert!(
+        !rows
+            .iter()
+            .find(|r| r.status == 200)
+            .unwrap()
+            .failed_attempt
+    );
+    let res = gw
+        .admin(reqwest::Method::GET, "/admin/usage?group_by=status", None)
+        .await;
+    assert_eq!(res.status(), 200);
+    let report: Value = res.json().await.unwrap();
+    assert_eq!(report["totals"]["requests"], sent_requests + 20);
+    assert_eq!(report["totals"]["attempts_failed"], 1);
+    assert_eq!(report["totals"]["errors"], 0, "every request was answered");
+    let failed_group = report["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["key"] == "503")
+        .unwrap();
+    assert_eq!(
+        (&failed_group["requests"], &failed_group["attempts_failed"]),
+        (&json!(0), &json!(1))
     );
 
     // The admin view and the metrics show the cooldown; never a key.

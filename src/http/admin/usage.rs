@@ -242,10 +242,13 @@ fn totals_body(t: &UsageTotals) -> Value {
         "errors": t.errors,
         "error_rate": error_rate,
         "auth_failures": t.auth_failures,
+        "attempts_failed": t.attempts_failed,
         "input_tokens": t.input_tokens,
         "output_tokens": t.output_tokens,
         "cached_tokens": t.cached_tokens,
+        // The known costs; requests of unknown cost are counted, never priced at 0.
         "cost_usd": micro_to_decimal(t.cost_micro_usd),
+        "cost_unknown_requests": t.cost_unknown_requests,
         // Charges are never added across currencies: `charges` has one sum per
         // currency, and `charge` is that sum only when there is a single currency.
         "charge": match t.charges.len() {
@@ -399,6 +402,8 @@ mod tests {
             requests: 4,
             errors: 1,
             auth_failures: 1,
+            attempts_failed: 2,
+            cost_unknown_requests: 1,
             input_tokens: 10,
             output_tokens: 20,
             cached_tokens: 5,
@@ -428,6 +433,8 @@ mod tests {
         assert_eq!(body["group_by"], "model");
         assert_eq!(body["totals"]["error_rate"], 0.25);
         assert_eq!(body["totals"]["cost_usd"], "0.001234");
+        assert_eq!(body["totals"]["cost_unknown_requests"], 1);
+        assert_eq!(body["totals"]["attempts_failed"], 2);
         assert_eq!(body["totals"]["charge"], "0.001851");
         assert_eq!(body["totals"]["charges"], json!({"USD": "0.001851"}));
         assert_eq!(body["totals"]["avg_latency_ms"], 100);

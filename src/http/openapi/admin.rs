@@ -138,15 +138,20 @@ pub struct AccountCreditList {
 /// Totals over a window (or one group of it).
 #[derive(Serialize, ToSchema)]
 pub struct UsageTotals {
+    /// Client requests: each counts once, however many upstream tries it took.
     pub requests: u64,
     pub errors: u64,
     pub error_rate: f64,
     pub auth_failures: u64,
+    /// Upstream tries that failed before another try (not in `requests`).
+    pub attempts_failed: u64,
     pub input_tokens: u64,
     pub output_tokens: u64,
     pub cached_tokens: u64,
-    /// Provider cost, exact decimal USD.
+    /// Provider cost of the requests whose cost is known, exact decimal USD.
     pub cost_usd: String,
+    /// Requests whose cost is unknown (a model without a price), not in `cost_usd`.
+    pub cost_unknown_requests: u64,
     /// What was charged, exact decimal in the account currency.
     pub charge: String,
     pub avg_latency_ms: u64,

@@ -53,12 +53,19 @@ pub struct Deleted {
 /// Counts and token sums of a set of requests.
 #[derive(Serialize, ToSchema)]
 pub struct UsageCounts {
+    /// Each request counts once, however many upstream tries it took.
     pub requests: u64,
     pub successes: u64,
     pub failures: u64,
+    /// Upstream tries that failed before another try (not in `requests`).
+    pub attempts_failed: u64,
     pub input_tokens: i64,
     pub output_tokens: i64,
     pub total_tokens: i64,
+    /// Provider cost of the requests whose cost is known, exact decimal USD.
+    pub cost_usd: String,
+    /// Requests whose cost is unknown (a model without a price), not in `cost_usd`.
+    pub cost_unknown_requests: u64,
 }
 
 #[derive(Serialize, ToSchema)]

@@ -125,9 +125,13 @@ fn totals(t: &UsageTotals) -> Value {
         "requests": t.requests,
         "successes": t.requests.saturating_sub(t.errors),
         "failures": t.errors,
+        "attempts_failed": t.attempts_failed,
         "input_tokens": t.input_tokens,
         "output_tokens": t.output_tokens,
         "total_tokens": t.input_tokens.saturating_add(t.output_tokens),
+        // The known costs; requests of unknown cost are counted, never priced at 0.
+        "cost_usd": crate::metering::money::MicroUnits(t.cost_micro_usd).to_decimal_string(),
+        "cost_unknown_requests": t.cost_unknown_requests,
     })
 }
 

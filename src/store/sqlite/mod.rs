@@ -33,9 +33,21 @@ const KEY_SELECT: &str = "SELECT k.id, k.kid, k.account_id, \
      k.expires_at, k.revoked_at, k.last_used_at \
      FROM api_keys k JOIN accounts a ON a.id = k.account_id";
 
+/// Connections for reads and the occasional write (keys, accounts, webhooks): a
+/// few, each with a small page cache, closed when idle, so memory falls back
+/// after a burst of reports.
+const READ_POOL_MAX: u32 = 4;
+/// Page cache per read connection, in KiB (SQLite's default is 2000).
+const READ_CACHE_KIB: u32 = 512;
+const READ_IDLE: Duration = Duration::from_secs(60);
+
 #[derive(Clone)]
 pub struct SqliteStore {
     pub(super) pool: SqlitePool,
+    /// The usage writer's own connection (a pool of one, never closed when idle):
+    /// SQLite takes one writer at a time anyway, and a connection that lives keeps
+    /// the batch statements prepared in its statement cache.
+    pub(super) writer: SqlitePool,
 }
 
 impl SqliteStore {
@@ -49,10 +61,27 @@ impl SqliteStore {
             .busy_timeout(Duration::from_secs(5))
             .foreign_keys(true);
         let pool = SqlitePoolOptions::new()
-            .max_connections(8)
-            .connect_with(opts)
+            .max_connections(READ_POOL_MAX)
+            .idle_timeout(READ_IDLE)
+            .connect_with(
+                opts.clone()
+                    .pragma("cache_size", format!("-{READ_CACHE_KIB}")),
+            )
             .await?;
-        Ok(SqliteStore { pool })
+        // An in-memory database exists once per connection: there, the writer
+        // has to be one of the same pool's connections.
+        let in_memory = url.contains(":memory:") || url.contains("mode=memory");
+        let writer = if in_memory {
+            pool.clone()
+        } else {
+            SqlitePoolOptions::new()
+                .max_connections(1)
+                .idle_timeout(None)
+                .max_lifetime(None)
+                .connect_with(opts)
+                .await?
+        };
+        Ok(SqliteStore { pool, writer })
     }
 }
 
@@ -64,6 +93,7 @@ impl Backend for SqliteStore {
     }
 
     async fn close(&self) {
+        self.writer.close().await;
         self.pool.close().await;
     }
 }

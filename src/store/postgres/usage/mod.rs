@@ -9,9 +9,12 @@
 //! run (hourly); events outside them land in `usage_events_default`, and are
 //! moved into a day partition when it is created. Retention drops every day
 //! partition wholly before the cutoff and deletes only what is left before it in
-//! the one partition the cutoff falls in (and the default partition).
+//! the one partition the cutoff falls in (and the default partition). The batch
+//! writer itself is in `write`.
 
-use std::collections::{BTreeMap, HashSet};
+mod write;
+
+use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 use sqlx::postgres::PgRow;
@@ -24,7 +27,7 @@ use crate::domain::UsageEvent;
 use crate::domain::bounds::{MAX_BALANCE_MICRO, check_credit};
 use crate::store::Recorded;
 use crate::store::records::{
-    AccountBilling, BillingMode, CreditRecord, DAY_MS, GroupBy, HOUR_MS, UsageQuery, UsageReport,
+    AccountBilling, BillingMode, CreditRecord, DAY_MS, GroupBy, UsageQuery, UsageReport,
     UsageTotals, from_ms, to_ms,
 };
 use crate::store::{BillingStore, StoreError, UsageStore};
@@ -34,63 +37,25 @@ pub const DAYS_AHEAD: i64 = 7;
 /// Serializes partition changes across gateways sharing the database.
 const PARTITION_LOCK: i64 = 0x746f_6c6c_7061_7274; // "tollpart"
 
-const EVENT_COLUMNS: &str = "id, ts_ms, request_id, account_id, kid, user_id, endpoint, \
-     provider, model_requested, model_served, status, error_code, input_tokens, output_tokens, \
-     cached_tokens, usage_source, cost_micro_usd, charge_micro, currency, latency_ms, ttfb_ms, \
-     client_ip, session_id, app_version, byok, streamed";
-
-/// One prepared statement for any batch size: the batch arrives as 26 arrays.
-const EVENT_INSERT: &str = "INSERT INTO usage_events (id, ts_ms, request_id, account_id, kid, \
-     user_id, endpoint, provider, model_requested, model_served, status, error_code, \
-     input_tokens, output_tokens, cached_tokens, usage_source, cost_micro_usd, charge_micro, \
-     currency, latency_ms, ttfb_ms, client_ip, session_id, app_version, byok, streamed) \
-     SELECT * FROM UNNEST($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], \
-     $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::bigint[], $12::text[], \
-     $13::bigint[], $14::bigint[], $15::bigint[], $16::text[], $17::bigint[], $18::bigint[], \
-     $19::text[], $20::bigint[], $21::bigint[], $22::text[], $23::text[], $24::text[], \
-     $25::boolean[], $26::boolean[]) \
-     ON CONFLICT (id, ts_ms) DO NOTHING RETURNING id";
-
-/// Sums saturate at ±9·10^18 (computed in NUMERIC) instead of failing the batch.
-const ROLLUP_UPSERT: &str = "INSERT INTO usage_hourly AS h (hour_ms, account_id, kid, provider, \
-     model_served, status, currency, requests, errors, auth_failures, input_tokens, \
-     output_tokens, cached_tokens, cost_micro_usd, charge_micro, latency_ms_sum) \
-     SELECT * FROM UNNEST($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], \
-     $6::bigint[], $7::text[], $8::bigint[], $9::bigint[], $10::bigint[], $11::bigint[], \
-     $12::bigint[], $13::bigint[], $14::bigint[], $15::bigint[], $16::bigint[]) \
-     ON CONFLICT (hour_ms, account_id, kid, provider, model_served, status, currency) DO UPDATE SET \
-     requests = LEAST(GREATEST(h.requests::numeric + excluded.requests, -9000000000000000000), 9000000000000000000)::bigint, \
-     errors = LEAST(GREATEST(h.errors::numeric + excluded.errors, -9000000000000000000), 9000000000000000000)::bigint, \
-     auth_failures = LEAST(GREATEST(h.auth_failures::numeric + excluded.auth_failures, -9000000000000000000), 9000000000000000000)::bigint, \
-     input_tokens = LEAST(GREATEST(h.input_tokens::numeric + excluded.input_tokens, -9000000000000000000), 9000000000000000000)::bigint, \
-     output_tokens = LEAST(GREATEST(h.output_tokens::numeric + excluded.output_tokens, -9000000000000000000), 9000000000000000000)::bigint, \
-     cached_tokens = LEAST(GREATEST(h.cached_tokens::numeric + excluded.cached_tokens, -9000000000000000000), 9000000000000000000)::bigint, \
-     cost_micro_usd = LEAST(GREATEST(h.cost_micro_usd::numeric + excluded.cost_micro_usd, -9000000000000000000), 9000000000000000000)::bigint, \
-     charge_micro = LEAST(GREATEST(h.charge_micro::numeric + excluded.charge_micro, -9000000000000000000), 9000000000000000000)::bigint, \
-     latency_ms_sum = LEAST(GREATEST(h.latency_ms_sum::numeric + excluded.latency_ms_sum, -9000000000000000000), 9000000000000000000)::bigint";
+/// Read back for tests only; the uuid id as text.
+#[cfg(any(test, feature = "test-support"))]
+const EVENT_COLUMNS: &str = "id::text AS id, ts_ms, request_id, account_id, kid, user_id, \
+     endpoint, provider, model_requested, model_served, status, error_code, input_tokens, \
+     output_tokens, cached_tokens, usage_source, cost_micro_usd, charge_micro, currency, \
+     latency_ms, ttfb_ms, client_ip, session_id, app_version, byok, streamed, failed_attempt";
 
 /// `SUM` of BIGINT is NUMERIC in PostgreSQL (no overflow); clamped back to BIGINT.
 const TOTAL_COLUMNS: &str = "LEAST(GREATEST(COALESCE(SUM(requests), 0), -9000000000000000000), 9000000000000000000)::bigint AS requests, \
      LEAST(GREATEST(COALESCE(SUM(errors), 0), -9000000000000000000), 9000000000000000000)::bigint AS errors, \
      LEAST(GREATEST(COALESCE(SUM(auth_failures), 0), -9000000000000000000), 9000000000000000000)::bigint AS auth_failures, \
+     LEAST(GREATEST(COALESCE(SUM(attempts_failed), 0), -9000000000000000000), 9000000000000000000)::bigint AS attempts_failed, \
+     LEAST(GREATEST(COALESCE(SUM(cost_unknown), 0), -9000000000000000000), 9000000000000000000)::bigint AS cost_unknown, \
      LEAST(GREATEST(COALESCE(SUM(input_tokens), 0), -9000000000000000000), 9000000000000000000)::bigint AS input_tokens, \
      LEAST(GREATEST(COALESCE(SUM(output_tokens), 0), -9000000000000000000), 9000000000000000000)::bigint AS output_tokens, \
      LEAST(GREATEST(COALESCE(SUM(cached_tokens), 0), -9000000000000000000), 9000000000000000000)::bigint AS cached_tokens, \
      LEAST(GREATEST(COALESCE(SUM(cost_micro_usd), 0), -9000000000000000000), 9000000000000000000)::bigint AS cost_micro_usd, \
      LEAST(GREATEST(COALESCE(SUM(charge_micro), 0), -9000000000000000000), 9000000000000000000)::bigint AS charge_micro, \
      LEAST(GREATEST(COALESCE(SUM(latency_ms_sum), 0), -9000000000000000000), 9000000000000000000)::bigint AS latency_ms_sum";
-
-/// One `usage_hourly` row's identity, borrowed from the events of a batch.
-#[derive(PartialEq, Eq, PartialOrd, Ord)]
-struct RollupKey<'a> {
-    hour_ms: i64,
-    account_id: &'a str,
-    kid: &'a str,
-    provider: &'a str,
-    model_served: &'a str,
-    status: u16,
-    currency: &'a str,
-}
 
 /// The name of the partition holding the UTC day that starts at `day_ms`.
 pub fn partition_name(day_ms: i64) -> String {
@@ -193,10 +158,21 @@ impl UsageStore for PgStore {
         }
         // The guard rolls back on any error (dropped uncommitted); PostgreSQL never
         // ends a transaction behind the client's back, unlike SQLite on SQLITE_FULL.
-        let mut tx = self.pool.begin().await?;
-        let recorded = write_batch(&mut tx, events).await?;
-        tx.commit().await?;
-        Ok(recorded)
+        for mode in [write::Mode::AllNew, write::Mode::Returning] {
+            let mut tx = self.pool.begin().await?;
+            match write::write_batch(&mut tx, events, mode).await? {
+                Some(recorded) => {
+                    tx.commit().await?;
+                    return Ok(recorded);
+                }
+                // Some event was stored before: undo, and learn which were new.
+                None => tx.rollback().await?,
+            }
+        }
+        Err(StoreError::Corrupt {
+            table: "usage_events",
+            detail: "a RETURNING batch reported a stored event".into(),
+        })
     }
 
     /// Test support: makes every rollup write fail, as on a full disk, with a
@@ -339,9 +315,10 @@ impl UsageStore for PgStore {
             return Ok(Vec::new());
         }
         let mut sql = QueryBuilder::<Postgres>::new(
-            "SELECT client_ip, COUNT(*) AS n FROM usage_events WHERE client_ip <> '' AND ts_ms >= ",
+            "SELECT client_ip, LEAST(SUM(requests), 9000000000000000000)::bigint AS n \
+             FROM usage_ip_hourly WHERE hour_ms >= ",
         );
-        sql.push_bind(from).push(" AND ts_ms < ").push_bind(to);
+        sql.push_bind(from).push(" AND hour_ms < ").push_bind(to);
         push_filters(&mut sql, q);
         // COLLATE "C": the same byte order as SQLite's for ties.
         sql.push(" GROUP BY client_ip ORDER BY n DESC, client_ip COLLATE \"C\" LIMIT ")
@@ -354,193 +331,6 @@ impl UsageStore for PgStore {
             })
             .collect()
     }
-}
-
-async fn write_batch(
-    conn: &mut sqlx::PgConnection,
-    events: &[UsageEvent],
-) -> Result<Recorded, StoreError> {
-    let ids: Vec<String> = sqlx::query_scalar(EVENT_INSERT)
-        .bind(events.iter().map(|e| e.id.as_str()).collect::<Vec<_>>())
-        .bind(events.iter().map(|e| e.ts_ms).collect::<Vec<_>>())
-        .bind(
-            events
-                .iter()
-                .map(|e| e.request_id.as_str())
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            events
-                .iter()
-                .map(|e| e.account_id.as_str())
-                .collect::<Vec<_>>(),
-        )
-        .bind(events.iter().map(|e| e.kid.as_str()).collect::<Vec<_>>())
-        .bind(
-            events
-                .iter()
-                .map(|e| e.user_id.as_str())
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            events
-                .iter()
-                .map(|e| e.endpoint.as_str())
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            events
-                .iter()
-                .map(|e| e.provider.as_str())
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            events
-                .iter()
-                .map(|e| e.model_requested.as_str())
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            events
-                .iter()
-                .map(|e| e.model_served.as_str())
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            events
-                .iter()
-                .map(|e| i64::from(e.status))
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            events
-                .iter()
-                .map(|e| e.error_code.as_str())
-                .collect::<Vec<_>>(),
-        )
-        .bind(events.iter().map(|e| e.input_tokens).collect::<Vec<_>>())
-        .bind(events.iter().map(|e| e.output_tokens).collect::<Vec<_>>())
-        .bind(events.iter().map(|e| e.cached_tokens).collect::<Vec<_>>())
-        .bind(
-            events
-                .iter()
-                .map(|e| e.usage_source.as_str())
-                .collect::<Vec<_>>(),
-        )
-        .bind(events.iter().map(|e| e.cost_micro_usd).collect::<Vec<_>>())
-        .bind(events.iter().map(|e| e.charge_micro).collect::<Vec<_>>())
-        .bind(
-            events
-                .iter()
-                .map(|e| e.currency.as_str())
-                .collect::<Vec<_>>(),
-        )
-        .bind(events.iter().map(|e| e.latency_ms).collect::<Vec<_>>())
-        .bind(events.iter().map(|e| e.ttfb_ms).collect::<Vec<_>>())
-        .bind(
-            events
-                .iter()
-                .map(|e| e.client_ip.as_str())
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            events
-                .iter()
-                .map(|e| e.session_id.as_str())
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            events
-                .iter()
-                .map(|e| e.app_version.as_str())
-                .collect::<Vec<_>>(),
-        )
-        .bind(events.iter().map(|e| e.byok).collect::<Vec<_>>())
-        .bind(events.iter().map(|e| e.streamed).collect::<Vec<_>>())
-        .fetch_all(&mut *conn)
-        .await?;
-    let mut new_ids: HashSet<String> = ids.into_iter().collect();
-    let inserted = new_ids.len() as u64;
-
-    // Only the first occurrence of a new id was inserted; `remove` picks exactly it.
-    let mut rollups: BTreeMap<RollupKey<'_>, UsageTotals> = BTreeMap::new();
-    let mut charges: BTreeMap<&str, i64> = BTreeMap::new();
-    for e in events.iter().filter(|e| new_ids.remove(&e.id)) {
-        let key = RollupKey {
-            hour_ms: e.ts_ms - e.ts_ms.rem_euclid(HOUR_MS),
-            account_id: &e.account_id,
-            kid: &e.kid,
-            provider: &e.provider,
-            model_served: &e.model_served,
-            status: e.status,
-            currency: &e.currency,
-        };
-        rollups.entry(key).or_default().add(&event_totals(e));
-        if !e.account_id.is_empty() {
-            let charge = charges.entry(&e.account_id).or_default();
-            *charge = charge.saturating_add(e.charge_micro);
-        }
-    }
-
-    if !rollups.is_empty() {
-        let (keys, totals): (Vec<_>, Vec<_>) = rollups.into_iter().unzip();
-        sqlx::query(ROLLUP_UPSERT)
-            .bind(keys.iter().map(|k| k.hour_ms).collect::<Vec<_>>())
-            .bind(keys.iter().map(|k| k.account_id).collect::<Vec<_>>())
-            .bind(keys.iter().map(|k| k.kid).collect::<Vec<_>>())
-            .bind(keys.iter().map(|k| k.provider).collect::<Vec<_>>())
-            .bind(keys.iter().map(|k| k.model_served).collect::<Vec<_>>())
-            .bind(keys.iter().map(|k| i64::from(k.status)).collect::<Vec<_>>())
-            .bind(keys.iter().map(|k| k.currency).collect::<Vec<_>>())
-            .bind(
-                totals
-                    .iter()
-                    .map(|t: &UsageTotals| count_to_db(t.requests))
-                    .collect::<Vec<_>>(),
-            )
-            .bind(
-                totals
-                    .iter()
-                    .map(|t| count_to_db(t.errors))
-                    .collect::<Vec<_>>(),
-            )
-            .bind(
-                totals
-                    .iter()
-                    .map(|t| count_to_db(t.auth_failures))
-                    .collect::<Vec<_>>(),
-            )
-            .bind(totals.iter().map(|t| t.input_tokens).collect::<Vec<_>>())
-            .bind(totals.iter().map(|t| t.output_tokens).collect::<Vec<_>>())
-            .bind(totals.iter().map(|t| t.cached_tokens).collect::<Vec<_>>())
-            .bind(totals.iter().map(|t| t.cost_micro_usd).collect::<Vec<_>>())
-            .bind(totals.iter().map(|t| t.charge_micro).collect::<Vec<_>>())
-            .bind(totals.iter().map(|t| t.latency_ms_sum).collect::<Vec<_>>())
-            .execute(&mut *conn)
-            .await?;
-    }
-
-    // Accounts in sorted order, so concurrent batches lock them in the same order
-    // (no deadlock). An account that does not exist matches no row; the balance
-    // saturates at the floor instead of leaving the integer range.
-    let mut applied = Vec::with_capacity(charges.len());
-    for (account_id, charge) in charges.into_iter().filter(|(_, c)| *c != 0) {
-        let charge = charge.clamp(-MAX_BALANCE_MICRO, MAX_BALANCE_MICRO);
-        sqlx::query(
-            "UPDATE accounts SET balance_micro = \
-             LEAST(GREATEST(balance_micro - $1, -$3::bigint), $3::bigint) WHERE id = $2",
-        )
-        .bind(charge)
-        .bind(account_id)
-        .bind(MAX_BALANCE_MICRO)
-        .execute(&mut *conn)
-        .await?;
-        applied.push((account_id.to_owned(), charge));
-    }
-    Ok(Recorded {
-        inserted,
-        charges: applied,
-    })
 }
 
 /// A group's key as read, so numbers sort as numbers before they become strings.
@@ -694,27 +484,6 @@ fn push_filters(sql: &mut QueryBuilder<Postgres>, q: &UsageQuery) {
     }
 }
 
-/// One event as a rollup increment.
-fn event_totals(e: &UsageEvent) -> UsageTotals {
-    UsageTotals {
-        requests: 1,
-        errors: u64::from(e.status >= 400),
-        auth_failures: u64::from(e.status == 401),
-        input_tokens: e.input_tokens,
-        output_tokens: e.output_tokens,
-        cached_tokens: e.cached_tokens,
-        cost_micro_usd: e.cost_micro_usd,
-        charge_micro: e.charge_micro,
-        charges: BTreeMap::from([(e.currency.clone(), e.charge_micro)]),
-        latency_ms_sum: e.latency_ms,
-        avg_latency_ms: 0,
-    }
-}
-
-fn count_to_db(n: u64) -> i64 {
-    i64::try_from(n).unwrap_or(i64::MAX)
-}
-
 fn count_from_db(row: &PgRow, column: &str) -> Result<u64, StoreError> {
     let n: i64 = row.try_get(column)?;
     u64::try_from(n).map_err(|_| corrupt("usage_hourly", format!("{column} = {n}")))
@@ -727,6 +496,8 @@ fn totals_from_row(row: &PgRow) -> Result<UsageTotals, StoreError> {
         requests: count_from_db(row, "requests")?,
         errors: count_from_db(row, "errors")?,
         auth_failures: count_from_db(row, "auth_failures")?,
+        attempts_failed: count_from_db(row, "attempts_failed")?,
+        cost_unknown_requests: count_from_db(row, "cost_unknown")?,
         input_tokens: row.try_get("input_tokens")?,
         output_tokens: row.try_get("output_tokens")?,
         cached_tokens: row.try_get("cached_tokens")?,
@@ -776,6 +547,7 @@ fn event_from_row(row: &PgRow) -> Result<UsageEvent, StoreError> {
         app_version: row.try_get("app_version")?,
         byok: row.try_get("byok")?,
         streamed: row.try_get("streamed")?,
+        failed_attempt: row.try_get("failed_attempt")?,
     })
 }
 

@@ -5,13 +5,14 @@
 use super::*;
 use crate::domain::UsageSource;
 use crate::store::pg_testing::TestDatabase;
-use crate::store::{Backend, StoreOptions, redact_url};
+use crate::store::{Backend, HOUR_MS, StoreOptions, redact_url};
 
 const T0: i64 = 1_738_368_000_000; // 2025-02-01T00:00:00Z
 
 fn event(n: u32, ts_ms: i64) -> UsageEvent {
     UsageEvent {
-        id: format!("ev-{n:05}"),
+        id: uuid::Uuid::from_u128(0x0194_c000_0000_7000_8000_0000_0000_0000 | u128::from(n))
+            .to_string(),
         ts_ms,
         request_id: format!("req-{n:05}"),
         account_id: "default".into(),
@@ -27,7 +28,7 @@ fn event(n: u32, ts_ms: i64) -> UsageEvent {
         output_tokens: 5,
         cached_tokens: 0,
         usage_source: UsageSource::Reported,
-        cost_micro_usd: 100,
+        cost_micro_usd: Some(100),
         charge_micro: 150,
         currency: "USD".into(),
         latency_ms: 20,
@@ -37,6 +38,7 @@ fn event(n: u32, ts_ms: i64) -> UsageEvent {
         app_version: String::new(),
         byok: false,
         streamed: false,
+        failed_attempt: false,
     }
 }
 
@@ -188,4 +190,94 @@ fn redacted_urls() {
     assert_eq!(redact_url("postgres://u@h/db"), "postgres://u@h/db");
     assert_eq!(redact_url("postgres://h/db"), "postgres://h/db");
     assert_eq!(partition_name(T0), "usage_events_p20250201");
+}
+
+/// Migration 0070 on a database the previous version wrote (the PostgreSQL
+/// mirror of the SQLite test): text ids become uuids, old failed tries are marked
+/// and leave the request counts, the per-IP rollup is filled.
+#[tokio::test]
+async fn migration_0070_upgrades_an_existing_database() {
+    let db = TestDatabase::create().await.expect("test PostgreSQL");
+    let dir = tempfile::tempdir().unwrap();
+    for entry in std::fs::read_dir("migrations/postgres").unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_str().unwrap().to_owned();
+        if name.as_str() < "0070" {
+            std::fs::copy(&path, dir.path().join(&name)).unwrap();
+        }
+    }
+    let pool = PgPool::connect(&db.url).await.unwrap();
+    sqlx::migrate::Migrator::new(dir.path())
+        .await
+        .unwrap()
+        .run(&pool)
+        .await
+        .unwrap();
+    let id = |n: u128| uuid::Uuid::from_u128(0x0194_c000_0000_7000_8000_0000_0000_0000 | n);
+    let (tried, served) = (id(1).to_string(), id(2).to_string());
+    for (id, status, source, input, cost, latency) in [
+        (tried.as_str(), 503i64, "none", 0i64, 0i64, 7i64),
+        (served.as_str(), 200, "reported", 10, 100, 30),
+    ] {
+        sqlx::query(
+            "INSERT INTO usage_events VALUES ($1, $2, 'req-old', 'default', 'kid_a', '', \
+             '/v1/chat/completions', 'openai', 'gpt-4o', 'gpt-4o', $3, '', $4, 0, 0, $5, $6, 0, \
+             'USD', $7, $7, '10.0.0.9', '', '', false, false)",
+        )
+        .bind(id)
+        .bind(T0 + 5)
+        .bind(status)
+        .bind(input)
+        .bind(source)
+        .bind(cost)
+        .bind(latency)
+        .execute(&pool)
+        .await
+        .unwrap();
+        sqlx::query(
+            "INSERT INTO usage_hourly (hour_ms, account_id, kid, provider, model_served, \
+             status, currency, requests, errors, auth_failures, input_tokens, output_tokens, \
+             cached_tokens, cost_micro_usd, charge_micro, latency_ms_sum) \
+             VALUES ($1, 'default', 'kid_a', 'openai', 'gpt-4o', $2, 'USD', 1, $3, 0, $4, 0, 0, \
+             $5, 0, $6)",
+        )
+        .bind(T0)
+        .bind(status)
+        .bind(i64::from(status >= 400))
+        .bind(input)
+        .bind(cost)
+        .bind(latency)
+        .execute(&pool)
+        .await
+        .unwrap();
+    }
+    pool.close().await;
+
+    let store = crate::store::Store::open(&db.url).await.unwrap();
+    let q = UsageQuery {
+        group_by: GroupBy::Status,
+        ..UsageQuery::new(T0, T0 + HOUR_MS).unwrap()
+    };
+    let report = store.usage_report(&q).await.unwrap();
+    assert_eq!(
+        (
+            report.totals.requests,
+            report.totals.attempts_failed,
+            report.totals.errors,
+            report.totals.latency_ms_sum,
+        ),
+        (1, 1, 0, 30)
+    );
+    let rows = store.usage_events_for_request("req-old").await.unwrap();
+    let marks: Vec<_> = rows
+        .iter()
+        .map(|e| (e.id.as_str(), e.failed_attempt))
+        .collect();
+    assert_eq!(marks, [(tried.as_str(), true), (served.as_str(), false)]);
+    assert_eq!(
+        store.top_client_ips(&q, 10).await.unwrap(),
+        [("10.0.0.9".into(), 1)]
+    );
+    assert_eq!(store.record_usage(&[rows[1].clone()]).await.unwrap(), 0);
+    store.close().await;
 }

@@ -4,10 +4,13 @@
 //! What belongs together shares one transaction: a batch of events, the rollups it
 //! adds to and the balances it draws down are committed together or not at all, and
 //! an event id seen before changes nothing, so a retried batch never counts or
-//! charges twice. Reports read the rollups, which outlive the raw events' retention;
-//! only the client-IP ranking needs the raw rows.
+//! charges twice. Reports read the rollups (`usage_hourly`, and `usage_ip_hourly`
+//! for the client-IP ranking), which outlive the raw events' retention. The batch
+//! writer itself is in `write`.
 
-use std::collections::{BTreeMap, HashSet};
+mod write;
+
+use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 use sqlx::sqlite::SqliteRow;
@@ -19,70 +22,36 @@ use super::SqliteStore;
 use crate::domain::UsageEvent;
 use crate::domain::bounds::{MAX_BALANCE_MICRO, check_credit};
 use crate::store::records::{
-    AccountBilling, BillingMode, CreditRecord, GroupBy, HOUR_MS, UsageQuery, UsageReport,
-    UsageTotals, from_ms, to_ms,
+    AccountBilling, BillingMode, CreditRecord, GroupBy, UsageQuery, UsageReport, UsageTotals,
+    from_ms, to_ms,
 };
 use crate::store::{BillingStore, StoreError, UsageStore};
 
-/// Events per multi-row INSERT: 26 variables each stays well under SQLite's limit
-/// of 32,766 per statement.
-const EVENT_CHUNK: usize = 500;
-/// Rollup rows per multi-row UPSERT (16 variables each).
-const ROLLUP_CHUNK: usize = 1_000;
 /// Raw events deleted per statement when purging, so a large purge never holds the
 /// write lock long enough to stall the batch writer.
 const PURGE_CHUNK: i64 = 10_000;
 
+/// Read back for tests only; the id as its 16 bytes.
+#[cfg(any(test, feature = "test-support"))]
 const EVENT_COLUMNS: &str = "id, ts_ms, request_id, account_id, kid, user_id, endpoint, \
      provider, model_requested, model_served, status, error_code, input_tokens, output_tokens, \
      cached_tokens, usage_source, cost_micro_usd, charge_micro, currency, latency_ms, ttfb_ms, \
-     client_ip, session_id, app_version, byok, streamed";
+     client_ip, session_id, app_version, byok, streamed, failed_attempt";
 
-const ROLLUP_UPSERT: &str = "INSERT INTO usage_hourly (hour_ms, account_id, kid, provider, \
-     model_served, status, currency, requests, errors, auth_failures, input_tokens, \
-     output_tokens, cached_tokens, cost_micro_usd, charge_micro, latency_ms_sum) ";
-
-/// Sums saturate at ±9·10^18 instead of overflowing (SQLite would turn an
-/// overflowing sum into REAL, which migration 0003 refuses).
-const ROLLUP_ON_CONFLICT: &str = " ON CONFLICT (hour_ms, account_id, kid, provider, \
-     model_served, status, currency) DO UPDATE SET \
-     requests = MAX(MIN(requests + excluded.requests, 9000000000000000000), -9000000000000000000), \
-     errors = MAX(MIN(errors + excluded.errors, 9000000000000000000), -9000000000000000000), \
-     auth_failures = MAX(MIN(auth_failures + excluded.auth_failures, 9000000000000000000), -9000000000000000000), \
-     input_tokens = MAX(MIN(input_tokens + excluded.input_tokens, 9000000000000000000), -9000000000000000000), \
-     output_tokens = MAX(MIN(output_tokens + excluded.output_tokens, 9000000000000000000), -9000000000000000000), \
-     cached_tokens = MAX(MIN(cached_tokens + excluded.cached_tokens, 9000000000000000000), -9000000000000000000), \
-     cost_micro_usd = MAX(MIN(cost_micro_usd + excluded.cost_micro_usd, 9000000000000000000), -9000000000000000000), \
-     charge_micro = MAX(MIN(charge_micro + excluded.charge_micro, 9000000000000000000), -9000000000000000000), \
-     latency_ms_sum = MAX(MIN(latency_ms_sum + excluded.latency_ms_sum, 9000000000000000000), -9000000000000000000)";
-
-/// `TOTAL` instead of `SUM`: `SUM` fails the whole report with "integer overflow"
-/// past `i64`; `TOTAL` is exact below 2^53 (nine billion currency units in
-/// micro-units) and saturates beyond, so a report always answers.
 /// `TOTAL` instead of `SUM`: `SUM` fails the whole report with "integer overflow"
 /// past `i64`; `TOTAL` is exact below 2^53 (nine billion currency units in
 /// micro-units) and saturates beyond, so a report always answers.
 const TOTAL_COLUMNS: &str = "CAST(MAX(MIN(TOTAL(requests), 9.0e18), -9.0e18) AS INTEGER) AS requests, \
      CAST(MAX(MIN(TOTAL(errors), 9.0e18), -9.0e18) AS INTEGER) AS errors, \
      CAST(MAX(MIN(TOTAL(auth_failures), 9.0e18), -9.0e18) AS INTEGER) AS auth_failures, \
+     CAST(MAX(MIN(TOTAL(attempts_failed), 9.0e18), -9.0e18) AS INTEGER) AS attempts_failed, \
+     CAST(MAX(MIN(TOTAL(cost_unknown), 9.0e18), -9.0e18) AS INTEGER) AS cost_unknown, \
      CAST(MAX(MIN(TOTAL(input_tokens), 9.0e18), -9.0e18) AS INTEGER) AS input_tokens, \
      CAST(MAX(MIN(TOTAL(output_tokens), 9.0e18), -9.0e18) AS INTEGER) AS output_tokens, \
      CAST(MAX(MIN(TOTAL(cached_tokens), 9.0e18), -9.0e18) AS INTEGER) AS cached_tokens, \
      CAST(MAX(MIN(TOTAL(cost_micro_usd), 9.0e18), -9.0e18) AS INTEGER) AS cost_micro_usd, \
      CAST(MAX(MIN(TOTAL(charge_micro), 9.0e18), -9.0e18) AS INTEGER) AS charge_micro, \
      CAST(MAX(MIN(TOTAL(latency_ms_sum), 9.0e18), -9.0e18) AS INTEGER) AS latency_ms_sum";
-
-/// One `usage_hourly` row's identity, borrowed from the events of a batch.
-#[derive(PartialEq, Eq, PartialOrd, Ord)]
-struct RollupKey<'a> {
-    hour_ms: i64,
-    account_id: &'a str,
-    kid: &'a str,
-    provider: &'a str,
-    model_served: &'a str,
-    status: u16,
-    currency: &'a str,
-}
 
 #[async_trait]
 impl UsageStore for SqliteStore {
@@ -93,7 +62,7 @@ impl UsageStore for SqliteStore {
     /// Writes a batch in one transaction (see the module doc) and says what it
     /// changed.
     ///
-    /// The transaction is begun, committed and rolled back by hand, on one pooled
+    /// The transaction is begun, committed and rolled back by hand, on the writer
     /// connection. When SQLite fails a statement with SQLITE_FULL or an I/O error
     /// it may roll the transaction back by itself; sqlx's transaction guard then
     /// loses track (its ROLLBACK fails, its depth counter stays up), and that
@@ -105,23 +74,40 @@ impl UsageStore for SqliteStore {
         if events.is_empty() {
             return Ok(Recorded::default());
         }
-        let mut conn = self.pool.acquire().await?;
-        // IMMEDIATE takes the write lock now (waiting up to the busy timeout),
-        // rather than failing to upgrade halfway through the batch.
-        sqlx::query("BEGIN IMMEDIATE").execute(&mut *conn).await?;
-        match write_batch(&mut conn, events).await {
-            Ok(recorded) => match sqlx::query("COMMIT").execute(&mut *conn).await {
-                Ok(_) => Ok(recorded),
+        // The one writer connection: its statement cache keeps the batch's
+        // statements prepared.
+        let mut conn = self.writer.acquire().await?;
+        for mode in [write::Mode::AllNew, write::Mode::RowByRow] {
+            // IMMEDIATE takes the write lock now (waiting up to the busy timeout),
+            // rather than failing to upgrade halfway through the batch.
+            sqlx::query("BEGIN IMMEDIATE").execute(&mut *conn).await?;
+            match write::write_batch(&mut conn, events, mode).await {
+                Ok(Some(recorded)) => {
+                    return match sqlx::query("COMMIT").execute(&mut *conn).await {
+                        Ok(_) => Ok(recorded),
+                        Err(e) => {
+                            end_failed_transaction(conn).await;
+                            Err(e.into())
+                        }
+                    };
+                }
+                // Some event was stored before: undo, and write it row by row.
+                Ok(None) => {
+                    if let Err(e) = sqlx::query("ROLLBACK").execute(&mut *conn).await {
+                        end_failed_transaction(conn).await;
+                        return Err(e.into());
+                    }
+                }
                 Err(e) => {
                     end_failed_transaction(conn).await;
-                    Err(e.into())
+                    return Err(e);
                 }
-            },
-            Err(e) => {
-                end_failed_transaction(conn).await;
-                Err(e)
             }
         }
+        Err(StoreError::Corrupt {
+            table: "usage_events",
+            detail: "a row-by-row batch reported a stored event".into(),
+        })
     }
 
     /// Test support: caps the database at its current size (`Some`) or lifts the
@@ -133,6 +119,7 @@ impl UsageStore for SqliteStore {
         for _ in 0..self.pool.options().get_max_connections() {
             conns.push(self.pool.acquire().await?);
         }
+        conns.push(self.writer.acquire().await?);
         for conn in &mut conns {
             let pages: i64 = if capped {
                 sqlx::query_scalar("PRAGMA page_count")
@@ -185,7 +172,7 @@ impl UsageStore for SqliteStore {
         // No index on request_id: this is for tests and rare debugging, and every
         // index slows the batch writer.
         let sql = format!(
-            "SELECT {EVENT_COLUMNS} FROM usage_events WHERE request_id = ? ORDER BY ts_ms, id"
+            "SELECT {EVENT_COLUMNS} FROM usage_events WHERE request_id = ? ORDER BY ts_ms, seq"
         );
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(request_id)
@@ -265,9 +252,10 @@ impl UsageStore for SqliteStore {
             return Ok(Vec::new());
         }
         let mut sql = QueryBuilder::<Sqlite>::new(
-            "SELECT client_ip, COUNT(*) AS n FROM usage_events WHERE client_ip <> '' AND ts_ms >= ",
+            "SELECT client_ip, CAST(MIN(TOTAL(requests), 9.0e18) AS INTEGER) AS n \
+             FROM usage_ip_hourly WHERE hour_ms >= ",
         );
-        sql.push_bind(from).push(" AND ts_ms < ").push_bind(to);
+        sql.push_bind(from).push(" AND hour_ms < ").push_bind(to);
         push_filters(&mut sql, q);
         sql.push(" GROUP BY client_ip ORDER BY n DESC, client_ip LIMIT ")
             .push_bind(i64::from(limit));
@@ -301,122 +289,6 @@ async fn end_failed_transaction(mut conn: sqlx::pool::PoolConnection<Sqlite>) {
             let _ = conn.close().await;
         }
     }
-}
-
-async fn write_batch(
-    conn: &mut sqlx::SqliteConnection,
-    events: &[UsageEvent],
-) -> Result<Recorded, StoreError> {
-    let mut new_ids: HashSet<String> = HashSet::new();
-    for chunk in events.chunks(EVENT_CHUNK) {
-        let mut q =
-            QueryBuilder::<Sqlite>::new(format!("INSERT INTO usage_events ({EVENT_COLUMNS}) "));
-        q.push_values(chunk, |mut row, e| {
-            row.push_bind(e.id.as_str())
-                .push_bind(e.ts_ms)
-                .push_bind(e.request_id.as_str())
-                .push_bind(e.account_id.as_str())
-                .push_bind(e.kid.as_str())
-                .push_bind(e.user_id.as_str())
-                .push_bind(e.endpoint.as_str())
-                .push_bind(e.provider.as_str())
-                .push_bind(e.model_requested.as_str())
-                .push_bind(e.model_served.as_str())
-                .push_bind(i64::from(e.status))
-                .push_bind(e.error_code.as_str())
-                .push_bind(e.input_tokens)
-                .push_bind(e.output_tokens)
-                .push_bind(e.cached_tokens)
-                .push_bind(e.usage_source.as_str())
-                .push_bind(e.cost_micro_usd)
-                .push_bind(e.charge_micro)
-                .push_bind(e.currency.as_str())
-                .push_bind(e.latency_ms)
-                .push_bind(e.ttfb_ms)
-                .push_bind(e.client_ip.as_str())
-                .push_bind(e.session_id.as_str())
-                .push_bind(e.app_version.as_str())
-                .push_bind(e.byok)
-                .push_bind(e.streamed);
-        });
-        // Only a known id is skipped (any other violation still fails the batch),
-        // and RETURNING lists just the rows actually inserted.
-        q.push(" ON CONFLICT (id) DO NOTHING RETURNING id");
-        // Batch sizes vary; caching a statement per size would only churn the cache.
-        let ids: Vec<String> = q
-            .build_query_scalar()
-            .persistent(false)
-            .fetch_all(&mut *conn)
-            .await?;
-        new_ids.extend(ids);
-    }
-    let inserted = new_ids.len() as u64;
-
-    // Only the first occurrence of a new id was inserted; `remove` picks exactly it.
-    let mut rollups: BTreeMap<RollupKey<'_>, UsageTotals> = BTreeMap::new();
-    let mut charges: BTreeMap<&str, i64> = BTreeMap::new();
-    for e in events.iter().filter(|e| new_ids.remove(&e.id)) {
-        let key = RollupKey {
-            hour_ms: e.ts_ms - e.ts_ms.rem_euclid(HOUR_MS),
-            account_id: &e.account_id,
-            kid: &e.kid,
-            provider: &e.provider,
-            model_served: &e.model_served,
-            status: e.status,
-            currency: &e.currency,
-        };
-        rollups.entry(key).or_default().add(&event_totals(e));
-        if !e.account_id.is_empty() {
-            let charge = charges.entry(&e.account_id).or_default();
-            *charge = charge.saturating_add(e.charge_micro);
-        }
-    }
-
-    let rollups: Vec<_> = rollups.into_iter().collect();
-    for chunk in rollups.chunks(ROLLUP_CHUNK) {
-        let mut q = QueryBuilder::<Sqlite>::new(ROLLUP_UPSERT);
-        q.push_values(chunk, |mut row, (k, t)| {
-            row.push_bind(k.hour_ms)
-                .push_bind(k.account_id)
-                .push_bind(k.kid)
-                .push_bind(k.provider)
-                .push_bind(k.model_served)
-                .push_bind(i64::from(k.status))
-                .push_bind(k.currency)
-                .push_bind(count_to_db(t.requests))
-                .push_bind(count_to_db(t.errors))
-                .push_bind(count_to_db(t.auth_failures))
-                .push_bind(t.input_tokens)
-                .push_bind(t.output_tokens)
-                .push_bind(t.cached_tokens)
-                .push_bind(t.cost_micro_usd)
-                .push_bind(t.charge_micro)
-                .push_bind(t.latency_ms_sum);
-        });
-        q.push(ROLLUP_ON_CONFLICT);
-        q.build().persistent(false).execute(&mut *conn).await?;
-    }
-
-    // An account that does not exist (no foreign key here) simply matches no row.
-    // The balance saturates at the floor instead of leaving the integer range.
-    let mut applied = Vec::with_capacity(charges.len());
-    for (account_id, charge) in charges.into_iter().filter(|(_, c)| *c != 0) {
-        let charge = charge.clamp(-MAX_BALANCE_MICRO, MAX_BALANCE_MICRO);
-        sqlx::query(
-            "UPDATE accounts SET balance_micro = \
-             MIN(MAX(balance_micro - ?1, -?3), ?3) WHERE id = ?2",
-        )
-        .bind(charge)
-        .bind(account_id)
-        .bind(MAX_BALANCE_MICRO)
-        .execute(&mut *conn)
-        .await?;
-        applied.push((account_id.to_owned(), charge));
-    }
-    Ok(Recorded {
-        inserted,
-        charges: applied,
-    })
 }
 
 /// A group's key as read, so numbers sort as numbers before they become strings.
@@ -572,27 +444,6 @@ fn push_filters(sql: &mut QueryBuilder<Sqlite>, q: &UsageQuery) {
     }
 }
 
-/// One event as a rollup increment.
-fn event_totals(e: &UsageEvent) -> UsageTotals {
-    UsageTotals {
-        requests: 1,
-        errors: u64::from(e.status >= 400),
-        auth_failures: u64::from(e.status == 401),
-        input_tokens: e.input_tokens,
-        output_tokens: e.output_tokens,
-        cached_tokens: e.cached_tokens,
-        cost_micro_usd: e.cost_micro_usd,
-        charge_micro: e.charge_micro,
-        charges: BTreeMap::from([(e.currency.clone(), e.charge_micro)]),
-        latency_ms_sum: e.latency_ms,
-        avg_latency_ms: 0,
-    }
-}
-
-fn count_to_db(n: u64) -> i64 {
-    i64::try_from(n).unwrap_or(i64::MAX)
-}
-
 fn count_from_db(row: &SqliteRow, column: &str) -> Result<u64, StoreError> {
     let n: i64 = row.try_get(column)?;
     u64::try_from(n).map_err(|_| corrupt("usage_hourly", format!("{column} = {n}")))
@@ -605,6 +456,8 @@ fn totals_from_row(row: &SqliteRow) -> Result<UsageTotals, StoreError> {
         requests: count_from_db(row, "requests")?,
         errors: count_from_db(row, "errors")?,
         auth_failures: count_from_db(row, "auth_failures")?,
+        attempts_failed: count_from_db(row, "attempts_failed")?,
+        cost_unknown_requests: count_from_db(row, "cost_unknown")?,
         input_tokens: row.try_get("input_tokens")?,
         output_tokens: row.try_get("output_tokens")?,
         cached_tokens: row.try_get("cached_tokens")?,
@@ -621,8 +474,14 @@ fn totals_from_row(row: &SqliteRow) -> Result<UsageTotals, StoreError> {
 fn event_from_row(row: &SqliteRow) -> Result<UsageEvent, StoreError> {
     let status: i64 = row.try_get("status")?;
     let source: String = row.try_get("usage_source")?;
+    let id: Vec<u8> = row.try_get("id")?;
+    // 16 bytes: a UUID; anything else is a non-UUID id an old database kept as is.
+    let id = match uuid::Uuid::from_slice(&id) {
+        Ok(u) => u.to_string(),
+        Err(_) => String::from_utf8_lossy(&id).into_owned(),
+    };
     Ok(UsageEvent {
-        id: row.try_get("id")?,
+        id,
         ts_ms: row.try_get("ts_ms")?,
         request_id: row.try_get("request_id")?,
         account_id: row.try_get("account_id")?,
@@ -654,6 +513,7 @@ fn event_from_row(row: &SqliteRow) -> Result<UsageEvent, StoreError> {
         app_version: row.try_get("app_version")?,
         byok: row.try_get("byok")?,
         streamed: row.try_get("streamed")?,
+        failed_attempt: row.try_get("failed_attempt")?,
     })
 }
 

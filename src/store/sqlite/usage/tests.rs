@@ -4,6 +4,7 @@ use time::macros::datetime;
 
 use super::*;
 use crate::domain::UsageSource;
+use crate::store::records::HOUR_MS;
 use crate::store::testing::on_every_backend;
 use crate::store::{Account, DAY_MS, Store, UsageQueryError};
 
@@ -26,7 +27,7 @@ async fn seed(store: Store) {
 
 fn event(n: u32, ts_ms: i64, account_id: &str, kid: &str, model: &str, status: u16) -> UsageEvent {
     UsageEvent {
-        id: format!("ev-{n:05}"),
+        id: event_id(n),
         ts_ms,
         request_id: format!("req-{n:05}"),
         account_id: account_id.into(),
@@ -51,7 +52,7 @@ fn event(n: u32, ts_ms: i64, account_id: &str, kid: &str, model: &str, status: u
         output_tokens: i64::from(n % 5) * 3,
         cached_tokens: i64::from(n % 3),
         usage_source: UsageSource::Reported,
-        cost_micro_usd: i64::from(n % 11) * 100,
+        cost_micro_usd: Some(i64::from(n % 11) * 100),
         charge_micro: if account_id.is_empty() {
             0
         } else {
@@ -65,6 +66,33 @@ fn event(n: u32, ts_ms: i64, account_id: &str, kid: &str, model: &str, status: u
         app_version: String::new(),
         byok: false,
         streamed: n.is_multiple_of(2),
+        failed_attempt: false,
+    }
+}
+
+/// A UUIDv7-shaped id per test event: the stores keep ids as 16-byte UUIDs.
+fn event_id(n: u32) -> String {
+    uuid::Uuid::from_u128(0x0194_c000_0000_7000_8000_0000_0000_0000 | u128::from(n)).to_string()
+}
+
+/// One event as a rollup increment, by the counting rules (`usage_fold`), written
+/// out again here so the tests do not take the code's word for them.
+fn event_totals(e: &UsageEvent) -> UsageTotals {
+    let request = u64::from(!e.failed_attempt);
+    UsageTotals {
+        requests: request,
+        errors: request * u64::from(e.status >= 400),
+        auth_failures: request * u64::from(e.status == 401),
+        attempts_failed: u64::from(e.failed_attempt),
+        cost_unknown_requests: request * u64::from(e.cost_micro_usd.is_none()),
+        input_tokens: e.input_tokens,
+        output_tokens: e.output_tokens,
+        cached_tokens: e.cached_tokens,
+        cost_micro_usd: e.cost_micro_usd.unwrap_or(0),
+        charge_micro: e.charge_micro,
+        charges: BTreeMap::from([(e.currency.clone(), e.charge_micro)]),
+        latency_ms_sum: if e.failed_attempt { 0 } else { e.latency_ms },
+        avg_latency_ms: 0,
     }
 }
 
@@ -139,8 +167,8 @@ async fn rollups_equal_the_sum_of_events_per_group() {
 
 async fn rollups_equal_the_sum_of_events_per_group_on(store: Store) {
     let events = spread(1_200);
-    // One batch larger than an insert chunk, then uneven ones as the writer sends.
-    let (big, rest) = events.split_at(EVENT_CHUNK * 2 + 100);
+    // One batch of many statement pieces, then uneven ones as the writer sends.
+    let (big, rest) = events.split_at(1_000);
     assert_eq!(store.record_usage(big).await.unwrap(), big.len() as u64);
     for batch in rest.chunks(17) {
         assert_eq!(store.record_usage(batch).await.unwrap(), batch.len() as u64);
@@ -564,9 +592,9 @@ async fn purge_drops_raw_events_and_keeps_rollups_on(store: Store) {
             .unwrap()
             .is_empty()
     );
-    // Client IPs come from raw events, so only what is left counts.
+    // Client IPs come from their own rollup, which outlives the raw events too.
     let ips = store.top_client_ips(&q, 100).await.unwrap();
-    assert_eq!(ips.iter().map(|(_, n)| n).sum::<u64>(), 400 - old);
+    assert_eq!(ips.iter().map(|(_, n)| n).sum::<u64>(), 400);
 
     // Idempotency rests on the raw rows: a purged event sent again counts again,
     // so retries must arrive well within retention.
@@ -711,4 +739,173 @@ async fn empty_ranges_on(store: Store) {
         .await
         .unwrap();
     assert_eq!((r.totals.requests, r.groups.len()), (0, 0));
+}
+
+#[tokio::test]
+async fn failed_attempts_and_unknown_costs_are_counted_apart() {
+    on_every_backend(seed, failed_attempts_and_unknown_costs_are_counted_apart_on).await;
+}
+
+/// Issue 15: a request that took three tries is one request with two failed
+/// attempts, whose rows are still stored. Issue 12: an unpriced model's cost is
+/// unknown (NULL), counted as such and never summed as 0.
+async fn failed_attempts_and_unknown_costs_are_counted_apart_on(store: Store) {
+    let mut tries = Vec::new();
+    for n in 0..2 {
+        let mut e = event(n, T0 + 10, "acme", "kid_a1", "gpt-4o", 503);
+        e.request_id = "req-retried".into();
+        e.input_tokens = 0;
+        e.output_tokens = 0;
+        e.cached_tokens = 0;
+        e.cost_micro_usd = Some(0);
+        e.charge_micro = 0;
+        e.usage_source = UsageSource::None;
+        e.failed_attempt = true;
+        tries.push(e);
+    }
+    let mut served = event(2, T0 + 10, "acme", "kid_a1", "claude-sonnet", 200);
+    served.request_id = "req-retried".into();
+    let mut unpriced = event(3, T0 + 20, "acme", "kid_a1", "open-model", 200);
+    unpriced.cost_micro_usd = None;
+    unpriced.charge_micro = 0;
+    let mut events = tries.clone();
+    events.extend([served.clone(), unpriced.clone()]);
+    assert_eq!(store.record_usage(&events).await.unwrap(), 4);
+
+    let q = whole(T0, T0 + HOUR_MS, GroupBy::Status);
+    let report = store.usage_report(&q).await.unwrap();
+    assert_eq!(report.totals, expected_totals(&events));
+    assert_eq!(
+        (
+            report.totals.requests,
+            report.totals.attempts_failed,
+            report.totals.errors,
+            report.totals.cost_unknown_requests,
+        ),
+        (2, 2, 0, 1)
+    );
+    assert_eq!(
+        report.totals.cost_micro_usd,
+        served.cost_micro_usd.unwrap(),
+        "the unknown cost adds nothing"
+    );
+    let failed = report.groups.iter().find(|(k, _)| k == "503").unwrap();
+    assert_eq!((failed.1.requests, failed.1.attempts_failed), (0, 2));
+
+    // Every try is still listed, marked; the unknown cost reads back as unknown.
+    let rows = store.usage_events_for_request("req-retried").await.unwrap();
+    assert_eq!(rows.iter().filter(|e| e.failed_attempt).count(), 2);
+    assert_eq!(rows.len(), 3);
+    let rows = store
+        .usage_events_for_request(&unpriced.request_id)
+        .await
+        .unwrap();
+    assert_eq!(rows, [unpriced]);
+    assert_eq!(rows[0].cost_micro_usd, None);
+
+    // The client-IP ranking counts requests, not tries.
+    let ips = store.top_client_ips(&q, 10).await.unwrap();
+    assert_eq!(ips.iter().map(|(_, n)| n).sum::<u64>(), 2);
+}
+
+/// Migration 0070 on a database the previous version wrote: rows move into the new
+/// shape (ids become 16-byte UUIDs, old failed tries are marked), the rollups stop
+/// counting those tries as requests, and the per-IP rollup is filled.
+#[tokio::test]
+async fn migration_0070_upgrades_an_existing_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let old = dir.path().join("migrations");
+    std::fs::create_dir(&old).unwrap();
+    for entry in std::fs::read_dir("migrations/sqlite").unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_str().unwrap().to_owned();
+        if name.as_str() < "0070" {
+            std::fs::copy(&path, old.join(&name)).unwrap();
+        }
+    }
+    let url = format!("sqlite://{}/old.db", dir.path().display());
+    let pool = sqlx::SqlitePool::connect_with(
+        url.parse::<sqlx::sqlite::SqliteConnectOptions>()
+            .unwrap()
+            .create_if_missing(true),
+    )
+    .await
+    .unwrap();
+    sqlx::migrate::Migrator::new(old.as_path())
+        .await
+        .unwrap()
+        .run(&pool)
+        .await
+        .unwrap();
+    let (tried, served) = (event_id(1), event_id(2));
+    // As the previous writer stored a request that took two tries: the failed try
+    // (503, nothing sent back), then the answer, and both counted as requests.
+    for (id, status, source, input, cost, latency) in [
+        (tried.as_str(), 503, "none", 0, 0, 7),
+        (served.as_str(), 200, "reported", 10, 100, 30),
+    ] {
+        sqlx::query(
+            "INSERT INTO usage_events VALUES (?, ?, 'req-old', 'acme', 'kid_a1', '', \
+             '/v1/chat/completions', 'openai', 'gpt-4o', 'gpt-4o', ?, '', ?, 0, 0, ?, ?, 0, \
+             'USD', ?, ?, '10.0.0.9', '', '', 0, 0)",
+        )
+        .bind(id)
+        .bind(T0 + 5)
+        .bind(status)
+        .bind(input)
+        .bind(source)
+        .bind(cost)
+        .bind(latency)
+        .bind(latency)
+        .execute(&pool)
+        .await
+        .unwrap();
+        sqlx::query(
+            "INSERT INTO usage_hourly VALUES (?, 'acme', 'kid_a1', 'openai', 'gpt-4o', ?, \
+             'USD', 1, ?, 0, ?, 0, 0, ?, 0, ?)",
+        )
+        .bind(T0)
+        .bind(status)
+        .bind(i64::from(status >= 400))
+        .bind(input)
+        .bind(cost)
+        .bind(latency)
+        .execute(&pool)
+        .await
+        .unwrap();
+    }
+    pool.close().await;
+
+    let store = Store::open(&url).await.unwrap();
+    let q = whole(T0, T0 + HOUR_MS, GroupBy::Status);
+    let report = store.usage_report(&q).await.unwrap();
+    assert_eq!(
+        (
+            report.totals.requests,
+            report.totals.attempts_failed,
+            report.totals.errors,
+            report.totals.latency_ms_sum,
+            report.totals.cost_micro_usd,
+        ),
+        (1, 1, 0, 30, 100)
+    );
+    let rows = store.usage_events_for_request("req-old").await.unwrap();
+    let marks: Vec<_> = rows
+        .iter()
+        .map(|e| (e.id.as_str(), e.failed_attempt, e.cost_micro_usd))
+        .collect();
+    assert_eq!(
+        marks,
+        [
+            (tried.as_str(), true, Some(0)),
+            (served.as_str(), false, Some(100))
+        ]
+    );
+    assert_eq!(
+        store.top_client_ips(&q, 10).await.unwrap(),
+        [("10.0.0.9".into(), 1)]
+    );
+    // And the new writer goes on from there; the old ids are still recognized.
+    let again = rows[1].clone();
+    assert_eq!(store.record_usage(&[again]).await.unwrap(), 0);
 }
