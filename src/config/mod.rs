@@ -39,6 +39,7 @@ pub enum ConfigError {
     },
 }
 
+mod alerts;
 mod auth;
 mod connections;
 mod cors;
@@ -50,6 +51,7 @@ mod storage;
 mod unpriced;
 mod webhooks;
 
+pub use alerts::{AlertThresholds, AlertsConfig, RawAlerts};
 pub use auth::{AuthConfig, JWT_SECRET_FILE, JwtSecretSource, RawAuth, RawUserRateLimit};
 pub use connections::{
     ConnectionsConfig, EmailConfig, OutboundConfig, RawConnections, RawEmail, RawOutbound,
@@ -95,6 +97,8 @@ pub struct Config {
     pub auth: AuthConfig,
     /// `[webhooks]` and `[outbound]`: delivery pace, retries, target policy.
     pub webhooks: WebhooksConfig,
+    /// `[alerts]`: the security alert evaluators and their default thresholds.
+    pub alerts: AlertsConfig,
     /// `[[models]]`, validated: the catalog adds them to (or over) its built-ins.
     pub models: Vec<ModelSpec>,
     /// `[[aliases]]`, validated.
@@ -495,6 +499,7 @@ impl Validator<'_> {
         let email = self.email(&raw.email)?;
         let auth = self.auth(&raw.auth, &data_dir)?;
         let webhooks = self.webhooks(&raw.outbound, &raw.webhooks)?;
+        let alerts = self.alerts(&raw.alerts)?;
 
         let redis_url = self.expand("redis.url", &raw.redis.url)?;
         let redis = raw
@@ -694,6 +699,7 @@ impl Validator<'_> {
             email,
             auth,
             webhooks,
+            alerts,
             models,
             aliases,
             routing: self.routing(&raw.routing)?,

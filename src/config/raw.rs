@@ -24,6 +24,7 @@ pub struct RawConfig {
     pub email: super::RawEmail,
     pub auth: super::RawAuth,
     pub webhooks: super::RawWebhooks,
+    pub alerts: super::RawAlerts,
     pub models: Vec<RawModel>,
     pub aliases: Vec<RawAlias>,
     pub routing: super::routing::RawRouting,
