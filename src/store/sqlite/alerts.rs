@@ -36,19 +36,22 @@ impl AlertStore for SqliteStore {
         ip: &str,
         now: OffsetDateTime,
     ) -> Result<SeenIp, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        // No transaction: one that reads first and then writes cannot take SQLite's
+        // write lock when another writer got in between (it fails at once, whatever
+        // the busy timeout). The evaluator is the only writer of this table in a
+        // process, and the outbox's unique index settles races between processes.
         let last: Option<i64> =
             sqlx::query("SELECT last_seen_at FROM key_seen_ips WHERE key_id = ? AND ip = ?")
                 .bind(key_id)
                 .bind(ip)
-                .fetch_optional(&mut *tx)
+                .fetch_optional(&self.pool)
                 .await?
                 .map(|r| r.try_get("last_seen_at"))
                 .transpose()?;
         let other = sqlx::query("SELECT 1 FROM key_seen_ips WHERE key_id = ? AND ip <> ? LIMIT 1")
             .bind(key_id)
             .bind(ip)
-            .fetch_optional(&mut *tx)
+            .fetch_optional(&self.pool)
             .await?
             .is_some();
         sqlx::query(
@@ -60,9 +63,8 @@ impl AlertStore for SqliteStore {
         .bind(ip)
         .bind(to_ms(now))
         .bind(to_ms(now))
-        .execute(&mut *tx)
+        .execute(&self.pool)
         .await?;
-        tx.commit().await?;
         Ok(SeenIp {
             last_seen: last.map(from_ms),
             other_addresses: other,
