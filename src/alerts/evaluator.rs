@@ -264,7 +264,10 @@ impl Evaluator {
         {
             return Ok(());
         }
-        let seen = self.store.note_key_ip(&key.id, &ip.to_string(), now).await?;
+        let seen = self
+            .store
+            .note_key_ip(&key.id, &ip.to_string(), now)
+            .await?;
         if self.seen.len() >= CACHE_MAX {
             self.seen.clear();
         }
@@ -295,11 +298,7 @@ impl Evaluator {
 
     /// `alert.balance_low` when this charge took the balance from at or above the
     /// threshold to below it (the database balance, read after the commit).
-    async fn balance(
-        &mut self,
-        account_id: &str,
-        charge: i64,
-    ) -> Result<(), StoreError> {
+    async fn balance(&mut self, account_id: &str, charge: i64) -> Result<(), StoreError> {
         let t = self.thresholds(account_id).await?;
         let Some(threshold) = t.balance_low_micro else {
             return Ok(());
@@ -376,7 +375,9 @@ pub fn apply(defaults: AlertThresholds, o: Option<&AlertOverrides>) -> AlertThre
                 Duration::from_secs(u64::from(s))
             }),
         new_ip_days: o.new_ip_days.unwrap_or(defaults.new_ip_days),
-        rate_limit_near_pct: o.rate_limit_near_pct.unwrap_or(defaults.rate_limit_near_pct),
+        rate_limit_near_pct: o
+            .rate_limit_near_pct
+            .unwrap_or(defaults.rate_limit_near_pct),
         balance_low_micro: o.balance_low_micro.or(defaults.balance_low_micro),
         spend_daily_micro: o.spend_daily_micro.or(defaults.spend_daily_micro),
     }
@@ -385,5 +386,8 @@ pub fn apply(defaults: AlertThresholds, o: Option<&AlertOverrides>) -> AlertThre
 fn rfc3339(unix: i64) -> Option<String> {
     OffsetDateTime::from_unix_timestamp(unix)
         .ok()
-        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
 }

@@ -62,7 +62,10 @@ pub(crate) enum Signal {
         outcome: Outcome,
     },
     /// A charge was committed for an account (by this process's usage writer).
-    Settled { account_id: String, charge_micro: i64 },
+    Settled {
+        account_id: String,
+        charge_micro: i64,
+    },
     /// An account's thresholds changed: forget the cached ones.
     OverridesChanged { account_id: String },
 }

@@ -36,13 +36,7 @@ pub(super) enum Counted {
 
 impl AuthWindows {
     /// Counts a failure of `subject` at `now` against an open window.
-    pub fn count(
-        &mut self,
-        subject: &str,
-        now: i64,
-        window: Duration,
-        threshold: u32,
-    ) -> Counted {
+    pub fn count(&mut self, subject: &str, now: i64, window: Duration, threshold: u32) -> Counted {
         let secs = i64::try_from(window.as_secs()).unwrap_or(i64::MAX);
         let expired = match self.windows.get(subject) {
             None => return Counted::NeedsWindow,

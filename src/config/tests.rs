@@ -313,9 +313,15 @@ fn alert_thresholds_have_defaults_and_bad_ones_are_named() {
     assert_eq!(cfg.alerts.defaults.auth_failures, 3);
     assert_eq!(cfg.alerts.defaults.spend_daily_micro, Some(5));
     for (toml, key) in [
-        ("[alerts]\nrate_limit_near_pct = 101\n", "alerts.rate_limit_near_pct"),
+        (
+            "[alerts]\nrate_limit_near_pct = 101\n",
+            "alerts.rate_limit_near_pct",
+        ),
         ("[alerts]\nauth_failures = 0\n", "alerts.auth_failures"),
-        ("[alerts]\nbalance_low_micro = -1\n", "alerts.balance_low_micro"),
+        (
+            "[alerts]\nbalance_low_micro = -1\n",
+            "alerts.balance_low_micro",
+        ),
         ("[alerts]\nqueue_capacity = 0\n", "alerts.queue_capacity"),
     ] {
         let err = load_toml(toml).unwrap_err().to_string();

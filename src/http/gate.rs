@@ -16,8 +16,8 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use time::OffsetDateTime;
 
-use crate::auth::{AuthError, Principal, presented_key};
 use crate::alerts::{Outcome, RateUse};
+use crate::auth::{AuthError, Principal, presented_key};
 use crate::error::{ApiError, ErrorParts, RateLimitInfo};
 use crate::http::hold::holding;
 use crate::keys::{ApiKey, Scope};
@@ -90,7 +90,13 @@ pub async fn guard(
         }
     };
 
-    tell_use(state, &principal, client, admission.rate.as_ref(), Outcome::Admitted);
+    tell_use(
+        state,
+        &principal,
+        client,
+        admission.rate.as_ref(),
+        Outcome::Admitted,
+    );
     req.extensions_mut().insert(principal.clone());
     let mut res = next.run(req).await;
     res.extensions_mut().insert(principal);
@@ -120,7 +126,9 @@ fn tell_use(
         remaining: s.remaining,
         retry_after: s.retry_after,
     });
-    state.alerts().key_used(&principal.key, client, rate, outcome);
+    state
+        .alerts()
+        .key_used(&principal.key, client, rate, outcome);
 }
 
 /// Hands a failed authentication to the alert evaluator (no I/O: a parse and a

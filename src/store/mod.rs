@@ -34,13 +34,13 @@
 //! The integration suite runs twice (`api` on SQLite, `api_pg` on PostgreSQL), so
 //! a route built on the new trait is tested on both without more work.
 
+mod alert_records;
 pub mod connections;
 mod postgres;
 mod records;
 mod sqlite;
 #[cfg(test)]
 pub(crate) mod testing;
-mod alert_records;
 mod users;
 mod webhook_records;
 
@@ -331,7 +331,8 @@ pub trait AlertStore: Send + Sync {
         now: OffsetDateTime,
     ) -> Result<SeenIp, StoreError>;
     /// An account's threshold overrides (`None`: it has none).
-    async fn alert_overrides(&self, account_id: &str) -> Result<Option<AlertOverrides>, StoreError>;
+    async fn alert_overrides(&self, account_id: &str)
+    -> Result<Option<AlertOverrides>, StoreError>;
     /// Replaces an account's overrides (all `None`: back to the defaults).
     async fn set_alert_overrides(
         &self,

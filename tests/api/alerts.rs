@@ -136,7 +136,10 @@ async fn key_row_id(gw: &Gateway, key: &str) -> String {
 
 async fn fail(gw: &Gateway, presented: &str, times: usize) {
     for _ in 0..times {
-        let status = gw.chat(presented, chat_body("gpt-4o-mini", "hi")).await.status();
+        let status = gw
+            .chat(presented, chat_body("gpt-4o-mini", "hi"))
+            .await
+            .status();
         assert!(status == 401 || status == 429, "a refused key: {status}");
     }
 }
@@ -157,12 +160,16 @@ async fn alerts_of(gw: &Gateway, kind: &str) -> Vec<Value> {
 
 /// Waits for an alert of `kind` whose `data.subject` is `subject`.
 async fn wait_alert(gw: &Gateway, kind: &str, subject: &str) -> Value {
-    eventually(Duration::from_secs(10), &format!("{kind} for {subject}"), || async {
-        alerts_of(gw, kind)
-            .await
-            .into_iter()
-            .find(|a| a["data"]["subject"] == subject)
-    })
+    eventually(
+        Duration::from_secs(10),
+        &format!("{kind} for {subject}"),
+        || async {
+            alerts_of(gw, kind)
+                .await
+                .into_iter()
+                .find(|a| a["data"]["subject"] == subject)
+        },
+    )
     .await
 }
 
@@ -202,7 +209,11 @@ async fn auth_failures_fire_once_per_subject_and_window() {
     barrier(&gw).await;
 
     let all = alerts_of(&gw, "alert.auth_failures").await;
-    assert_eq!(all.len(), 3, "the kid, the address and the barrier: {all:?}");
+    assert_eq!(
+        all.len(),
+        3,
+        "the kid, the address and the barrier: {all:?}"
+    );
     let by_kid = wait_alert(&gw, "alert.auth_failures", &format!("key:{}", kid_of(&key))).await;
     assert_eq!(by_kid["account_id"], "default");
     let d = &by_kid["data"];
@@ -299,7 +310,12 @@ async fn thresholds_come_from_config_and_an_account_override() {
     fail(&gw, &forged(&acme), 2).await;
     fail(&gw, &forged(&other), 2).await;
     barrier(&gw).await;
-    let got = wait_alert(&gw, "alert.auth_failures", &format!("key:{}", kid_of(&acme))).await;
+    let got = wait_alert(
+        &gw,
+        "alert.auth_failures",
+        &format!("key:{}", kid_of(&acme)),
+    )
+    .await;
     assert_eq!(got["account_id"], "acme");
     assert_eq!(got["data"]["threshold"], 2);
     assert_eq!(got["data"]["failures"], 2);
@@ -355,7 +371,10 @@ async fn rate_limit_near_and_rate_limited_fire_once_per_period() {
     assert_eq!(near.len(), 1, "once per key and period: {near:?}");
     let d = &near[0]["data"];
     // The first request to use 80 % of the limit raised it.
-    let first_near = remaining.iter().find(|r| (5 - **r) * 100 >= 80 * 5).unwrap();
+    let first_near = remaining
+        .iter()
+        .find(|r| (5 - **r) * 100 >= 80 * 5)
+        .unwrap();
     assert_eq!(d["remaining"], *first_near, "{d}");
     assert_eq!(d["limit"], 5);
     assert_eq!(d["threshold_pct"], 80);
@@ -392,7 +411,10 @@ async fn new_ip_fires_for_allowlisted_keys_and_keys_with_history() {
         .create_key(json!({"ipWhitelist": ["203.0.113.0/24"]}))
         .await;
     let plain = gw.key().await;
-    let (listed_id, plain_id) = (key_row_id(&gw, &listed).await, key_row_id(&gw, &plain).await);
+    let (listed_id, plain_id) = (
+        key_row_id(&gw, &listed).await,
+        key_row_id(&gw, &plain).await,
+    );
 
     // An allowlisted key's first address is new; the second use is not.
     assert_eq!(chat_from(&gw, &listed, "203.0.113.7").await, 200);
@@ -432,9 +454,21 @@ async fn new_ip_fires_for_allowlisted_keys_and_keys_with_history() {
         .collect();
     got.sort();
     let mut want = vec![
-        (listed_id.clone(), "203.0.113.7".to_owned(), "allowlist".to_owned()),
-        (plain_id.clone(), "198.51.100.2".to_owned(), "history".to_owned()),
-        (plain_id.clone(), "198.51.100.4".to_owned(), "history".to_owned()),
+        (
+            listed_id.clone(),
+            "203.0.113.7".to_owned(),
+            "allowlist".to_owned(),
+        ),
+        (
+            plain_id.clone(),
+            "198.51.100.2".to_owned(),
+            "history".to_owned(),
+        ),
+        (
+            plain_id.clone(),
+            "198.51.100.4".to_owned(),
+            "history".to_owned(),
+        ),
     ];
     want.sort();
     assert_eq!(got, want);
@@ -468,9 +502,18 @@ async fn balance_low_and_spend_daily_fire_once() {
     })
     .await;
     let rx = Receiver::start(0).await;
-    create_hook(&gw, &rx.url, json!(["alert.balance_low", "alert.spend_daily"])).await;
+    create_hook(
+        &gw,
+        &rx.url,
+        json!(["alert.balance_low", "alert.spend_daily"]),
+    )
+    .await;
     for (method, path, body) in [
-        (Method::POST, "/admin/accounts", json!({"name": "shop", "id": "shop"})),
+        (
+            Method::POST,
+            "/admin/accounts",
+            json!({"name": "shop", "id": "shop"}),
+        ),
         (
             Method::PATCH,
             "/admin/accounts/shop",
@@ -488,7 +531,11 @@ async fn balance_low_and_spend_daily_fire_once() {
         ),
     ] {
         let res = gw.admin(method, path, Some(body)).await;
-        assert!(res.status().is_success(), "{path}: {}", res.text().await.unwrap());
+        assert!(
+            res.status().is_success(),
+            "{path}: {}",
+            res.text().await.unwrap()
+        );
     }
     let key = gw.create_key(json!({"account_id": "shop"})).await;
     for _ in 0..3 {

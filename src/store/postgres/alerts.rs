@@ -46,12 +46,13 @@ impl AlertStore for PgStore {
                 .await?
                 .map(|r| r.try_get("last_seen_at"))
                 .transpose()?;
-        let other = sqlx::query("SELECT 1 FROM key_seen_ips WHERE key_id = $1 AND ip <> $2 LIMIT 1")
-            .bind(key_id)
-            .bind(ip)
-            .fetch_optional(&mut *tx)
-            .await?
-            .is_some();
+        let other =
+            sqlx::query("SELECT 1 FROM key_seen_ips WHERE key_id = $1 AND ip <> $2 LIMIT 1")
+                .bind(key_id)
+                .bind(ip)
+                .fetch_optional(&mut *tx)
+                .await?
+                .is_some();
         sqlx::query(
             "INSERT INTO key_seen_ips (key_id, ip, first_seen_at, last_seen_at) \
              VALUES ($1, $2, $3, $4) ON CONFLICT (key_id, ip) \
@@ -84,7 +85,9 @@ impl AlertStore for PgStore {
         row.map(|r| {
             Ok(AlertOverrides {
                 auth_failures: to_u32(r.try_get::<Option<i32>, _>("auth_failures")?),
-                auth_failures_window_secs: to_u32(r.try_get::<Option<i32>, _>("auth_failures_window_secs")?),
+                auth_failures_window_secs: to_u32(
+                    r.try_get::<Option<i32>, _>("auth_failures_window_secs")?,
+                ),
                 new_ip_days: to_u32(r.try_get::<Option<i32>, _>("new_ip_days")?),
                 rate_limit_near_pct: to_u32(r.try_get::<Option<i32>, _>("rate_limit_near_pct")?),
                 balance_low_micro: r.try_get("balance_low_micro")?,
@@ -112,10 +115,19 @@ impl AlertStore for PgStore {
              spend_daily_micro = excluded.spend_daily_micro, updated_at = excluded.updated_at",
         )
         .bind(account_id)
-        .bind(o.auth_failures.map(|v| i32::try_from(v).unwrap_or(i32::MAX)))
-        .bind(o.auth_failures_window_secs.map(|v| i32::try_from(v).unwrap_or(i32::MAX)))
+        .bind(
+            o.auth_failures
+                .map(|v| i32::try_from(v).unwrap_or(i32::MAX)),
+        )
+        .bind(
+            o.auth_failures_window_secs
+                .map(|v| i32::try_from(v).unwrap_or(i32::MAX)),
+        )
         .bind(o.new_ip_days.map(|v| i32::try_from(v).unwrap_or(i32::MAX)))
-        .bind(o.rate_limit_near_pct.map(|v| i32::try_from(v).unwrap_or(i32::MAX)))
+        .bind(
+            o.rate_limit_near_pct
+                .map(|v| i32::try_from(v).unwrap_or(i32::MAX)),
+        )
         .bind(o.balance_low_micro)
         .bind(o.spend_daily_micro)
         .bind(to_ms(now))

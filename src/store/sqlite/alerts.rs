@@ -135,8 +135,16 @@ mod tests {
     use crate::store::{AlertOverrides, EventFilter, NewEvent, Store};
 
     async fn alerts_are_written_once_per_dedup_key_on(s: Store) {
-        let a = NewEvent::now("alert.rate_limited", "acct", serde_json::json!({"key_id": "k"}));
-        let b = NewEvent::now("alert.rate_limited", "acct", serde_json::json!({"key_id": "k"}));
+        let a = NewEvent::now(
+            "alert.rate_limited",
+            "acct",
+            serde_json::json!({"key_id": "k"}),
+        );
+        let b = NewEvent::now(
+            "alert.rate_limited",
+            "acct",
+            serde_json::json!({"key_id": "k"}),
+        );
         assert!(s.insert_alert(&a, "alert.rate_limited|k|1").await.unwrap());
         assert!(!s.insert_alert(&b, "alert.rate_limited|k|1").await.unwrap());
         assert!(s.insert_alert(&b, "alert.rate_limited|k|2").await.unwrap());
@@ -162,14 +170,20 @@ mod tests {
         assert_eq!((first.last_seen, first.other_addresses), (None, false));
         let later = t0 + time::Duration::days(2);
         let again = s.note_key_ip("k1", "192.0.2.1", later).await.unwrap();
-        assert_eq!(again.last_seen.map(|t| t.unix_timestamp()), Some(t0.unix_timestamp()));
+        assert_eq!(
+            again.last_seen.map(|t| t.unix_timestamp()),
+            Some(t0.unix_timestamp())
+        );
         assert!(!again.other_addresses);
         // An older note never moves last_seen back.
         s.note_key_ip("k1", "192.0.2.1", t0).await.unwrap();
         let other = s.note_key_ip("k1", "192.0.2.2", later).await.unwrap();
         assert_eq!((other.last_seen, other.other_addresses), (None, true));
         let back = s.note_key_ip("k1", "192.0.2.1", later).await.unwrap();
-        assert_eq!(back.last_seen.map(|t| t.unix_timestamp()), Some(later.unix_timestamp()));
+        assert_eq!(
+            back.last_seen.map(|t| t.unix_timestamp()),
+            Some(later.unix_timestamp())
+        );
         let k2 = s.note_key_ip("k2", "192.0.2.1", later).await.unwrap();
         assert!(!k2.other_addresses, "per key");
     }
