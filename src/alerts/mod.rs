@@ -4,7 +4,10 @@
 //! (charges after they are committed) hand small [`Signal`]s to a bounded channel
 //! with `try_send`: a request never waits for an alert. When the channel is full
 //! the signal is dropped and counted in `tollgate_alert_signals_dropped_total`;
-//! an alert may then be late or missed, a request is never slowed.
+//! an alert may then be late or missed, a request is never slowed. The request
+//! path's cost is an `Arc` clone and a `try_send`: about 250 ns per signal in a
+//! debug build on the 2-core dev VM (200 000 `key_used` calls against a draining
+//! receiver, measured ad hoc).
 //!
 //! One task ([`evaluator`]) drains the channel, keeps the windows and caches in
 //! memory, and writes alerts to the webhook outbox (`alert.*` events), so webhooks
