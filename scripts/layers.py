@@ -39,6 +39,7 @@ LAYERS = [
         "webhooks",
         "ui",
     ],
+    ["alerts"],
     ["auth"],
     ["providers"],
     ["store", "translate", "cluster"],

@@ -115,9 +115,14 @@ impl App {
             },
             None => crate::metering::balances::Balances::Local(ledger),
         };
+        let webhooks = Webhooks::new(store.clone(), sealer.clone(), config.webhooks.clone());
+        let (alerts, evaluator) =
+            crate::alerts::Alerts::spawn(store.clone(), config.alerts.clone(), webhooks.waker());
+        background.extend(evaluator);
         let (usage_sink, writer) = sink::spawn(
             store.clone(),
             balances.clone(),
+            alerts.clone(),
             config.usage.queue_capacity,
             sink::SpillConfig {
                 path: config.usage.spill_path.clone(),
@@ -129,7 +134,6 @@ impl App {
         // the runtime's worker threads, rather than in the first cut-short stream.
         tokio::task::spawn_blocking(crate::metering::tokens::warm);
         crate::telemetry::install_metrics();
-        let webhooks = Webhooks::new(store.clone(), sealer.clone(), config.webhooks.clone());
         background.push(crate::webhooks::worker::spawn(webhooks.clone())?);
         let metering = Metering {
             sink: usage_sink,
@@ -177,6 +181,7 @@ impl App {
                 users,
                 vault,
                 webhooks,
+                alerts,
                 ui_sessions,
             }),
             background,

@@ -31,6 +31,8 @@
 //! - `webhooks`: signed webhooks: endpoints, the durable outbox, the delivery worker.
 //! - `telemetry`: logging and metrics setup.
 //! - `ui`: the dashboard's embedded assets and its session table (`/ui`).
+//! - `alerts`: security alert evaluators fed by a bounded channel from the gate and
+//!   the usage writer; alerts go to the webhook outbox, de-duplicated in the database.
 //! - `auth`: presented key → `Principal`; cached key records; the failure brake.
 //! - `providers`: the `Adapter` trait and one impl per dialect, credentials resolved
 //!   once, shared sending, stream relaying.
@@ -49,6 +51,7 @@
 // invariants are annotated where they are (tests may unwrap).
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
+pub mod alerts;
 pub mod app;
 pub mod auth;
 pub mod cluster;

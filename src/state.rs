@@ -49,6 +49,8 @@ pub struct Services {
     /// End users' sealed provider keys.
     pub vault: Vault,
     pub webhooks: Webhooks,
+    /// The security alert evaluators' queue (`crate::alerts`).
+    pub alerts: crate::alerts::Alerts,
     /// Dashboard sessions (`/ui`).
     pub ui_sessions: Sessions,
 }
@@ -96,6 +98,9 @@ impl AppState {
     }
     pub fn webhooks(&self) -> &Webhooks {
         &self.0.webhooks
+    }
+    pub fn alerts(&self) -> &crate::alerts::Alerts {
+        &self.0.alerts
     }
     pub fn upstreams(&self) -> &Upstreams {
         &self.0.upstreams

@@ -39,6 +39,7 @@ pub enum ConfigError {
     },
 }
 
+mod alerts;
 mod auth;
 mod connections;
 mod cors;
@@ -51,6 +52,7 @@ mod ui;
 mod unpriced;
 mod webhooks;
 
+pub use alerts::{AlertThresholds, AlertsConfig, RawAlerts};
 pub use auth::{AuthConfig, JWT_SECRET_FILE, JwtSecretSource, RawAuth, RawUserRateLimit};
 pub use connections::{
     ConnectionsConfig, EmailConfig, OutboundConfig, RawConnections, RawEmail, RawOutbound,
@@ -99,6 +101,8 @@ pub struct Config {
     pub webhooks: WebhooksConfig,
     /// `[ui]`: dashboard session lifetimes.
     pub ui: UiConfig,
+    /// `[alerts]`: the security alert evaluators and their default thresholds.
+    pub alerts: AlertsConfig,
     /// `[[models]]`, validated: the catalog adds them to (or over) its built-ins.
     pub models: Vec<ModelSpec>,
     /// `[[aliases]]`, validated.
@@ -499,6 +503,7 @@ impl Validator<'_> {
         let email = self.email(&raw.email)?;
         let auth = self.auth(&raw.auth, &data_dir)?;
         let webhooks = self.webhooks(&raw.outbound, &raw.webhooks)?;
+        let alerts = self.alerts(&raw.alerts)?;
 
         let redis_url = self.expand("redis.url", &raw.redis.url)?;
         let redis = raw
@@ -696,6 +701,7 @@ impl Validator<'_> {
             auth,
             webhooks,
             ui: self.ui(&raw.ui)?,
+            alerts,
             models,
             aliases,
             routing: self.routing(&raw.routing)?,

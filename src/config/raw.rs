@@ -25,6 +25,7 @@ pub struct RawConfig {
     pub auth: super::RawAuth,
     pub webhooks: super::RawWebhooks,
     pub ui: super::RawUi,
+    pub alerts: super::RawAlerts,
     pub models: Vec<RawModel>,
     pub aliases: Vec<RawAlias>,
     pub routing: super::routing::RawRouting,

@@ -298,3 +298,33 @@ fn storage_urls_and_pool_settings() {
     let err = load_toml("[storage]\nmax_connections = 0\n").unwrap_err();
     assert!(err.to_string().contains("max_connections"), "{err}");
 }
+
+#[test]
+fn alert_thresholds_have_defaults_and_bad_ones_are_named() {
+    let cfg = Config::from_raw(RawConfig::default(), PathBuf::from("/tmp/x")).unwrap();
+    let d = cfg.alerts.defaults;
+    assert!(cfg.alerts.enabled);
+    assert_eq!(d.auth_failures, 10);
+    assert_eq!(d.auth_failures_window.as_secs(), 300);
+    assert_eq!(d.new_ip_days, 30);
+    assert_eq!(d.rate_limit_near_pct, 80);
+    assert_eq!((d.balance_low_micro, d.spend_daily_micro), (None, None));
+    let cfg = load_toml("[alerts]\nauth_failures = 3\nspend_daily_micro = 5\n").unwrap();
+    assert_eq!(cfg.alerts.defaults.auth_failures, 3);
+    assert_eq!(cfg.alerts.defaults.spend_daily_micro, Some(5));
+    for (toml, key) in [
+        (
+            "[alerts]\nrate_limit_near_pct = 101\n",
+            "alerts.rate_limit_near_pct",
+        ),
+        ("[alerts]\nauth_failures = 0\n", "alerts.auth_failures"),
+        (
+            "[alerts]\nbalance_low_micro = -1\n",
+            "alerts.balance_low_micro",
+        ),
+        ("[alerts]\nqueue_capacity = 0\n", "alerts.queue_capacity"),
+    ] {
+        let err = load_toml(toml).unwrap_err().to_string();
+        assert!(err.contains(key) && err.contains("t.toml"), "{toml}: {err}");
+    }
+}

@@ -1,6 +1,6 @@
-//! `[outbound]` (where caller-chosen URLs such as webhook targets may lead),
-//! `[webhooks]` (the delivery worker's pace and retry schedule) and `[alerts]`
-//! (default thresholds; accounts override them through the admin API).
+//! `[outbound]` (where caller-chosen URLs such as webhook targets may lead) and
+//! `[webhooks]` (the delivery worker's pace and retry schedule). `[alerts]` is in
+//! `alerts.rs`.
 
 use std::time::Duration;
 

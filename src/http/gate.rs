@@ -16,11 +16,12 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use time::OffsetDateTime;
 
+use crate::alerts::{Outcome, RateUse};
 use crate::auth::{AuthError, Principal, presented_key};
-use crate::error::{ApiError, RateLimitInfo};
+use crate::error::{ApiError, ErrorParts, RateLimitInfo};
 use crate::http::hold::holding;
-use crate::keys::Scope;
-use crate::policy::admit::{Facts, Limits, LimitsOnFailure, admit};
+use crate::keys::{ApiKey, Scope};
+use crate::policy::admit::{Facts, Limits, LimitsOnFailure, PolicyError, RateState, admit};
 use crate::policy::ip_allowlist::client_ip;
 use crate::state::AppState;
 
@@ -46,8 +47,9 @@ pub async fn guard(
         None => authenticate(state, req.headers(), client)
             .await
             .inspect_err(|e| {
-                let code = e.parts().code;
-                metrics::counter!("tollgate_auth_failures_total", "code" => code.into_owned())
+                let parts = e.parts();
+                tell_auth_failure(state, req.headers(), client, &parts);
+                metrics::counter!("tollgate_auth_failures_total", "code" => parts.code.into_owned())
                     .increment(1);
             })?,
     };
@@ -76,12 +78,25 @@ pub async fn guard(
     let admission = match admitted {
         Ok(a) => a,
         Err(e) => {
+            match &e {
+                PolicyError::RateLimited(s) => {
+                    tell_use(state, &principal, client, Some(s), Outcome::RateLimited)
+                }
+                _ => tell_use(state, &principal, client, None, Outcome::Refused),
+            }
             let mut res = ApiError::from(e).into_response();
             res.extensions_mut().insert(principal);
             return Ok(res);
         }
     };
 
+    tell_use(
+        state,
+        &principal,
+        client,
+        admission.rate.as_ref(),
+        Outcome::Admitted,
+    );
     req.extensions_mut().insert(principal.clone());
     let mut res = next.run(req).await;
     res.extensions_mut().insert(principal);
@@ -92,6 +107,43 @@ pub async fn guard(
         res = res.map(|body| holding(body, permit));
     }
     Ok(res)
+}
+
+/// Hands a key's use (admitted or refused by policy) to the alert evaluator: a
+/// `try_send`, no I/O. End users' tokens are not keys.
+fn tell_use(
+    state: &AppState,
+    principal: &Principal,
+    client: IpAddr,
+    rate: Option<&RateState>,
+    outcome: Outcome,
+) {
+    if principal.user().is_some() {
+        return;
+    }
+    let rate = rate.map(|s| RateUse {
+        limit: s.limit,
+        remaining: s.remaining,
+        retry_after: s.retry_after,
+    });
+    state
+        .alerts()
+        .key_used(&principal.key, client, rate, outcome);
+}
+
+/// Hands a failed authentication to the alert evaluator (no I/O: a parse and a
+/// `try_send`). A request that presented nothing is not a failed attempt.
+fn tell_auth_failure(state: &AppState, headers: &HeaderMap, client: IpAddr, e: &ErrorParts) {
+    let status = e.status.as_u16();
+    if !(status == 401 || status == 429) || e.code == "missing_api_key" {
+        return;
+    }
+    let kid = presented_key(headers, state.alt_header())
+        .ok()
+        .flatten()
+        .and_then(|k| ApiKey::parse(&state.config().keys.prefix, k).ok())
+        .map(|k| k.kid);
+    state.alerts().auth_failed(kid, client);
 }
 
 async fn authenticate(

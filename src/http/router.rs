@@ -99,6 +99,10 @@ pub fn router(state: &AppState) -> Router {
             "/admin/accounts/{id}/disable",
             post(admin::accounts::disable),
         )
+        .route(
+            "/admin/accounts/{id}/alerts",
+            get(admin::account_alerts::get).put(admin::account_alerts::put),
+        )
         .route("/admin/accounts/{id}/enable", post(admin::accounts::enable))
         .route("/admin/accounts/{id}/credit", post(admin::accounts::credit))
         .route(

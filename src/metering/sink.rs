@@ -38,6 +38,7 @@ use super::UsageEvent;
 use super::balances::Balances;
 use super::bounds::clamp_event;
 use super::spill::SpillFile;
+use crate::alerts::Alerts;
 use crate::store::{Store, StoreError};
 
 /// Most rows in one transaction: about 1.4 ms of CPU per commit in the dev
@@ -133,6 +134,7 @@ pub enum Unwritten {
 pub fn spawn(
     store: Store,
     balances: Balances,
+    alerts: Alerts,
     capacity: usize,
     spill: SpillConfig,
 ) -> (UsageSink, Writer) {
@@ -160,7 +162,7 @@ pub fn spawn(
             {
                 Ok(rt) => {
                     let spill = SpillFile::open(spill.path, spill.max_bytes);
-                    let task = Task::new(store, balances, spill);
+                    let task = Task::new(store, balances, alerts, spill);
                     let result = rt.block_on(task.run(rx, overflow, drain_rx));
                     let _ = done_tx.send(result);
                 }
@@ -214,6 +216,8 @@ enum Origin {
 struct Task {
     store: Store,
     balances: Balances,
+    /// Told each committed charge (balance and daily-spend alerts).
+    alerts: Alerts,
     spill: SpillFile,
     /// Records at the head of the spill file that an earlier process wrote.
     earlier: u64,
@@ -222,7 +226,7 @@ struct Task {
 }
 
 impl Task {
-    fn new(store: Store, balances: Balances, spill: SpillFile) -> Task {
+    fn new(store: Store, balances: Balances, alerts: Alerts, spill: SpillFile) -> Task {
         let earlier = spill.records();
         if earlier > 0 {
             tracing::warn!(rows = earlier, path = %spill.path().display(), "replaying usage left in the spill file");
@@ -231,6 +235,7 @@ impl Task {
         Task {
             store,
             balances,
+            alerts,
             spill,
             earlier,
             retry_at: None,
@@ -328,7 +333,10 @@ impl Task {
         metrics::counter!("tollgate_usage_written_total").increment(recorded.inserted);
         for (account_id, charge) in &recorded.charges {
             match origin {
-                Origin::ThisProcess => self.balances.persisted(account_id, *charge).await,
+                Origin::ThisProcess => {
+                    self.balances.persisted(account_id, *charge).await;
+                    self.alerts.settled(account_id, *charge);
+                }
                 Origin::EarlierProcess => {
                     if let Err(e) = self.balances.reload(account_id).await {
                         tracing::warn!(error = %e, account = %account_id, "balance reload failed");

@@ -2,7 +2,9 @@
 //! [`AccountStore`] (accounts), [`BillingStore`] (balances, credits, billing
 //! settings), [`UsageStore`] (usage events, rollups, analytics), [`ConnectionStore`]
 //! (third-party connections), [`UserStore`] (end users, revoked login tokens) and
-//! [`VaultStore`] (users' sealed provider keys). A backend implements all of them plus
+//! [`VaultStore`] (users' sealed provider keys), [`WebhookStore`] (webhooks and
+//! their outbox) and [`AlertStore`] (de-duplicated alerts, seen addresses,
+//! thresholds). A backend implements all of them plus
 //! [`Backend`]; [`Store`] is a cheap, cloneable handle to one, opened from the storage
 //! URL: `sqlite://…` (the default) or `postgres://…`. Each backend has its own
 //! migrations folder (`migrations/sqlite`, `migrations/postgres`, the same tables), and
@@ -32,6 +34,7 @@
 //! The integration suite runs twice (`api` on SQLite, `api_pg` on PostgreSQL), so
 //! a route built on the new trait is tested on both without more work.
 
+mod alert_records;
 pub mod connections;
 mod postgres;
 mod records;
@@ -42,6 +45,7 @@ mod usage_fold;
 mod users;
 mod webhook_records;
 
+pub use alert_records::{AlertOverrides, SeenIp};
 pub use connections::{ConnectionRecord, ConnectionStore};
 pub use postgres::redact_url;
 #[cfg(any(test, feature = "test-support"))]
@@ -314,6 +318,32 @@ pub trait WebhookStore: Send + Sync {
     async fn list_events(&self, filter: &EventFilter) -> Result<Vec<NewEvent>, StoreError>;
 }
 
+/// Alerts: outbox rows written at most once per (type, subject, window), the
+/// addresses each key was used from, and per-account thresholds.
+#[async_trait]
+pub trait AlertStore: Send + Sync {
+    /// Appends an alert to the outbox unless one with the same `dedup_key` exists
+    /// (a unique index: holds across gateways). `true` when it was written.
+    async fn insert_alert(&self, event: &NewEvent, dedup_key: &str) -> Result<bool, StoreError>;
+    /// Records that `key_id` was used from `ip` at `now`; says what was known before.
+    async fn note_key_ip(
+        &self,
+        key_id: &str,
+        ip: &str,
+        now: OffsetDateTime,
+    ) -> Result<SeenIp, StoreError>;
+    /// An account's threshold overrides (`None`: it has none).
+    async fn alert_overrides(&self, account_id: &str)
+    -> Result<Option<AlertOverrides>, StoreError>;
+    /// Replaces an account's overrides (all `None`: back to the defaults).
+    async fn set_alert_overrides(
+        &self,
+        account_id: &str,
+        overrides: &AlertOverrides,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError>;
+}
+
 /// Everything a storage backend provides, plus its own lifecycle.
 #[async_trait]
 pub trait Backend:
@@ -325,6 +355,7 @@ pub trait Backend:
     + UserStore
     + VaultStore
     + WebhookStore
+    + AlertStore
 {
     async fn migrate(&self) -> Result<(), StoreError>;
 

@@ -97,6 +97,11 @@ impl Webhooks {
         &self.config
     }
 
+    /// What wakes the worker, for writers of events outside this module (alerts).
+    pub fn waker(&self) -> Arc<Notify> {
+        Arc::clone(&self.wake)
+    }
+
     /// Tells the worker there is something to do now rather than at its next tick.
     pub fn wake(&self) {
         self.wake.notify_one();

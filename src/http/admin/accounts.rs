@@ -142,7 +142,7 @@ fn visible(reach: &Reach, id: &str) -> Result<(), ApiError> {
     }
 }
 
-fn no_account(id: &str) -> ApiError {
+pub(super) fn no_account(id: &str) -> ApiError {
     ApiError::ResourceNotFound(format!("no account with id `{id}`"))
 }
 
@@ -158,7 +158,7 @@ async fn set_disabled(state: &AppState, id: &str, disabled: bool) -> Result<Json
     view(state, id).await
 }
 
-async fn find(state: &AppState, id: &str) -> Result<Account, ApiError> {
+pub(super) async fn find(state: &AppState, id: &str) -> Result<Account, ApiError> {
     state
         .store()
         .account(id)

@@ -13,6 +13,7 @@
 //! - creating, disabling, enabling, crediting accounts and changing their billing
 //!   are global acts: a 403 for an account's key, whatever the id.
 
+pub mod account_alerts;
 pub mod accounts;
 pub mod alerts;
 pub mod key_json;

@@ -128,6 +128,32 @@ pub struct AccountCredit {
     pub created_at: Option<String>,
 }
 
+/// Alert thresholds (`null`: none; a money threshold not set means that alert is off).
+#[derive(Serialize, ToSchema)]
+pub struct AlertThresholdValues {
+    pub auth_failures: Option<u32>,
+    pub auth_failures_window_secs: Option<u64>,
+    pub new_ip_days: Option<u32>,
+    pub rate_limit_near_pct: Option<u32>,
+    /// Micro-units of the account's currency.
+    pub balance_low_micro: Option<i64>,
+    /// Micro-units of the account's currency, per UTC day.
+    pub spend_daily_micro: Option<i64>,
+}
+
+/// An account's alert settings: its overrides (`null`: the `[alerts]` default)
+/// and the thresholds in force.
+#[derive(Serialize, ToSchema)]
+pub struct AccountAlerts {
+    /// Always `account_alerts`.
+    pub object: String,
+    pub account_id: String,
+    /// `[alerts] enabled`: whether the evaluators run at all.
+    pub enabled: bool,
+    pub overrides: AlertThresholdValues,
+    pub effective: AlertThresholdValues,
+}
+
 #[derive(Serialize, ToSchema)]
 pub struct AccountCreditList {
     /// Always `list`.

@@ -78,6 +78,8 @@ pub const SECURITY_SCHEMES: [&str; 4] = ["bearer", "x-api-key", "x-goog-api-key"
         handlers::accounts::enable,
         handlers::accounts::credit,
         handlers::accounts::credits,
+        handlers::account_alerts::get,
+        handlers::account_alerts::put,
         handlers::providers::list,
         handlers::usage::report,
         handlers::usage::key_report,

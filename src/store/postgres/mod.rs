@@ -9,6 +9,7 @@
 //! COMMITTED; every read-modify-write is one statement (`balance = balance - $1`,
 //! `INSERT … ON CONFLICT`), so concurrent gateways never lose an update.
 
+mod alerts;
 mod connections;
 mod usage;
 mod users;

@@ -3,6 +3,7 @@
 //! Keys and accounts are here; usage events, rollups and balances in `usage`. All
 //! SQL of the SQLite backend lives under this folder.
 
+mod alerts;
 mod connections;
 mod usage;
 mod users;
