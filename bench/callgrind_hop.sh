@@ -96,19 +96,29 @@ measure() { # measure NAME STREAM
     callgrind_control -i off "$pid" >/dev/null
     kill "$pid"
     wait "$pid" 2>/dev/null || true
-    local total
-    total=$(callgrind_annotate "$cg" 2>/dev/null | awk '/PROGRAM TOTALS/ {gsub(",","",$1); print $1; exit}')
-    echo "== $name: $total Ir over $N requests = $((total / N)) Ir/request"
-    callgrind_annotate --inclusive=yes "$cg" 2>/dev/null |
-        grep -E 'providers::send::send|providers::transport|reqwest::async_impl::client::Client::execute|Observer::chunk|Observer::reported|Metering::finish|Metering::complete|peek::ChatPeek::parse_as|with_stream_usage' |
-        head -20 | while read -r ir rest; do
-            ir=${ir//,/}
-            printf '   %8d Ir/req  %s\n' "$((ir / N))" "${rest:0:140}"
-        done
+    report "$cg" "$name"
 }
 
-measure plain 0
-measure stream 1
+report() { # report CALLGRIND_FILE NAME: Ir per request, and inclusive Ir of the hot spots
+    local cg=$1 name=$2 total
+    total=$(awk '/^totals:/ {print $2; exit}' "$cg")
+    echo "== $name: $total Ir over $N requests = $((total / N)) Ir/request"
+    { callgrind_annotate --inclusive=yes --threshold=100 "$cg" 2>/dev/null || true; } |
+        grep -E "$HOT" | grep -F "[/" | awk -v n="$N" '{ir=$1; gsub(",","",ir); $1=""; $2=""; printf "   %9d Ir/req %s\n", ir/n, substr($0,1,150)}' |
+        head -25 || true
+}
+
+HOT='providers::send::send[^_]|hyper_util::client::legacy::client::Client<C,B>::request|reqwest::async_impl::client::Client::execute_request|Observer::chunk|Observer::reported|Metering::finish|Metering::complete|ChatPeek::parse_as|with_stream_usage|wants_stream_usage|UsageSink::record|trace_request|http::metering::meter'
+
+if [[ ${REPORT_ONLY:-} != "" ]]; then
+    report "$REPORT_ONLY" "${REPORT_NAME:-run}"
+    exit 0
+fi
+
+if [[ ${SKIP_CALLGRIND:-0} != 1 ]]; then
+    measure plain 0
+    measure stream 1
+fi
 
 if [[ $THROUGHPUT == 1 ]]; then
     for conns in 32 256; do
