@@ -145,6 +145,8 @@ impl App {
                 .unwrap_or_default()
                 .balances,
             rates: config.exchange_rates.clone(),
+            // After `install_metrics`: handles made before it record nowhere.
+            metrics: Arc::new(crate::metering::request_metrics::RequestMetrics::new()),
         };
         let connections =
             crate::connections::Connections::new(&config, store.clone(), sealer.clone())?;

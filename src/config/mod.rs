@@ -145,6 +145,9 @@ pub struct UpstreamConfig {
     pub connect_timeout: Duration,
     pub first_byte_timeout: Duration,
     pub idle_timeout: Duration,
+    /// `[upstream] http2`: HTTP/2 only, one multiplexed connection per host
+    /// (`providers::transport` says why HTTP/1.1 is the default).
+    pub http2: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -663,6 +666,7 @@ impl Validator<'_> {
                 connect_timeout: Duration::from_millis(raw.upstream.connect_timeout_ms),
                 first_byte_timeout: Duration::from_millis(raw.upstream.first_byte_timeout_ms),
                 idle_timeout: Duration::from_millis(raw.upstream.idle_timeout_ms),
+                http2: raw.upstream.http2,
             },
             storage: StorageConfig {
                 url: storage_url,

@@ -110,6 +110,9 @@ pub struct RawUpstream {
     pub connect_timeout_ms: u64,
     pub first_byte_timeout_ms: u64,
     pub idle_timeout_ms: u64,
+    /// Speak HTTP/2 to upstreams (ALPN on https, prior knowledge on http) instead
+    /// of HTTP/1.1 over a keep-alive pool.
+    pub http2: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -242,6 +245,7 @@ impl Default for RawUpstream {
             connect_timeout_ms: 5_000,
             first_byte_timeout_ms: 600_000,
             idle_timeout_ms: 300_000,
+            http2: false,
         }
     }
 }

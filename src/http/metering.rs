@@ -14,7 +14,7 @@ use time::OffsetDateTime;
 
 use crate::error::RenderedError;
 use crate::http::gate::{ClientIp, request_ip};
-use crate::http::middleware::RequestId;
+use crate::http::middleware::{RequestId, RequestUuid};
 use crate::metering::meter::{Draft, Meter};
 use crate::metering::observe::{BodyFormat, Observer};
 use crate::state::AppState;
@@ -37,6 +37,7 @@ pub async fn meter(State(state): State<AppState>, mut req: Request, next: Next) 
             .and_then(|r| r.0.to_str().ok())
             .unwrap_or_default()
             .to_owned(),
+        request_uuid: req.extensions().get::<RequestUuid>().map(|u| u.0),
         endpoint: req
             .extensions()
             .get::<MatchedPath>()

@@ -24,6 +24,11 @@ use crate::state::AppState;
 #[derive(Debug, Clone)]
 pub struct RequestId(pub HeaderValue);
 
+/// The UUID behind [`RequestId`] when the gateway made it (no usable
+/// `x-request-id`): the usage event reuses it instead of making another.
+#[derive(Debug, Clone, Copy)]
+pub struct RequestUuid(pub uuid::Uuid);
+
 /// Accepts a caller's `x-request-id` if it is short and plain (so it can be traced
 /// end to end), otherwise makes a UUIDv7; opens the request span; logs the outcome
 /// once, including the detail of any error the response carries.
@@ -32,6 +37,7 @@ pub struct RequestId(pub HeaderValue);
     reason = "a UUID is ASCII hex and dashes, always a valid header value"
 )]
 pub async fn trace_request(mut req: Request, next: Next) -> Response {
+    let mut made = None;
     let id = req
         .headers()
         .get("x-request-id")
@@ -44,10 +50,14 @@ pub async fn trace_request(mut req: Request, next: Next) -> Response {
         })
         .cloned()
         .unwrap_or_else(|| {
-            HeaderValue::try_from(uuid::Uuid::now_v7().to_string())
-                .expect("a UUID is a valid header value")
+            let uuid = uuid::Uuid::now_v7();
+            made = Some(RequestUuid(uuid));
+            HeaderValue::try_from(uuid.to_string()).expect("a UUID is a valid header value")
         });
     req.extensions_mut().insert(RequestId(id.clone()));
+    if let Some(uuid) = made {
+        req.extensions_mut().insert(uuid);
+    }
     let span = tracing::info_span!(
         "request",
         request_id = id.to_str().unwrap_or_default(),

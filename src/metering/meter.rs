@@ -41,6 +41,9 @@ pub struct TokenCounts {
 #[derive(Debug, Default)]
 pub struct Draft {
     pub request_id: String,
+    /// The UUID the gateway made for this request (no `x-request-id` came in);
+    /// the usage event's id reuses it, so a request makes one UUID.
+    pub request_uuid: Option<uuid::Uuid>,
     pub endpoint: String,
     pub client_ip: String,
     pub user_id: String,

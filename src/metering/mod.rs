@@ -9,6 +9,8 @@
 //! - `service`: closes a request's draft into a priced `UsageEvent` for the writer.
 //! - `tokens`: tiktoken estimates when no usage was reported.
 //! - `usage_scan`: the top-level `usage` of a whole answer, found as it streams past.
+//! - `usage_wire`: each provider's usage and stream events as borrowed structs.
+//! - `request_metrics`: the per-request metrics, their handles registered once.
 //! - `money`, `pricing`: exact arithmetic for cost, markup and currency.
 //! - `balances`: the seam in front of prepaid balances (`Local` today).
 //! - `billing`: prepaid holds before sending, capped charges at the end.
@@ -24,11 +26,13 @@ pub mod ledger;
 pub mod meter;
 pub mod observe;
 pub mod pricing;
+pub mod request_metrics;
 pub mod service;
 pub mod sink;
 pub mod spill;
 pub mod tokens;
 pub mod usage_scan;
+pub mod usage_wire;
 
 pub use crate::domain::usage::{UsageEvent, UsageSource};
 pub use crate::domain::{bounds, money};

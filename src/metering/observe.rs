@@ -2,19 +2,21 @@
 //! it (a provider's own bytes or a translator's), and counts the text delivered so
 //! a stream cut short can still be billed for what was sent.
 //!
-//! Streams are parsed event by event as they pass (the bytes are forwarded
-//! untouched, except that an OpenAI usage chunk the caller did not ask for is
+//! Streams are parsed event by event as they pass, each event into the borrowed
+//! shape of its format (`usage_wire`; no `Value` tree). The bytes are forwarded
+//! untouched (except that an OpenAI usage chunk the caller did not ask for is
 //! removed: see [`UsagePlan`], the one place that both asks upstream for the chunk
 //! and decides to strip it). Whole JSON answers go through a `UsageScanner`, which
-//! finds the top-level `usage` whatever the answer's size; only answers that
-//! report no usage are kept (up to `MAX_JSON` bytes) to estimate from their text.
+//! finds the top-level `usage` whatever the answer's size; it is read at the end
+//! into the provider's usage struct. Only answers that report no usage are kept
+//! (up to `MAX_JSON` bytes) to estimate from their text.
 
 use bytes::{Bytes, BytesMut};
 use serde_json::Value;
 
-use super::bounds::reported_tokens;
 use super::meter::TokenCounts;
 use super::usage_scan::UsageScanner;
+use super::usage_wire as wire;
 use crate::translate::sse::{SseEvent, SseParser};
 
 /// The most of a whole answer kept for a text estimate when it reports no usage.
@@ -150,50 +152,63 @@ impl Observer {
         }
     }
 
-    /// Handles one event; true if it is an OpenAI usage-only chunk.
+    /// Handles one event; true if it is an OpenAI usage-only chunk. Each event is
+    /// read into the borrowed shape of its format (`usage_wire`), never a `Value`.
     fn event(&mut self, ev: &SseEvent) -> bool {
         if self.format == BodyFormat::OpenAiSse && ev.data == "[DONE]" {
             self.completed = true;
             return false;
         }
-        let Ok(v) = serde_json::from_str::<Value>(&ev.data) else {
-            return false;
-        };
+        let out = &mut self.delivered_text;
         match self.format {
             BodyFormat::OpenAiSse => {
-                for choice in v["choices"].as_array().into_iter().flatten() {
-                    let delta = &choice["delta"];
-                    push_str(&mut self.delivered_text, &delta["content"]);
-                    for tc in delta["tool_calls"].as_array().into_iter().flatten() {
-                        push_str(&mut self.delivered_text, &tc["function"]["arguments"]);
+                let Ok(c) = serde_json::from_str::<wire::ChatChunk>(&ev.data) else {
+                    return false;
+                };
+                for choice in c.choices.iter().flatten() {
+                    if let Some(delta) = &choice.delta {
+                        delta.content.push_to(out);
+                        for tc in delta.tool_calls.iter().flatten() {
+                            if let Some(f) = &tc.function {
+                                f.arguments.push_to(out);
+                            }
+                        }
                     }
                 }
-                if let Some(u) = openai_usage(&v) {
-                    self.reported = Some(u);
-                    return v["choices"].as_array().is_some_and(Vec::is_empty);
+                if let Some(u) = &c.usage {
+                    self.reported = Some(u.counts());
+                    return c.is_usage_only();
                 }
                 false
             }
             BodyFormat::AnthropicSse => {
-                match v["type"].as_str() {
+                let Ok(e) = serde_json::from_str::<wire::AnthropicEvent>(&ev.data) else {
+                    return false;
+                };
+                match e.kind.as_str() {
                     Some("message_start") => {
-                        if let Some(u) = anthropic_usage(&v["message"]["usage"]) {
-                            self.reported = Some(u);
+                        if let Some(u) = e.message.as_ref().and_then(|m| m.usage.as_ref()) {
+                            self.reported = Some(u.counts());
                         }
                     }
                     Some("content_block_delta") => {
-                        push_str(&mut self.delivered_text, &v["delta"]["text"]);
-                        push_str(&mut self.delivered_text, &v["delta"]["partial_json"]);
+                        if let Some(d) = &e.delta {
+                            d.text.push_to(out);
+                            d.partial_json.push_to(out);
+                        }
                     }
                     Some("message_delta") => {
                         let mut u = self.reported.unwrap_or_default();
-                        if let Some(out) = v["usage"].get("output_tokens").map(reported_tokens) {
-                            // Cumulative: take the last, never sum.
-                            u.output = out;
-                        }
-                        if let Some(more) = anthropic_usage(&v["usage"]).filter(|m| m.input > 0) {
-                            u.input = more.input;
-                            u.cached = more.cached;
+                        if let Some(usage) = &e.usage {
+                            if let Some(output) = usage.output() {
+                                // Cumulative: take the last, never sum.
+                                u.output = output;
+                            }
+                            let more = usage.counts();
+                            if more.input > 0 {
+                                u.input = more.input;
+                                u.cached = more.cached;
+                            }
                         }
                         self.reported = Some(u);
                     }
@@ -203,17 +218,18 @@ impl Observer {
                 false
             }
             BodyFormat::ResponsesSse => {
-                match v["type"].as_str() {
+                let Ok(e) = serde_json::from_str::<wire::ResponsesEvent>(&ev.data) else {
+                    return false;
+                };
+                match e.kind.as_str() {
                     Some(
                         "response.output_text.delta" | "response.function_call_arguments.delta",
-                    ) => {
-                        push_str(&mut self.delivered_text, &v["delta"]);
-                    }
+                    ) => e.delta.push_to(out),
                     Some(
                         kind @ ("response.completed" | "response.incomplete" | "response.failed"),
                     ) => {
-                        if let Some(u) = responses_usage(&v["response"]["usage"]) {
-                            self.reported = Some(u);
+                        if let Some(u) = e.response.as_ref().and_then(|r| r.usage.as_ref()) {
+                            self.reported = Some(u.counts());
                         }
                         self.completed = kind != "response.failed";
                     }
@@ -222,18 +238,22 @@ impl Observer {
                 false
             }
             BodyFormat::GeminiSse => {
-                for cand in v["candidates"].as_array().into_iter().flatten() {
-                    for part in cand["content"]["parts"].as_array().into_iter().flatten() {
-                        push_str(&mut self.delivered_text, &part["text"]);
+                let Ok(c) = serde_json::from_str::<wire::GeminiChunk>(&ev.data) else {
+                    return false;
+                };
+                for cand in c.candidates.iter().flatten() {
+                    let parts = cand.content.as_ref().and_then(|c| c.parts.as_ref());
+                    for part in parts.into_iter().flatten() {
+                        part.text.push_to(out);
                     }
                     // Gemini streams just end: a finish reason is their clean end.
-                    if cand["finishReason"].as_str().is_some_and(|r| !r.is_empty()) {
+                    if cand.finish_reason.as_str().is_some_and(|r| !r.is_empty()) {
                         self.completed = true;
                     }
                 }
-                if let Some(u) = gemini_usage(&v["usageMetadata"]) {
+                if let Some(u) = &c.usage_metadata {
                     // Cumulative: the last wins.
-                    self.reported = Some(u);
+                    self.reported = Some(u.counts());
                 }
                 false
             }
@@ -254,47 +274,62 @@ impl Observer {
         {
             return self.reported;
         }
-        match self.scanner.usage() {
-            Some(u) if u.is_object() => {
+        let found = self
+            .scanner
+            .usage_bytes()
+            .filter(|b| b.trim_ascii_start().starts_with(b"{"));
+        match found {
+            Some(b) => {
                 self.completed = true;
                 self.reported = match self.format {
-                    BodyFormat::OpenAiJson => openai_usage_object(&u),
-                    BodyFormat::OpenAiImages => images_usage(&u),
-                    BodyFormat::ResponsesJson => responses_usage(&u),
-                    BodyFormat::GeminiJson => gemini_usage(&u),
-                    _ => anthropic_usage(&u),
+                    BodyFormat::OpenAiJson => {
+                        wire::parse_usage::<wire::OpenAiUsage>(b).map(|u| u.counts())
+                    }
+                    BodyFormat::OpenAiImages => wire::parse_usage::<wire::InputOutputUsage>(b)
+                        .and_then(|u| u.image_counts()),
+                    BodyFormat::ResponsesJson => {
+                        wire::parse_usage::<wire::InputOutputUsage>(b).map(|u| u.counts())
+                    }
+                    BodyFormat::GeminiJson => {
+                        wire::parse_usage::<wire::GeminiUsage>(b).map(|u| u.counts())
+                    }
+                    _ => wire::parse_usage::<wire::AnthropicUsage>(b).map(|u| u.counts()),
                 };
             }
             // Rare: no usage reported. Read the answer's text for an estimate.
-            _ if !self.json_cut => {
-                if let Ok(v) = serde_json::from_slice::<Value>(&self.json) {
-                    self.completed = true;
-                    push_str(
-                        &mut self.delivered_text,
-                        &v["choices"][0]["message"]["content"],
-                    );
-                    for block in v["content"].as_array().into_iter().flatten() {
-                        push_str(&mut self.delivered_text, &block["text"]);
-                    }
-                    for item in v["output"].as_array().into_iter().flatten() {
-                        push_str(&mut self.delivered_text, &item["arguments"]);
-                        for part in item["content"].as_array().into_iter().flatten() {
-                            push_str(&mut self.delivered_text, &part["text"]);
-                        }
-                    }
-                    for part in v
-                        .pointer("/candidates/0/content/parts")
-                        .and_then(Value::as_array)
-                        .into_iter()
-                        .flatten()
-                    {
-                        push_str(&mut self.delivered_text, &part["text"]);
-                    }
-                }
-            }
-            _ => {}
+            None if !self.json_cut => self.estimate_text(),
+            None => {}
         }
         self.reported
+    }
+
+    /// The text of a whole answer that reported no usage, for an estimate.
+    fn estimate_text(&mut self) {
+        let Ok(v) = serde_json::from_slice::<Value>(&self.json) else {
+            return;
+        };
+        self.completed = true;
+        push_str(
+            &mut self.delivered_text,
+            &v["choices"][0]["message"]["content"],
+        );
+        for block in v["content"].as_array().into_iter().flatten() {
+            push_str(&mut self.delivered_text, &block["text"]);
+        }
+        for item in v["output"].as_array().into_iter().flatten() {
+            push_str(&mut self.delivered_text, &item["arguments"]);
+            for part in item["content"].as_array().into_iter().flatten() {
+                push_str(&mut self.delivered_text, &part["text"]);
+            }
+        }
+        for part in v
+            .pointer("/candidates/0/content/parts")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            push_str(&mut self.delivered_text, &part["text"]);
+        }
     }
 
     /// Images delivered (`/v1/images/generations`), 0 for other formats.
@@ -312,78 +347,6 @@ fn push_str(out: &mut String, v: &Value) {
     }
 }
 
-fn openai_usage(v: &Value) -> Option<TokenCounts> {
-    openai_usage_object(v.get("usage")?)
-}
-
-fn openai_usage_object(u: &Value) -> Option<TokenCounts> {
-    if !u.is_object() {
-        return None;
-    }
-    Some(TokenCounts {
-        input: reported_tokens(&u["prompt_tokens"]),
-        output: reported_tokens(&u["completion_tokens"]),
-        cached: u
-            .pointer("/prompt_tokens_details/cached_tokens")
-            .map_or(0, reported_tokens),
-    })
-}
-
-/// gpt-image-1 reports `input_tokens` / `output_tokens` (image tokens included).
-fn images_usage(u: &Value) -> Option<TokenCounts> {
-    Some(TokenCounts {
-        input: u["input_tokens"].as_u64()?,
-        output: u["output_tokens"].as_u64().unwrap_or(0),
-        cached: u
-            .pointer("/input_tokens_details/cached_tokens")
-            .and_then(Value::as_u64)
-            .unwrap_or(0),
-    })
-}
-
-/// The Responses API's `usage`: `input_tokens` includes cached tokens, as ours does.
-fn responses_usage(u: &Value) -> Option<TokenCounts> {
-    if !u.is_object() {
-        return None;
-    }
-    Some(TokenCounts {
-        input: reported_tokens(&u["input_tokens"]),
-        output: reported_tokens(&u["output_tokens"]),
-        cached: u
-            .pointer("/input_tokens_details/cached_tokens")
-            .map_or(0, reported_tokens),
-    })
-}
-
-/// Gemini's `usageMetadata`: prompt (+ tool-use prompt) in, candidates + thoughts out.
-fn gemini_usage(u: &Value) -> Option<TokenCounts> {
-    if !u.is_object() {
-        return None;
-    }
-    Some(TokenCounts {
-        input: reported_tokens(&u["promptTokenCount"])
-            + u.get("toolUsePromptTokenCount").map_or(0, reported_tokens),
-        output: u.get("candidatesTokenCount").map_or(0, reported_tokens)
-            + u.get("thoughtsTokenCount").map_or(0, reported_tokens),
-        cached: u.get("cachedContentTokenCount").map_or(0, reported_tokens),
-    })
-}
-
-/// Anthropic's `input_tokens` excludes cache reads and writes; ours includes them.
-fn anthropic_usage(u: &Value) -> Option<TokenCounts> {
-    if !u.is_object() {
-        return None;
-    }
-    let input = reported_tokens(&u["input_tokens"]);
-    let cache_write = reported_tokens(&u["cache_creation_input_tokens"]);
-    let cache_read = reported_tokens(&u["cache_read_input_tokens"]);
-    Some(TokenCounts {
-        input: input + cache_write + cache_read,
-        output: u["output_tokens"].as_u64().unwrap_or(0),
-        cached: cache_read,
-    })
-}
-
 /// `chunk` without its `"choices":[]` usage events (rarely more than one event).
 fn strip_usage_events(chunk: &Bytes) -> Bytes {
     let text = String::from_utf8_lossy(chunk);
@@ -393,9 +356,7 @@ fn strip_usage_events(chunk: &Bytes) -> Bytes {
             .lines()
             .filter_map(|l| l.strip_prefix("data:"))
             .any(|d| {
-                serde_json::from_str::<Value>(d.trim()).is_ok_and(|v| {
-                    v["choices"].as_array().is_some_and(Vec::is_empty) && v["usage"].is_object()
-                })
+                serde_json::from_str::<wire::ChatChunk>(d.trim()).is_ok_and(|c| c.is_usage_only())
             });
         if !is_usage {
             out.push_str(block);

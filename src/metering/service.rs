@@ -12,6 +12,7 @@
 //! the charge is capped at the reservation. That bounds any overdraw by what the
 //! ledger admitted.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::balances::Balances;
@@ -20,6 +21,7 @@ use super::meter::{Draft, Meter, RouteInfo, TokenCounts};
 use super::money::{Currency, ExchangeRates, MicroUnits};
 use super::observe::Observer;
 use super::pricing::{self, Tokens};
+use super::request_metrics::RequestMetrics;
 use super::sink::UsageSink;
 use super::{UsageEvent, UsageSource, tokens};
 
@@ -31,6 +33,8 @@ pub struct Metering {
     /// (`[redis] on_failure.balances`; closed by default: never overdraw).
     pub balances_on_failure: crate::domain::OnFailure,
     pub rates: ExchangeRates,
+    /// The per-request metrics, their handles registered once.
+    pub metrics: Arc<RequestMetrics>,
 }
 
 /// How a request's tokens are known at its end.
@@ -175,7 +179,7 @@ impl Metering {
         let currency = if d.currency.is_empty() {
             "USD".to_owned()
         } else {
-            d.currency.clone()
+            std::mem::take(&mut d.currency)
         };
         let mut charge = if byok || d.account_id.is_empty() {
             MicroUnits::ZERO
@@ -192,32 +196,34 @@ impl Metering {
         if let Some(r) = &reservation
             && charge.0 > r.amount_micro
         {
-            metrics::counter!("tollgate_charge_capped_total").increment(1);
+            self.metrics.charge_capped();
             charge = MicroUnits(r.amount_micro);
         }
         self.balances
             .settle(reservation.as_ref(), &d.account_id, charge.0);
         let ttfb = d.ttfb.unwrap_or(latency);
+        let streamed = route.as_ref().is_some_and(|r| r.streamed);
+        // Every string moves out of the draft and the route: none is copied.
+        let (provider, model_requested, model_served) = route
+            .map(|r| (r.provider, r.model_requested, r.model_served))
+            .unwrap_or_default();
         let event = UsageEvent {
-            id: uuid::Uuid::now_v7().to_string(),
+            // The request's own UUID when the gateway made it (one per request),
+            // else a new one: a caller's x-request-id need not be unique.
+            id: d
+                .request_uuid
+                .take()
+                .unwrap_or_else(uuid::Uuid::now_v7)
+                .to_string(),
             ts_ms: started_ms,
             request_id: std::mem::take(&mut d.request_id),
-            account_id: d.account_id.clone(),
-            kid: d.kid.clone(),
+            account_id: std::mem::take(&mut d.account_id),
+            kid: std::mem::take(&mut d.kid),
             user_id: std::mem::take(&mut d.user_id),
             endpoint: std::mem::take(&mut d.endpoint),
-            provider: route
-                .as_ref()
-                .map(|r| r.provider.clone())
-                .unwrap_or_default(),
-            model_requested: route
-                .as_ref()
-                .map(|r| r.model_requested.clone())
-                .unwrap_or_default(),
-            model_served: route
-                .as_ref()
-                .map(|r| r.model_served.clone())
-                .unwrap_or_default(),
+            provider,
+            model_requested,
+            model_served,
             status,
             error_code,
             input_tokens: tokens.input as i64,
@@ -233,32 +239,24 @@ impl Metering {
             session_id: std::mem::take(&mut d.session_id),
             app_version: std::mem::take(&mut d.app_version),
             byok,
-            streamed: route.as_ref().is_some_and(|r| r.streamed),
+            streamed,
             failed_attempt: false,
         };
-        metrics::counter!(
-            "tollgate_requests_total",
-            "route" => event.endpoint.clone(),
-            "status" => event.status.to_string(),
-            "provider" => event.provider.clone()
-        )
-        .increment(1);
-        metrics::histogram!("tollgate_request_duration_seconds", "route" => event.endpoint.clone())
-            .record(latency.as_secs_f64());
+        let m = &self.metrics;
+        m.request(
+            &event.endpoint,
+            event.status,
+            &event.provider,
+            latency.as_secs_f64(),
+        );
         if !event.provider.is_empty() {
-            metrics::histogram!("tollgate_upstream_ttfb_seconds", "provider" => event.provider.clone())
-                .record(event.ttfb_ms as f64 / 1000.0);
+            m.ttfb(&event.provider, event.ttfb_ms as f64 / 1000.0);
         }
         if images > 0 {
-            metrics::counter!("tollgate_images_total", "model" => event.model_served.clone())
-                .increment(images);
+            m.images(&event.model_served, images);
         }
-        metrics::counter!("tollgate_tokens_total", "direction" => "input")
-            .increment(event.input_tokens as u64);
-        metrics::counter!("tollgate_tokens_total", "direction" => "output")
-            .increment(event.output_tokens as u64);
-        metrics::counter!("tollgate_spend_micro_usd_total")
-            .increment(event.cost_micro_usd.unwrap_or(0).max(0) as u64);
+        m.tokens(event.input_tokens as u64, event.output_tokens as u64);
+        m.spend(event.cost_micro_usd.unwrap_or(0).max(0) as u64);
         self.sink.record(event);
     }
 }

@@ -163,7 +163,14 @@ impl UsageScanner {
         self.data_items
     }
 
-    /// The `usage` value, parsed, once the answer has been seen.
+    /// The raw bytes of the `usage` value, once the answer has been seen, for a
+    /// borrowed parse (`usage_wire`).
+    pub fn usage_bytes(&self) -> Option<&[u8]> {
+        self.found.as_deref()
+    }
+
+    /// The `usage` value as a `Value` (tests).
+    #[cfg(test)]
     pub fn usage(&self) -> Option<serde_json::Value> {
         serde_json::from_slice(self.found.as_deref()?).ok()
     }

@@ -155,18 +155,31 @@ pub struct PolicyResolver {
     policy: AddressPolicy,
 }
 
+impl PolicyResolver {
+    /// The addresses `host` resolves to that the policy allows; an error when none is
+    /// left. Shared by reqwest's resolver below and the upstream client's
+    /// (`providers::transport`).
+    pub async fn lookup(&self, host: &str) -> std::io::Result<Vec<SocketAddr>> {
+        let policy = self.policy;
+        let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host, 0))
+            .await?
+            .filter(|a| policy.check_ip(a.ip()).is_ok())
+            .collect();
+        if addrs.is_empty() {
+            return Err(std::io::Error::other(format!(
+                "{host} has no public address"
+            )));
+        }
+        Ok(addrs)
+    }
+}
+
 impl reqwest::dns::Resolve for PolicyResolver {
     fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
-        let policy = self.policy;
+        let this = *self;
         let host = name.as_str().to_owned();
         Box::pin(async move {
-            let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0))
-                .await?
-                .filter(|a| policy.check_ip(a.ip()).is_ok())
-                .collect();
-            if addrs.is_empty() {
-                return Err(format!("{host} has no public address").into());
-            }
+            let addrs = this.lookup(&host).await?;
             Ok(Box::new(addrs.into_iter()) as reqwest::dns::Addrs)
         })
     }

@@ -57,6 +57,8 @@ pub struct Plan<'a> {
     pub forwarded: &'a (dyn Fn(&str) -> Bytes + Sync),
     pub stream: bool,
     pub include_usage: bool,
+    /// The caller's `stream_options`, as the peek read them.
+    pub stream_usage: crate::translate::peek::StreamUsage,
     pub anthropic: AnthropicHeaders,
 }
 
@@ -264,6 +266,7 @@ pub async fn send(
                 upstream_model: model,
                 stream: plan.stream,
                 include_usage: plan.include_usage,
+                stream_usage: plan.stream_usage,
             });
             match built {
                 Ok(o) => target.outbound = Some(o),

@@ -40,7 +40,7 @@ use crate::providers::{Account, AnthropicHeaders, Call, UpstreamError};
 use crate::routing::Resolved;
 use crate::routing::byok::{Byok, Endpoint};
 use crate::state::AppState;
-use crate::translate::peek::{ChatPeek, Shape, wants_stream_usage};
+use crate::translate::peek::{ChatPeek, Shape, StreamUsage, named_body};
 
 pub use table::CallerFormat;
 
@@ -100,6 +100,7 @@ pub async fn run(
         &body,
         spec,
         target,
+        peek.stream_usage,
         vendor,
         |m| peek.with_model(&body, m),
     )
@@ -125,11 +126,8 @@ pub async fn run_named(
     spec: RouteSpec,
     target: Target<'_>,
 ) -> Result<Response, ApiError> {
-    if serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(&body).is_err() {
-        return Err(ApiError::InvalidJson(
-            "the body must be a JSON object".into(),
-        ));
-    }
+    let stream_usage = named_body(&body)
+        .map_err(|_| ApiError::InvalidJson("the body must be a JSON object".into()))?;
     run_for(
         state,
         principal,
@@ -138,6 +136,7 @@ pub async fn run_named(
         &body,
         spec,
         target,
+        stream_usage,
         None,
         |_| body.clone(),
     )
@@ -156,6 +155,7 @@ async fn run_for(
     body: &Bytes,
     spec: RouteSpec,
     target: Target<'_>,
+    stream_usage: StreamUsage,
     vendor: Option<crate::vault::Vendor>,
     forwarded: impl Fn(&str) -> Bytes + Sync,
 ) -> Result<Response, ApiError> {
@@ -185,7 +185,7 @@ async fn run_for(
     let body_format = spec.format.body_format(target.stream);
     let usage = UsagePlan::new(
         !meter.is_detached(),
-        wants_stream_usage(body),
+        stream_usage.asked(),
         body_format == BodyFormat::OpenAiSse,
     );
     let request = Request {
@@ -218,6 +218,7 @@ async fn run_for(
             upstream_model,
             stream: false,
             include_usage: false,
+            stream_usage,
         })?;
         if let Some(parts) = embeddings::split_batch(&outbound.body) {
             // Over Gemini's batch limit: one call per chunk (no retries across
@@ -257,6 +258,7 @@ async fn run_for(
         forwarded: &forwarded,
         stream: target.stream,
         include_usage: usage.include,
+        stream_usage,
         anthropic,
     };
     let served = attempts::send(state, meter, &routed, &mut targets, &plan).await?;

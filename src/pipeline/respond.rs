@@ -36,7 +36,7 @@ pub async fn respond(
             if upstream.is_event_stream() {
                 let translator = stream(a.model, a.include_usage);
                 return Ok(event_stream(Body::from_stream(relay::translated(
-                    upstream.response,
+                    upstream.body,
                     translator,
                     a.idle,
                 ))));
@@ -66,7 +66,7 @@ fn relayed(upstream: UpstreamResponse, dialect: relay::StreamDialect, idle: Dura
         .unwrap_or(HeaderValue::from_static("application/json"));
     if upstream.is_event_stream() {
         let mut res = event_stream(Body::from_stream(relay::sse(
-            upstream.response,
+            upstream.body,
             provider,
             dialect,
             idle,
@@ -75,10 +75,7 @@ fn relayed(upstream: UpstreamResponse, dialect: relay::StreamDialect, idle: Dura
         res.headers_mut().insert(header::CONTENT_TYPE, content_type);
         return res;
     }
-    let mut res = Response::new(Body::from_stream(relay::passthrough(
-        upstream.response,
-        idle,
-    )));
+    let mut res = Response::new(Body::from_stream(relay::passthrough(upstream.body, idle)));
     *res.status_mut() = status;
     res.headers_mut().insert(header::CONTENT_TYPE, content_type);
     res

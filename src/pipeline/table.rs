@@ -14,7 +14,7 @@ use crate::providers::relay::StreamDialect;
 use crate::routing::{Dialect, ProviderKind};
 use crate::translate::anthropic::{self, ChatToMessagesOptions, TranslateError};
 use crate::translate::gemini::{self, ChatToGemini, GeminiToChat, native};
-use crate::translate::peek::with_stream_usage;
+use crate::translate::peek::{StreamUsage, with_stream_usage};
 use crate::translate::responses::{self, ChatToResponses};
 use crate::translate::stream::{AnthropicToChat, Chain, ChatToAnthropic, StreamTranslator};
 
@@ -96,6 +96,8 @@ pub struct Ctx<'a> {
     pub stream: bool,
     /// The caller-facing stream carries OpenAI's usage chunk (`UsagePlan`).
     pub include_usage: bool,
+    /// What the caller's `stream_options` said, read by the peek.
+    pub stream_usage: StreamUsage,
 }
 
 /// The upstream request a translation produced.
@@ -223,7 +225,7 @@ pub fn translation(format: CallerFormat, dialect: Dialect) -> Option<Translation
         (F::OpenAiCompletions, Dialect::OpenAi) => t(
             |c| {
                 let body = if c.include_usage {
-                    with_stream_usage(&c.forwarded)
+                    with_stream_usage(&c.forwarded, c.stream_usage)
                 } else {
                     c.forwarded.clone()
                 };
@@ -450,7 +452,7 @@ fn forward(c: &Ctx<'_>, operation: Operation) -> Result<Outbound, ApiError> {
 
 fn forward_chat(c: &Ctx<'_>) -> Result<Outbound, ApiError> {
     let body = if c.stream && c.include_usage {
-        with_stream_usage(&c.forwarded)
+        with_stream_usage(&c.forwarded, c.stream_usage)
     } else {
         c.forwarded.clone()
     };

@@ -5,10 +5,11 @@
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::HeaderValue;
+use http::{HeaderName, HeaderValue};
 
-use super::credential::{Keyring, sensitive};
+use super::credential::{Keyring, bad_url, sensitive};
 use super::send::{Attempt, send};
+use super::transport::post;
 use super::{Account, UpstreamError, UpstreamResponse};
 use crate::config::ProviderConfig;
 use crate::domain::ProviderKind;
@@ -85,17 +86,23 @@ impl Anthropic {
             .and_then(|v| HeaderValue::try_from(v).ok())
             .or_else(|| headers.version.clone())
             .unwrap_or_else(|| self.version.clone());
-        let mut req = c
-            .client
-            .post(format!("{}{path}", c.base))
-            .header("x-api-key", c.auth)
-            .header("anthropic-version", version)
-            .header(http::header::CONTENT_TYPE, "application/json")
-            .body(body);
+        let uri = c
+            .base
+            .join(path)
+            .map_err(|_| bad_url(ProviderKind::Anthropic))?;
+        let mut req = post(uri, body);
+        let h = req.headers_mut();
+        h.insert(HeaderName::from_static("x-api-key"), c.auth);
+        h.insert(HeaderName::from_static("anthropic-version"), version);
+        h.insert(
+            http::header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
         if let Some(beta) = &headers.beta {
-            req = req.header("anthropic-beta", beta.clone());
+            h.insert(HeaderName::from_static("anthropic-beta"), beta.clone());
         }
         send(
+            c.client,
             req,
             Attempt {
                 provider: ProviderKind::Anthropic,

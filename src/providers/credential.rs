@@ -8,8 +8,11 @@
 //! (`config::routing`) are `Account::Deployment(i)`: the i-th entry of
 //! `ProviderConfig::deployments`, `default` first; `Account::Gateway` is the first.
 
+use std::borrow::Cow;
+
 use http::HeaderValue;
 
+use super::transport::{BadBase, BaseUri, CallBase, HttpClient};
 use super::{Account, Clients, Credentials, UpstreamError};
 use crate::config::ProviderConfig;
 use crate::domain::ProviderKind;
@@ -32,10 +35,11 @@ pub(super) type AuthHeader = fn(&str) -> Option<HeaderValue>;
 /// One provider's gateway-side credentials, built once at start.
 pub(super) struct Keyring {
     provider: ProviderKind,
-    gateway: reqwest::Client,
-    byok: reqwest::Client,
-    /// The provider's own base URL (BYOK calls without `x-byok-api-base` use it).
-    base_url: String,
+    gateway: HttpClient,
+    byok: HttpClient,
+    /// The provider's own base URL (BYOK calls without `x-byok-api-base` use it),
+    /// parsed once; `Err` for a base `http` cannot carry (reported per call).
+    base_url: Result<BaseUri, BadBase>,
     /// The gateway's deployments, in `ProviderConfig::deployments` order.
     deployments: Vec<DeploymentKey>,
     header: AuthHeader,
@@ -44,16 +48,16 @@ pub(super) struct Keyring {
 /// One deployment's base and key, with the key's header value built once and
 /// marked sensitive.
 struct DeploymentKey {
-    base_url: String,
+    base_url: Result<BaseUri, BadBase>,
     api_key: Secret<String>,
     auth: Option<HeaderValue>,
 }
 
 /// The credentials one call runs with.
 pub(super) struct Resolved<'a> {
-    pub client: &'a reqwest::Client,
-    /// Base URL without a trailing `/`.
-    pub base: &'a str,
+    pub client: &'a HttpClient,
+    /// Base URL; its path has no trailing `/`.
+    pub base: CallBase<'a>,
     pub auth: HeaderValue,
     pub credentials: Credentials,
     /// The key itself, scrubbed from upstream messages (and Azure's `api-key`).
@@ -73,13 +77,13 @@ impl Keyring {
             provider,
             gateway: clients.gateway.clone(),
             byok: clients.byok.clone(),
-            base_url: cfg.base_url.clone(),
+            base_url: BaseUri::parse(&cfg.base_url),
             deployments: cfg
                 .deployments()
                 .into_iter()
                 .map(|d| DeploymentKey {
                     auth: header(d.api_key.expose()),
-                    base_url: d.base_url,
+                    base_url: BaseUri::parse(&d.base_url),
                     api_key: d.api_key,
                 })
                 .collect(),
@@ -100,7 +104,7 @@ impl Keyring {
                 .ok_or(UpstreamError::NotConfigured(self.provider))?;
             Ok(Resolved {
                 client: &self.gateway,
-                base: &d.base_url,
+                base: Cow::Borrowed(configured(self.provider, &d.base_url)?),
                 auth: d
                     .auth
                     .clone()
@@ -115,7 +119,7 @@ impl Keyring {
             Account::Deployment(i) => deployment(i),
             Account::Vault(key) => Ok(Resolved {
                 client: &self.gateway,
-                base: &self.base_url,
+                base: Cow::Borrowed(configured(self.provider, &self.base_url)?),
                 auth: (self.header)(key.api_key.expose()).ok_or_else(|| bad_key(self.provider))?,
                 credentials: Credentials::Caller,
                 secret: Some(&key.api_key),
@@ -123,7 +127,15 @@ impl Keyring {
             }),
             Account::Caller(byok) => Ok(Resolved {
                 client: &self.byok,
-                base: byok.api_base.as_deref().unwrap_or(&self.base_url),
+                base: match byok.api_base.as_deref() {
+                    Some(base) => {
+                        Cow::Owned(BaseUri::parse(base).map_err(|_| UpstreamError::Protocol {
+                            provider: self.provider,
+                            detail: "the x-byok-api-base is not a URL the gateway can call".into(),
+                        })?)
+                    }
+                    None => Cow::Borrowed(configured(self.provider, &self.base_url)?),
+                },
                 auth: (self.header)(byok.api_key.expose()).ok_or_else(|| bad_key(self.provider))?,
                 credentials: Credentials::Caller,
                 secret: Some(&byok.api_key),
@@ -131,6 +143,20 @@ impl Keyring {
             }),
         }
     }
+}
+
+/// A configured base URL, parsed once at startup (`Keyring::new`). A bad one fails
+/// each call that would use it; its text is not repeated (it could hold credentials).
+fn configured(
+    provider: ProviderKind,
+    base: &Result<BaseUri, BadBase>,
+) -> Result<&BaseUri, UpstreamError> {
+    base.as_ref().map_err(|_| UpstreamError::Protocol {
+        provider,
+        detail: format!(
+            "a configured base URL of {provider} is not one the gateway can call; fix its base_url"
+        ),
+    })
 }
 
 /// `value` as a header value marked sensitive (never logged).
@@ -144,5 +170,13 @@ pub(super) fn bad_key(provider: ProviderKind) -> UpstreamError {
     UpstreamError::Protocol {
         provider,
         detail: "the x-byok-api-key is not a valid header value".into(),
+    }
+}
+
+/// A path built from caller input (a model or deployment name) that is not a URI.
+pub(super) fn bad_url(provider: ProviderKind) -> UpstreamError {
+    UpstreamError::Protocol {
+        provider,
+        detail: "the request names a model or version that cannot go in a URL".into(),
     }
 }

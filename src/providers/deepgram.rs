@@ -7,9 +7,10 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
-use super::credential::{Keyring, sensitive};
+use super::credential::{Keyring, bad_url, sensitive};
 use super::openai::urlencode;
 use super::send::{Attempt, send};
+use super::transport::post;
 use super::{Account, UpstreamError, UpstreamResponse};
 use crate::config::ProviderConfig;
 use crate::domain::ProviderKind;
@@ -115,13 +116,19 @@ impl Deepgram {
         account: Account<'_>,
     ) -> Result<UpstreamResponse, UpstreamError> {
         let c = self.keys.resolve(account)?;
-        let req = c
-            .client
-            .post(format!("{}{path}?{query}", c.base))
-            .header(http::header::AUTHORIZATION, c.auth)
-            .header(http::header::CONTENT_TYPE, content_type)
-            .body(body);
+        let uri = c
+            .base
+            .join(&format!("{path}?{query}"))
+            .map_err(|_| bad_url(ProviderKind::Deepgram))?;
+        let mut req = post(uri, body);
+        let h = req.headers_mut();
+        h.insert(http::header::AUTHORIZATION, c.auth);
+        h.insert(
+            http::header::CONTENT_TYPE,
+            http::HeaderValue::from_static(content_type),
+        );
         send(
+            c.client,
             req,
             Attempt {
                 provider: ProviderKind::Deepgram,

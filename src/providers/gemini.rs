@@ -6,9 +6,10 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
-use super::credential::{Keyring, sensitive};
+use super::credential::{Keyring, bad_url, sensitive};
 use super::openai::urlencode;
 use super::send::{Attempt, send};
+use super::transport::post;
 use super::{Account, UpstreamError, UpstreamResponse};
 use crate::config::ProviderConfig;
 use crate::domain::ProviderKind;
@@ -66,20 +67,25 @@ impl Gemini {
         account: Account<'_>,
     ) -> Result<UpstreamResponse, UpstreamError> {
         let c = self.keys.resolve(account)?;
-        let url = format!(
-            "{}/{}/models/{}{}",
-            c.base,
+        let path = format!(
+            "/{}/models/{}{}",
             urlencode(c.api_version.unwrap_or(DEFAULT_VERSION)),
             urlencode(model),
             method.suffix()
         );
-        let req = c
-            .client
-            .post(url)
-            .header("x-goog-api-key", c.auth)
-            .header(http::header::CONTENT_TYPE, "application/json")
-            .body(body);
+        let uri = c
+            .base
+            .join(&path)
+            .map_err(|_| bad_url(ProviderKind::Gemini))?;
+        let mut req = post(uri, body);
+        let h = req.headers_mut();
+        h.insert(http::HeaderName::from_static("x-goog-api-key"), c.auth);
+        h.insert(
+            http::header::CONTENT_TYPE,
+            http::HeaderValue::from_static("application/json"),
+        );
         send(
+            c.client,
             req,
             Attempt {
                 provider: ProviderKind::Gemini,

@@ -3,7 +3,8 @@
 //! `Upstreams` holds the provider clients; they share two pooled HTTP clients (one
 //! for configured upstreams, one with filtered DNS for BYOK bases) with connect and
 //! first-byte timeouts, an idle timeout between body chunks, and no whole-response
-//! timeout (it would cut streams). `send` is the shared sending and error-mapping path; each provider
+//! timeout (it would cut streams). `transport` is that client (hyper-util, base URLs
+//! parsed once); `send` is the shared sending and error-mapping path; each provider
 //! file only knows its URLs and auth headers. `adapter` is the one trait the
 //! pipeline calls, with one table entry per provider. `relay` streams bodies back.
 
@@ -17,6 +18,7 @@ pub mod image_fetch;
 mod openai;
 pub mod relay;
 mod send;
+pub mod transport;
 
 pub use adapter::{Adapter, Call, Operation};
 pub use anthropic::{Anthropic, AnthropicHeaders};
@@ -58,8 +60,8 @@ impl<'a> Account<'a> {
 /// BYOK bases, whose DNS answers are filtered (no internal addresses).
 #[derive(Clone)]
 pub struct Clients {
-    pub gateway: reqwest::Client,
-    pub byok: reqwest::Client,
+    pub gateway: transport::HttpClient,
+    pub byok: transport::HttpClient,
 }
 
 /// What came back from a provider that answered with a 2xx.
@@ -67,7 +69,7 @@ pub struct UpstreamResponse {
     pub provider: ProviderKind,
     pub status: http::StatusCode,
     pub content_type: Option<http::HeaderValue>,
-    pub response: reqwest::Response,
+    pub body: transport::ResponseBody,
 }
 
 impl UpstreamResponse {
@@ -75,19 +77,23 @@ impl UpstreamResponse {
     pub async fn json(self, limit: usize) -> Result<serde_json::Value, UpstreamError> {
         let provider = self.provider;
         let protocol = |detail: String| UpstreamError::Protocol { provider, detail };
+        let body = self.read_whole(limit).await.map_err(protocol)?;
+        serde_json::from_slice(&body)
+            .map_err(|e| protocol(format!("the response is not JSON: {e}")))
+    }
+
+    /// Reads a whole answer, at most `limit` bytes; the error says why not.
+    pub async fn read_whole(self, limit: usize) -> Result<Vec<u8>, String> {
         let mut body = Vec::new();
-        let mut stream = self.response.bytes_stream();
+        let mut stream = http_body_util::BodyExt::into_data_stream(self.body);
         while let Some(chunk) = futures_util::StreamExt::next(&mut stream).await {
-            let chunk = chunk.map_err(|_| protocol("the response body broke off".into()))?;
+            let chunk = chunk.map_err(|_| "the response body broke off".to_owned())?;
             if body.len() + chunk.len() > limit {
-                return Err(protocol(format!(
-                    "the response is larger than {limit} bytes"
-                )));
+                return Err(format!("the response is larger than {limit} bytes"));
             }
             body.extend_from_slice(&chunk);
         }
-        serde_json::from_slice(&body)
-            .map_err(|e| protocol(format!("the response is not JSON: {e}")))
+        Ok(body)
     }
 
     pub fn is_event_stream(&self) -> bool {
@@ -189,18 +195,10 @@ impl Upstreams {
 fn build_client(
     t: &UpstreamConfig,
     resolver: Option<Arc<PolicyResolver>>,
-) -> Result<reqwest::Client, UpstreamError> {
-    let mut builder = reqwest::Client::builder()
-        // No read or total timeout here: the first-byte wait is bounded in `send`
-        // and silences mid-body in `relay`, each with its own setting.
-        .connect_timeout(t.connect_timeout)
-        .tcp_nodelay(true)
-        .pool_idle_timeout(std::time::Duration::from_secs(90))
-        .redirect(reqwest::redirect::Policy::none());
-    if let Some(r) = resolver {
-        builder = builder.dns_resolver(r);
-    }
-    builder.build().map_err(|e| UpstreamError::Protocol {
+) -> Result<transport::HttpClient, UpstreamError> {
+    // No read or total timeout here: the first-byte wait is bounded in `send`
+    // and silences mid-body in `relay`, each with its own setting.
+    transport::HttpClient::new(t, resolver).map_err(|e| UpstreamError::Protocol {
         provider: ProviderKind::OpenAi,
         detail: format!("cannot build HTTP client: {e}"),
     })

@@ -5,8 +5,9 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
-use super::credential::{Keyring, bad_key, sensitive};
+use super::credential::{Keyring, bad_key, bad_url, sensitive};
 use super::send::{Attempt, send};
+use super::transport::post;
 use super::{Account, UpstreamError, UpstreamResponse};
 use crate::config::ProviderConfig;
 use crate::domain::ProviderKind;
@@ -94,28 +95,38 @@ impl OpenAi {
         account: Account<'_>,
     ) -> Result<UpstreamResponse, UpstreamError> {
         let c = self.keys.resolve(account)?;
-        let req = match (c.api_version, c.secret) {
+        let mut req = match (c.api_version, c.secret) {
             // Azure OpenAI: the deployment is in the path, the key in `api-key`.
             (Some(version), Some(key)) => {
-                let url = format!(
-                    "{}/openai/deployments/{}{}?api-version={}",
-                    c.base,
+                let path = format!(
+                    "/openai/deployments/{}{}?api-version={}",
                     urlencode(model),
                     endpoint.path(),
                     urlencode(version)
                 );
                 let key = sensitive(key.expose()).ok_or_else(|| bad_key(self.kind))?;
-                c.client.post(url).header("api-key", key)
+                let mut req = post(c.base.join(&path).map_err(|_| bad_url(self.kind))?, body);
+                req.headers_mut()
+                    .insert(http::HeaderName::from_static("api-key"), key);
+                req
             }
-            _ => c
-                .client
-                .post(format!("{}{}", c.base, endpoint.path()))
-                .header(http::header::AUTHORIZATION, c.auth),
+            _ => {
+                let uri = c
+                    .base
+                    .join(endpoint.path())
+                    .map_err(|_| bad_url(self.kind))?;
+                let mut req = post(uri, body);
+                req.headers_mut()
+                    .insert(http::header::AUTHORIZATION, c.auth);
+                req
+            }
         };
-        let req = req
-            .header(http::header::CONTENT_TYPE, content_type)
-            .body(body);
+        req.headers_mut().insert(
+            http::header::CONTENT_TYPE,
+            http::HeaderValue::from_static(content_type),
+        );
         send(
+            c.client,
             req,
             Attempt {
                 provider: self.kind,

@@ -11,6 +11,9 @@ use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use futures_util::{Stream, StreamExt};
+use http_body_util::BodyExt;
+
+use super::transport::ResponseBody;
 
 use crate::domain::ProviderKind;
 use crate::translate::sse::SseParser;
@@ -30,7 +33,7 @@ pub enum StreamDialect {
     Gemini,
 }
 
-type Upstream = Pin<Box<dyn Stream<Item = reqwest::Result<Bytes>> + Send>>;
+type Upstream = Pin<Box<dyn Stream<Item = Result<Bytes, hyper::Error>> + Send>>;
 
 struct Relay {
     upstream: Upstream,
@@ -61,13 +64,13 @@ async fn next_chunk(upstream: &mut Upstream, idle: Duration) -> Option<Result<By
 /// The caller-facing body of an upstream event stream.
 /// `idle` is the longest silence tolerated between upstream chunks.
 pub fn sse(
-    response: reqwest::Response,
+    response: ResponseBody,
     provider: ProviderKind,
     dialect: StreamDialect,
     idle: Duration,
 ) -> impl Stream<Item = Result<Bytes, std::io::Error>> + Send + 'static {
     let relay = Relay {
-        upstream: Box::pin(response.bytes_stream()),
+        upstream: Box::pin(response.into_data_stream()),
         held: BytesMut::new(),
         finished: false,
         provider,
@@ -119,10 +122,10 @@ pub fn sse(
 /// The caller-facing body of a non-stream upstream answer: bytes as they come. A
 /// transport failure aborts the connection, so the caller sees a truncated response.
 pub fn passthrough(
-    response: reqwest::Response,
+    response: ResponseBody,
     idle: Duration,
 ) -> impl Stream<Item = Result<Bytes, std::io::Error>> + Send + 'static {
-    let upstream: Upstream = Box::pin(response.bytes_stream());
+    let upstream: Upstream = Box::pin(response.into_data_stream());
     futures_util::stream::unfold(Some(upstream), move |state| async move {
         let mut upstream = state?;
         match next_chunk(&mut upstream, idle).await {
@@ -137,7 +140,7 @@ pub fn passthrough(
 /// event by event and re-emitted by `translator`, never buffered beyond one event.
 /// A transport failure or silence ends it with the translator's error event.
 pub fn translated(
-    response: reqwest::Response,
+    response: ResponseBody,
     translator: Box<dyn StreamTranslator>,
     idle: Duration,
 ) -> impl Stream<Item = Result<Bytes, std::io::Error>> + Send + 'static {
@@ -149,7 +152,7 @@ pub fn translated(
         ended: bool,
     }
     let state = State {
-        upstream: Box::pin(response.bytes_stream()),
+        upstream: Box::pin(response.into_data_stream()),
         parser: SseParser::new(),
         translator,
         pending: Default::default(),

@@ -14,7 +14,9 @@ mod redact;
 use std::time::Duration;
 
 use futures_util::StreamExt;
+use http_body_util::BodyExt;
 
+use super::transport::{HttpClient, RequestBody, ResponseBody, TransportError};
 use super::{Credentials, UpstreamError, UpstreamResponse};
 use crate::domain::ProviderKind;
 use crate::secret::Secret;
@@ -33,13 +35,15 @@ pub(super) struct Attempt<'a> {
 }
 
 pub(super) async fn send(
-    req: reqwest::RequestBuilder,
+    client: &HttpClient,
+    req: http::Request<RequestBody>,
     attempt: Attempt<'_>,
 ) -> Result<UpstreamResponse, UpstreamError> {
     let provider = attempt.provider;
-    let response = match tokio::time::timeout(attempt.first_byte_timeout, req.send()).await {
+    let response = match tokio::time::timeout(attempt.first_byte_timeout, client.request(req)).await
+    {
         Err(_) => return Err(UpstreamError::Timeout { provider }),
-        Ok(Err(e)) if e.is_timeout() => return Err(UpstreamError::Timeout { provider }),
+        Ok(Err(e)) if timed_out(&e) => return Err(UpstreamError::Timeout { provider }),
         Ok(Err(e)) => {
             return Err(UpstreamError::Connect {
                 provider,
@@ -48,22 +52,23 @@ pub(super) async fn send(
         }
         Ok(Ok(r)) => r,
     };
-    let status = response.status();
+    let (head, body) = response.into_parts();
+    let status = head.status;
     if status.is_success() {
-        let content_type = response.headers().get(http::header::CONTENT_TYPE).cloned();
+        let content_type = head.headers.get(http::header::CONTENT_TYPE).cloned();
         return Ok(UpstreamResponse {
             provider,
             status,
             content_type,
-            response,
+            body,
         });
     }
-    let retry_after = response
-        .headers()
+    let retry_after = head
+        .headers
         .get(http::header::RETRY_AFTER)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<u64>().ok());
-    let body = read_bounded(response).await;
+    let body = read_bounded(body).await;
     let (message, code) = error_message(&body);
     let keys: Vec<&str> = attempt.secret.iter().map(|s| s.expose().as_str()).collect();
     let message = match status.as_u16() {
@@ -82,9 +87,24 @@ pub(super) async fn send(
     })
 }
 
-/// A short description of a transport error. We walk the source chain instead of
-/// printing the reqwest error, whose Display includes the URL (which may carry a key).
-fn transport_detail(e: &reqwest::Error) -> String {
+/// A connect that ran past `[upstream] connect_timeout_ms` (hyper reports it as
+/// an I/O `TimedOut` inside the connect error).
+fn timed_out(e: &TransportError) -> bool {
+    let mut source: Option<&dyn std::error::Error> = std::error::Error::source(e);
+    while let Some(s) = source {
+        if s.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::TimedOut)
+        {
+            return true;
+        }
+        source = s.source();
+    }
+    false
+}
+
+/// A short description of a transport error, from the innermost cause of its
+/// source chain (never a URL: a BYOK base may carry a key).
+fn transport_detail(e: &TransportError) -> String {
     let mut source: Option<&dyn std::error::Error> = std::error::Error::source(e);
     let mut last = None;
     while let Some(s) = source {
@@ -101,9 +121,9 @@ fn transport_detail(e: &reqwest::Error) -> String {
     }
 }
 
-async fn read_bounded(response: reqwest::Response) -> Vec<u8> {
+async fn read_bounded(body: ResponseBody) -> Vec<u8> {
     let mut out = Vec::new();
-    let mut stream = response.bytes_stream();
+    let mut stream = body.into_data_stream();
     let read = async {
         while let Some(Ok(chunk)) = stream.next().await {
             let room = MAX_ERROR_BODY - out.len();

@@ -6,7 +6,9 @@
 //! serde found it, so the rest of the body is never re-serialized.
 //!
 //! The same scan reads the fields the [`super::limits`] judge (tools, schemas,
-//! message counts), so an oversized request is refused before it is routed.
+//! message counts), so an oversized request is refused before it is routed, and
+//! `stream_options` ([`StreamUsage`]), so asking a stream for its usage chunk is a
+//! splice, not another parse of the body.
 
 use std::borrow::Cow;
 
@@ -48,6 +50,72 @@ struct Fields<'a> {
     functions: Option<&'a RawValue>,
     #[serde(borrow, default)]
     response_format: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    stream_options: Option<&'a RawValue>,
+}
+
+/// What a body's `stream_options` says about OpenAI's stream usage chunk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum StreamUsage {
+    /// No `stream_options` at all (the usual case).
+    #[default]
+    Absent,
+    /// `stream_options.include_usage` is `true`.
+    Asked,
+    /// `stream_options` is there without asking for usage.
+    NotAsked,
+}
+
+impl StreamUsage {
+    /// Whether the caller asked for the usage chunk itself.
+    pub fn asked(self) -> bool {
+        self == StreamUsage::Asked
+    }
+
+    /// Reads a whole body (one pass); for bodies no [`ChatPeek`] has seen.
+    pub fn of(body: &[u8]) -> Self {
+        #[derive(Deserialize)]
+        struct Body<'a> {
+            #[serde(borrow, default)]
+            stream_options: Option<&'a RawValue>,
+        }
+        serde_json::from_slice::<Body>(body)
+            .map(|b| Self::from_raw(b.stream_options))
+            .unwrap_or_default()
+    }
+
+    fn from_raw(raw: Option<&RawValue>) -> Self {
+        #[derive(Deserialize)]
+        struct Opts {
+            #[serde(default)]
+            include_usage: Option<bool>,
+        }
+        match raw {
+            None => StreamUsage::Absent,
+            Some(r) => match serde_json::from_str::<Opts>(r.get()) {
+                Ok(Opts {
+                    include_usage: Some(true),
+                }) => StreamUsage::Asked,
+                _ => StreamUsage::NotAsked,
+            },
+        }
+    }
+}
+
+/// Checks that a body whose model is named elsewhere (Gemini's path) is a JSON
+/// object, reading its `stream_options` in the same pass.
+pub fn named_body(body: &[u8]) -> Result<StreamUsage, PeekError> {
+    #[derive(Deserialize)]
+    struct Body<'a> {
+        #[serde(borrow, default)]
+        stream_options: Option<&'a RawValue>,
+    }
+    if body.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return Err(PeekError::Json("the body must be a JSON object".into()));
+    }
+    serde_json::from_slice::<Body>(body)
+        .map(|b| StreamUsage::from_raw(b.stream_options))
+        .map_err(|_| PeekError::Json("the body must be a JSON object".into()))
 }
 
 /// What a body must carry besides `model`, per endpoint.
@@ -71,6 +139,7 @@ pub const DEFAULT_IMAGE_MODEL: &str = "dall-e-2";
 pub struct ChatPeek<'a> {
     pub model: Cow<'a, str>,
     pub stream: bool,
+    pub stream_usage: StreamUsage,
     /// Byte range of the `model` JSON value (quotes included) within the body, if
     /// the body names one.
     model_span: Option<(usize, usize)>,
@@ -157,6 +226,7 @@ impl<'a> ChatPeek<'a> {
         Ok(ChatPeek {
             model,
             stream,
+            stream_usage: StreamUsage::from_raw(fields.stream_options),
             model_span,
         })
     }
@@ -208,60 +278,45 @@ fn string_or_array(raw: Option<&RawValue>, field: &'static str) -> Result<(), Pe
     non_empty_array(raw, field, "a string or an array")
 }
 
-/// What a body says about usage in streams (`stream_options.include_usage`).
-pub fn wants_stream_usage(body: &[u8]) -> bool {
-    #[derive(Deserialize)]
-    struct Opts {
-        #[serde(default)]
-        include_usage: Option<bool>,
-    }
-    #[derive(Deserialize)]
-    struct Body {
-        #[serde(default)]
-        stream_options: Option<Opts>,
-    }
-    serde_json::from_slice::<Body>(body)
-        .ok()
-        .and_then(|b| b.stream_options)
-        .and_then(|o| o.include_usage)
-        .unwrap_or(false)
-}
-
 /// `body` asking for OpenAI's final usage chunk (`stream_options.include_usage`),
-/// so streams can be metered from what the provider reports. Without
-/// `stream_options` in the body this is a splice after the opening brace; otherwise
-/// the body is re-serialized.
-pub fn with_stream_usage(body: &Bytes) -> Bytes {
-    if wants_stream_usage(body) {
-        return body.clone();
-    }
-    let Ok(mut v) = serde_json::from_slice::<serde_json::Value>(body) else {
-        return body.clone();
-    };
-    let Some(obj) = v.as_object_mut() else {
-        return body.clone();
-    };
-    if !obj.contains_key("stream_options")
-        && let Some(open) = body.iter().position(|b| *b == b'{')
-    {
-        let mut out = BytesMut::with_capacity(body.len() + 40);
-        out.extend_from_slice(&body[..=open]);
-        out.extend_from_slice(br#""stream_options":{"include_usage":true}"#);
-        let rest = &body[open + 1..];
-        if rest.iter().any(|b| !b.is_ascii_whitespace() && *b != b'}') {
-            out.extend_from_slice(b",");
+/// so streams can be metered from what the provider reports. `known` is what the
+/// peek read of the caller's body (the model splice does not change it). Without
+/// `stream_options` this is a splice after the opening brace; a `stream_options`
+/// that does not ask (rare) has the body re-serialized.
+pub fn with_stream_usage(body: &Bytes, known: StreamUsage) -> Bytes {
+    match known {
+        StreamUsage::Asked => body.clone(),
+        StreamUsage::Absent => match body.iter().position(|b| *b == b'{') {
+            Some(open) => {
+                let mut out = BytesMut::with_capacity(body.len() + 40);
+                out.extend_from_slice(&body[..=open]);
+                out.extend_from_slice(br#""stream_options":{"include_usage":true}"#);
+                let rest = &body[open + 1..];
+                if rest.iter().any(|b| !b.is_ascii_whitespace() && *b != b'}') {
+                    out.extend_from_slice(b",");
+                }
+                out.extend_from_slice(rest);
+                out.freeze()
+            }
+            None => body.clone(),
+        },
+        StreamUsage::NotAsked => {
+            let Ok(mut v) = serde_json::from_slice::<serde_json::Value>(body) else {
+                return body.clone();
+            };
+            let Some(obj) = v.as_object_mut() else {
+                return body.clone();
+            };
+            let opts = obj
+                .entry("stream_options")
+                .or_insert_with(|| serde_json::json!({}));
+            if !opts.is_object() {
+                *opts = serde_json::json!({});
+            }
+            opts["include_usage"] = serde_json::Value::Bool(true);
+            Bytes::from(serde_json::to_vec(&v).unwrap_or_else(|_| body.to_vec()))
         }
-        out.extend_from_slice(rest);
-        return out.freeze();
     }
-    let opts = obj
-        .entry("stream_options")
-        .or_insert_with(|| serde_json::json!({}));
-    if !opts.is_object() {
-        *opts = serde_json::json!({});
-    }
-    opts["include_usage"] = serde_json::Value::Bool(true);
-    Bytes::from(serde_json::to_vec(&v).unwrap_or_else(|_| body.to_vec()))
 }
 
 #[cfg(test)]
@@ -338,20 +393,33 @@ mod tests {
         let body = Bytes::from_static(
             br#"{"model":"m","stream":true,"messages":[{"role":"user","content":"{"}]}"#,
         );
-        let out = with_stream_usage(&body);
+        let peek = ChatPeek::parse(&body).unwrap();
+        assert_eq!(peek.stream_usage, StreamUsage::Absent);
+        let out = with_stream_usage(&body, peek.stream_usage);
         let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
         assert_eq!(v["stream_options"]["include_usage"], true);
         assert_eq!(v["messages"][0]["content"], "{");
-        let with_opts =
-            Bytes::from_static(br#"{"model":"m","stream_options":{"include_obfuscation":false}}"#);
-        let v: serde_json::Value = serde_json::from_slice(&with_stream_usage(&with_opts)).unwrap();
+        let with_opts = Bytes::from_static(
+            br#"{"model":"m","messages":[{}],"stream_options":{"include_obfuscation":false}}"#,
+        );
+        let known = ChatPeek::parse(&with_opts).unwrap().stream_usage;
+        assert_eq!(known, StreamUsage::NotAsked);
+        let v: serde_json::Value =
+            serde_json::from_slice(&with_stream_usage(&with_opts, known)).unwrap();
         assert_eq!(
             v["stream_options"],
             serde_json::json!({"include_obfuscation": false, "include_usage": true})
         );
-        let asked = Bytes::from_static(br#"{"stream_options":{"include_usage":true}}"#);
-        assert_eq!(with_stream_usage(&asked), asked);
-        assert!(wants_stream_usage(&asked) && !wants_stream_usage(&body));
+        let asked = Bytes::from_static(
+            br#"{"model":"m","messages":[{}],"stream_options":{"include_usage":true}}"#,
+        );
+        let known = ChatPeek::parse(&asked).unwrap().stream_usage;
+        assert!(known.asked());
+        assert_eq!(with_stream_usage(&asked, known), asked);
+        assert_eq!(StreamUsage::of(&asked), StreamUsage::Asked);
+        assert_eq!(StreamUsage::of(&body), StreamUsage::Absent);
+        assert_eq!(named_body(&asked), Ok(StreamUsage::Asked));
+        assert!(named_body(b"[1]").is_err() && named_body(b"{").is_err());
     }
 
     proptest! {

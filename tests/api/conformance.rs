@@ -91,7 +91,7 @@ async fn every_adapter_answers_plain_and_streamed() {
             .await
             .unwrap_or_else(|e| panic!("{provider}: {e}"));
         assert!(res.is_event_stream(), "{provider} streams");
-        let text = res.response.text().await.unwrap();
+        let text = String::from_utf8(res.read_whole(1 << 20).await.unwrap()).unwrap();
         assert!(text.contains("data:"), "{provider}: {text}");
     }
 }

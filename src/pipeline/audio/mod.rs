@@ -105,9 +105,7 @@ pub async fn transcribe(
             .content_type
             .clone()
             .unwrap_or(HeaderValue::from_static(t.format.content_type()));
-        let body = read_whole(answer.response, MAX_ANSWER)
-            .await
-            .map_err(protocol)?;
+        let body = answer.read_whole(MAX_ANSWER).await.map_err(protocol)?;
         match reported_seconds(&body) {
             Some(s) => (body, content_type, s, UsageSource::Reported),
             None => (body, content_type, estimate, UsageSource::Estimated),
@@ -135,20 +133,6 @@ fn reported_seconds(body: &[u8]) -> Option<u64> {
         .and_then(Value::as_f64)
         .or_else(|| v["duration"].as_f64())
         .map(dg::billed_seconds)
-}
-
-async fn read_whole(response: reqwest::Response, limit: usize) -> Result<Vec<u8>, String> {
-    use futures_util::StreamExt;
-    let mut out = Vec::new();
-    let mut stream = response.bytes_stream();
-    while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|_| "the response body broke off".to_owned())?;
-        if out.len() + chunk.len() > limit {
-            return Err(format!("the response is larger than {limit} bytes"));
-        }
-        out.extend_from_slice(&chunk);
-    }
-    Ok(out)
 }
 
 /// `/v1/audio/speech` (JSON `model`, `input`, `voice`, `response_format`,
@@ -259,7 +243,7 @@ pub async fn speech(
         ));
     });
     let idle = upstreams.timeouts().idle_timeout;
-    let mut res = Response::new(Body::from_stream(relay::passthrough(answer.response, idle)));
+    let mut res = Response::new(Body::from_stream(relay::passthrough(answer.body, idle)));
     *res.status_mut() = StatusCode::OK;
     res.headers_mut().insert(header::CONTENT_TYPE, content_type);
     Ok(res)
