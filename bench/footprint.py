@@ -259,7 +259,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--bin", default=os.path.join(REPO, "target", "release", "tollgate"))
     ap.add_argument("--requests", type=int, default=100_000)
-    ap.add_argument("--streams", type=int, default=10_000)
+    ap.add_argument("--streams", type=int, default=9_900)
     ap.add_argument("--only", default="rss,streams,cpu")
     args = ap.parse_args()
     only = set(args.only.split(","))

@@ -125,9 +125,6 @@ impl App {
             },
         );
         background.push(spawn_retention(store.clone(), config.usage.retain));
-        // The tokenizer for usage estimates takes a moment to load: do it now, off
-        // the runtime's worker threads, rather than in the first cut-short stream.
-        tokio::task::spawn_blocking(crate::metering::tokens::warm);
         crate::telemetry::install_metrics();
         let webhooks = Webhooks::new(store.clone(), sealer.clone(), config.webhooks.clone());
         background.push(crate::webhooks::worker::spawn(webhooks.clone())?);

@@ -80,6 +80,8 @@ pub struct Config {
     /// `[billing] unpriced`.
     pub unpriced: UnpricedPolicy,
     pub usage: UsageConfig,
+    /// `[log]`.
+    pub log: LogConfig,
     pub metrics: MetricsConfig,
     /// `[secrets]`: the master keys that seal stored secrets.
     pub secrets: SecretsConfig,
@@ -137,6 +139,13 @@ pub struct UpstreamConfig {
     pub connect_timeout: Duration,
     pub first_byte_timeout: Duration,
     pub idle_timeout: Duration,
+}
+
+/// `[log]`: what is logged besides warnings and errors (`TOLLGATE_LOG` filters).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LogConfig {
+    /// One line per successful request (refusals and failures are always logged).
+    pub access: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -682,6 +691,9 @@ impl Validator<'_> {
                 queue_capacity: usize::try_from(raw.usage.queue_capacity).unwrap_or(usize::MAX),
                 spill_path,
                 spill_max_bytes: raw.usage.spill_max_mb.saturating_mul(1 << 20),
+            },
+            log: LogConfig {
+                access: raw.log.access,
             },
             secrets,
             outbound: OutboundConfig {
