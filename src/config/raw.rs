@@ -43,7 +43,7 @@ pub struct RawBilling {
 #[serde(deny_unknown_fields, default)]
 pub struct RawLog {
     /// One `info` line per answered request ("request done"). Off by default: it
-    /// cost ~10 % of throughput (bench/RESULTS.md); refusals and failures are
+    /// cost ~10 % of the instructions per request (bench/RESULTS.md); refusals and failures are
     /// logged either way.
     pub access: bool,
 }
