@@ -4,6 +4,7 @@
   report.py add-case CASES NAME URL THREADS CONNS UPSTREAM_REQUESTS WRK_OUTPUT
       Parses the BENCH_RESULT line that bench/chat.lua printed into WRK_OUTPUT,
       adds the case's parameters and appends it to CASES (JSON lines).
+      UPSTREAM_REQUESTS -1: the case has no upstream to cross-check.
   report.py measure WRK_OUTPUT PIDS -- WRK_COMMAND...
       Runs wrk with its output in WRK_OUTPUT, then appends a BENCH_CPU line:
       where the machine's CPU time went during the run (in cores: wrk, the
@@ -190,7 +191,7 @@ def report(cases_path, comparisons_path, out_json):
         cases = [json.loads(line) for line in f if line.strip()]
     by_name = {c["name"]: c for c in cases}
 
-    header = (f"{'case':<16} {'-t/-c':>7} {'req/s':>10} {'p50 µs':>8} {'p99 µs':>8} "
+    header = (f"{'case':<20} {'-t/-c':>7} {'req/s':>10} {'p50 µs':>8} {'p90 µs':>8} {'p99 µs':>8} "
               f"{'errors':>7} {'other cpu':>9}")
     print(header)
     print("-" * len(header))
@@ -198,8 +199,8 @@ def report(cases_path, comparisons_path, out_json):
         tc = f"{c['threads']}/{c['conns']}"
         lat = c["latency_us"]
         other = "?" if not c["cpu"] else f"{c['cpu']['other_cores']:.2f}"
-        print(f"{c['name']:<16} {tc:>7} {c['rps']:>10.1f} {lat['p50']:>8} "
-              f"{lat['p99']:>8} {error_count(c):>7} {other:>9}")
+        print(f"{c['name']:<20} {tc:>7} {c['rps']:>10.1f} {lat['p50']:>8} "
+              f"{lat['p90']:>8} {lat['p99']:>8} {error_count(c):>7} {other:>9}")
 
     derived = []
     if os.path.exists(comparisons_path):
@@ -241,7 +242,8 @@ def report(cases_path, comparisons_path, out_json):
             problems.append(f"{c['name']}: {describe_errors(c)}")
         if c["requests"] == 0:
             problems.append(f"{c['name']}: no requests completed")
-        if c["upstream_requests"] < c["requests"]:
+        # -1: a case with no upstream (nginx's fixed response).
+        if 0 <= c["upstream_requests"] < c["requests"]:
             problems.append(f"{c['name']}: upstream saw {c['upstream_requests']} requests "
                             f"but wrk completed {c['requests']}")
 

@@ -8,11 +8,14 @@
 #   THREADS   wrk threads for the high-concurrency cases (default 2)
 #   RESULTS   JSON output (default bench/results/latest.json)
 #   KEEP_TMP  1: keep the temp dir (logs, wrk output) for inspection
+#   HIGH_CONNS  also run nginx-proxy, gateway and nometer at this concurrency (e.g. 256)
+#   BIN       the gateway binary (default target/release/tollgate, built first);
+#             set it to measure another build without building
 set -euo pipefail
 
 BENCH_DIR=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd -- "$BENCH_DIR/.." && pwd)
-BIN="$REPO/target/release/tollgate"
+BIN=${BIN:-}
 LUA="$BENCH_DIR/chat.lua"
 REPORT="$BENCH_DIR/report.py"
 
@@ -22,6 +25,7 @@ CONNS=${CONNS:-32}
 THREADS=${THREADS:-2}
 RESULTS=${RESULTS:-$BENCH_DIR/results/latest.json}
 KEEP_TMP=${KEEP_TMP:-0}
+HIGH_CONNS=${HIGH_CONNS:-}
 
 log() { printf '[bench] %s\n' "$*" >&2; }
 die() {
@@ -80,6 +84,16 @@ ensure_wrk() {
 
 free_port() {
     python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
+}
+
+# fresh_port: a free port not handed out before in this run.
+USED_PORTS=" "
+fresh_port() {
+    local port
+    port=$(free_port)
+    while [[ $USED_PORTS == *" $port "* ]]; do port=$(free_port); done
+    USED_PORTS+="$port "
+    printf '%s' "$port"
 }
 
 # start_bg LOGFILE COMMAND...: runs COMMAND in the background, remembered for cleanup.
@@ -142,11 +156,12 @@ wrk_run() {
     fi
 }
 
-# run_case NAME URL AUTH_HEADER BODY_FILE CONNS
+# run_case NAME URL AUTH_HEADER BODY_FILE CONNS [UPSTREAM]
 # Checks the target with curl, warms up, then measures; appends to the results.
-# NAME must be unique and filename-safe; comparisons refer to it.
+# NAME must be unique and filename-safe; comparisons refer to it. UPSTREAM "none"
+# (nginx's fixed response) skips the check that the mock saw every request.
 run_case() {
-    local name=$1 url=$2 auth=$3 body=$4 conns=$5
+    local name=$1 url=$2 auth=$3 body=$4 conns=$5 upstream=${6:-mock}
     local threads=$((conns < THREADS ? conns : THREADS))
     local out="$TMP/wrk-$name" before after
     preflight "$name" "$url" "$auth" "$body"
@@ -156,8 +171,9 @@ run_case() {
     before=$(mock_requests) || die "cannot read the mock's request count"
     wrk_run "$out" "$DURATION" "$url" "$auth" "$body" "$conns"
     after=$(mock_requests) || die "cannot read the mock's request count"
-    python3 "$REPORT" add-case "$CASES" "$name" "$url" "$threads" "$conns" \
-        "$((after - before))" "$out"
+    local seen=$((after - before))
+    [[ $upstream != none ]] || seen=-1
+    python3 "$REPORT" add-case "$CASES" "$name" "$url" "$threads" "$conns" "$seen" "$out"
 }
 
 # compare_latency LABEL BASE CANDIDATE MAX_ADDED_P99_US|-
@@ -174,9 +190,13 @@ command -v curl >/dev/null || die "curl is required"
 
 ensure_wrk
 
-log "building the release binary"
-(cd -- "$REPO" && cargo build --release --bin tollgate)
-[[ -x $BIN ]] || die "no binary at $BIN after the build"
+if [[ -z $BIN ]]; then
+    BIN="$REPO/target/release/tollgate"
+    log "building the release binary"
+    (cd -- "$REPO" && cargo build --release --bin tollgate)
+fi
+[[ -x $BIN ]] || die "no binary at $BIN"
+command -v nginx >/dev/null || die "nginx is required (apt-get install -y nginx)"
 
 LOADAVG_START=$(cut -d' ' -f1-3 /proc/loadavg)
 BUSY_START=$(python3 "$REPORT" busy)
@@ -188,9 +208,8 @@ TMP=$(mktemp -d "${TMPDIR:-/tmp}/tollgate-bench.XXXXXX")
 CASES="$TMP/cases.jsonl"
 COMPARISONS="$TMP/comparisons.tsv"
 
-MOCK_PORT=$(free_port)
-GATEWAY_PORT=$(free_port)
-[[ $MOCK_PORT != "$GATEWAY_PORT" ]] || GATEWAY_PORT=$(free_port)
+MOCK_PORT=$(fresh_port)
+GATEWAY_PORT=$(fresh_port)
 MOCK_URL="http://127.0.0.1:$MOCK_PORT"
 GATEWAY_URL="http://127.0.0.1:$GATEWAY_PORT"
 
@@ -218,8 +237,7 @@ base_url = "$MOCK_URL"
 api_key = "bench-upstream-key"
 EOF
 # The same gateway with metering off, on its own database: the metering baseline.
-NOMETER_PORT=$(free_port)
-while [[ $NOMETER_PORT == "$GATEWAY_PORT" || $NOMETER_PORT == "$MOCK_PORT" ]]; do NOMETER_PORT=$(free_port); done
+NOMETER_PORT=$(fresh_port)
 NOMETER_URL="http://127.0.0.1:$NOMETER_PORT"
 NOMETER_CONFIG="$TMP/nometer.toml"
 sed -e "s|127.0.0.1:$GATEWAY_PORT|127.0.0.1:$NOMETER_PORT|" -e "s|$TMP/bench.db|$TMP/nometer.db|" \
@@ -227,14 +245,20 @@ sed -e "s|127.0.0.1:$GATEWAY_PORT|127.0.0.1:$NOMETER_PORT|" -e "s|$TMP/bench.db|
 printf '\n[usage]\nenabled = false\n' >>"$NOMETER_CONFIG"
 # The same gateway with a second OpenAI deployment (same mock, its own key): the
 # routing layer's weighted choice over two deployments against one.
-TWODEP_PORT=$(free_port)
-while [[ $TWODEP_PORT == "$GATEWAY_PORT" || $TWODEP_PORT == "$MOCK_PORT" || $TWODEP_PORT == "$NOMETER_PORT" ]]; do TWODEP_PORT=$(free_port); done
+TWODEP_PORT=$(fresh_port)
 TWODEP_URL="http://127.0.0.1:$TWODEP_PORT"
 TWODEP_CONFIG="$TMP/twodep.toml"
 sed -e "s|127.0.0.1:$GATEWAY_PORT|127.0.0.1:$TWODEP_PORT|" -e "s|$TMP/bench.db|$TMP/twodep.db|" \
     "$CONFIG" >"$TWODEP_CONFIG"
 printf '\n[[providers.openai.deployments]]\nname = "second"\nbase_url = "%s/v1"\napi_key = "bench-upstream-key-2"\n' \
     "$MOCK_URL" >>"$TWODEP_CONFIG"
+# The same gateway with the default log filter (TOLLGATE_LOG unset) and stderr to a
+# file, as under a service manager: what the default logging costs against `warn`.
+LOGDEF_PORT=$(fresh_port)
+LOGDEF_URL="http://127.0.0.1:$LOGDEF_PORT"
+LOGDEF_CONFIG="$TMP/logdefault.toml"
+sed -e "s|127.0.0.1:$GATEWAY_PORT|127.0.0.1:$LOGDEF_PORT|" -e "s|$TMP/bench.db|$TMP/logdefault.db|" \
+    "$CONFIG" >"$LOGDEF_CONFIG"
 
 log "creating a key"
 KEY_JSON=$(TOLLGATE_LOG=warn "$BIN" --config "$CONFIG" keys create --name bench --json) ||
@@ -253,6 +277,9 @@ NOMETER_KEY=$(python3 -c 'import json, sys; print(json.load(sys.stdin)["key"])' 
 TWODEP_JSON=$(TOLLGATE_LOG=warn "$BIN" --config "$TWODEP_CONFIG" keys create --name bench --json) ||
     die "keys create (two deployments) failed"
 TWODEP_KEY=$(python3 -c 'import json, sys; print(json.load(sys.stdin)["key"])' <<<"$TWODEP_JSON")
+LOGDEF_JSON=$(TOLLGATE_LOG=warn "$BIN" --config "$LOGDEF_CONFIG" keys create --name bench --json) ||
+    die "keys create (default logging) failed"
+LOGDEF_KEY=$(python3 -c 'import json, sys; print(json.load(sys.stdin)["key"])' <<<"$LOGDEF_JSON")
 
 log "starting the gateway on $GATEWAY_URL, and one without metering on $NOMETER_URL"
 start_bg "$TMP/gateway.log" env TOLLGATE_LOG=warn "$BIN" --config "$CONFIG" serve
@@ -261,23 +288,59 @@ start_bg "$TMP/nometer.log" env TOLLGATE_LOG=warn "$BIN" --config "$NOMETER_CONF
 NOMETER_PID=$LAST_PID
 start_bg "$TMP/twodep.log" env TOLLGATE_LOG=warn "$BIN" --config "$TWODEP_CONFIG" serve
 TWODEP_PID=$LAST_PID
-
-SERVER_PIDS="$MOCK_PID,$GATEWAY_PID,$NOMETER_PID,$TWODEP_PID"
+start_bg "$TMP/logdefault.log" env -u TOLLGATE_LOG "$BIN" --config "$LOGDEF_CONFIG" serve
+LOGDEF_PID=$LAST_PID
 
 wait_http "mock upstream" "$MOCK_URL/_mock/stats" "$MOCK_PID" "$TMP/mock.log"
 wait_http "gateway" "$GATEWAY_URL/health" "$GATEWAY_PID" "$TMP/gateway.log"
 wait_http "gateway without metering" "$NOMETER_URL/health" "$NOMETER_PID" "$TMP/nometer.log"
 wait_http "gateway with two deployments" "$TWODEP_URL/health" "$TWODEP_PID" "$TMP/twodep.log"
+wait_http "gateway with default logging" "$LOGDEF_URL/health" "$LOGDEF_PID" "$TMP/logdefault.log"
 
-# ---------------------------------------------------------------- scenarios
-
+# nginx, the physical limit: a fixed response (the mock's own answer to the bench
+# request) and a kept-alive proxy to the mock. See bench/nginx.conf.in.
 CHAT_BODY="$TMP/chat.json"
 printf '%s' '{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Say hello"}]}' >"$CHAT_BODY"
+CHAT_RESPONSE=$(curl -fsS --max-time 5 -H 'Content-Type: application/json' \
+    -H 'Authorization: Bearer bench-direct-token' --data-binary "@$CHAT_BODY" \
+    "$MOCK_URL/v1/chat/completions") || die "the mock did not answer the bench request"
+[[ $CHAT_RESPONSE != *[\'\$\\]* ]] || die "the mock's response has characters nginx's return would mangle"
+NGINX_DIRECT_PORT=$(fresh_port)
+NGINX_PROXY_PORT=$(fresh_port)
+mkdir -p -- "$TMP/logs"
+python3 - "$BENCH_DIR/nginx.conf.in" "$TMP/nginx.conf" "$TMP" "$MOCK_PORT" \
+    "$NGINX_DIRECT_PORT" "$NGINX_PROXY_PORT" "$CHAT_RESPONSE" <<'PYEOF'
+import sys
+src, dst, tmp, mock, direct, proxy, response = sys.argv[1:]
+text = open(src, encoding="utf-8").read()
+for key, value in (("TMP", tmp), ("MOCK_PORT", mock), ("DIRECT_PORT", direct),
+                   ("PROXY_PORT", proxy), ("CHAT_RESPONSE", response)):
+    text = text.replace(f"@{key}@", value)
+open(dst, "w", encoding="utf-8").write(text)
+PYEOF
+log "starting nginx: direct on :$NGINX_DIRECT_PORT, proxy to the mock on :$NGINX_PROXY_PORT"
+start_bg "$TMP/nginx.log" nginx -p "$TMP" -e "$TMP/nginx-error.log" -c "$TMP/nginx.conf"
+NGINX_PID=$LAST_PID
+NGINX_DIRECT_URL="http://127.0.0.1:$NGINX_DIRECT_PORT/v1/chat/completions"
+NGINX_PROXY_URL="http://127.0.0.1:$NGINX_PROXY_PORT/v1/chat/completions"
+wait_http "nginx" "http://127.0.0.1:$NGINX_DIRECT_PORT/" "$NGINX_PID" "$TMP/nginx-error.log"
+NGINX_PIDS=$(pgrep -d, -P "$NGINX_PID" || true)
+
+SERVER_PIDS="$MOCK_PID,$GATEWAY_PID,$NOMETER_PID,$TWODEP_PID,$LOGDEF_PID,$NGINX_PID${NGINX_PIDS:+,$NGINX_PIDS}"
+
+# ---------------------------------------------------------------- scenarios
 
 DIRECT_CHAT="$MOCK_URL/v1/chat/completions"
 GATEWAY_CHAT="$GATEWAY_URL/v1/chat/completions"
 DIRECT_AUTH="Authorization: Bearer bench-direct-token"
 GATEWAY_AUTH="Authorization: Bearer $KEY"
+
+# The physical limit first: nginx with a fixed response, then nginx as a kept-alive
+# proxy to the mock; every Tollgate case below is read against these, same run.
+run_case nginx-direct-c1 "$NGINX_DIRECT_URL" "$DIRECT_AUTH" "$CHAT_BODY" 1 none
+run_case nginx-proxy-c1 "$NGINX_PROXY_URL" "$DIRECT_AUTH" "$CHAT_BODY" 1
+run_case "nginx-direct-c$CONNS" "$NGINX_DIRECT_URL" "$DIRECT_AUTH" "$CHAT_BODY" "$CONNS" none
+run_case "nginx-proxy-c$CONNS" "$NGINX_PROXY_URL" "$DIRECT_AUTH" "$CHAT_BODY" "$CONNS"
 
 # Direct and gateway back to back at each concurrency, so background noise
 # hits both sides of a comparison alike.
@@ -288,10 +351,17 @@ run_case "gateway-c$CONNS" "$GATEWAY_CHAT" "$GATEWAY_AUTH" "$CHAT_BODY" "$CONNS"
 
 compare_latency "added latency, c1" direct-c1 gateway-c1 100
 compare_throughput "throughput gateway/direct, c$CONNS" "direct-c$CONNS" "gateway-c$CONNS" 40
+compare_latency "nginx proxy added latency, c1" direct-c1 nginx-proxy-c1 -
+compare_throughput "mock direct/nginx direct, c$CONNS" "nginx-direct-c$CONNS" "direct-c$CONNS" -
+compare_throughput "nginx proxy/nginx direct, c$CONNS" "nginx-direct-c$CONNS" "nginx-proxy-c$CONNS" -
+compare_throughput "gateway/nginx direct, c$CONNS" "nginx-direct-c$CONNS" "gateway-c$CONNS" -
+compare_throughput "gateway/nginx proxy, c$CONNS" "nginx-proxy-c$CONNS" "gateway-c$CONNS" 60
 
 # Key policy (rate limit + IP allowlist) against a plain key, same path.
 run_case policy-c1 "$GATEWAY_CHAT" "Authorization: Bearer $POLICY_KEY" "$CHAT_BODY" 1
+run_case "policy-c$CONNS" "$GATEWAY_CHAT" "Authorization: Bearer $POLICY_KEY" "$CHAT_BODY" "$CONNS"
 compare_latency "policy key vs plain key, c1" gateway-c1 policy-c1 -
+compare_throughput "policy key/plain key, c$CONNS" "gateway-c$CONNS" "policy-c$CONNS" -
 
 # Translation: the same OpenAI request served by an Anthropic model vs an OpenAI one.
 CLAUDE_BODY="$TMP/claude.json"
@@ -301,9 +371,28 @@ run_case "translated-c$CONNS" "$GATEWAY_CHAT" "$GATEWAY_AUTH" "$CLAUDE_BODY" "$C
 compare_latency "translated vs pass-through, c1" gateway-c1 translated-c1 -
 compare_throughput "translated/pass-through, c$CONNS" "gateway-c$CONNS" "translated-c$CONNS" -
 
+# Streaming: the same request with "stream": true (SSE relayed and metered per event),
+# straight to the mock and through the gateway.
+STREAM_BODY="$TMP/stream.json"
+printf '%s' '{"model":"gpt-4o-mini","stream":true,"messages":[{"role":"user","content":"Say hello"}]}' >"$STREAM_BODY"
+run_case stream-direct-c1 "$DIRECT_CHAT" "$DIRECT_AUTH" "$STREAM_BODY" 1
+run_case streamed-c1 "$GATEWAY_CHAT" "$GATEWAY_AUTH" "$STREAM_BODY" 1
+run_case "stream-direct-c$CONNS" "$DIRECT_CHAT" "$DIRECT_AUTH" "$STREAM_BODY" "$CONNS"
+run_case "streamed-c$CONNS" "$GATEWAY_CHAT" "$GATEWAY_AUTH" "$STREAM_BODY" "$CONNS"
+compare_latency "streamed added latency, c1" stream-direct-c1 streamed-c1 -
+compare_throughput "streamed gateway/direct, c$CONNS" "stream-direct-c$CONNS" "streamed-c$CONNS" -
+
 # Metering on (the gateway above) vs off.
+run_case nometer-c1 "$NOMETER_URL/v1/chat/completions" "Authorization: Bearer $NOMETER_KEY" "$CHAT_BODY" 1
 run_case "nometer-c$CONNS" "$NOMETER_URL/v1/chat/completions" "Authorization: Bearer $NOMETER_KEY" "$CHAT_BODY" "$CONNS"
-compare_throughput "metering on/off, c$CONNS" "nometer-c$CONNS" "gateway-c$CONNS" 95
+compare_latency "metering on vs off, c1" nometer-c1 gateway-c1 -
+compare_throughput "metering on/off, c$CONNS" "nometer-c$CONNS" "gateway-c$CONNS" 90
+
+# Logging: the default filter (stderr to a file) against TOLLGATE_LOG=warn.
+run_case logdefault-c1 "$LOGDEF_URL/v1/chat/completions" "Authorization: Bearer $LOGDEF_KEY" "$CHAT_BODY" 1
+run_case "logdefault-c$CONNS" "$LOGDEF_URL/v1/chat/completions" "Authorization: Bearer $LOGDEF_KEY" "$CHAT_BODY" "$CONNS"
+compare_latency "default logging vs warn, c1" gateway-c1 logdefault-c1 -
+compare_throughput "default logging/warn, c$CONNS" "gateway-c$CONNS" "logdefault-c$CONNS" 98
 
 # Routing: one deployment (the gateway above) vs two, weighted choice and cooldown
 # bookkeeping on every request. Target: within noise.
@@ -312,9 +401,19 @@ run_case "twodep-c$CONNS" "$TWODEP_URL/v1/chat/completions" "Authorization: Bear
 compare_latency "two deployments vs one, c1" gateway-c1 twodep-c1 -
 compare_throughput "two deployments/one, c$CONNS" "gateway-c$CONNS" "twodep-c$CONNS" -
 
+# Optional: many connections.
+if [[ -n $HIGH_CONNS ]]; then
+    run_case "nginx-proxy-c$HIGH_CONNS" "$NGINX_PROXY_URL" "$DIRECT_AUTH" "$CHAT_BODY" "$HIGH_CONNS"
+    run_case "gateway-c$HIGH_CONNS" "$GATEWAY_CHAT" "$GATEWAY_AUTH" "$CHAT_BODY" "$HIGH_CONNS"
+    run_case "nometer-c$HIGH_CONNS" "$NOMETER_URL/v1/chat/completions" "Authorization: Bearer $NOMETER_KEY" "$CHAT_BODY" "$HIGH_CONNS"
+    compare_throughput "gateway/nginx proxy, c$HIGH_CONNS" "nginx-proxy-c$HIGH_CONNS" "gateway-c$HIGH_CONNS" -
+    compare_throughput "metering on/off, c$HIGH_CONNS" "nometer-c$HIGH_CONNS" "gateway-c$HIGH_CONNS" -
+fi
+
 # Both servers must have survived the whole run.
 kill -0 "$MOCK_PID" 2>/dev/null || die "mock upstream died during the run: $(cat -- "$TMP/mock.log")"
 kill -0 "$GATEWAY_PID" 2>/dev/null || die "gateway died during the run: $(cat -- "$TMP/gateway.log")"
+kill -0 "$NGINX_PID" 2>/dev/null || die "nginx died during the run: $(cat -- "$TMP/nginx-error.log")"
 GATEWAY_WARNINGS=$(grep -v '^tollgate listening on ' -- "$TMP/gateway.log" || true)
 if [[ -n $GATEWAY_WARNINGS ]]; then
     log "gateway stderr (besides its listening line):"

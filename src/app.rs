@@ -130,9 +130,6 @@ impl App {
             },
         );
         background.push(spawn_retention(store.clone(), config.usage.retain));
-        // The tokenizer for usage estimates takes a moment to load: do it now, off
-        // the runtime's worker threads, rather than in the first cut-short stream.
-        tokio::task::spawn_blocking(crate::metering::tokens::warm);
         crate::telemetry::install_metrics();
         background.push(crate::webhooks::worker::spawn(webhooks.clone())?);
         let metering = Metering {

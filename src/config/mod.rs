@@ -84,6 +84,8 @@ pub struct Config {
     /// `[billing] unpriced`.
     pub unpriced: UnpricedPolicy,
     pub usage: UsageConfig,
+    /// `[log]`.
+    pub log: LogConfig,
     pub metrics: MetricsConfig,
     /// `[secrets]`: the master keys that seal stored secrets.
     pub secrets: SecretsConfig,
@@ -148,6 +150,13 @@ pub struct UpstreamConfig {
     /// `[upstream] http2`: HTTP/2 only, one multiplexed connection per host
     /// (`providers::transport` says why HTTP/1.1 is the default).
     pub http2: bool,
+}
+
+/// `[log]`: what is logged besides warnings and errors (`TOLLGATE_LOG` filters).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LogConfig {
+    /// One line per successful request (refusals and failures are always logged).
+    pub access: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -695,6 +704,9 @@ impl Validator<'_> {
                 queue_capacity: usize::try_from(raw.usage.queue_capacity).unwrap_or(usize::MAX),
                 spill_path,
                 spill_max_bytes: raw.usage.spill_max_mb.saturating_mul(1 << 20),
+            },
+            log: LogConfig {
+                access: raw.log.access,
             },
             secrets,
             outbound: self.outbound(&raw.outbound)?,

@@ -16,6 +16,7 @@ pub struct RawConfig {
     pub byok: RawByok,
     pub billing: RawBilling,
     pub usage: RawUsage,
+    pub log: RawLog,
     pub metrics: RawMetrics,
     pub secrets: super::RawSecrets,
     pub redis: super::redis::RawRedis,
@@ -38,6 +39,15 @@ pub struct RawBilling {
     pub exchange_rates: BTreeMap<String, String>,
     /// `"refuse"` (default) or `"allow"`: prepaid calls to a model with no price.
     pub unpriced: super::UnpricedPolicy,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawLog {
+    /// One `info` line per answered request ("request done"). Off by default: it
+    /// cost ~10 % of the instructions per request (bench/RESULTS.md); refusals and failures are
+    /// logged either way.
+    pub access: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

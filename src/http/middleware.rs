@@ -31,12 +31,18 @@ pub struct RequestUuid(pub uuid::Uuid);
 
 /// Accepts a caller's `x-request-id` if it is short and plain (so it can be traced
 /// end to end), otherwise makes a UUIDv7; opens the request span; logs the outcome
-/// once, including the detail of any error the response carries.
+/// once, including the detail of any error the response carries. A success is
+/// logged only with `[log] access = true`: that line was the default log's whole
+/// per-request cost (formatting, a queue hand-off and a write for every request).
 #[allow(
     clippy::expect_used,
     reason = "a UUID is ASCII hex and dashes, always a valid header value"
 )]
-pub async fn trace_request(mut req: Request, next: Next) -> Response {
+pub async fn trace_request(
+    State(state): State<AppState>,
+    mut req: Request,
+    next: Next,
+) -> Response {
     let mut made = None;
     let id = req
         .headers()
@@ -79,7 +85,8 @@ pub async fn trace_request(mut req: Request, next: Next) -> Response {
         Some(e) => {
             tracing::info!(status, latency_us, code = %e.code, detail = %e.detail, "request refused")
         }
-        None => tracing::info!(status, latency_us, "request done"),
+        None if state.config().log.access => tracing::info!(status, latency_us, "request done"),
+        None => {}
     }
     res
 }

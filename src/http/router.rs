@@ -242,7 +242,7 @@ pub fn router(state: &AppState) -> Router {
                 .layer(from_fn_with_state(state.clone(), crate::http::cors::cors))
                 .layer(CatchPanicLayer::custom(middleware::panic_response))
                 .layer(SetSensitiveRequestHeadersLayer::new(sensitive))
-                .layer(axum::middleware::from_fn(middleware::trace_request))
+                .layer(from_fn_with_state(state.clone(), middleware::trace_request))
                 .layer(from_fn_with_state(state.clone(), middleware::edge_limits))
                 .layer(DefaultBodyLimit::max(state.max_body_bytes())),
         )
@@ -258,7 +258,7 @@ pub fn metrics_router(state: &AppState) -> Router {
         .layer(
             ServiceBuilder::new()
                 .layer(CatchPanicLayer::custom(middleware::panic_response))
-                .layer(axum::middleware::from_fn(middleware::trace_request))
+                .layer(from_fn_with_state(state.clone(), middleware::trace_request))
                 .layer(from_fn_with_state(state.clone(), middleware::edge_limits)),
         )
         .with_state(state.clone())

@@ -75,9 +75,17 @@ fn relayed(upstream: UpstreamResponse, dialect: relay::StreamDialect, idle: Dura
         res.headers_mut().insert(header::CONTENT_TYPE, content_type);
         return res;
     }
+    // The upstream's length, kept: the caller gets one sized body instead of chunks
+    // and a final empty chunk in a write of its own. Hyper still cuts the connection
+    // if the upstream body breaks off short.
+    let length = http_body::Body::size_hint(&upstream.body).exact();
     let mut res = Response::new(Body::from_stream(relay::passthrough(upstream.body, idle)));
     *res.status_mut() = status;
     res.headers_mut().insert(header::CONTENT_TYPE, content_type);
+    if let Some(length) = length {
+        res.headers_mut()
+            .insert(header::CONTENT_LENGTH, HeaderValue::from(length));
+    }
     res
 }
 

@@ -35,6 +35,19 @@ async fn non_streaming_chat_is_forwarded_and_answered() {
     assert_eq!(sent[0]["body"]["messages"][0]["content"], "What is Rust?");
 }
 
+/// A relayed (not translated) answer keeps the upstream's Content-Length rather
+/// than going out chunked: one sized body, no final empty chunk of its own.
+#[tokio::test(flavor = "multi_thread")]
+async fn relayed_answer_keeps_the_upstream_content_length() {
+    let gw = Gateway::start().await;
+    let key = gw.key().await;
+    let res = gw.chat(&key, chat_body("gpt-4o-mini", "hi")).await;
+    assert_eq!(res.status(), 200);
+    assert!(res.headers().get("transfer-encoding").is_none());
+    let length = res.content_length().expect("a Content-Length header");
+    assert_eq!(res.bytes().await.unwrap().len() as u64, length);
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn unknown_fields_reach_the_upstream_untouched() {
     let gw = Gateway::start().await;

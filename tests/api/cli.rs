@@ -230,3 +230,57 @@ async fn database_commands_do_not_warn_about_unset_provider_variables() {
         );
     }
 }
+
+/// The access line ("request done") is off by default, since it was the default
+/// log's whole per-request cost, and on with `[log] access = true`. Refusals are
+/// logged either way, so the refusal's line (sent second, written in order by the
+/// one writer thread) shows the log has caught up before the first line is looked for.
+#[tokio::test(flavor = "multi_thread")]
+async fn access_line_only_with_log_access() {
+    let mock = Mock::start().await;
+    for access in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        let config = write_config(
+            dir.path(),
+            &mock.base,
+            &format!("[log]\naccess = {access}\n"),
+        );
+        let (ok, out, err) = cli(&config, &["keys", "create", "--json"]).await;
+        assert!(ok, "{err}");
+        let key = serde_json::from_str::<Value>(&out).unwrap()["key"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let server = ServerProcess::start_with_env(&config, &[("TOLLGATE_LOG", "info")]).await;
+        let client = client();
+        let chat = |id: &str| {
+            client
+                .post(format!("{}/v1/chat/completions", server.base))
+                .header("x-request-id", id)
+                .json(&chat_body("gpt-4o-mini", "hi"))
+        };
+        let served = chat("access-served")
+            .bearer_auth(&key)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(served.status(), 200);
+        let refused = chat("access-refused").send().await.unwrap();
+        assert_eq!(refused.status(), 401);
+        let log = eventually(
+            Duration::from_secs(10),
+            "the refusal's log line",
+            || async {
+                let log = server.output.lock().clone();
+                log.lines()
+                    .any(|l| l.contains("request refused") && l.contains("access-refused"))
+                    .then_some(log)
+            },
+        )
+        .await;
+        let done = log
+            .lines()
+            .any(|l| l.contains("request done") && l.contains("access-served"));
+        assert_eq!(done, access, "access = {access}: {log}");
+    }
+}

@@ -523,6 +523,8 @@ pub struct ServerProcess {
     pub base: String,
     /// What the server printed on stderr before it was listening.
     pub startup_output: String,
+    /// What it printed on stderr after that, so far.
+    pub output: Arc<parking_lot::Mutex<String>>,
 }
 
 impl ServerProcess {
@@ -560,11 +562,20 @@ impl ServerProcess {
         .await
         .expect("tollgate serve did not start in time");
         // Keep draining stderr so the child never blocks on a full pipe.
-        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        let output = Arc::new(parking_lot::Mutex::new(String::new()));
+        let sink = output.clone();
+        tokio::spawn(async move {
+            while let Ok(Some(line)) = lines.next_line().await {
+                let mut out = sink.lock();
+                out.push_str(&line);
+                out.push('\n');
+            }
+        });
         ServerProcess {
             child,
             base,
             startup_output,
+            output,
         }
     }
 
