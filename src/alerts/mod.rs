@@ -1,7 +1,7 @@
 //! Security alerts, evaluated off the request path.
 //!
 //! The gate (auth failures, admitted and refused requests) and the usage writer
-//! (charges after they are committed) hand small [`Signal`]s to a bounded channel
+//! (charges after they are committed) hand small `Signal`s to a bounded channel
 //! with `try_send`: a request never waits for an alert. When the channel is full
 //! the signal is dropped and counted in `tollgate_alert_signals_dropped_total`;
 //! an alert may then be late or missed, a request is never slowed. The request
@@ -9,7 +9,7 @@
 //! debug build on the 2-core dev VM (200 000 `key_used` calls against a draining
 //! receiver, measured ad hoc).
 //!
-//! One task ([`evaluator`]) drains the channel, keeps the windows and caches in
+//! One task (`evaluator`) drains the channel, keeps the windows and caches in
 //! memory, and writes alerts to the webhook outbox (`alert.*` events), so webhooks
 //! deliver them and `GET /admin/alerts` lists them. Each alert carries a
 //! de-duplication key naming its (type, subject, window); the outbox's unique index

@@ -10,7 +10,7 @@
 //! (`telemetry::install_metrics`): a handle made before it records nowhere.
 //!
 //! The label sets are the routes, providers, statuses and models the gateway
-//! serves, so the maps stay small; past [`MAX_CACHED`] keys a new label set is
+//! serves, so the maps stay small; past `MAX_CACHED` keys a new label set is
 //! recorded through the macro, uncached, rather than growing them.
 
 use std::collections::HashMap;
