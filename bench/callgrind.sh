@@ -45,6 +45,9 @@ else
     mkdir -p -- "$OUT"
     KEEP_TMP=1
 fi
+# The gateway's generated secret files (master key, JWT secret) go with the run,
+# not into the working directory.
+export TOLLGATE_DATA_DIR=$OUT
 PIDS=()
 cleanup() {
     local pid
