@@ -288,6 +288,35 @@ impl Validator<'_> {
         }
     }
 
+    /// A provider's (or a deployment's) `base_url`, `${VAR}`s expanded, checked once
+    /// here against what the upstream transport can call: an absolute http(s) URL
+    /// that `http::Uri` parses, with a host and no credentials in it (keys belong in
+    /// `api_key`). Without this a base the transport cannot use would pass startup and
+    /// fail every call with a 502.
+    fn base_url(&mut self, key: &str, raw: &str) -> Result<String, ConfigError> {
+        let base_url = self.expand(key, raw)?.unwrap_or_default();
+        let parsed = reqwest::Url::parse(&base_url)
+            .map_err(|_| self.invalid(key, redact_url(&base_url), "not an absolute http(s) URL"))?;
+        if !matches!(parsed.scheme(), "http" | "https") {
+            return Err(self.invalid(key, redact_url(&base_url), "scheme must be http or https"));
+        }
+        if !parsed.username().is_empty() || parsed.password().is_some() {
+            return Err(self.invalid(
+                key,
+                redact_url(&base_url),
+                "must not carry credentials; put the key in api_key",
+            ));
+        }
+        if base_url.parse::<http::Uri>().is_err() {
+            return Err(self.invalid(
+                key,
+                redact_url(&base_url),
+                "not a URL the upstream client can call (check for spaces or unusual characters)",
+            ));
+        }
+        Ok(base_url)
+    }
+
     /// Expands `${VAR}` references. An unset variable yields `None` (with a warning),
     /// so the built-in defaults work on a machine without provider keys.
     fn expand(&mut self, key: &str, value: &str) -> Result<Option<String>, ConfigError> {
@@ -564,12 +593,7 @@ impl Validator<'_> {
         ] {
             let name = kind.as_str();
             let base_key = format!("providers.{name}.base_url");
-            let base_url = self.expand(&base_key, &p.base_url)?.unwrap_or_default();
-            let parsed = reqwest::Url::parse(&base_url)
-                .map_err(|_| self.invalid(&base_key, &base_url, "not an absolute http(s) URL"))?;
-            if !matches!(parsed.scheme(), "http" | "https") {
-                return Err(self.invalid(&base_key, &base_url, "scheme must be http or https"));
-            }
+            let base_url = self.base_url(&base_key, &p.base_url)?;
             let api_key = self
                 .expand(&format!("providers.{name}.api_key"), &p.api_key)?
                 .map(Secret::new);

@@ -185,12 +185,7 @@ impl Validator<'_> {
                 ));
             }
             let base_key = at("base_url");
-            let base_url = self.expand(&base_key, &d.base_url)?.unwrap_or_default();
-            let parsed = reqwest::Url::parse(&base_url)
-                .map_err(|_| self.invalid(&base_key, &base_url, "not an absolute http(s) URL"))?;
-            if !matches!(parsed.scheme(), "http" | "https") {
-                return Err(self.invalid(&base_key, &base_url, "scheme must be http or https"));
-            }
+            let base_url = self.base_url(&base_key, &d.base_url)?;
             let Some(api_key) = self.expand(&at("api_key"), &d.api_key)? else {
                 // An unset `${VAR}` was warned about; the deployment is left out.
                 self.warnings.push(format!(

@@ -328,3 +328,29 @@ fn alert_thresholds_have_defaults_and_bad_ones_are_named() {
         assert!(err.contains(key) && err.contains("t.toml"), "{toml}: {err}");
     }
 }
+
+#[test]
+fn base_urls_the_upstream_client_cannot_call_stop_startup() {
+    for (toml, problem) in [
+        (
+            "[providers.openai]\nbase_url = \"ftp://example.com/v1\"\n",
+            "scheme must be http or https",
+        ),
+        (
+            "[providers.openai]\nbase_url = \"https://user:hunter2secret@example.com/v1\"\n",
+            "must not carry credentials",
+        ),
+        (
+            "[[providers.openai.deployments]]\nname = \"b\"\nbase_url = \"https://user:hunter2secret@example.com/v1\"\napi_key = \"sk-x\"\n",
+            "must not carry credentials",
+        ),
+    ] {
+        let msg = load_toml(toml).unwrap_err().to_string();
+        assert!(msg.contains("base_url"), "{msg}");
+        assert!(msg.contains(problem), "{msg}");
+        assert!(
+            !msg.contains("hunter2secret"),
+            "the password is redacted: {msg}"
+        );
+    }
+}
