@@ -159,7 +159,8 @@ fn micro(usd_per_mtok: f64) -> u64 {
 }
 
 /// The family a dated snapshot belongs to: `claude-sonnet-4-5-20250929`,
-/// `gpt-4o-2024-08-06`, `gemini-2.5-flash-preview-05-20` and `…-latest` lose
+/// `gpt-4o-2024-08-06`, `gemini-2.5-flash-preview-05-20`, Gemini's newer
+/// `gemini-2.5-flash-lite-preview-09-2025` (month, year) and `…-latest` lose
 /// their date (and `-preview`) suffix. `None` when `id` has no such suffix.
 pub fn snapshot_family(id: &str) -> Option<&str> {
     fn digits(s: &str, n: usize) -> bool {
@@ -180,6 +181,13 @@ pub fn snapshot_family(id: &str) -> Option<&str> {
                 Some((family, year)) if digits(year, 4) => family,
                 _ => head.strip_suffix("-preview")?,
             }
+        } else if digits(last, 4) {
+            // `-preview-MM-YYYY`: only previews are named this way.
+            let (head, month) = head.rsplit_once('-')?;
+            if !digits(month, 2) {
+                return None;
+            }
+            head.strip_suffix("-preview")?
         } else {
             return None;
         }
@@ -604,6 +612,27 @@ mod tests {
         assert_eq!(snapshot_family("gpt-4.1-mini"), None);
         assert_eq!(snapshot_family("o3-2025-04-16"), Some("o3"));
         assert!(c.resolve("claude-unknown-4-20250929", |_| true).is_none());
+    }
+
+    #[test]
+    fn refreshed_families_resolve_their_dated_snapshots() {
+        let c = catalog();
+        // Snapshot ids as the providers' own pages list them (checked 2026-12-01).
+        for (snapshot, family) in [
+            ("gpt-5-mini-2025-08-07", "gpt-5-mini"),
+            ("gpt-5-nano-2025-08-07", "gpt-5-nano"),
+            ("gemini-2.5-flash-lite-preview-09-2025", "gemini-2.5-flash-lite"),
+            ("gemini/gemini-2.5-flash-lite-preview-09-2025", "gemini-2.5-flash-lite"),
+        ] {
+            let r = c.resolve(snapshot, |_| true).expect(snapshot);
+            let bare = snapshot.split_once('/').map_or(snapshot, |(_, m)| m);
+            assert_eq!(&*r.upstream_model, bare);
+            assert_eq!(&*r.entry.expect(snapshot).id, family, "{snapshot}");
+        }
+        // A four-digit tail is a date only as `-preview-MM-YYYY`.
+        assert_eq!(snapshot_family("gpt-4-0613"), None);
+        assert_eq!(snapshot_family("gemini-2.5-flash-09-2025"), None);
+        assert_eq!(snapshot_family("gemini-2.5-flash-preview-9-2025"), None);
     }
 
     #[test]
