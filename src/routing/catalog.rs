@@ -640,8 +640,14 @@ mod tests {
         for (snapshot, family) in [
             ("gpt-5-mini-2025-08-07", "gpt-5-mini"),
             ("gpt-5-nano-2025-08-07", "gpt-5-nano"),
-            ("gemini-2.5-flash-lite-preview-09-2025", "gemini-2.5-flash-lite"),
-            ("gemini/gemini-2.5-flash-lite-preview-09-2025", "gemini-2.5-flash-lite"),
+            (
+                "gemini-2.5-flash-lite-preview-09-2025",
+                "gemini-2.5-flash-lite",
+            ),
+            (
+                "gemini/gemini-2.5-flash-lite-preview-09-2025",
+                "gemini-2.5-flash-lite",
+            ),
         ] {
             let r = c.resolve(snapshot, |_| true).expect(snapshot);
             let bare = snapshot.split_once('/').map_or(snapshot, |(_, m)| m);
