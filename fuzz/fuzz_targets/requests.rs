@@ -41,5 +41,5 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(gemini) = chat_request_to_gemini(&req) {
         reads_back(&gemini);
     }
-    let _ = embeddings_request_to_gemini(&req, "models/text-embedding-004");
+    let _ = embeddings_request_to_gemini(&req, "models/gemini-embedding-001");
 });

@@ -7,6 +7,13 @@
 //! by OpenAI (≈ $0.015 per minute of speech), here approximated as $15 per 1M
 //! characters. Deepgram pre-recorded nova-3 and nova-2 $0.0043/min, Aura-2
 //! $0.030 and Aura $0.015 per 1k characters. Override any of them in `[[models]]`.
+//!
+//! Re-checked on 2026-12-01 against OpenAI's model pages
+//! (`https://developers.openai.com/api/docs/models/<id>`): whisper-1 ($0.006 per
+//! minute), tts-1 ($15) and tts-1-hd ($30 per 1M characters). The other rows are
+//! carried over: OpenAI prices the gpt-4o transcription and speech models in audio
+//! tokens, not per minute, and no copy of Deepgram's pricing page was at hand
+//! (README, "Catalog prices and their sources").
 
 use super::ProviderKind;
 

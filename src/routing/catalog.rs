@@ -66,24 +66,37 @@ const BUILT_IN: &[(&str, ProviderKind, f64, f64, f64)] = &[
     ("gpt-6.2-sol",            ProviderKind::OpenAi,    2.00, 10.00, 0.10),
     ("gpt-6-luna",             ProviderKind::OpenAi,    0.10,  0.50, 0.01),
     ("gpt-5.6-luna",           ProviderKind::OpenAi,    0.20,  1.20, 0.02),
-    // Earlier OpenAI list prices, carried over (not re-checked on 2026-12-01:
-    // https://developers.openai.com/api/docs/pricing had no stored copy).
+    // Re-checked on 2026-12-01 against each model's page,
+    // https://developers.openai.com/api/docs/models/<id> (the `ko-KR` copy for
+    // gpt-5-mini), and https://developers.openai.com/api/docs/deprecations: OpenAI
+    // marks gpt-5, gpt-5-mini and gpt-5-nano deprecated, shutting down on
+    // 2026-12-11; they stay until then. gpt-5's price is not on a stored OpenAI page
+    // (only its $1.25 input, in gpt-5-codex's comparison): carried over.
     ("gpt-5",                  ProviderKind::OpenAi,    1.25, 10.00, 0.125),
     ("gpt-5-mini",             ProviderKind::OpenAi,    0.25,  2.00, 0.025),
     ("gpt-5-nano",             ProviderKind::OpenAi,    0.05,  0.40, 0.005),
+    // Carried over, not re-checked on 2026-12-01: no OpenAI page for these models
+    // was at hand (README, "Catalog prices and their sources").
     ("gpt-4.1",                ProviderKind::OpenAi,    2.00,  8.00, 0.50),
     ("gpt-4.1-mini",           ProviderKind::OpenAi,    0.40,  1.60, 0.10),
-    ("gpt-4.1-nano",           ProviderKind::OpenAi,    0.10,  0.40, 0.025),
     ("gpt-4o",                 ProviderKind::OpenAi,    2.50, 10.00, 1.25),
     ("gpt-4o-mini",            ProviderKind::OpenAi,    0.15,  0.60, 0.075),
     ("o3",                     ProviderKind::OpenAi,    2.00,  8.00, 0.50),
     ("o4-mini",                ProviderKind::OpenAi,    1.10,  4.40, 0.275),
+    // From https://developers.openai.com/api/docs/models/gpt-3.5-turbo-instruct
+    // (checked 2026-12-01): $1.50 in, $2 out, no cached-input price (cached input
+    // is billed as input).
     ("gpt-3.5-turbo-instruct", ProviderKind::OpenAi,    1.50,  2.00, 1.50),
+    // Carried over, not re-checked on 2026-12-01 (no OpenAI page at hand).
     ("text-embedding-3-small", ProviderKind::OpenAi,    0.02,  0.00, 0.00),
     ("text-embedding-3-large", ProviderKind::OpenAi,    0.13,  0.00, 0.00),
-    ("gpt-image-1",            ProviderKind::OpenAi,    5.00, 40.00, 1.25),
-    // Priced per image by OpenAI; per-token prices do not apply (README).
-    ("dall-e-3",               ProviderKind::OpenAi,    0.00,  0.00, 0.00),
+    // Priced per image by OpenAI; per-token prices do not apply (README). OpenAI's
+    // page (https://developers.openai.com/api/docs/models/dall-e-2, checked
+    // 2026-12-01) says dall-e-2 was removed from the API; it stays only because the
+    // images route counts a request without `model` as dall-e-2
+    // (`translate::peek::DEFAULT_IMAGE_MODEL`; the body goes upstream unchanged).
+    // Retired on 2026-12-01, shut down by OpenAI per their model pages: gpt-4.1-nano,
+    // gpt-image-1 (on 2026-10-23) and dall-e-3.
     ("dall-e-2",               ProviderKind::OpenAi,    0.00,  0.00, 0.00),
     // Read from each model's page, https://platform.claude.com/docs/<lang>/models/<model>/overview
     // (checked 2026-12-01); "cached input" is the cache-read (hit) price.
@@ -97,13 +110,19 @@ const BUILT_IN: &[(&str, ProviderKind, f64, f64, f64)] = &[
     ("claude-opus-4-1",        ProviderKind::Anthropic, 15.00, 75.00, 1.50),
     ("claude-sonnet-4-5",      ProviderKind::Anthropic, 3.00, 15.00, 0.30),
     ("claude-haiku-4-5",       ProviderKind::Anthropic, 1.00,  5.00, 0.10),
-    // Gemini and the OpenAI-compatible vendors: carried over, not re-checked on
-    // 2026-12-01 (https://ai.google.dev/gemini-api/docs/pricing had no stored copy).
+    // Gemini: prices carried over, not re-checked on 2026-12-01 (no copy of
+    // https://ai.google.dev/gemini-api/docs/pricing was at hand). Google's
+    // deprecations page (https://ai.google.dev/gemini-api/docs/deprecations) lists
+    // earliest shutdown dates for the 2.5 models that have passed; they stay until
+    // a Google page prices their successors (README). text-embedding-004 was retired
+    // on 2026-12-01: Google shut it down on 2026-01-14
+    // (https://ai.google.dev/gemini-api/docs/changelog).
     ("gemini-2.5-pro",         ProviderKind::Gemini,    1.25, 10.00, 0.31),
     ("gemini-2.5-flash",       ProviderKind::Gemini,    0.30,  2.50, 0.075),
     ("gemini-2.5-flash-lite",  ProviderKind::Gemini,    0.10,  0.40, 0.025),
     ("gemini-embedding-001",   ProviderKind::Gemini,    0.15,  0.00, 0.00),
-    ("text-embedding-004",     ProviderKind::Gemini,    0.00,  0.00, 0.00),
+    // The OpenAI-compatible vendors: carried over, not re-checked on 2026-12-01 (no
+    // current copy of the vendor's own pricing page was at hand; README).
     ("deepseek-chat",          ProviderKind::DeepSeek,  0.28,  0.42, 0.028),
     ("deepseek-reasoner",      ProviderKind::DeepSeek,  0.28,  0.42, 0.028),
     ("qwen-plus",              ProviderKind::Qwen,      0.40,  1.20, 0.40),
@@ -119,7 +138,7 @@ const BUILT_IN: &[(&str, ProviderKind, f64, f64, f64)] = &[
 const MAX_OUTPUT: &[(&str, u64)] = &[
     ("gpt-6.2-sol", 128_000), ("gpt-6-luna", 128_000), ("gpt-5.6-luna", 128_000),
     ("gpt-5", 128_000), ("gpt-5-mini", 128_000), ("gpt-5-nano", 128_000),
-    ("gpt-4.1", 32_768), ("gpt-4.1-mini", 32_768), ("gpt-4.1-nano", 32_768),
+    ("gpt-4.1", 32_768), ("gpt-4.1-mini", 32_768),
     ("gpt-4o", 16_384), ("gpt-4o-mini", 16_384), ("o3", 100_000), ("o4-mini", 100_000),
     ("gpt-3.5-turbo-instruct", 4_096),
     ("text-embedding-3-small", 0), ("text-embedding-3-large", 0),
@@ -127,7 +146,7 @@ const MAX_OUTPUT: &[(&str, u64)] = &[
     ("claude-sonnet-5", 128_000), ("claude-fable-5-1", 128_000),
     ("claude-opus-4-1", 32_000), ("claude-sonnet-4-5", 64_000), ("claude-haiku-4-5", 64_000),
     ("gemini-2.5-pro", 65_536), ("gemini-2.5-flash", 65_536), ("gemini-2.5-flash-lite", 65_536),
-    ("gemini-embedding-001", 0), ("text-embedding-004", 0),
+    ("gemini-embedding-001", 0),
     ("deepseek-chat", 8_192), ("deepseek-reasoner", 64_000),
     ("qwen-plus", 32_768), ("qwen-max", 8_192),
     ("kimi-k2-0905-preview", 16_384), ("MiniMax-M2", 131_072),
@@ -159,7 +178,8 @@ fn micro(usd_per_mtok: f64) -> u64 {
 }
 
 /// The family a dated snapshot belongs to: `claude-sonnet-4-5-20250929`,
-/// `gpt-4o-2024-08-06`, `gemini-2.5-flash-preview-05-20` and `…-latest` lose
+/// `gpt-4o-2024-08-06`, `gemini-2.5-flash-preview-05-20`, Gemini's newer
+/// `gemini-2.5-flash-lite-preview-09-2025` (month, year) and `…-latest` lose
 /// their date (and `-preview`) suffix. `None` when `id` has no such suffix.
 pub fn snapshot_family(id: &str) -> Option<&str> {
     fn digits(s: &str, n: usize) -> bool {
@@ -180,6 +200,13 @@ pub fn snapshot_family(id: &str) -> Option<&str> {
                 Some((family, year)) if digits(year, 4) => family,
                 _ => head.strip_suffix("-preview")?,
             }
+        } else if digits(last, 4) {
+            // `-preview-MM-YYYY`: only previews are named this way.
+            let (head, month) = head.rsplit_once('-')?;
+            if !digits(month, 2) {
+                return None;
+            }
+            head.strip_suffix("-preview")?
         } else {
             return None;
         }
@@ -604,6 +631,77 @@ mod tests {
         assert_eq!(snapshot_family("gpt-4.1-mini"), None);
         assert_eq!(snapshot_family("o3-2025-04-16"), Some("o3"));
         assert!(c.resolve("claude-unknown-4-20250929", |_| true).is_none());
+    }
+
+    #[test]
+    fn refreshed_families_resolve_their_dated_snapshots() {
+        let c = catalog();
+        // Snapshot ids as the providers' own pages list them (checked 2026-12-01).
+        for (snapshot, family) in [
+            ("gpt-5-mini-2025-08-07", "gpt-5-mini"),
+            ("gpt-5-nano-2025-08-07", "gpt-5-nano"),
+            (
+                "gemini-2.5-flash-lite-preview-09-2025",
+                "gemini-2.5-flash-lite",
+            ),
+            (
+                "gemini/gemini-2.5-flash-lite-preview-09-2025",
+                "gemini-2.5-flash-lite",
+            ),
+        ] {
+            let r = c.resolve(snapshot, |_| true).expect(snapshot);
+            let bare = snapshot.split_once('/').map_or(snapshot, |(_, m)| m);
+            assert_eq!(&*r.upstream_model, bare);
+            assert_eq!(&*r.entry.expect(snapshot).id, family, "{snapshot}");
+        }
+        // A four-digit tail is a date only as `-preview-MM-YYYY`.
+        assert_eq!(snapshot_family("gpt-4-0613"), None);
+        assert_eq!(snapshot_family("gemini-2.5-flash-09-2025"), None);
+        assert_eq!(snapshot_family("gemini-2.5-flash-preview-9-2025"), None);
+    }
+
+    #[test]
+    fn models_the_providers_shut_down_are_no_longer_built_in() {
+        let c = catalog();
+        for id in [
+            "gpt-4.1-nano",
+            "gpt-image-1",
+            "dall-e-3",
+            "text-embedding-004",
+        ] {
+            assert!(c.get(id).is_none(), "{id}");
+            assert!(c.resolve(id, |_| true).is_none(), "{id}");
+            assert!(c.model_object(id, ListShape::OpenAi).is_none(), "{id}");
+        }
+        assert!(c.resolve("gpt-4.1-nano-2025-04-14", |_| true).is_none());
+        // Still reachable by name through the open catalog, unpriced.
+        let r = c.resolve("openai/gpt-4.1-nano", |_| true).unwrap();
+        assert!(r.entry.is_none());
+        let listed: serde_json::Value = serde_json::from_slice(&c.list_body()).unwrap();
+        assert!(
+            listed["data"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|m| m["id"] != "gpt-4.1-nano" && m["id"] != "text-embedding-004")
+        );
+    }
+
+    #[test]
+    fn every_built_in_alias_target_is_a_priced_catalog_model() {
+        let c = Catalog::build(&[], &[]);
+        for &(alias, openai, anthropic, gemini) in BUILT_IN_ALIASES {
+            for (provider, id) in [
+                (ProviderKind::OpenAi, openai),
+                (ProviderKind::Anthropic, anthropic),
+                (ProviderKind::Gemini, gemini),
+            ] {
+                let e = c.get(id).unwrap_or_else(|| panic!("{alias}: {id}"));
+                assert_eq!(e.provider, provider, "{alias}: {id}");
+                assert!(e.input_micro_usd_per_mtok > 0, "{alias}: {id}");
+                assert!(e.max_output_tokens.is_some_and(|n| n > 0), "{alias}: {id}");
+            }
+        }
     }
 
     #[test]

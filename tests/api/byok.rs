@@ -84,7 +84,7 @@ async fn messages_and_embeddings_run_on_the_callers_account() {
     assert_eq!(h["anthropic-version"], "2024-01-01");
     for (provider, model, header) in [
         ("openai", "text-embedding-3-small", "authorization"),
-        ("gemini", "text-embedding-004", "x-goog-api-key"),
+        ("gemini", "gemini-embedding-001", "x-goog-api-key"),
     ] {
         let res = gw
             .post(

@@ -201,7 +201,7 @@ async fn embeddings_on_openai_and_gemini_float_and_base64() {
             .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
             .collect()
     };
-    for model in ["text-embedding-3-small", "text-embedding-004"] {
+    for model in ["text-embedding-3-small", "gemini-embedding-001"] {
         let floats: Value = gw
             .post(
                 "/v1/embeddings",
@@ -247,7 +247,7 @@ async fn embeddings_on_openai_and_gemini_float_and_base64() {
             "/v1/embeddings",
             &key,
             &[],
-            json!({"model": "text-embedding-004", "input": "solo", "dimensions": 4}),
+            json!({"model": "gemini-embedding-001", "input": "solo", "dimensions": 4}),
         )
         .await
         .json()
@@ -267,7 +267,7 @@ async fn embeddings_on_openai_and_gemini_float_and_base64() {
             "/v1/embeddings",
             &key,
             &[],
-            json!({"model": "text-embedding-004", "input": [[1, 2, 3]]}),
+            json!({"model": "gemini-embedding-001", "input": [[1, 2, 3]]}),
         )
         .await;
     expect_error(res, 400, "invalid_field").await;
@@ -276,7 +276,7 @@ async fn embeddings_on_openai_and_gemini_float_and_base64() {
             "/v1/embeddings",
             &key,
             &[],
-            json!({"model": "text-embedding-004", "input": "x", "encoding_format": "hex"}),
+            json!({"model": "gemini-embedding-001", "input": "x", "encoding_format": "hex"}),
         )
         .await;
     expect_error(res, 400, "invalid_field").await;
@@ -285,7 +285,7 @@ async fn embeddings_on_openai_and_gemini_float_and_base64() {
             "/v1/embeddings",
             &key,
             &[],
-            json!({"model": "text-embedding-004"}),
+            json!({"model": "gemini-embedding-001"}),
         )
         .await;
     expect_error(res, 400, "missing_field").await;

@@ -166,7 +166,7 @@ async fn nesting_10000_deep_never_takes_the_gateway_down_on_any_route() {
         ("/v1/messages", GEMINI, "messages", true),
         ("/v1/messages", GPT, "messages", true),
         ("/v1/messages", CLAUDE, "messages", false),
-        ("/v1/embeddings", "text-embedding-004", "input", true),
+        ("/v1/embeddings", "gemini-embedding-001", "input", true),
         ("/v1/embeddings", "text-embedding-3-small", "input", false),
         ("/v1/completions", "gpt-3.5-turbo-instruct", "prompt", false),
     ] {
@@ -223,7 +223,7 @@ async fn too_many_tools_messages_or_inputs_are_400s_naming_the_limit() {
             "/v1/embeddings",
             &key,
             &[],
-            json!({"model": "text-embedding-004", "input": inputs}),
+            json!({"model": "gemini-embedding-001", "input": inputs}),
         )
         .await;
     expect_limit(res, "input", "at most 2048").await;

@@ -24,7 +24,7 @@ import pytest
 
 GEMINI_CHAT = "gemini-2.5-flash"
 OPENAI_EMBEDDING = "text-embedding-3-small"
-GEMINI_EMBEDDING = "text-embedding-004"
+GEMINI_EMBEDDING = "gemini-embedding-001"
 EMBEDDING_MODELS = [OPENAI_EMBEDDING, GEMINI_EMBEDDING]
 # The mock's vector length when the request names none.
 MOCK_DEFAULT_DIMENSIONS = 8

@@ -21,7 +21,7 @@ pub enum GeminiEmbedRequest {
 }
 
 /// OpenAI embeddings request → a Gemini embed body. `model_path` is the upstream
-/// model as Gemini names it (`models/text-embedding-004`), needed inside each batch
+/// model as Gemini names it (`models/gemini-embedding-001`), needed inside each batch
 /// request. `dimensions` → `outputDimensionality`; `encoding_format` is left to the
 /// caller (the translated response is floats), `user` is dropped.
 pub fn embeddings_request_to_gemini(

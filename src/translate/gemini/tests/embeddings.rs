@@ -6,7 +6,7 @@ use crate::translate::gemini::{
     GeminiEmbedRequest, embeddings_request_to_gemini, gemini_embeddings,
 };
 
-const MODEL_PATH: &str = "models/text-embedding-004";
+const MODEL_PATH: &str = "models/gemini-embedding-001";
 
 #[test]
 fn one_string_is_a_single_embed_content() {
