@@ -156,12 +156,16 @@ fn max_output(id: &str) -> Option<u64> {
     MAX_OUTPUT.iter().find(|(m, _)| *m == id).map(|&(_, n)| n)
 }
 
-/// (alias, openai, anthropic, gemini)
+/// (alias, openai, anthropic, gemini). The smart alias's Anthropic target is
+/// `claude-sonnet-5-5`: Anthropic's model page says `claude-sonnet-4-5` retired on
+/// 2026-11-30 and names `claude-sonnet-5-5` as its replacement. `claude-sonnet-4-5`
+/// itself stays in the catalog (and its dated snapshots resolve to it) for callers
+/// that still name it.
 const BUILT_IN_ALIASES: &[(&str, &str, &str, &str)] = &[
     (
         "tollgate-chat-smart",
         "gpt-4o",
-        "claude-sonnet-4-5",
+        "claude-sonnet-5-5",
         "gemini-2.5-pro",
     ),
     (
@@ -723,7 +727,7 @@ mod tests {
         let smart = c
             .resolve("tollgate-chat-smart", |p| p == ProviderKind::Anthropic)
             .unwrap();
-        assert_eq!(&*smart.upstream_model, "claude-sonnet-4-5");
+        assert_eq!(&*smart.upstream_model, "claude-sonnet-5-5");
         assert_eq!(smart.provider, ProviderKind::Anthropic);
         let pinned = c.resolve("gemini/tollgate-chat-smart", |_| true).unwrap();
         assert_eq!(&*pinned.upstream_model, "gemini-2.5-pro");
