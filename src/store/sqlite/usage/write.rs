@@ -11,7 +11,8 @@
 //! - Rollups and charges are folded in memory (`usage_fold`) and written once per
 //!   row and account per batch.
 //! - A row costs 3 B-tree inserts (rowid table, UNIQUE id, ts_ms), each at the
-//!   right edge, since both the row id and the UUIDv7 grow with time.
+//!   right edge, since both the row id and the UUIDv7 grow with time, and no
+//!   trigger: the range rule is checked in Rust before the batch (migration 0080).
 
 use sqlx::{Sqlite, SqliteConnection};
 
@@ -36,7 +37,7 @@ const HOUR_UPSERT: &str = "INSERT INTO usage_hourly (hour_ms, account_id, kid, p
      latency_ms_sum) VALUES ";
 const HOUR_PARAMS: usize = 18;
 /// Sums saturate at ±9·10^18 instead of overflowing (SQLite would turn an
-/// overflowing sum into REAL, which migration 0003's triggers refuse).
+/// overflowing sum into REAL, which the STRICT table of migration 0080 refuses).
 const HOUR_ON_CONFLICT: &str = " ON CONFLICT (hour_ms, account_id, kid, provider, \
      model_served, status, currency) DO UPDATE SET \
      requests = MAX(MIN(requests + excluded.requests, 9000000000000000000), -9000000000000000000), \
