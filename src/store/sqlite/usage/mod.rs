@@ -8,6 +8,7 @@
 //! for the client-IP ranking), which outlive the raw events' retention. The batch
 //! writer itself is in `write`.
 
+mod texts;
 mod write;
 
 use std::collections::BTreeMap;
