@@ -6,8 +6,12 @@
 //! rollups and balances past `i64`, where SQLite silently turns integers into REAL
 //! and every later read fails. So: provider counts go through [`reported_tokens`]
 //! (called by the observer), every event is clamped by [`clamp_event`] before the
-//! writer stores it, and migration `0003` makes the database refuse anything outside
-//! these ranges (a bad value is refused, never stored).
+//! writer stores it, and the store refuses a batch holding anything outside these
+//! ranges ([`check_event`], in both backends; a bad value is refused, never stored).
+//! PostgreSQL also keeps migration `0003`'s CHECK constraint. SQLite's trigger of
+//! the same rule ran a sub-program per inserted row, so migration `0080` dropped it
+//! for the check in Rust: the values are typed `i64` there, so a range check is all
+//! SQLite's `typeof` tests added (`bench/RESULTS.md`, branch `writer`).
 //!
 //! The limits are far beyond any real request and far enough below `i64::MAX` that
 //! the sums of a batch or of an hour cannot overflow.
@@ -63,6 +67,38 @@ pub fn clamp_event(ev: &mut UsageEvent) {
     ev.ts_ms = ev.ts_ms.max(0);
 }
 
+/// Refuses an event with a number outside the ranges above (the same rule as the
+/// CHECK constraint of PostgreSQL's migration 0003). The writer clamps first
+/// ([`clamp_event`]), so this only fails for events that bypassed it.
+pub fn check_event(ev: &UsageEvent) -> Result<(), String> {
+    let tokens = 0..=MAX_TOKENS as i64;
+    let latency = 0..=MAX_LATENCY_MS;
+    let fields = [
+        ("input_tokens", tokens.contains(&ev.input_tokens)),
+        ("output_tokens", tokens.contains(&ev.output_tokens)),
+        ("cached_tokens", tokens.contains(&ev.cached_tokens)),
+        (
+            "cost_micro_usd",
+            ev.cost_micro_usd
+                .is_none_or(|c| (0..=MAX_EVENT_MICRO).contains(&c)),
+        ),
+        (
+            "charge_micro",
+            (-MAX_EVENT_MICRO..=MAX_EVENT_MICRO).contains(&ev.charge_micro),
+        ),
+        ("latency_ms", latency.contains(&ev.latency_ms)),
+        ("ttfb_ms", latency.contains(&ev.ttfb_ms)),
+    ];
+    match fields.iter().find(|(_, ok)| !ok) {
+        None => Ok(()),
+        Some((name, _)) => Err(format!(
+            "usage event {}: {name} is out of range; the writer clamps usage numbers \
+             (domain::bounds::clamp_event) before storing them",
+            ev.id
+        )),
+    }
+}
+
 /// A credit amount, refused (with the reason) when it is outside ±[`MAX_CREDIT_MICRO`].
 pub fn check_credit(amount_micro: i64) -> Result<i64, String> {
     if amount_micro.unsigned_abs() > MAX_CREDIT_MICRO.unsigned_abs() {
@@ -93,6 +129,57 @@ mod tests {
             json!(0.5),
         ] {
             assert_eq!(reported_tokens(&zero), 0, "{zero}");
+        }
+    }
+
+    #[test]
+    fn events_out_of_range_are_refused_and_clamping_fixes_them() {
+        let ok = UsageEvent {
+            id: "e".into(),
+            ts_ms: 1,
+            request_id: "r".into(),
+            account_id: "a".into(),
+            kid: "k".into(),
+            user_id: String::new(),
+            endpoint: "/v1/chat/completions".into(),
+            provider: "openai".into(),
+            model_requested: "m".into(),
+            model_served: "m".into(),
+            status: 200,
+            error_code: String::new(),
+            input_tokens: MAX_TOKENS as i64,
+            output_tokens: 0,
+            cached_tokens: 0,
+            usage_source: crate::domain::UsageSource::Reported,
+            cost_micro_usd: None,
+            charge_micro: -MAX_EVENT_MICRO,
+            currency: "USD".into(),
+            latency_ms: MAX_LATENCY_MS,
+            ttfb_ms: 0,
+            client_ip: String::new(),
+            session_id: String::new(),
+            app_version: String::new(),
+            byok: false,
+            streamed: false,
+            failed_attempt: false,
+        };
+        assert_eq!(check_event(&ok), Ok(()));
+        let bad: [fn(&mut UsageEvent); 8] = [
+            |e| e.input_tokens = -1,
+            |e| e.output_tokens = MAX_TOKENS as i64 + 1,
+            |e| e.cached_tokens = i64::MIN,
+            |e| e.cost_micro_usd = Some(-1),
+            |e| e.cost_micro_usd = Some(MAX_EVENT_MICRO + 1),
+            |e| e.charge_micro = -MAX_EVENT_MICRO - 1,
+            |e| e.latency_ms = MAX_LATENCY_MS + 1,
+            |e| e.ttfb_ms = -1,
+        ];
+        for (i, spoil) in bad.iter().enumerate() {
+            let mut ev = ok.clone();
+            spoil(&mut ev);
+            assert!(check_event(&ev).is_err(), "case {i}: {ev:?}");
+            clamp_event(&mut ev);
+            assert_eq!(check_event(&ev), Ok(()), "case {i} after clamping");
         }
     }
 

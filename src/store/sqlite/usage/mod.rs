@@ -8,6 +8,7 @@
 //! for the client-IP ranking), which outlive the raw events' retention. The batch
 //! writer itself is in `write`.
 
+mod texts;
 mod write;
 
 use std::collections::BTreeMap;
@@ -20,7 +21,7 @@ use time::format_description::well_known::Rfc3339;
 
 use super::SqliteStore;
 use crate::domain::UsageEvent;
-use crate::domain::bounds::{MAX_BALANCE_MICRO, check_credit};
+use crate::domain::bounds::{MAX_BALANCE_MICRO, check_credit, check_event};
 use crate::store::records::{
     AccountBilling, BillingMode, CreditRecord, GroupBy, UsageQuery, UsageReport, UsageTotals,
     from_ms, to_ms,
@@ -73,6 +74,11 @@ impl UsageStore for SqliteStore {
     async fn record_usage_batch(&self, events: &[UsageEvent]) -> Result<Recorded, StoreError> {
         if events.is_empty() {
             return Ok(Recorded::default());
+        }
+        // Out-of-range numbers refuse the whole batch, before any write
+        // (`check_event`; SQLite's per-row trigger did this until migration 0080).
+        for e in events {
+            check_event(e).map_err(StoreError::OutOfRange)?;
         }
         // The one writer connection: its statement cache keeps the batch's
         // statements prepared.

@@ -417,6 +417,46 @@ async fn a_retried_batch_counts_and_charges_once_on(store: Store) {
     assert_eq!(billing.balance_micro, -acme_charges);
 }
 
+/// The range rule (`domain::bounds::check_event`) is the store's, on both
+/// backends, since SQLite's per-row trigger went (migration 0080): one event out of
+/// range refuses its whole batch, and nothing of it is stored or charged.
+#[tokio::test]
+async fn an_out_of_range_event_refuses_its_batch_and_stores_nothing() {
+    on_every_backend(
+        seed,
+        an_out_of_range_event_refuses_its_batch_and_stores_nothing_on,
+    )
+    .await;
+}
+
+async fn an_out_of_range_event_refuses_its_batch_and_stores_nothing_on(store: Store) {
+    let spoilers: [fn(&mut UsageEvent); 4] = [
+        |e| e.input_tokens = -1,
+        |e| e.output_tokens = 1_000_000_001,
+        |e| e.cost_micro_usd = Some(-5),
+        |e| e.latency_ms = 86_400_001,
+    ];
+    for (i, spoil) in spoilers.iter().enumerate() {
+        let mut events = spread(10);
+        spoil(&mut events[7]);
+        let err = store.record_usage_batch(&events).await.unwrap_err();
+        assert!(
+            matches!(&err, StoreError::OutOfRange(m) if m.contains("out of range")),
+            "case {i}: {err}"
+        );
+        assert_eq!(store.count_usage_events().await.unwrap(), 0, "case {i}");
+        let billing = store.account_billing("acme").await.unwrap().unwrap();
+        assert_eq!(billing.balance_micro, 0, "case {i}");
+        let report = store
+            .usage_report(&whole(T0 - 2 * DAY_MS, T0 + 3 * DAY_MS, GroupBy::None))
+            .await
+            .unwrap();
+        assert_eq!(report.totals, UsageTotals::default(), "case {i}");
+    }
+    // The same batch, in range, is taken whole: the refusal was the value's.
+    assert_eq!(store.record_usage(&spread(10)).await.unwrap(), 10);
+}
+
 #[tokio::test]
 async fn charges_draw_down_each_account() {
     on_every_backend(seed, charges_draw_down_each_account_on).await;

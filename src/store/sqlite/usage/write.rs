@@ -11,11 +11,17 @@
 //! - Rollups and charges are folded in memory (`usage_fold`) and written once per
 //!   row and account per batch.
 //! - A row costs 3 B-tree inserts (rowid table, UNIQUE id, ts_ms), each at the
-//!   right edge, since both the row id and the UUIDv7 grow with time.
+//!   right edge, since both the row id and the UUIDv7 grow with time, and no
+//!   trigger: the range rule is checked in Rust before the batch (migration 0080).
+//! - Text values that repeat across the batch are bound as one shared `Arc<str>`
+//!   (`texts`), not copied per row.
+
+use std::sync::Arc;
 
 use sqlx::{Sqlite, SqliteConnection};
 
 use super::Recorded;
+use super::texts::Column;
 use crate::domain::UsageEvent;
 use crate::domain::bounds::MAX_BALANCE_MICRO;
 use crate::store::StoreError;
@@ -36,7 +42,7 @@ const HOUR_UPSERT: &str = "INSERT INTO usage_hourly (hour_ms, account_id, kid, p
      latency_ms_sum) VALUES ";
 const HOUR_PARAMS: usize = 18;
 /// Sums saturate at ±9·10^18 instead of overflowing (SQLite would turn an
-/// overflowing sum into REAL, which migration 0003's triggers refuse).
+/// overflowing sum into REAL, which the STRICT table of migration 0080 refuses).
 const HOUR_ON_CONFLICT: &str = " ON CONFLICT (hour_ms, account_id, kid, provider, \
      model_served, status, currency) DO UPDATE SET \
      requests = MAX(MIN(requests + excluded.requests, 9000000000000000000), -9000000000000000000), \
@@ -152,40 +158,58 @@ pub(super) async fn write_batch(
     }))
 }
 
+/// The text columns of `usage_events` that repeat across a batch (see `texts`).
+#[derive(Default)]
+struct EventTexts<'e> {
+    account_id: Column<'e>,
+    kid: Column<'e>,
+    user_id: Column<'e>,
+    endpoint: Column<'e>,
+    provider: Column<'e>,
+    model_requested: Column<'e>,
+    model_served: Column<'e>,
+    error_code: Column<'e>,
+    usage_source: Column<'e>,
+    currency: Column<'e>,
+    client_ip: Column<'e>,
+    session_id: Column<'e>,
+    app_version: Column<'e>,
+}
+
 /// One multi-row INSERT of `rows` (a piece size); how many were inserted.
 async fn insert_events<'e>(
     conn: &mut SqliteConnection,
-    rows: impl ExactSizeIterator<Item = &'e UsageEvent> + Clone,
+    rows: impl ExactSizeIterator<Item = &'e UsageEvent>,
 ) -> Result<u64, StoreError> {
     let sql = EVENTS.for_rows(rows.len())?;
-    let ids: Vec<[u8; 16]> = rows.clone().map(UsageEvent::id_bytes).collect();
+    let mut t = EventTexts::default();
     let mut q = sqlx::query::<Sqlite>(sql);
-    for (e, id) in rows.zip(&ids) {
+    for e in rows {
         q = q
-            .bind(&id[..])
+            .bind(e.id_bytes().to_vec())
             .bind(e.ts_ms)
-            .bind(e.request_id.as_str())
-            .bind(e.account_id.as_str())
-            .bind(e.kid.as_str())
-            .bind(e.user_id.as_str())
-            .bind(e.endpoint.as_str())
-            .bind(e.provider.as_str())
-            .bind(e.model_requested.as_str())
-            .bind(e.model_served.as_str())
+            .bind(Arc::<str>::from(e.request_id.as_str()))
+            .bind(t.account_id.get(&e.account_id))
+            .bind(t.kid.get(&e.kid))
+            .bind(t.user_id.get(&e.user_id))
+            .bind(t.endpoint.get(&e.endpoint))
+            .bind(t.provider.get(&e.provider))
+            .bind(t.model_requested.get(&e.model_requested))
+            .bind(t.model_served.get(&e.model_served))
             .bind(i64::from(e.status))
-            .bind(e.error_code.as_str())
+            .bind(t.error_code.get(&e.error_code))
             .bind(e.input_tokens)
             .bind(e.output_tokens)
             .bind(e.cached_tokens)
-            .bind(e.usage_source.as_str())
+            .bind(t.usage_source.get(e.usage_source.as_str()))
             .bind(e.cost_micro_usd)
             .bind(e.charge_micro)
-            .bind(e.currency.as_str())
+            .bind(t.currency.get(&e.currency))
             .bind(e.latency_ms)
             .bind(e.ttfb_ms)
-            .bind(e.client_ip.as_str())
-            .bind(e.session_id.as_str())
-            .bind(e.app_version.as_str())
+            .bind(t.client_ip.get(&e.client_ip))
+            .bind(t.session_id.get(&e.session_id))
+            .bind(t.app_version.get(&e.app_version))
             .bind(e.byok)
             .bind(e.streamed)
             .bind(e.failed_attempt);
