@@ -12,7 +12,7 @@ Starts the release binary's mock upstream, then fresh gateways in front of it
   received its first event; per stream = (VmRSS then - VmRSS idle) / S;
 - cpu and context switches per request at c1 and c32 (wrk, 5 s): utime+stime and
   voluntary+nonvoluntary switches of every thread of the gateway, delta / requests;
-  at c1 also with TOKIO_WORKER_THREADS=1 (a single worker thread).
+  at c1 and c32 also with TOKIO_WORKER_THREADS=1 (a single worker thread).
 
 Not run by CI. Usage: bench/footprint.py [--bin PATH] [--requests 100000]
 [--streams 10000] [--only rss,streams,cpu]. Prints a table; raw figures go to
@@ -235,7 +235,8 @@ def measure_streams(binary, tmp, mock_url, n):
 def measure_cpu(binary, tmp, mock_url, body_file):
     rows = []
     for name, env, conns in (("default, c1", None, 1), ("default, c32", None, 32),
-                             ("TOKIO_WORKER_THREADS=1, c1", {"TOKIO_WORKER_THREADS": "1"}, 1)):
+                             ("TOKIO_WORKER_THREADS=1, c1", {"TOKIO_WORKER_THREADS": "1"}, 1),
+                             ("TOKIO_WORKER_THREADS=1, c32", {"TOKIO_WORKER_THREADS": "1"}, 32)):
         gw = Gateway(binary, tmp, mock_url, f"cpu{len(rows)}", env)
         try:
             wrk(gw.url, gw.key, body_file, conns, "2s")  # warm-up

@@ -59,9 +59,47 @@ enum Command {
     Migrate,
 }
 
-pub async fn run(cli: Cli) -> anyhow::Result<()> {
+/// A parsed command line, with `serve`'s configuration already loaded: `main`
+/// sizes the async runtime from it (`[server] worker_threads`) before starting it.
+pub struct Prepared {
+    cli: Cli,
+    serve: Option<Config>,
+}
+
+impl Prepared {
+    /// The worker threads to start the runtime with; `None`: tokio's default (one
+    /// per core, or `TOKIO_WORKER_THREADS` when set, which also wins over the
+    /// config key).
+    pub fn worker_threads(&self) -> Option<usize> {
+        if std::env::var_os("TOKIO_WORKER_THREADS").is_some() {
+            return None;
+        }
+        self.serve
+            .as_ref()
+            .and_then(|c| c.server.worker_threads)
+            .map(std::num::NonZeroUsize::get)
+    }
+}
+
+/// Loads what must be known before the runtime starts (a bad config stops here).
+pub fn prepare(cli: Cli) -> anyhow::Result<Prepared> {
+    let serve = match cli.command {
+        Command::Serve { .. } => Some(load_config(&cli.config, Warn::All)?),
+        _ => None,
+    };
+    Ok(Prepared { cli, serve })
+}
+
+pub async fn run(prepared: Prepared) -> anyhow::Result<()> {
+    let Prepared { cli, serve } = prepared;
     match cli.command {
-        Command::Serve { listen } => serve::run(load_config(&cli.config, Warn::All)?, listen).await,
+        Command::Serve { listen } => {
+            let config = match serve {
+                Some(config) => config,
+                None => load_config(&cli.config, Warn::All)?,
+            };
+            serve::run(config, listen).await
+        }
         Command::Demo { listen } => demo::run(&listen).await,
         Command::MockUpstream { listen } => {
             let listener = bind(&listen).await?;

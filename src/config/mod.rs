@@ -128,6 +128,9 @@ pub struct ServerConfig {
     pub body_read_timeout: Duration,
     pub idle_timeout: Duration,
     pub max_connections: usize,
+    /// The async runtime's worker threads; `None`: tokio's default (one per core,
+    /// or `TOKIO_WORKER_THREADS`).
+    pub worker_threads: Option<std::num::NonZeroUsize>,
     pub max_uri_bytes: usize,
     pub max_header_bytes: usize,
     /// `cors_allow_origins`, validated.
@@ -405,6 +408,13 @@ impl Validator<'_> {
             }
         }
 
+        if raw.server.worker_threads > 1024 {
+            return Err(self.invalid(
+                "server.worker_threads",
+                raw.server.worker_threads,
+                "must be between 0 (one per core) and 1024",
+            ));
+        }
         for (key, v) in [
             ("server.max_uri_bytes", raw.server.max_uri_bytes),
             ("server.max_header_bytes", raw.server.max_header_bytes),
@@ -685,6 +695,8 @@ impl Validator<'_> {
                 body_read_timeout: Duration::from_millis(raw.server.body_read_timeout_ms),
                 idle_timeout: Duration::from_millis(raw.server.idle_timeout_ms),
                 max_connections: usize::try_from(raw.server.max_connections).unwrap_or(usize::MAX),
+                // Checked to lie in 0..=1024 above.
+                worker_threads: std::num::NonZeroUsize::new(raw.server.worker_threads as usize),
                 // Both checked to lie in 256..=1 MiB above.
                 max_uri_bytes: raw.server.max_uri_bytes as usize,
                 max_header_bytes: raw.server.max_header_bytes as usize,

@@ -96,6 +96,9 @@ pub struct RawServer {
     pub idle_timeout_ms: u64,
     /// Open connections per listener; at the cap, new ones wait in the accept backlog.
     pub max_connections: u64,
+    /// Threads of the async runtime (`tollgate serve`); 0: one per core, or
+    /// `TOKIO_WORKER_THREADS` when that is set.
+    pub worker_threads: u64,
     /// Request line target longer than this: 414 `uri_too_long`.
     pub max_uri_bytes: u64,
     /// Header names + values (+4 per header) above this: 431 `header_too_large`.
@@ -240,6 +243,7 @@ impl Default for RawServer {
             body_read_timeout_ms: 120_000,
             idle_timeout_ms: 60_000,
             max_connections: 10_000,
+            worker_threads: 0,
             max_uri_bytes: 8_192,
             max_header_bytes: 32_768,
             cors_allow_origins: Vec::new(),

@@ -354,3 +354,15 @@ fn base_urls_the_upstream_client_cannot_call_stop_startup() {
         );
     }
 }
+
+#[test]
+fn worker_threads_default_to_the_runtime_and_are_bounded() {
+    let cfg = Config::from_raw(RawConfig::default(), PathBuf::from("/tmp/x")).unwrap();
+    assert_eq!(cfg.server.worker_threads, None);
+    let cfg = load_toml("[server]\nworker_threads = 1\n").unwrap();
+    assert_eq!(cfg.server.worker_threads.map(|n| n.get()), Some(1));
+    let err = load_toml("[server]\nworker_threads = 5000\n")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("server.worker_threads"), "{err}");
+}

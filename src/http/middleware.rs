@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
 use axum::extract::{Request, State};
-use axum::http::{HeaderValue, header};
+use axum::http::{HeaderName, HeaderValue, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use http_body::Body as _;
@@ -19,6 +19,9 @@ use tracing::Instrument;
 
 use crate::error::{ApiError, ErrorDialect, LoggedError, RenderedError, dialect_body};
 use crate::state::AppState;
+
+/// Made at compile time: a `&str` name is parsed again on every lookup and insert.
+const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// The request id of the current request, also sent back as `x-request-id`.
 #[derive(Debug, Clone)]
@@ -46,7 +49,7 @@ pub async fn trace_request(
     let mut made = None;
     let id = req
         .headers()
-        .get("x-request-id")
+        .get(&X_REQUEST_ID)
         .filter(|v| {
             let b = v.as_bytes();
             !b.is_empty()
@@ -58,7 +61,10 @@ pub async fn trace_request(
         .unwrap_or_else(|| {
             let uuid = uuid::Uuid::now_v7();
             made = Some(RequestUuid(uuid));
-            HeaderValue::try_from(uuid.to_string()).expect("a UUID is a valid header value")
+            // Encoded on the stack: `to_string` went through the formatter.
+            let mut buf = uuid::Uuid::encode_buffer();
+            HeaderValue::from_str(uuid.hyphenated().encode_lower(&mut buf))
+                .expect("a UUID is a valid header value")
         });
     req.extensions_mut().insert(RequestId(id.clone()));
     if let Some(uuid) = made {
@@ -74,7 +80,7 @@ pub async fn trace_request(
     );
     let started = Instant::now();
     let mut res = next.run(req).instrument(span.clone()).await;
-    res.headers_mut().insert("x-request-id", id);
+    res.headers_mut().insert(X_REQUEST_ID, id);
     let _enter = span.enter();
     let status = res.status().as_u16();
     let latency_us = started.elapsed().as_micros() as u64;
