@@ -4,7 +4,11 @@
 Starts the release binary's mock upstream, then fresh gateways in front of it
 (metering on, SQLite, TOLLGATE_LOG=warn), and measures from /proc/PID:
 
-- rss idle: VmRSS once the process has started and gone quiet, no request yet;
+- rss idle: VmRSS once the process has started and gone quiet, no request yet,
+  split into RssFile (file-backed: mostly the binary's own code, clean pages of the
+  page cache shared with every process running the binary; how much of the text is
+  mapped depends on the page cache, e.g. the kernel maps whole large folios) and
+  RssAnon (the process's own memory: heap, stacks);
 - rss after N requests: VmRSS after N (100k) chat requests from wrk -c32, once quiet
   again (what the allocator and the pools kept), plus VmHWM, the peak;
 - rss with S open streams: a fresh gateway, S (10,000) streamed requests held open
@@ -171,12 +175,15 @@ def measure_rss(binary, tmp, mock_url, body_file, requests):
     gw = Gateway(binary, tmp, mock_url, "rss")
     try:
         idle = status_kb(gw.pid, "VmRSS")
+        idle_anon, idle_file = status_kb(gw.pid, "RssAnon"), status_kb(gw.pid, "RssFile")
         sent = 0
         while sent < requests:
             sent += wrk(gw.url, gw.key, body_file, 32, "5s")["requests"]
         settle(gw.pid)
         time.sleep(2)
-        return {"idle_kb": idle, "requests": sent, "after_kb": status_kb(gw.pid, "VmRSS"),
+        return {"idle_kb": idle, "idle_anon_kb": idle_anon, "idle_file_kb": idle_file,
+                "requests": sent, "after_kb": status_kb(gw.pid, "VmRSS"),
+                "after_anon_kb": status_kb(gw.pid, "RssAnon"),
                 "peak_kb": status_kb(gw.pid, "VmHWM")}
     finally:
         gw.stop()
@@ -215,19 +222,22 @@ def measure_streams(binary, tmp, mock_url, n):
     gw = Gateway(binary, tmp, mock_url, "streams")
     try:
         idle = status_kb(gw.pid, "VmRSS")
+        idle_anon = status_kb(gw.pid, "RssAnon")
         before = mock_requests(mock_url)
         loop = asyncio.new_event_loop()
         opened = []
         writers = loop.run_until_complete(hold_streams(gw.port, gw.key, n, opened))
         time.sleep(1)
         held = status_kb(gw.pid, "VmRSS")
+        held_anon = status_kb(gw.pid, "RssAnon")
         after = mock_requests(mock_url)
         for w in writers:
             w.close()
         loop.close()
         return {"streams": len(opened), "idle_kb": idle, "held_kb": held,
                 "mock_streams_started": after["streams_started"] - before["streams_started"],
-                "per_stream_kb": round((held - idle) / max(1, len(opened)), 1)}
+                "per_stream_kb": round((held - idle) / max(1, len(opened)), 1),
+                "per_stream_anon_kb": round((held_anon - idle_anon) / max(1, len(opened)), 1)}
     finally:
         gw.stop()
 
@@ -280,12 +290,15 @@ def main():
             wait_http(f"{mock_url}/_mock/stats", mock)
             if "rss" in only:
                 r = report["rss"] = measure_rss(args.bin, tmp, mock_url, body_file, args.requests)
-                print(f"rss idle {r['idle_kb'] / 1024:.1f} MB; after {r['requests']} requests "
-                      f"{r['after_kb'] / 1024:.1f} MB (peak {r['peak_kb'] / 1024:.1f} MB)")
+                print(f"rss idle {r['idle_kb'] / 1024:.1f} MB (anon {r['idle_anon_kb'] / 1024:.1f}, "
+                      f"file {r['idle_file_kb'] / 1024:.1f}); after {r['requests']} requests "
+                      f"{r['after_kb'] / 1024:.1f} MB (anon {r['after_anon_kb'] / 1024:.1f}; "
+                      f"peak {r['peak_kb'] / 1024:.1f} MB)")
             if "streams" in only:
                 s = report["streams"] = measure_streams(args.bin, tmp, mock_url, args.streams)
                 print(f"rss with {s['streams']} open streams {s['held_kb'] / 1024:.1f} MB "
-                      f"(idle {s['idle_kb'] / 1024:.1f} MB): {s['per_stream_kb']} KB per stream; "
+                      f"(idle {s['idle_kb'] / 1024:.1f} MB): {s['per_stream_kb']} KB per stream "
+                      f"(anon {s['per_stream_anon_kb']} KB); "
                       f"mock saw {s['mock_streams_started']} streams start")
             if "cpu" in only:
                 rows = report["cpu"] = measure_cpu(args.bin, tmp, mock_url, body_file)

@@ -121,7 +121,7 @@ fn invalid(param: &'static str, message: impl Into<String>) -> ConnectionError {
 
 impl Executor {
     pub fn new(addresses: AddressPolicy, t: &UpstreamConfig) -> Result<Executor, reqwest::Error> {
-        let client = reqwest::Client::builder()
+        let client = crate::outbound::tls::with_shared_roots(reqwest::Client::builder())
             .connect_timeout(t.connect_timeout)
             .read_timeout(t.idle_timeout)
             .tcp_nodelay(true)

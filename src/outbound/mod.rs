@@ -18,9 +18,11 @@
 //!
 //! Owners of config keys map them onto the two booleans (`[byok] allow_http_base` /
 //! `allow_private_base` for BYOK). This module holds no configuration and does no I/O
-//! except the DNS lookups its `async` functions name.
+//! except the DNS lookups its `async` functions name, and [`tls`]'s one read of the
+//! system's CA bundle.
 
 pub mod registry;
+pub mod tls;
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;

@@ -62,7 +62,7 @@ pub struct ImageFetcher {
 impl ImageFetcher {
     pub fn new(outbound: &OutboundConfig, connect_timeout: Duration) -> reqwest::Result<Self> {
         let policy = outbound.addresses();
-        let client = reqwest::Client::builder()
+        let client = crate::outbound::tls::with_shared_roots(reqwest::Client::builder())
             .connect_timeout(connect_timeout.min(outbound.image_fetch_timeout))
             .redirect(reqwest::redirect::Policy::none())
             .dns_resolver(policy.resolver())

@@ -1,5 +1,5 @@
 //! The upstream hop: hyper-util's pooled client with rustls (aws-lc-rs, the
-//! platform's roots), and base URLs parsed once.
+//! platform's roots, shared: [`crate::outbound::tls`]), and base URLs parsed once.
 //!
 //! Why not reqwest: per request it parsed the URL three times (`post(&str)`, its
 //! redirect layer even with redirects off, the response URL) and ran redirect,
@@ -71,7 +71,7 @@ impl HttpClient {
         http.set_nodelay(true);
         http.set_connect_timeout(Some(t.connect_timeout));
         let tls = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_provider_and_platform_verifier(rustls::crypto::aws_lc_rs::default_provider())?
+            .with_tls_config(crate::outbound::tls::client_config().map_err(std::io::Error::other)?)
             .https_or_http();
         let connector = if t.http2 {
             tls.enable_http2().wrap_connector(http)

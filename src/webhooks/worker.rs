@@ -44,7 +44,7 @@ pub fn spawn(hooks: Webhooks) -> Result<tokio::task::JoinHandle<()>, reqwest::Er
 }
 
 fn client(policy: AddressPolicy, timeout: Duration) -> Result<reqwest::Client, reqwest::Error> {
-    reqwest::Client::builder()
+    crate::outbound::tls::with_shared_roots(reqwest::Client::builder())
         .dns_resolver(policy.resolver())
         .redirect(reqwest::redirect::Policy::none())
         .connect_timeout(timeout)
