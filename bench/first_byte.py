@@ -35,9 +35,14 @@ from footprint import REPO, Gateway, free_port, raise_nofile, wait_http  # noqa:
 import subprocess  # noqa: E402
 
 
-def body(delay_ms):
-    return ('{"model":"gpt-4o-mini","stream":true,"messages":[{"role":"user","content":'
-            f'"[[mock:chunk_delay_ms={delay_ms}]] [[mock:words=3]] Say hello"}}]}}').encode()
+def body(delay_ms, include_usage=False):
+    """The streamed request. The gateway, metering, asks the upstream for the usage
+    chunk (`stream_options.include_usage`), so the direct request carries it too:
+    the mock then sends the same events to both."""
+    options = '"stream_options":{"include_usage":true},' if include_usage else ""
+    return ('{' + options + '"model":"gpt-4o-mini","stream":true,"messages":[{"role":"user",'
+            f'"content":"[[mock:chunk_delay_ms={delay_ms}]] [[mock:words=3]] Say hello"}}]}}'
+            ).encode()
 
 
 def one(conn, path, headers, payload):
@@ -91,6 +96,7 @@ def main():
     args = ap.parse_args()
     raise_nofile()
     payload = body(args.delay_ms)
+    upstream_payload = body(args.delay_ms, include_usage=True)
     with tempfile.TemporaryDirectory(prefix="tollgate-first-byte.") as tmp:
         mock_port = free_port()
         mock_url = f"http://127.0.0.1:{mock_port}"
@@ -104,7 +110,7 @@ def main():
             gw = Gateway(args.bin, tmp, mock_url, "first_byte")
             rows = {
                 "direct": run("127.0.0.1", mock_port, {"Authorization": "Bearer bench"},
-                              payload, args.requests, args.warmup),
+                              upstream_payload, args.requests, args.warmup),
                 "gateway": run("127.0.0.1", gw.port, {"Authorization": f"Bearer {gw.key}"},
                                payload, args.requests, args.warmup),
             }
