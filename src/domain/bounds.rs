@@ -99,6 +99,12 @@ pub fn check_event(ev: &UsageEvent) -> Result<(), String> {
     }
 }
 
+/// [`check_event`] for a whole batch: the first event out of range refuses it,
+/// before anything is written (both stores call this first).
+pub fn check_batch(events: &[UsageEvent]) -> Result<(), String> {
+    events.iter().try_for_each(check_event)
+}
+
 /// A credit amount, refused (with the reason) when it is outside ±[`MAX_CREDIT_MICRO`].
 pub fn check_credit(amount_micro: i64) -> Result<i64, String> {
     if amount_micro.unsigned_abs() > MAX_CREDIT_MICRO.unsigned_abs() {

@@ -24,7 +24,7 @@ use time::format_description::well_known::Rfc3339;
 
 use super::PgStore;
 use crate::domain::UsageEvent;
-use crate::domain::bounds::{MAX_BALANCE_MICRO, check_credit, check_event};
+use crate::domain::bounds::{MAX_BALANCE_MICRO, check_batch, check_credit};
 use crate::store::Recorded;
 use crate::store::records::{
     AccountBilling, BillingMode, CreditRecord, DAY_MS, GroupBy, UsageQuery, UsageReport,
@@ -158,9 +158,7 @@ impl UsageStore for PgStore {
         }
         // Out-of-range numbers refuse the whole batch, before any write
         // (`check_event`; SQLite's per-row trigger did this until migration 0080).
-        for e in events {
-            check_event(e).map_err(StoreError::OutOfRange)?;
-        }
+        check_batch(events).map_err(StoreError::OutOfRange)?;
         // The guard rolls back on any error (dropped uncommitted); PostgreSQL never
         // ends a transaction behind the client's back, unlike SQLite on SQLITE_FULL.
         for mode in [write::Mode::AllNew, write::Mode::Returning] {

@@ -21,7 +21,7 @@ use time::format_description::well_known::Rfc3339;
 
 use super::SqliteStore;
 use crate::domain::UsageEvent;
-use crate::domain::bounds::{MAX_BALANCE_MICRO, check_credit, check_event};
+use crate::domain::bounds::{MAX_BALANCE_MICRO, check_batch, check_credit};
 use crate::store::records::{
     AccountBilling, BillingMode, CreditRecord, GroupBy, UsageQuery, UsageReport, UsageTotals,
     from_ms, to_ms,
@@ -77,9 +77,7 @@ impl UsageStore for SqliteStore {
         }
         // Out-of-range numbers refuse the whole batch, before any write
         // (`check_event`; SQLite's per-row trigger did this until migration 0080).
-        for e in events {
-            check_event(e).map_err(StoreError::OutOfRange)?;
-        }
+        check_batch(events).map_err(StoreError::OutOfRange)?;
         // The one writer connection: its statement cache keeps the batch's
         // statements prepared.
         let mut conn = self.writer.acquire().await?;
