@@ -16,8 +16,9 @@
 //! read at once, as every event used to be, so memory stays bounded; the result
 //! is the same either way (tests compare it with reading every event).
 //!
-//! Measured on `REQUESTS=2000 CASES=streamed bench/callgrind.sh` (bench/RESULTS.md,
-//! branch `observer`): see there for the per-request instruction counts.
+//! Measured with `REQUESTS=2000 CASES=streamed bench/callgrind.sh` (bench/RESULTS.md,
+//! branch `observer`): `Observer::chunk` went from 75.4k to 40.6k instructions per
+//! streamed request (inclusive), and the request from 339.5k to 308.7k.
 //!
 //! The bytes are forwarded untouched (except that an OpenAI usage chunk the
 //! caller did not ask for is removed: see [`UsagePlan`], the one place that both
