@@ -86,14 +86,18 @@ impl Metering {
             },
             (Some(_), Some(obs)) => match obs.reported() {
                 Some(t) => Measured::Known(t, UsageSource::Reported),
-                None if obs.delivered_text.is_empty() && !obs.completed => {
-                    // The stream never started: nothing to bill.
-                    Measured::Known(TokenCounts::default(), UsageSource::None)
+                None => {
+                    let delivered = obs.take_delivered_text();
+                    if delivered.is_empty() && !obs.completed() {
+                        // The stream never started: nothing to bill.
+                        Measured::Known(TokenCounts::default(), UsageSource::None)
+                    } else {
+                        Measured::Estimate {
+                            request_body: std::mem::take(&mut draft.request_body),
+                            delivered,
+                        }
+                    }
                 }
-                None => Measured::Estimate {
-                    request_body: std::mem::take(&mut draft.request_body),
-                    delivered: std::mem::take(&mut obs.delivered_text),
-                },
             },
         };
         let closing = Closing {

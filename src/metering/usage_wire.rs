@@ -3,8 +3,9 @@
 //! building a `serde_json::Value` tree, and text is borrowed from the event
 //! unless it has escapes.
 //!
-//! Why: the observer reads every event of every metered stream, and the
-//! `usage` of every whole answer; a `Value` per event was most of metering's
+//! Why: the observer reads the events of every metered stream that carry
+//! usage (and the others' text when an estimate needs it), and the `usage` of
+//! every whole answer; a `Value` per event was most of metering's
 //! cost after the writer (issue 16). Leaves are lenient, as the `Value` reads
 //! were: a token count that is not a non-negative integer counts as
 //! [`reported_tokens`] says, a text that is not a string is no text. The shape

@@ -19,6 +19,11 @@
 //! parsing goes on with the next event. Both are logged. The spec has no limit;
 //! no provider sends anything near it.
 //!
+//! Events come out two ways: [`SseParser::feed`] returns owned [`SseEvent`]s,
+//! and [`SseParser::feed_with`] lends each one ([`SseEventRef`]) to a callback
+//! from buffers the parser reuses, so a reader that only looks at events (the
+//! metering observer) allocates nothing per event.
+//!
 //! Deviation: the spec discards an event cut off by the end of the stream;
 //! [`SseParser::finish`] returns it instead, because some upstreams (Gemini's
 //! `alt=sse`) end without the final blank line. Callers decide what it means.
@@ -26,7 +31,8 @@
 /// The longest line, and the largest event data, kept (16 MiB).
 pub const MAX_LINE_BYTES: usize = 16 << 20;
 
-/// Above this, the line buffer is freed once its line is done.
+/// Above this, the line buffer is freed once its line is done, and the event
+/// buffers once their event is.
 const KEEP_LINE_CAPACITY: usize = 64 << 10;
 
 const BOM: &[u8] = b"\xEF\xBB\xBF";
@@ -39,6 +45,25 @@ pub struct SseEvent {
     pub data: String,
 }
 
+/// An event lent to the [`SseParser::feed_with`] callback: borrowed from the
+/// parser's buffers, valid until the callback returns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SseEventRef<'a> {
+    /// The `event:` name; `None` when absent or empty.
+    pub event: Option<&'a str>,
+    /// The `data:` lines, joined with `\n`.
+    pub data: &'a str,
+}
+
+impl SseEventRef<'_> {
+    pub fn to_event(self) -> SseEvent {
+        SseEvent {
+            event: self.event.map(str::to_owned),
+            data: self.data.to_owned(),
+        }
+    }
+}
+
 #[derive(Debug, Default)]
 pub struct SseParser {
     /// The unfinished last line.
@@ -49,7 +74,9 @@ pub struct SseParser {
     skipping_line: bool,
     /// A line has been completed (so the BOM check is done).
     seen_line: bool,
-    event: Option<String>,
+    /// The current event's name (empty: none). Reused from event to event, as
+    /// is `data`: cleared at dispatch, not reallocated.
+    event: String,
     data: String,
     has_data: bool,
     /// A line of the current event was dropped, or its data is over the limit:
@@ -66,6 +93,13 @@ impl SseParser {
     /// the events completed by them.
     pub fn feed(&mut self, chunk: &[u8]) -> Vec<SseEvent> {
         let mut events = Vec::new();
+        self.feed_with(chunk, |e| events.push(e.to_event()));
+        events
+    }
+
+    /// [`feed`](Self::feed), lending each completed event to `on_event` instead
+    /// of allocating it.
+    pub fn feed_with(&mut self, chunk: &[u8], mut on_event: impl FnMut(SseEventRef<'_>)) {
         let mut rest = chunk;
         if self.after_cr && !rest.is_empty() {
             self.after_cr = false;
@@ -85,11 +119,11 @@ impl SseParser {
                 self.seen_line = true;
             } else if self.line.is_empty() {
                 // The common case: the whole line is in this chunk, no copy.
-                self.take_line(head, &mut events);
+                self.take_line(head, &mut on_event);
             } else {
                 let mut line = std::mem::take(&mut self.line);
                 line.extend_from_slice(head);
-                self.take_line(&line, &mut events);
+                self.take_line(&line, &mut on_event);
                 // Keep the buffer for the next split line, unless a rare long line
                 // grew it: a stream should not hold megabytes for its lifetime.
                 if line.capacity() <= KEEP_LINE_CAPACITY {
@@ -114,20 +148,24 @@ impl SseParser {
                 self.line.extend_from_slice(rest);
             }
         }
-        events
     }
 
     /// At the end of the stream: the last event if it lacked its closing blank
     /// line (see the module doc), and a reset parser.
     pub fn finish(&mut self) -> Option<SseEvent> {
-        let mut events = Vec::new();
+        let mut last = None;
+        self.finish_with(|e| last = Some(e.to_event()));
+        last
+    }
+
+    /// [`finish`](Self::finish), lending the last event to `on_event`.
+    pub fn finish_with(&mut self, mut on_event: impl FnMut(SseEventRef<'_>)) {
         if !self.skipping_line && !self.line.is_empty() {
             let line = std::mem::take(&mut self.line);
-            self.take_line(&line, &mut events);
+            self.take_line(&line, &mut on_event);
         }
-        self.take_line(b"", &mut events);
+        self.take_line(b"", &mut on_event);
         *self = Self::default();
-        events.pop()
     }
 
     fn start_skipping(&mut self) {
@@ -143,7 +181,7 @@ impl SseParser {
     }
 
     /// Interprets one complete line (without its terminator).
-    fn take_line(&mut self, mut line: &[u8], events: &mut Vec<SseEvent>) {
+    fn take_line(&mut self, mut line: &[u8], events: &mut impl FnMut(SseEventRef<'_>)) {
         if !self.seen_line {
             self.seen_line = true;
             line = line.strip_prefix(BOM).unwrap_or(line);
@@ -182,21 +220,30 @@ impl SseParser {
                 self.has_data = true;
             }
             b"event" => {
-                self.event =
-                    (!value.is_empty()).then(|| String::from_utf8_lossy(value).into_owned());
+                self.event.clear();
+                self.event.push_str(&String::from_utf8_lossy(value));
             }
             _ => {}
         }
     }
 
-    fn dispatch(&mut self, events: &mut Vec<SseEvent>) {
-        let event = self.event.take();
-        let data = std::mem::take(&mut self.data);
+    fn dispatch(&mut self, events: &mut impl FnMut(SseEventRef<'_>)) {
         let complete = self.has_data && !self.oversized_event;
         self.has_data = false;
         self.oversized_event = false;
         if complete {
-            events.push(SseEvent { event, data });
+            events(SseEventRef {
+                event: (!self.event.is_empty()).then_some(self.event.as_str()),
+                data: &self.data,
+            });
+        }
+        // Reused for the next event, unless a rare large one grew them.
+        for buf in [&mut self.event, &mut self.data] {
+            if buf.capacity() > KEEP_LINE_CAPACITY {
+                *buf = String::new();
+            } else {
+                buf.clear();
+            }
         }
     }
 }
@@ -294,6 +341,38 @@ mod tests {
         assert!(p.line.capacity() <= MAX_LINE_BYTES);
         events.extend(p.feed(b"\ndata: rest of the dropped event\n\ndata: after\n\n"));
         assert_eq!(events, vec![ev(None, "ok"), ev(None, "after")]);
+    }
+
+    #[test]
+    fn events_are_lent_from_reused_buffers_that_a_large_event_does_not_pin() {
+        let mut p = SseParser::new();
+        let mut seen = Vec::new();
+        p.feed_with(b"event: a\ndata: 1\n\ndata: 2\n\n", |e| {
+            seen.push((e.event.map(str::to_owned), e.data.to_owned()))
+        });
+        assert_eq!(
+            seen,
+            [
+                (Some("a".to_owned()), "1".to_owned()),
+                (None, "2".to_owned())
+            ]
+        );
+        let big = format!(
+            "event: {}\ndata: {}\n\n",
+            "e".repeat(1 << 17),
+            "d".repeat(1 << 17)
+        );
+        let mut sizes = Vec::new();
+        p.feed_with(big.as_bytes(), |e| {
+            sizes.push((e.event.map_or(0, str::len), e.data.len()))
+        });
+        assert_eq!(sizes, [(1 << 17, 1 << 17)]);
+        assert!(p.data.capacity() <= KEEP_LINE_CAPACITY);
+        assert!(p.event.capacity() <= KEEP_LINE_CAPACITY);
+        let mut last = None;
+        p.feed_with(b"data: x", |_| unreachable!());
+        p.finish_with(|e| last = Some(e.to_event()));
+        assert_eq!(last, Some(ev(None, "x")));
     }
 
     #[test]
