@@ -42,12 +42,14 @@ pub async fn respond(
                 ))));
             }
             let provider = upstream.provider;
-            let value = upstream.json(MAX_TRANSLATED_BODY).await?;
-            let out = whole(&value, a.model).map_err(|e| UpstreamError::Protocol {
-                provider,
-                detail: format!("cannot translate the answer: {e}"),
-            })?;
-            Ok(Json(out).into_response())
+            let protocol = |detail| UpstreamError::Protocol { provider, detail };
+            let answer = upstream
+                .read_whole(MAX_TRANSLATED_BODY)
+                .await
+                .map_err(protocol)?;
+            let out = whole(&answer, a.model).map_err(|e| protocol(e.to_string()))?;
+            let json = HeaderValue::from_static("application/json");
+            Ok(([(header::CONTENT_TYPE, json)], out).into_response())
         }
         Respond::Rebuild(rebuild) => {
             let value = upstream.json(MAX_TRANSLATED_BODY).await?;

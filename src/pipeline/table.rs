@@ -12,7 +12,8 @@ use crate::providers::Operation;
 use crate::providers::UpstreamError;
 use crate::providers::relay::StreamDialect;
 use crate::routing::{Dialect, ProviderKind};
-use crate::translate::anthropic::{self, ChatToMessagesOptions, TranslateError};
+use crate::translate::answer::{AnswerError, via_value};
+use crate::translate::anthropic::{self, ChatToMessagesOptions};
 use crate::translate::gemini::{self, ChatToGemini, GeminiToChat, native};
 use crate::translate::peek::{StreamUsage, with_stream_usage};
 use crate::translate::responses::{self, ChatToResponses};
@@ -110,10 +111,11 @@ pub struct Outbound {
 pub enum Respond {
     /// Same dialect: bytes relayed (events checked at their boundaries).
     Relay(StreamDialect),
-    /// Another dialect: event by event, or the whole answer.
+    /// Another dialect: event by event, or the whole answer (its bytes in, the
+    /// caller's bytes out; [`via_value`] for translators that work on a `Value`).
     Translate {
         stream: fn(model: &str, include_usage: bool) -> Box<dyn StreamTranslator>,
-        whole: fn(&Value, model: &str) -> Result<Value, TranslateError>,
+        whole: fn(answer: &[u8], model: &str) -> Result<Vec<u8>, AnswerError>,
     },
     /// A whole answer rebuilt with the caller's request at hand (Gemini embeddings).
     Rebuild(fn(answer: &Value, request: &[u8], model: &str) -> Result<Value, ApiError>),
@@ -155,14 +157,14 @@ pub fn translation(format: CallerFormat, dialect: Dialect) -> Option<Translation
             chat_to_anthropic,
             Respond::Translate {
                 stream: |m, u| Box::new(AnthropicToChat::new(m, u)),
-                whole: anthropic::messages_response_to_chat,
+                whole: anthropic::messages_answer_to_chat,
             },
         ),
         (F::OpenAiChat, Dialect::Gemini) => t(
             chat_to_gemini,
             Respond::Translate {
                 stream: |m, u| Box::new(GeminiToChat::new(m, u)),
-                whole: gemini::gemini_response_to_chat,
+                whole: |a, m| via_value(a, m, gemini::gemini_response_to_chat),
             },
         ),
         (F::AnthropicMessages, Dialect::Anthropic) => Translation {
@@ -190,7 +192,7 @@ pub fn translation(format: CallerFormat, dialect: Dialect) -> Option<Translation
             },
             Respond::Translate {
                 stream: |m, _| Box::new(ChatToAnthropic::new(m)),
-                whole: anthropic::chat_response_to_messages,
+                whole: |a, m| via_value(a, m, anthropic::chat_response_to_messages),
             },
         ),
         (F::AnthropicMessages, Dialect::Gemini) => t(
@@ -208,9 +210,11 @@ pub fn translation(format: CallerFormat, dialect: Dialect) -> Option<Translation
                         Box::new(ChatToAnthropic::new(m)),
                     ))
                 },
-                whole: |v, m| {
-                    let chat = gemini::gemini_response_to_chat(v, m)?;
-                    anthropic::chat_response_to_messages(&chat, m)
+                whole: |a, m| {
+                    via_value(a, m, |v, m| {
+                        let chat = gemini::gemini_response_to_chat(v, m)?;
+                        anthropic::chat_response_to_messages(&chat, m)
+                    })
                 },
             },
         ),
@@ -249,7 +253,7 @@ pub fn translation(format: CallerFormat, dialect: Dialect) -> Option<Translation
             },
             Respond::Translate {
                 stream: |m, _| Box::new(ChatToResponses::new(m)),
-                whole: responses::chat_response_to_responses,
+                whole: |a, m| via_value(a, m, responses::chat_response_to_responses),
             },
         ),
         (F::OpenAiResponses, Dialect::Anthropic) => t(
@@ -274,9 +278,11 @@ pub fn translation(format: CallerFormat, dialect: Dialect) -> Option<Translation
                         Box::new(ChatToResponses::new(m)),
                     ))
                 },
-                whole: |v, m| {
-                    let chat = anthropic::messages_response_to_chat(v, m)?;
-                    responses::chat_response_to_responses(&chat, m)
+                whole: |a, m| {
+                    via_value(a, m, |v, m| {
+                        let chat = anthropic::messages_response_to_chat(v, m)?;
+                        responses::chat_response_to_responses(&chat, m)
+                    })
                 },
             },
         ),
@@ -295,9 +301,11 @@ pub fn translation(format: CallerFormat, dialect: Dialect) -> Option<Translation
                         Box::new(ChatToResponses::new(m)),
                     ))
                 },
-                whole: |v, m| {
-                    let chat = gemini::gemini_response_to_chat(v, m)?;
-                    responses::chat_response_to_responses(&chat, m)
+                whole: |a, m| {
+                    via_value(a, m, |v, m| {
+                        let chat = gemini::gemini_response_to_chat(v, m)?;
+                        responses::chat_response_to_responses(&chat, m)
+                    })
                 },
             },
         ),
@@ -315,7 +323,7 @@ pub fn translation(format: CallerFormat, dialect: Dialect) -> Option<Translation
             },
             Respond::Translate {
                 stream: |m, _| Box::new(ChatToGemini::new(m)),
-                whole: native::chat_response_to_gemini,
+                whole: |a, m| via_value(a, m, native::chat_response_to_gemini),
             },
         ),
         (F::GeminiGenerate, Dialect::Anthropic) => t(
@@ -340,9 +348,11 @@ pub fn translation(format: CallerFormat, dialect: Dialect) -> Option<Translation
                         Box::new(ChatToGemini::new(m)),
                     ))
                 },
-                whole: |v, m| {
-                    let chat = anthropic::messages_response_to_chat(v, m)?;
-                    native::chat_response_to_gemini(&chat, m)
+                whole: |a, m| {
+                    via_value(a, m, |v, m| {
+                        let chat = anthropic::messages_response_to_chat(v, m)?;
+                        native::chat_response_to_gemini(&chat, m)
+                    })
                 },
             },
         ),

@@ -5,6 +5,10 @@
 //! - `limits`: the request limits (schema depth and nodes, tools, messages), checked
 //!   when a body is peeked so no translator recursion or copy grows without bound.
 //! - `reasons`: stop/finish reasons between dialects.
+//! - `answer`: the signature of whole-answer translators (bytes in, bytes out) and
+//!   the adapter for the ones that work on a `Value`.
+//! - `map_only`: derived structs read from JSON objects only, for typed fast paths
+//!   that must refuse what the `Value` translators refuse.
 //! - `anthropic`: OpenAI chat ⇄ Anthropic messages, requests and responses.
 //! - `deepgram`: Deepgram listen results in OpenAI's transcription formats, and
 //!   OpenAI speech formats as Deepgram encodings.
@@ -17,6 +21,7 @@
 //!   provider.
 //! - `arbitrary_json` (tests only): proptest strategies for the providers' fuzz tests.
 
+pub mod answer;
 pub mod anthropic;
 #[cfg(test)]
 mod arbitrary_json;
@@ -24,6 +29,7 @@ mod data_url;
 pub mod deepgram;
 pub mod gemini;
 pub mod limits;
+mod map_only;
 pub mod peek;
 pub mod reasons;
 pub mod responses;

@@ -96,7 +96,7 @@ mod tests;
 pub use request_to_anthropic::chat_request_to_messages;
 pub use request_to_openai::messages_request_to_chat;
 pub use response_to_anthropic::chat_response_to_messages;
-pub use response_to_openai::messages_response_to_chat;
+pub use response_to_openai::{messages_answer_to_chat, messages_response_to_chat};
 pub use usage::{usage_to_anthropic, usage_to_openai};
 
 /// A caller's request that cannot be translated: rendered by the caller as 400

@@ -5,25 +5,63 @@
 //! reads (`prompt_tokens_details.cached_tokens`), never writes. Public so the streaming
 //! translators convert usage the same way.
 
+use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::TranslateError;
 use crate::translate::shape::{Object, expected, opt_object, opt_u64};
 
+/// OpenAI `usage` from Anthropic's four counts. Fields in alphabetical order, as a
+/// `Value` would write them (`response_to_openai` writes this struct directly).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub(super) struct ChatUsage {
+    completion_tokens: u64,
+    prompt_tokens: u64,
+    prompt_tokens_details: CachedTokens,
+    total_tokens: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+struct CachedTokens {
+    cached_tokens: u64,
+}
+
+impl ChatUsage {
+    pub(super) fn from_anthropic(
+        input: u64,
+        cache_creation: u64,
+        cache_read: u64,
+        output: u64,
+    ) -> Self {
+        let prompt = input
+            .saturating_add(cache_creation)
+            .saturating_add(cache_read);
+        ChatUsage {
+            completion_tokens: output,
+            prompt_tokens: prompt,
+            prompt_tokens_details: CachedTokens {
+                cached_tokens: cache_read,
+            },
+            total_tokens: prompt.saturating_add(output),
+        }
+    }
+}
+
 /// Anthropic `usage` → OpenAI `usage`. `None`/`null` reads as all zeros.
 pub fn usage_to_openai(usage: Option<&Value>) -> Result<Value, TranslateError> {
     let usage = as_object(usage)?;
     let count = |key| counted(usage, key);
-    let cache_read = count("cache_read_input_tokens")?;
-    let prompt = count("input_tokens")?
-        .saturating_add(count("cache_creation_input_tokens")?)
-        .saturating_add(cache_read);
-    let completion = count("output_tokens")?;
+    let u = ChatUsage::from_anthropic(
+        count("input_tokens")?,
+        count("cache_creation_input_tokens")?,
+        count("cache_read_input_tokens")?,
+        count("output_tokens")?,
+    );
     Ok(json!({
-        "prompt_tokens": prompt,
-        "completion_tokens": completion,
-        "total_tokens": prompt.saturating_add(completion),
-        "prompt_tokens_details": { "cached_tokens": cache_read },
+        "prompt_tokens": u.prompt_tokens,
+        "completion_tokens": u.completion_tokens,
+        "total_tokens": u.total_tokens,
+        "prompt_tokens_details": { "cached_tokens": u.prompt_tokens_details.cached_tokens },
     }))
 }
 
