@@ -8,11 +8,11 @@
 //! a `"usage"` key whose value is an object (every other chunk says
 //! `"usage":null` or nothing) and `[DONE]`; Anthropic and Responses events by
 //! their `event:` name, which the SDKs route on too. Events that only carry text
-//! are copied, compactly, into one buffer ([`Pending`]): their text matters only
+//! are copied, compactly, into one buffer (`Pending`): their text matters only
 //! for an estimate when no usage is reported, so it is read at the end if then
 //! needed, and the copy is dropped as soon as usage is reported. Gemini chunks
 //! all carry text and cumulative `usageMetadata`: all are kept and only the last
-//! with usage is read at the end. Past [`MAX_PENDING`] bytes the kept events are
+//! with usage is read at the end. Past `MAX_PENDING` bytes the kept events are
 //! read at once, as every event used to be, so memory stays bounded; the result
 //! is the same either way (tests compare it with reading every event).
 //!

@@ -8,7 +8,7 @@
 //!
 //! The stream's last event (`data: [DONE]`, `event: message_stop`, a Responses
 //! `response.completed`) is held until the upstream body ends, at most
-//! [`END_GRACE`]: hyper then writes it and the terminating chunk in one write
+//! `END_GRACE`: hyper then writes it and the terminating chunk in one write
 //! instead of two (a syscall and a packet fewer per stream; issue 16 item 7).
 
 use std::pin::Pin;
