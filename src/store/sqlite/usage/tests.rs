@@ -949,3 +949,45 @@ async fn migration_0070_upgrades_an_existing_database() {
     let again = rows[1].clone();
     assert_eq!(store.record_usage(&[again]).await.unwrap(), 0);
 }
+
+/// The writer connection skips the CHECK constraints (see `SqliteStore::writer`):
+/// SQLite builds a temporary B-tree for `usage_source IN (…)` on every execution
+/// of an event INSERT otherwise. Empty texts bound as NULL are stored as ''.
+#[tokio::test]
+async fn the_event_insert_builds_no_temporary_table_and_stores_empty_texts() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/w.db", dir.path().display());
+    let store = SqliteStore::connect(&url).await.unwrap();
+    crate::store::Backend::migrate(&store).await.unwrap();
+    for rows in [1, 2, 64] {
+        let sql = write::event_insert_sql(rows);
+        let plan: Vec<String> = sqlx::query(sqlx::AssertSqlSafe(format!("EXPLAIN {sql}")))
+            .fetch_all(&store.writer)
+            .await
+            .unwrap()
+            .iter()
+            .map(|row| row.try_get("opcode").unwrap())
+            .collect();
+        assert!(!plan.is_empty());
+        assert!(
+            !plan.iter().any(|op| op == "OpenEphemeral"),
+            "{rows} rows: {plan:?}"
+        );
+    }
+    let mut e = event(1, T0, "", "kid_a1", "gpt-4o", 200);
+    e.user_id = String::new();
+    e.session_id = String::new();
+    e.app_version = String::new();
+    e.error_code = String::new();
+    assert_eq!(store.record_usage(&[e]).await.unwrap(), 1);
+    let texts: (String, String, String, String) =
+        sqlx::query_as("SELECT user_id, error_code, session_id, app_version FROM usage_events")
+            .fetch_one(&store.pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        texts,
+        (String::new(), String::new(), String::new(), String::new())
+    );
+    crate::store::Backend::close(&store).await;
+}

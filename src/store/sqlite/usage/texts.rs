@@ -36,6 +36,11 @@ impl<'e> Column<'e> {
         }
         shared
     }
+
+    /// Like [`Column::get`], but `None` (bound as NULL) for the empty string.
+    pub(super) fn get_or_null(&mut self, value: &'e str) -> Option<Arc<str>> {
+        (!value.is_empty()).then(|| self.get(value))
+    }
 }
 
 #[cfg(test)]
