@@ -279,6 +279,20 @@ mod tests {
         }
     }
 
+    /// A scanner fed `bytes` cut at `cuts` (any positions, in order).
+    fn fed_in_pieces(bytes: &[u8], cuts: &[prop::sample::Index]) -> UsageScanner {
+        let mut at: Vec<usize> = cuts.iter().map(|i| i.index(bytes.len() + 1)).collect();
+        at.sort_unstable();
+        let mut s = UsageScanner::new();
+        let mut prev = 0;
+        for c in at {
+            s.feed(&bytes[prev..c]);
+            prev = c;
+        }
+        s.feed(&bytes[prev..]);
+        s
+    }
+
     proptest! {
         /// The bulk skips change nothing: any bytes, any chunking, the same state
         /// as one byte at a time.
@@ -288,15 +302,7 @@ mod tests {
                 prop::sample::select(b"{}[]\",:\\ usagedt0".to_vec()), 0..300),
             cuts in proptest::collection::vec(any::<prop::sample::Index>(), 0..6),
         ) {
-            let mut at: Vec<usize> = cuts.iter().map(|i| i.index(bytes.len() + 1)).collect();
-            at.sort_unstable();
-            let mut s = UsageScanner::new();
-            let mut prev = 0;
-            for c in at {
-                s.feed(&bytes[prev..c]);
-                prev = c;
-            }
-            s.feed(&bytes[prev..]);
+            let s = fed_in_pieces(&bytes, &cuts);
             prop_assert_eq!(format!("{s:?}"), format!("{:?}", bytewise(&bytes)));
         }
 
@@ -316,15 +322,7 @@ mod tests {
                 json!({"object": "list", "data": data, "usage": usage})
             };
             let bytes = serde_json::to_vec(&body).unwrap();
-            let mut at: Vec<usize> = cuts.iter().map(|i| i.index(bytes.len())).collect();
-            at.sort_unstable();
-            let mut s = UsageScanner::new();
-            let mut prev = 0;
-            for c in at {
-                s.feed(&bytes[prev..c]);
-                prev = c;
-            }
-            s.feed(&bytes[prev..]);
+            let s = fed_in_pieces(&bytes, &cuts);
             prop_assert_eq!(s.usage(), Some(usage));
         }
     }
