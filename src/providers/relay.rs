@@ -176,12 +176,8 @@ impl Relay {
 /// lines, so a text delta that merely mentions them never waits.
 fn ends_the_stream(data: &[u8]) -> bool {
     let body = data.trim_ascii_end();
-    let start = memchr::memmem::rfind(body, b"\n\n")
-        .map(|i| i + 2)
-        .into_iter()
-        .chain(memchr::memmem::rfind(body, b"\n\r\n").map(|i| i + 3))
-        .max()
-        .unwrap_or(0);
+    // Where the last event starts: just past the boundary before it.
+    let start = last_event_end(body).unwrap_or(0);
     body[start..].split(|&b| b == b'\n').any(|line| {
         matches!(
             line.trim_ascii(),
