@@ -398,7 +398,7 @@ impl RateLimitInfo {
 }
 
 /// Left on error responses so a route in another dialect can re-render the body
-/// (`http::middleware::anthropic_errors`); headers stay as they are.
+/// (`http::middleware::edge`); headers stay as they are.
 #[derive(Debug, Clone)]
 pub struct RenderedError {
     pub parts: ErrorParts,

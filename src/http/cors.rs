@@ -7,13 +7,11 @@
 //!
 //! No credentials mode: callers authenticate with headers, never cookies.
 
-use axum::extract::{Request, State};
+use axum::extract::Request;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use crate::config::CorsOrigins;
-use crate::state::AppState;
 
 const METHODS: &str = "GET, POST, PATCH, DELETE, OPTIONS";
 
@@ -78,51 +76,80 @@ fn mark(headers: &mut HeaderMap, origin: HeaderValue) {
     );
 }
 
-pub async fn cors(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let cors = &state.config().server.cors;
+/// What CORS does with one request, decided before the request runs
+/// (`http::middleware::edge` asks, then applies it to the response).
+pub enum Cors {
+    /// CORS is off, or every origin is allowed and none was sent: nothing to add.
+    Nothing,
+    /// An origin list the request's origin is not on: only `Vary: Origin`, so
+    /// caches do not serve one origin's answer to another.
+    Vary,
+    /// An allowed origin: the response is marked for it.
+    Allowed(HeaderValue),
+    /// A preflight from an allowed origin: answered at once by [`preflight`].
+    Preflight(HeaderValue),
+}
+
+/// The CORS decision for `req` under `[server] cors_allow_origins`.
+pub fn decide(cors: &CorsOrigins, req: &Request) -> Cors {
     if *cors == CorsOrigins::None {
-        return next.run(req).await;
+        return Cors::Nothing;
     }
     let Some(origin) = req
         .headers()
         .get(header::ORIGIN)
         .and_then(|o| allowed(cors, o))
     else {
-        let mut res = next.run(req).await;
-        // Caches must not serve one origin's answer to another.
-        if let CorsOrigins::List(_) = cors {
-            res.headers_mut()
-                .append(header::VARY, HeaderValue::from_static("origin"));
-        }
-        return res;
+        return match cors {
+            CorsOrigins::List(_) => Cors::Vary,
+            _ => Cors::Nothing,
+        };
     };
     let preflight = req.method() == Method::OPTIONS
         && req
             .headers()
             .contains_key(header::ACCESS_CONTROL_REQUEST_METHOD);
     if preflight {
-        let headers = allow_headers(
-            state.alt_header().as_str(),
-            req.headers().get(header::ACCESS_CONTROL_REQUEST_HEADERS),
-        );
-        let mut res = StatusCode::NO_CONTENT.into_response();
-        let h = res.headers_mut();
-        mark(h, origin);
-        h.insert(
-            header::ACCESS_CONTROL_ALLOW_METHODS,
-            HeaderValue::from_static(METHODS),
-        );
-        if let Ok(v) = HeaderValue::from_str(&headers) {
-            h.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, v);
-        }
-        h.insert(
-            header::ACCESS_CONTROL_MAX_AGE,
-            HeaderValue::from_static(MAX_AGE),
-        );
-        return res;
+        Cors::Preflight(origin)
+    } else {
+        Cors::Allowed(origin)
     }
-    let mut res = next.run(req).await;
-    mark(res.headers_mut(), origin);
+}
+
+impl Cors {
+    /// Adds this decision's headers to a response (a preflight's are already there).
+    pub fn apply(self, headers: &mut HeaderMap) {
+        match self {
+            Cors::Nothing | Cors::Preflight(_) => {}
+            Cors::Vary => {
+                headers.append(header::VARY, HeaderValue::from_static("origin"));
+            }
+            Cors::Allowed(origin) => mark(headers, origin),
+        }
+    }
+}
+
+/// The 204 answer to a preflight from an allowed `origin`: the methods and
+/// headers the API takes, cached by the browser for [`MAX_AGE`] seconds.
+pub fn preflight(alt_header: &str, req: &Request, origin: HeaderValue) -> Response {
+    let headers = allow_headers(
+        alt_header,
+        req.headers().get(header::ACCESS_CONTROL_REQUEST_HEADERS),
+    );
+    let mut res = StatusCode::NO_CONTENT.into_response();
+    let h = res.headers_mut();
+    mark(h, origin);
+    h.insert(
+        header::ACCESS_CONTROL_ALLOW_METHODS,
+        HeaderValue::from_static(METHODS),
+    );
+    if let Ok(v) = HeaderValue::from_str(&headers) {
+        h.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, v);
+    }
+    h.insert(
+        header::ACCESS_CONTROL_MAX_AGE,
+        HeaderValue::from_static(MAX_AGE),
+    );
     res
 }
 

@@ -61,7 +61,7 @@ impl FromRequest<AppState> for RawBody {
 }
 
 /// Whether reading the body failed on `[server] body_read_timeout_ms` (set by
-/// `http::middleware::edge_limits`), somewhere down the error's source chain.
+/// `http::middleware::edge`), somewhere down the error's source chain.
 fn body_timed_out(rejection: &axum::extract::rejection::BytesRejection) -> bool {
     let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(rejection);
     while let Some(e) = cause {

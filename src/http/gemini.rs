@@ -6,13 +6,12 @@
 //!
 //! axum cannot match a `{model}:verb` segment, so the POST routes are catch-alls
 //! (`models/{*rest}`) split here at the last colon; an unknown verb is a 404.
-//! Errors on these paths are rendered in Gemini's shape (`gemini_errors`).
+//! Errors on these paths are rendered in Gemini's shape (`http::middleware::edge`).
 //! Gemini models get the caller's bytes; other providers' models are translated
 //! (`pipeline::table`, the `Gemini*` caller formats).
 
 use axum::extract::{Path, Request, State};
 use axum::http::HeaderMap;
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use crate::auth::Principal;
@@ -150,19 +149,6 @@ pub async fn get(
 
 pub fn unknown_model(id: &str) -> String {
     format!("model `{id}` is not in the catalog; GET /v1/models lists available ids")
-}
-
-/// A layer on the whole router: every error on Gemini's native paths, the
-/// router's own 404 and 405 included, in Gemini's shape.
-pub async fn gemini_errors(req: Request, next: Next) -> Response {
-    let path = req.uri().path();
-    // Every POST under /v1/models/ is a Gemini method call, well-formed or not.
-    let gemini_post = req.method() == axum::http::Method::POST && path.starts_with("/v1/models/");
-    if gemini_post || is_gemini_path(path) {
-        crate::http::middleware::gemini_errors(req, next).await
-    } else {
-        next.run(req).await
-    }
 }
 
 #[cfg(test)]

@@ -16,7 +16,7 @@
 //!   are served as soon as one closes.
 //!
 //! The body read timeout and the header/URI limits live in
-//! `http::middleware::edge_limits`, where they can answer in the API's error shape.
+//! `http::middleware::edge`, where they can answer in the API's error shape.
 //! Hyper's own limits are set generously above the documented ones so that only
 //! absurd requests (over 4× the limits, more than [`HARD_MAX_HEADERS`] headers or a
 //! URI over 64 KiB) get hyper's bare answer.

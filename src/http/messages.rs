@@ -2,11 +2,11 @@
 //! Anthropic (bytes forwarded, events untouched), OpenAI-dialect providers
 //! (translated both ways) or Gemini (through the OpenAI shapes); see
 //! `pipeline::table`. Errors on this route, the router's own 404/405 for
-//! `/v1/messages…` included, are rendered in Anthropic's shape by the route's layer.
+//! `/v1/messages…` included, are rendered in Anthropic's shape by
+//! `http::middleware::edge`.
 
-use axum::extract::{Request, State};
+use axum::extract::State;
 use axum::http::HeaderMap;
-use axum::middleware::Next;
 use axum::response::Response;
 
 use crate::auth::Principal;
@@ -50,32 +50,4 @@ pub async fn create(
     RawBody(body): RawBody,
 ) -> Result<Response, ApiError> {
     pipeline::run(&state, &principal, &meter, &headers, body, ROUTE).await
-}
-
-/// Whether `path` is this route or below it (`/v1/messages/batches`, …).
-fn is_messages_path(path: &str) -> bool {
-    path.strip_prefix("/v1/messages")
-        .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
-}
-
-/// A layer on the whole router: every error under `/v1/messages`, the router's
-/// own 404 and 405 included, in Anthropic's shape, so the Anthropic SDK raises its
-/// own exception classes.
-pub async fn anthropic_errors(req: Request, next: Next) -> Response {
-    if is_messages_path(req.uri().path()) {
-        crate::http::middleware::anthropic_errors(req, next).await
-    } else {
-        next.run(req).await
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn messages_paths() {
-        assert!(super::is_messages_path("/v1/messages"));
-        assert!(super::is_messages_path("/v1/messages/batches"));
-        assert!(!super::is_messages_path("/v1/messagesx"));
-        assert!(!super::is_messages_path("/v1/chat/completions"));
-    }
 }

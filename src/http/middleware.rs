@@ -1,6 +1,7 @@
-//! Cross-cutting request handling: the request id and the one log line per request,
-//! the listener-level limits that answer in the API's error shape, and the
-//! Anthropic re-rendering of error bodies.
+//! Cross-cutting request handling, in one layer ([`edge`]): CORS, the request id
+//! and the one log line per request, the listener-level limits that answer in the
+//! API's error shape, and the re-rendering of error bodies in the route's
+//! dialect (Anthropic's, Gemini's).
 
 use std::future::Future;
 use std::pin::Pin;
@@ -11,13 +12,14 @@ use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
 use axum::extract::{Request, State};
-use axum::http::{HeaderName, HeaderValue, header};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use http_body::Body as _;
 use tracing::Instrument;
 
 use crate::error::{ApiError, ErrorDialect, LoggedError, RenderedError, dialect_body};
+use crate::http::cors::Cors;
 use crate::state::AppState;
 
 /// Made at compile time: a `&str` name is parsed again on every lookup and insert.
@@ -32,40 +34,37 @@ pub struct RequestId(pub HeaderValue);
 #[derive(Debug, Clone, Copy)]
 pub struct RequestUuid(pub uuid::Uuid);
 
-/// Accepts a caller's `x-request-id` if it is short and plain (so it can be traced
-/// end to end), otherwise makes a UUIDv7; opens the request span; logs the outcome
-/// once, including the detail of any error the response carries. A success is
-/// logged only with `[log] access = true`: that line was the default log's whole
-/// per-request cost (formatting, a queue hand-off and a write for every request).
-#[allow(
-    clippy::expect_used,
-    reason = "a UUID is ASCII hex and dashes, always a valid header value"
-)]
-pub async fn trace_request(
-    State(state): State<AppState>,
-    mut req: Request,
-    next: Next,
-) -> Response {
-    let mut made = None;
-    let id = req
-        .headers()
-        .get(&X_REQUEST_ID)
-        .filter(|v| {
-            let b = v.as_bytes();
-            !b.is_empty()
-                && b.len() <= 128
-                && b.iter()
-                    .all(|c| c.is_ascii_alphanumeric() || b"-_.:".contains(c))
-        })
-        .cloned()
-        .unwrap_or_else(|| {
-            let uuid = uuid::Uuid::now_v7();
-            made = Some(RequestUuid(uuid));
-            // Encoded on the stack: `to_string` went through the formatter.
-            let mut buf = uuid::Uuid::encode_buffer();
-            HeaderValue::from_str(uuid.hyphenated().encode_lower(&mut buf))
-                .expect("a UUID is a valid header value")
-        });
+/// State of [`edge`]: the app, and whether this listener answers CORS (the
+/// `/metrics` listener does not).
+#[derive(Clone)]
+pub struct Edge {
+    pub state: AppState,
+    pub cors: bool,
+}
+
+/// Everything every request gets, in one layer: CORS, the request id and span,
+/// the listener-level limits, the error body in the route's dialect, and the one
+/// log line. One layer, not five: each `from_fn` layer costs a boxed future, a
+/// clone of the inner service and a move of the request (bench/RESULTS.md,
+/// "One edge layer").
+///
+/// - **Request id**: a caller's `x-request-id` if it is short and plain (so it
+///   can be traced end to end), otherwise a new UUIDv7; sent back on every
+///   response.
+/// - **CORS** (`[server] cors_allow_origins`, `http::cors`): a preflight from an
+///   allowed origin is answered here; other responses are marked.
+/// - **Limits**: see [`limited`].
+/// - **Dialect**: an error under `/v1/messages` is re-rendered in Anthropic's
+///   shape and one on Gemini's native paths in Gemini's, the router's own 404
+///   and 405 included, so each SDK raises its own exception classes. Status and
+///   headers are kept.
+/// - **Log**: the outcome once, with the detail of any error the response
+///   carries. A success is logged only with `[log] access = true`: that line was
+///   the default log's whole per-request cost (formatting, a queue hand-off and a
+///   write for every request).
+pub async fn edge(State(edge): State<Edge>, mut req: Request, next: Next) -> Response {
+    let state = &edge.state;
+    let (id, made) = request_id(req.headers());
     req.extensions_mut().insert(RequestId(id.clone()));
     if let Some(uuid) = made {
         req.extensions_mut().insert(uuid);
@@ -79,8 +78,23 @@ pub async fn trace_request(
         model = tracing::field::Empty,
     );
     let started = Instant::now();
-    let mut res = next.run(req).instrument(span.clone()).await;
-    res.headers_mut().insert(X_REQUEST_ID, id);
+    let cors = if edge.cors {
+        crate::http::cors::decide(&state.config().server.cors, &req)
+    } else {
+        Cors::Nothing
+    };
+    let mut res = if let Cors::Preflight(origin) = &cors {
+        crate::http::cors::preflight(state.alt_header().as_str(), &req, origin.clone())
+    } else {
+        let dialect = dialect_of(req.method(), req.uri().path());
+        let res = limited(state, dialect, req, next)
+            .instrument(span.clone())
+            .await;
+        rerender(dialect, res)
+    };
+    let headers = res.headers_mut();
+    headers.insert(X_REQUEST_ID, id);
+    cors.apply(headers);
     let _enter = span.enter();
     let status = res.status().as_u16();
     let latency_us = started.elapsed().as_micros() as u64;
@@ -97,6 +111,31 @@ pub async fn trace_request(
     res
 }
 
+/// The caller's `x-request-id` if usable, else a new UUIDv7 (returned too, for
+/// [`RequestUuid`]).
+#[allow(
+    clippy::expect_used,
+    reason = "a UUID is ASCII hex and dashes, always a valid header value"
+)]
+fn request_id(headers: &HeaderMap) -> (HeaderValue, Option<RequestUuid>) {
+    let given = headers.get(&X_REQUEST_ID).filter(|v| {
+        let b = v.as_bytes();
+        !b.is_empty()
+            && b.len() <= 128
+            && b.iter()
+                .all(|c| c.is_ascii_alphanumeric() || b"-_.:".contains(c))
+    });
+    if let Some(id) = given {
+        return (id.clone(), None);
+    }
+    let uuid = uuid::Uuid::now_v7();
+    // Encoded on the stack: `to_string` went through the formatter.
+    let mut buf = uuid::Uuid::encode_buffer();
+    let id = HeaderValue::from_str(uuid.hyphenated().encode_lower(&mut buf))
+        .expect("a UUID is a valid header value");
+    (id, Some(RequestUuid(uuid)))
+}
+
 /// Turns a handler panic into our 500 body (the detail goes to the log, not the caller).
 pub fn panic_response(err: Box<dyn std::any::Any + Send + 'static>) -> Response {
     let detail = err
@@ -107,19 +146,13 @@ pub fn panic_response(err: Box<dyn std::any::Any + Send + 'static>) -> Response 
     ApiError::internal(format!("handler panicked: {detail}")).into_response()
 }
 
-/// For Anthropic-format routes: re-renders any error body in Anthropic's shape, so
-/// the Anthropic SDK raises its own exception classes. Status and headers are kept.
-pub async fn anthropic_errors(req: Request, next: Next) -> Response {
-    rerender(ErrorDialect::Anthropic, req, next).await
-}
-
-/// For Gemini's native routes: the same, in Gemini's shape.
-pub async fn gemini_errors(req: Request, next: Next) -> Response {
-    rerender(ErrorDialect::Gemini, req, next).await
-}
-
-async fn rerender(dialect: ErrorDialect, req: Request, next: Next) -> Response {
-    let res = next.run(req).await;
+/// An error response re-rendered in `dialect`'s shape (the handlers and the
+/// gate render OpenAI's and leave a [`RenderedError`] behind); status and headers
+/// are kept.
+fn rerender(dialect: ErrorDialect, res: Response) -> Response {
+    if dialect == ErrorDialect::OpenAi {
+        return res;
+    }
     let Some(rendered) = res.extensions().get::<RenderedError>().cloned() else {
         return res;
     };
@@ -130,13 +163,18 @@ async fn rerender(dialect: ErrorDialect, req: Request, next: Next) -> Response {
     Response::from_parts(parts, axum::body::Body::from(bytes))
 }
 
-/// The error dialect of a path, for refusals made before routing (`/v1/messages`
-/// and below answer in Anthropic's shape, like `anthropic_errors`; Gemini's native
-/// routes in Gemini's, like `gemini_errors`).
-fn dialect_of(path: &str) -> ErrorDialect {
-    if path == "/v1/messages" || path.starts_with("/v1/messages/") {
+/// The error dialect of a request: `/v1/messages` and below answer in
+/// Anthropic's shape; Gemini's native paths, and every POST under
+/// `/v1/models/` (a Gemini method call, well-formed or not), in Gemini's.
+fn dialect_of(method: &Method, path: &str) -> ErrorDialect {
+    let messages = path
+        .strip_prefix("/v1/messages")
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'));
+    if messages {
         ErrorDialect::Anthropic
-    } else if crate::http::gemini::is_gemini_path(path) {
+    } else if (method == Method::POST && path.starts_with("/v1/models/"))
+        || crate::http::gemini::is_gemini_path(path)
+    {
         ErrorDialect::Gemini
     } else {
         ErrorDialect::OpenAi
@@ -146,13 +184,13 @@ fn dialect_of(path: &str) -> ErrorDialect {
 /// The listener-level rules that need the API's error body (the rest is in
 /// `http::listener`): 414 `uri_too_long` and 431 `header_too_large` above the
 /// documented limits (hyper itself only refuses far larger heads, with an empty
-/// body); 413 `body_too_large` at once for a declared length over the limit; a deadline for the whole request body (`[server] body_read_timeout_ms`),
-/// since a slow body holds a concurrency permit; and `Connection: close` on a
-/// response sent before the request body was read to its end (an early 401 or
-/// 413), so the client does not reuse a connection hyper will not read further.
-pub async fn edge_limits(State(state): State<AppState>, req: Request, next: Next) -> Response {
+/// body); 413 `body_too_large` at once for a declared length over the limit; a
+/// deadline for the whole request body (`[server] body_read_timeout_ms`), since
+/// a slow body holds a concurrency permit; and `Connection: close` on a response
+/// sent before the request body was read to its end (an early 401 or 413), so
+/// the client does not reuse a connection hyper will not read further.
+async fn limited(state: &AppState, dialect: ErrorDialect, req: Request, next: Next) -> Response {
     let server = &state.config().server;
-    let dialect = dialect_of(req.uri().path());
     let uri_bytes = req.uri().path_and_query().map_or(0, |pq| pq.as_str().len())
         + req.uri().authority().map_or(0, |a| a.as_str().len());
     if uri_bytes > server.max_uri_bytes {
@@ -259,5 +297,53 @@ impl http_body::Body for DeadlineBody {
 
     fn size_hint(&self) -> http_body::SizeHint {
         self.inner.size_hint()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dialects_follow_the_path() {
+        let post = Method::POST;
+        let get = Method::GET;
+        assert_eq!(dialect_of(&post, "/v1/messages"), ErrorDialect::Anthropic);
+        assert_eq!(
+            dialect_of(&post, "/v1/messages/batches"),
+            ErrorDialect::Anthropic
+        );
+        assert_eq!(dialect_of(&post, "/v1/messagesx"), ErrorDialect::OpenAi);
+        assert_eq!(
+            dialect_of(&post, "/v1/chat/completions"),
+            ErrorDialect::OpenAi
+        );
+        assert_eq!(
+            dialect_of(&post, "/v1beta/models/x:generateContent"),
+            ErrorDialect::Gemini
+        );
+        // Any POST under /v1/models/ is a Gemini method call; a GET is OpenAI's.
+        assert_eq!(dialect_of(&post, "/v1/models/x"), ErrorDialect::Gemini);
+        assert_eq!(dialect_of(&get, "/v1/models/x"), ErrorDialect::OpenAi);
+        assert_eq!(
+            dialect_of(&get, "/v1/models/x:generateContent"),
+            ErrorDialect::Gemini
+        );
+    }
+
+    #[test]
+    fn a_plain_request_id_is_kept_and_anything_else_replaced() {
+        let mut h = HeaderMap::new();
+        h.insert(X_REQUEST_ID, HeaderValue::from_static("abc-123.x:y_z"));
+        let (id, made) = request_id(&h);
+        assert_eq!(id, "abc-123.x:y_z");
+        assert!(made.is_none());
+        h.insert(X_REQUEST_ID, HeaderValue::from_static("has space"));
+        let (id, made) = request_id(&h);
+        let made = made.expect("a new id is made");
+        assert_eq!(
+            id.to_str().ok(),
+            Some(made.0.hyphenated().to_string().as_str())
+        );
     }
 }

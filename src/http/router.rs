@@ -1,6 +1,6 @@
 //! The gateway's routes and the layer stack every request passes through (read it
-//! top to bottom: panics caught, secrets marked sensitive, request id and trace,
-//! edge limits, body limit, then the routes). Gateway routes get the meter (outside,
+//! top to bottom: secrets marked sensitive, the edge (CORS, request id and trace,
+//! edge limits, error dialect), panics caught, body limit, then the routes). Gateway routes get the meter (outside,
 //! sees every request) and the gate (inside, decides who may do what).
 
 use axum::Router;
@@ -13,6 +13,7 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
 
 use crate::http::gate::{self, Gate};
+use crate::http::middleware::Edge;
 use crate::http::{
     admin, audio, chat, connections, email, embeddings, gemini, messages, metering, middleware,
     openai_only, public, responses, users,
@@ -233,17 +234,19 @@ pub fn router(state: &AppState) -> Router {
         .merge(analytics_routes)
         .fallback(public::not_found)
         .method_not_allowed_fallback(public::method_not_allowed)
-        // Outside the routes and fallbacks, so every refusal under /v1/messages
-        // (404 and 405 included) takes Anthropic's shape.
-        .layer(axum::middleware::from_fn(messages::anthropic_errors))
-        .layer(axum::middleware::from_fn(gemini::gemini_errors))
+        // Outside the routes and fallbacks, so every refusal (404 and 405
+        // included) gets the request id, the log line and its route's dialect.
         .layer(
             ServiceBuilder::new()
-                .layer(from_fn_with_state(state.clone(), crate::http::cors::cors))
-                .layer(CatchPanicLayer::custom(middleware::panic_response))
                 .layer(SetSensitiveRequestHeadersLayer::new(sensitive))
-                .layer(from_fn_with_state(state.clone(), middleware::trace_request))
-                .layer(from_fn_with_state(state.clone(), middleware::edge_limits))
+                .layer(from_fn_with_state(
+                    Edge {
+                        state: state.clone(),
+                        cors: true,
+                    },
+                    middleware::edge,
+                ))
+                .layer(CatchPanicLayer::custom(middleware::panic_response))
                 .layer(DefaultBodyLimit::max(state.max_body_bytes())),
         )
         .with_state(state.clone())
@@ -257,9 +260,14 @@ pub fn metrics_router(state: &AppState) -> Router {
         .method_not_allowed_fallback(public::method_not_allowed)
         .layer(
             ServiceBuilder::new()
-                .layer(CatchPanicLayer::custom(middleware::panic_response))
-                .layer(from_fn_with_state(state.clone(), middleware::trace_request))
-                .layer(from_fn_with_state(state.clone(), middleware::edge_limits)),
+                .layer(from_fn_with_state(
+                    Edge {
+                        state: state.clone(),
+                        cors: false,
+                    },
+                    middleware::edge,
+                ))
+                .layer(CatchPanicLayer::custom(middleware::panic_response)),
         )
         .with_state(state.clone())
 }
