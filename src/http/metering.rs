@@ -8,6 +8,7 @@ use std::task::{Context, Poll};
 
 use axum::body::Body;
 use axum::extract::{MatchedPath, Request, State};
+use axum::http::HeaderName;
 use axum::middleware::Next;
 use axum::response::Response;
 use http_body::Frame;
@@ -20,7 +21,12 @@ use crate::metering::meter::{Draft, Meter};
 use crate::metering::observe::{BodyFormat, Observer};
 use crate::state::AppState;
 
-fn header(req: &Request, name: &str) -> String {
+/// Made at compile time: a `&str` name is parsed again on every lookup.
+const X_USER_ID: HeaderName = HeaderName::from_static("x-user-id");
+const X_SESSION_ID: HeaderName = HeaderName::from_static("x-session-id");
+const X_APP_VERSION: HeaderName = HeaderName::from_static("x-app-version");
+
+fn header(req: &Request, name: &HeaderName) -> String {
     req.headers()
         .get(name)
         .and_then(|v| v.to_str().ok())
@@ -69,9 +75,9 @@ pub async fn meter(State(state): State<AppState>, mut req: Request, next: Next) 
             .map(|p| p.as_str().to_owned())
             .unwrap_or_else(|| req.uri().path().to_owned()),
         client_ip: ip_text(client_ip),
-        user_id: header(&req, "x-user-id"),
-        session_id: header(&req, "x-session-id"),
-        app_version: header(&req, "x-app-version"),
+        user_id: header(&req, &X_USER_ID),
+        session_id: header(&req, &X_SESSION_ID),
+        app_version: header(&req, &X_APP_VERSION),
         ..Draft::default()
     };
     let meter = Meter::new(draft, crate::store::records_ms(OffsetDateTime::now_utc()));

@@ -147,27 +147,11 @@ async fn hold(
     }
 }
 
-/// The output limit a request runs under: its own (`max_completion_tokens`,
-/// `max_tokens`, `max_output_tokens`), else the model's default.
-pub fn max_output_tokens(body: &[u8], model_default: Option<u64>) -> u64 {
-    #[derive(serde::Deserialize)]
-    struct Limits {
-        #[serde(default)]
-        max_tokens: Option<u64>,
-        #[serde(default)]
-        max_completion_tokens: Option<u64>,
-        #[serde(default)]
-        max_output_tokens: Option<u64>,
-    }
-    serde_json::from_slice::<Limits>(body)
-        .ok()
-        .and_then(|l| {
-            l.max_completion_tokens
-                .or(l.max_tokens)
-                .or(l.max_output_tokens)
-        })
-        .or(model_default)
-        .unwrap_or(FALLBACK_MAX_OUTPUT)
+/// The output limit a request runs under: its own (`peek::BodyFacts::max_output`,
+/// read in the one pass over the body), else the model's default, else
+/// [`FALLBACK_MAX_OUTPUT`].
+pub fn output_allowance(requested: Option<u64>, model_default: Option<u64>) -> u64 {
+    requested.or(model_default).unwrap_or(FALLBACK_MAX_OUTPUT)
 }
 
 #[cfg(test)]
@@ -176,15 +160,8 @@ mod tests {
 
     #[test]
     fn the_request_limit_wins_then_the_model_default() {
-        assert_eq!(max_output_tokens(br#"{"max_tokens":7}"#, Some(100)), 7);
-        assert_eq!(
-            max_output_tokens(br#"{"max_completion_tokens":9,"max_tokens":7}"#, None),
-            9
-        );
-        assert_eq!(max_output_tokens(br#"{"model":"m"}"#, Some(16_384)), 16_384);
-        assert_eq!(
-            max_output_tokens(br#"{"model":"m"}"#, None),
-            FALLBACK_MAX_OUTPUT
-        );
+        assert_eq!(output_allowance(Some(7), Some(100)), 7);
+        assert_eq!(output_allowance(None, Some(16_384)), 16_384);
+        assert_eq!(output_allowance(None, None), FALLBACK_MAX_OUTPUT);
     }
 }

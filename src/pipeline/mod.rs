@@ -40,7 +40,7 @@ use crate::providers::{Account, AnthropicHeaders, Call, UpstreamError};
 use crate::routing::Resolved;
 use crate::routing::byok::{Byok, Endpoint};
 use crate::state::AppState;
-use crate::translate::peek::{ChatPeek, Shape, StreamUsage, named_body};
+use crate::translate::peek::{BodyFacts, ChatPeek, Shape, named_body};
 
 pub use table::CallerFormat;
 
@@ -108,7 +108,10 @@ pub async fn run(
         &body,
         spec,
         target,
-        peek.stream_usage,
+        BodyFacts {
+            stream_usage: peek.stream_usage,
+            max_output: peek.max_output,
+        },
         vendor,
         |m| peek.with_model(&body, m),
     )
@@ -134,7 +137,7 @@ pub async fn run_named(
     spec: RouteSpec,
     target: Target<'_>,
 ) -> Result<Response, ApiError> {
-    let stream_usage = named_body(&body)
+    let facts = named_body(&body)
         .map_err(|_| ApiError::InvalidJson("the body must be a JSON object".into()))?;
     run_for(
         state,
@@ -144,7 +147,7 @@ pub async fn run_named(
         &body,
         spec,
         target,
-        stream_usage,
+        facts,
         None,
         |_| body.clone(),
     )
@@ -163,10 +166,14 @@ async fn run_for(
     body: &Bytes,
     spec: RouteSpec,
     target: Target<'_>,
-    stream_usage: StreamUsage,
+    facts: BodyFacts,
     vendor: Option<crate::vault::Vendor>,
     forwarded: impl Fn(&str) -> Bytes + Sync,
 ) -> Result<Response, ApiError> {
+    let BodyFacts {
+        stream_usage,
+        max_output,
+    } = facts;
     let routed = route(
         state,
         principal,
@@ -199,6 +206,7 @@ async fn run_for(
     let request = Request {
         model: target.model,
         body,
+        max_output,
         format: body_format,
         usage,
     };
@@ -387,6 +395,8 @@ struct Request<'a> {
     /// The model name the caller sent.
     model: &'a str,
     body: &'a Bytes,
+    /// The output limit the body asks for (`peek::BodyFacts`).
+    max_output: Option<u64>,
     format: BodyFormat,
     usage: UsagePlan,
 }
@@ -408,6 +418,7 @@ async fn reserve(
     let Request {
         model: requested_model,
         body,
+        max_output,
         format,
         usage,
     } = *request;
@@ -417,8 +428,10 @@ async fn reserve(
         output: e.output_micro_usd_per_mtok,
         cached_input: e.cached_input_micro_usd_per_mtok,
     });
-    let max_output_tokens =
-        billing::max_output_tokens(body, route.entry.as_ref().and_then(|e| e.max_output_tokens));
+    let max_output_tokens = billing::output_allowance(
+        max_output,
+        route.entry.as_ref().and_then(|e| e.max_output_tokens),
+    );
     meter.with(|d| {
         d.request_body = body.clone();
         d.route = Some(RouteInfo {

@@ -52,6 +52,27 @@ struct Fields<'a> {
     response_format: Option<&'a RawValue>,
     #[serde(borrow, default)]
     stream_options: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    max_completion_tokens: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    max_tokens: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    max_output_tokens: Option<&'a RawValue>,
+}
+
+/// The output limit a body asks for, from its `max_completion_tokens`, else
+/// `max_tokens`, else `max_output_tokens` (Responses), in that order. `None`
+/// when it names none, or when one of them is not a whole number (the model's
+/// default then applies; the provider judges the field).
+fn output_limit(fields: [Option<&RawValue>; 3]) -> Option<u64> {
+    let mut read = [None; 3];
+    for (out, raw) in read.iter_mut().zip(fields) {
+        match raw.map(RawValue::get) {
+            None | Some("null") => {}
+            Some(text) => *out = Some(text.parse::<u64>().ok()?),
+        }
+    }
+    read.into_iter().flatten().next()
 }
 
 /// What a body's `stream_options` says about OpenAI's stream usage chunk.
@@ -104,18 +125,35 @@ impl StreamUsage {
 
 /// Checks that a body whose model is named elsewhere (Gemini's path) is a JSON
 /// object, reading its `stream_options` in the same pass.
-pub fn named_body(body: &[u8]) -> Result<StreamUsage, PeekError> {
+pub fn named_body(body: &[u8]) -> Result<BodyFacts, PeekError> {
     #[derive(Deserialize)]
     struct Body<'a> {
         #[serde(borrow, default)]
         stream_options: Option<&'a RawValue>,
+        #[serde(borrow, default)]
+        max_completion_tokens: Option<&'a RawValue>,
+        #[serde(borrow, default)]
+        max_tokens: Option<&'a RawValue>,
+        #[serde(borrow, default)]
+        max_output_tokens: Option<&'a RawValue>,
     }
     if body.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
         return Err(PeekError::Json("the body must be a JSON object".into()));
     }
     serde_json::from_slice::<Body>(body)
-        .map(|b| StreamUsage::from_raw(b.stream_options))
+        .map(|b| BodyFacts {
+            stream_usage: StreamUsage::from_raw(b.stream_options),
+            max_output: output_limit([b.max_completion_tokens, b.max_tokens, b.max_output_tokens]),
+        })
         .map_err(|_| PeekError::Json("the body must be a JSON object".into()))
+}
+
+/// What one pass over a body read for metering and streaming.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct BodyFacts {
+    pub stream_usage: StreamUsage,
+    /// The output limit the body asks for ([`output_limit`]).
+    pub max_output: Option<u64>,
 }
 
 /// What a body must carry besides `model`, per endpoint.
@@ -140,6 +178,8 @@ pub struct ChatPeek<'a> {
     pub model: Cow<'a, str>,
     pub stream: bool,
     pub stream_usage: StreamUsage,
+    /// The output limit the body asks for ([`output_limit`]).
+    pub max_output: Option<u64>,
     /// Byte range of the `model` JSON value (quotes included) within the body, if
     /// the body names one.
     model_span: Option<(usize, usize)>,
@@ -227,6 +267,11 @@ impl<'a> ChatPeek<'a> {
             model,
             stream,
             stream_usage: StreamUsage::from_raw(fields.stream_options),
+            max_output: output_limit([
+                fields.max_completion_tokens,
+                fields.max_tokens,
+                fields.max_output_tokens,
+            ]),
             model_span,
         })
     }
@@ -334,6 +379,34 @@ mod tests {
     }
 
     #[test]
+    fn the_output_limit_is_read_in_the_same_pass() {
+        let limit = |fields: &str| {
+            let body =
+                format!(r#"{{"model":"m","messages":[{{"role":"user","content":"hi"}}]{fields}}}"#);
+            let peeked = ChatPeek::parse(body.as_bytes()).unwrap().max_output;
+            let named = named_body(body.as_bytes()).unwrap().max_output;
+            assert_eq!(peeked, named, "{body}");
+            peeked
+        };
+        assert_eq!(limit(""), None);
+        assert_eq!(limit(r#","max_tokens":7"#), Some(7));
+        // OpenAI's newer name wins over the older one, whatever the order.
+        assert_eq!(
+            limit(r#","max_tokens":7,"max_completion_tokens":9"#),
+            Some(9)
+        );
+        assert_eq!(limit(r#","max_output_tokens":11"#), Some(11));
+        assert_eq!(
+            limit(r#","max_tokens":null,"max_output_tokens":11"#),
+            Some(11)
+        );
+        // Not a whole number: no limit is read at all (the model's default applies).
+        assert_eq!(limit(r#","max_tokens":7.5"#), None);
+        assert_eq!(limit(r#","max_tokens":"7""#), None);
+        assert_eq!(limit(r#","max_tokens":-1,"max_completion_tokens":9"#), None);
+    }
+
+    #[test]
     fn each_bad_shape_has_its_error() {
         let cases: &[(&[u8], PeekError)] = &[
             (b"{not json", PeekError::Json(String::new())),
@@ -418,7 +491,13 @@ mod tests {
         assert_eq!(with_stream_usage(&asked, known), asked);
         assert_eq!(StreamUsage::of(&asked), StreamUsage::Asked);
         assert_eq!(StreamUsage::of(&body), StreamUsage::Absent);
-        assert_eq!(named_body(&asked), Ok(StreamUsage::Asked));
+        assert_eq!(
+            named_body(&asked),
+            Ok(BodyFacts {
+                stream_usage: StreamUsage::Asked,
+                max_output: None
+            })
+        );
         assert!(named_body(b"[1]").is_err() && named_body(b"{").is_err());
     }
 
