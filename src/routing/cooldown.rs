@@ -21,6 +21,11 @@
 //! trait's two async methods).
 
 use std::collections::HashMap;
+
+/// Looked up twice per request, filled only from the config's deployments, so
+/// no caller can grow a collision chain: foldhash instead of SipHash (as in
+/// `catalog`; bench/RESULTS.md).
+type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 use std::sync::Arc;
 
 use futures_util::future::BoxFuture;
@@ -143,7 +148,7 @@ impl Health {
 /// await (each method is a few field updates).
 #[derive(Default)]
 pub struct LocalCooldowns {
-    health: HashMap<DeploymentId, Mutex<Health>>,
+    health: FastMap<DeploymentId, Mutex<Health>>,
 }
 
 impl LocalCooldowns {
