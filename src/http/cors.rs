@@ -130,7 +130,7 @@ impl Cors {
 }
 
 /// The 204 answer to a preflight from an allowed `origin`: the methods and
-/// headers the API takes, cached by the browser for [`MAX_AGE`] seconds.
+/// headers the API takes, cached by the browser for `MAX_AGE` (600) seconds.
 pub fn preflight(alt_header: &str, req: &Request, origin: HeaderValue) -> Response {
     let headers = allow_headers(
         alt_header,

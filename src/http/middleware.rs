@@ -53,7 +53,8 @@ pub struct Edge {
 ///   response.
 /// - **CORS** (`[server] cors_allow_origins`, `http::cors`): a preflight from an
 ///   allowed origin is answered here; other responses are marked.
-/// - **Limits**: see [`limited`].
+/// - **Limits** (`limited`): 414, 431 and 413 refusals, a deadline for the
+///   body, and `Connection: close` after a response sent before the body was read.
 /// - **Dialect**: an error under `/v1/messages` is re-rendered in Anthropic's
 ///   shape and one on Gemini's native paths in Gemini's, the router's own 404
 ///   and 405 included, so each SDK raises its own exception classes. Status and

@@ -152,7 +152,8 @@ pub fn named_body(body: &[u8]) -> Result<BodyFacts, PeekError> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct BodyFacts {
     pub stream_usage: StreamUsage,
-    /// The output limit the body asks for ([`output_limit`]).
+    /// The output limit the body asks for: `max_completion_tokens`, else
+    /// `max_tokens`, else `max_output_tokens` (`output_limit`).
     pub max_output: Option<u64>,
 }
 
@@ -178,7 +179,8 @@ pub struct ChatPeek<'a> {
     pub model: Cow<'a, str>,
     pub stream: bool,
     pub stream_usage: StreamUsage,
-    /// The output limit the body asks for ([`output_limit`]).
+    /// The output limit the body asks for: `max_completion_tokens`, else
+    /// `max_tokens`, else `max_output_tokens` (`output_limit`).
     pub max_output: Option<u64>,
     /// Byte range of the `model` JSON value (quotes included) within the body, if
     /// the body names one.
