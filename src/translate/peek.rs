@@ -124,26 +124,16 @@ impl StreamUsage {
 }
 
 /// Checks that a body whose model is named elsewhere (Gemini's path) is a JSON
-/// object, reading its `stream_options` in the same pass.
+/// object, reading its `stream_options` and output limit in the same pass (the
+/// peek's own fields, all optional).
 pub fn named_body(body: &[u8]) -> Result<BodyFacts, PeekError> {
-    #[derive(Deserialize)]
-    struct Body<'a> {
-        #[serde(borrow, default)]
-        stream_options: Option<&'a RawValue>,
-        #[serde(borrow, default)]
-        max_completion_tokens: Option<&'a RawValue>,
-        #[serde(borrow, default)]
-        max_tokens: Option<&'a RawValue>,
-        #[serde(borrow, default)]
-        max_output_tokens: Option<&'a RawValue>,
-    }
     if body.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
         return Err(PeekError::Json("the body must be a JSON object".into()));
     }
-    serde_json::from_slice::<Body>(body)
-        .map(|b| BodyFacts {
-            stream_usage: StreamUsage::from_raw(b.stream_options),
-            max_output: output_limit([b.max_completion_tokens, b.max_tokens, b.max_output_tokens]),
+    serde_json::from_slice::<Fields>(body)
+        .map(|f| BodyFacts {
+            stream_usage: StreamUsage::from_raw(f.stream_options),
+            max_output: output_limit([f.max_completion_tokens, f.max_tokens, f.max_output_tokens]),
         })
         .map_err(|_| PeekError::Json("the body must be a JSON object".into()))
 }
