@@ -108,10 +108,7 @@ pub async fn run(
         &body,
         spec,
         target,
-        BodyFacts {
-            stream_usage: peek.stream_usage,
-            max_output: peek.max_output,
-        },
+        peek.facts,
         vendor,
         |m| peek.with_model(&body, m),
     )

@@ -75,6 +75,19 @@ fn output_limit(fields: [Option<&RawValue>; 3]) -> Option<u64> {
     read.into_iter().flatten().next()
 }
 
+impl Fields<'_> {
+    fn facts(&self) -> BodyFacts {
+        BodyFacts {
+            stream_usage: StreamUsage::from_raw(self.stream_options),
+            max_output: output_limit([
+                self.max_completion_tokens,
+                self.max_tokens,
+                self.max_output_tokens,
+            ]),
+        }
+    }
+}
+
 /// What a body's `stream_options` says about OpenAI's stream usage chunk.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum StreamUsage {
@@ -131,10 +144,7 @@ pub fn named_body(body: &[u8]) -> Result<BodyFacts, PeekError> {
         return Err(PeekError::Json("the body must be a JSON object".into()));
     }
     serde_json::from_slice::<Fields>(body)
-        .map(|f| BodyFacts {
-            stream_usage: StreamUsage::from_raw(f.stream_options),
-            max_output: output_limit([f.max_completion_tokens, f.max_tokens, f.max_output_tokens]),
-        })
+        .map(|f| f.facts())
         .map_err(|_| PeekError::Json("the body must be a JSON object".into()))
 }
 
@@ -168,10 +178,8 @@ pub const DEFAULT_IMAGE_MODEL: &str = "dall-e-2";
 pub struct ChatPeek<'a> {
     pub model: Cow<'a, str>,
     pub stream: bool,
-    pub stream_usage: StreamUsage,
-    /// The output limit the body asks for: `max_completion_tokens`, else
-    /// `max_tokens`, else `max_output_tokens` (`output_limit`).
-    pub max_output: Option<u64>,
+    /// `stream_options` and the output limit, read in the same pass.
+    pub facts: BodyFacts,
     /// Byte range of the `model` JSON value (quotes included) within the body, if
     /// the body names one.
     model_span: Option<(usize, usize)>,
@@ -258,12 +266,7 @@ impl<'a> ChatPeek<'a> {
         Ok(ChatPeek {
             model,
             stream,
-            stream_usage: StreamUsage::from_raw(fields.stream_options),
-            max_output: output_limit([
-                fields.max_completion_tokens,
-                fields.max_tokens,
-                fields.max_output_tokens,
-            ]),
+            facts: fields.facts(),
             model_span,
         })
     }
@@ -375,7 +378,7 @@ mod tests {
         let limit = |fields: &str| {
             let body =
                 format!(r#"{{"model":"m","messages":[{{"role":"user","content":"hi"}}]{fields}}}"#);
-            let peeked = ChatPeek::parse(body.as_bytes()).unwrap().max_output;
+            let peeked = ChatPeek::parse(body.as_bytes()).unwrap().facts.max_output;
             let named = named_body(body.as_bytes()).unwrap().max_output;
             assert_eq!(peeked, named, "{body}");
             peeked
@@ -459,15 +462,15 @@ mod tests {
             br#"{"model":"m","stream":true,"messages":[{"role":"user","content":"{"}]}"#,
         );
         let peek = ChatPeek::parse(&body).unwrap();
-        assert_eq!(peek.stream_usage, StreamUsage::Absent);
-        let out = with_stream_usage(&body, peek.stream_usage);
+        assert_eq!(peek.facts.stream_usage, StreamUsage::Absent);
+        let out = with_stream_usage(&body, peek.facts.stream_usage);
         let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
         assert_eq!(v["stream_options"]["include_usage"], true);
         assert_eq!(v["messages"][0]["content"], "{");
         let with_opts = Bytes::from_static(
             br#"{"model":"m","messages":[{}],"stream_options":{"include_obfuscation":false}}"#,
         );
-        let known = ChatPeek::parse(&with_opts).unwrap().stream_usage;
+        let known = ChatPeek::parse(&with_opts).unwrap().facts.stream_usage;
         assert_eq!(known, StreamUsage::NotAsked);
         let v: serde_json::Value =
             serde_json::from_slice(&with_stream_usage(&with_opts, known)).unwrap();
@@ -478,7 +481,7 @@ mod tests {
         let asked = Bytes::from_static(
             br#"{"model":"m","messages":[{}],"stream_options":{"include_usage":true}}"#,
         );
-        let known = ChatPeek::parse(&asked).unwrap().stream_usage;
+        let known = ChatPeek::parse(&asked).unwrap().facts.stream_usage;
         assert!(known.asked());
         assert_eq!(with_stream_usage(&asked, known), asked);
         assert_eq!(StreamUsage::of(&asked), StreamUsage::Asked);
